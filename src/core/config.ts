@@ -1,0 +1,280 @@
+import type { GuardLogger } from './logger.js';
+
+/**
+ * poolguard's own options: the `guard` key of a pool's options, or the second argument of
+ * `guard(pool, options)`. Every field is optional; the defaults are listed in the README.
+ * @public
+ */
+export interface GuardOptions {
+  /**
+   * The pool's name in reports, logs, snapshots and telemetry. Defaults to `host:port/database`
+   * for pg (never the user or password).
+   */
+  name?: string;
+  /**
+   * A checkout held longer than this is reported once as a leak, with the stack of the code that
+   * took it. `0` turns leak reports off. Default `10000`.
+   */
+  leakThresholdMs?: number;
+  /**
+   * A lease with no query in flight and no activity for this long is `idle` (forgotten); otherwise
+   * it is `busy` (slow). Default `1000`.
+   */
+  idleAfterMs?: number;
+  /**
+   * Whether leases that are `busy` when they cross the threshold are reported. With `false`, a busy
+   * lease is watched and reported only if it later goes idle. Default `true`.
+   */
+  reportBusy?: boolean;
+  /**
+   * Opt-in recovery: an idle lease held longer than this is taken back, its connection destroyed and
+   * replaced. The holder's next query fails with `LeaseReclaimedError`; its late `release()` is
+   * harmless. `0` (the default) never reclaims.
+   */
+  reclaimAfterMs?: number;
+  /**
+   * Reclaim only while at least this percentage of the pool's `max` is checked out (Tomcat's
+   * `abandonWhenPercentageFull`). `0` (the default) reclaims whatever the pressure.
+   */
+  reclaimWhenUsedPercent?: number;
+  /**
+   * Which checkouts capture the caller's stack: `'connect'` (explicit `connect()`/`acquire()`
+   * leases, the ones that can be forgotten: the default), `'all'` (also `pool.query()`, which the
+   * pool releases itself) or `'none'`.
+   */
+  captureStacks?: 'connect' | 'all' | 'none';
+  /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
+  stackSampleRate?: number;
+  /** Frames kept in a captured stack, 1–200. Default `10`. */
+  stackDepth?: number;
+  /**
+   * Extra frames to skip when looking for the call site, as path substrings or regular expressions
+   * (a data-access helper of your own, an ORM). poolguard, pg, pg-pool and Node internals are
+   * always skipped.
+   */
+  ignoreFrames?: ReadonlyArray<string | RegExp>;
+  /**
+   * When to record where each lease was released, so that a second `release()` can name the first:
+   * `'auto'` (the default) starts after the pool's first double release, `'always'`, or `'never'`.
+   * Recording costs a stack capture per release.
+   */
+  releaseStacks?: 'auto' | 'always' | 'never';
+  /**
+   * Where leak warnings go: a pino-style logger (`warn(obj, msg)`), or `false` for none (events on
+   * `pool.guard` still fire). Default: one line per report on stderr, rate-limited per call site.
+   */
+  logger?: GuardLogger | false;
+}
+
+/** Options after defaults and validation; frozen. */
+export interface ResolvedGuardConfig {
+  readonly name: string;
+  readonly leakThresholdMs: number;
+  readonly idleAfterMs: number;
+  readonly reportBusy: boolean;
+  readonly reclaimAfterMs: number;
+  readonly reclaimWhenUsedPercent: number;
+  readonly captureStacks: 'connect' | 'all' | 'none';
+  readonly stackSampleRate: number;
+  readonly stackDepth: number;
+  readonly ignoreFrames: readonly RegExp[];
+  readonly releaseStacks: 'auto' | 'always' | 'never';
+  readonly logger: GuardLogger | false | undefined;
+}
+
+export const GUARD_DEFAULTS = Object.freeze({
+  leakThresholdMs: 10_000,
+  idleAfterMs: 1_000,
+  reportBusy: true,
+  reclaimAfterMs: 0,
+  reclaimWhenUsedPercent: 0,
+  captureStacks: 'connect',
+  stackSampleRate: 1,
+  stackDepth: 10,
+  releaseStacks: 'auto',
+} as const);
+
+const KNOWN_KEYS = [
+  'name',
+  'leakThresholdMs',
+  'idleAfterMs',
+  'reportBusy',
+  'reclaimAfterMs',
+  'reclaimWhenUsedPercent',
+  'captureStacks',
+  'stackSampleRate',
+  'stackDepth',
+  'ignoreFrames',
+  'releaseStacks',
+  'logger',
+] as const;
+
+// A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
+// would silently mean "report everything".
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggest(key: string): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of KNOWN_KEYS) {
+    const d = levenshtein(key, known);
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` Did you mean guard.${best}?` : '';
+}
+
+function milliseconds(path: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${path} must be a number of milliseconds, got ${show(value)}`);
+  }
+  if (value < 0) throw new RangeError(`${path} must be ≥ 0, got ${show(value)}`);
+  if (value > MAX_TIMER_MS) {
+    throw new RangeError(`${path} must be at most ${MAX_TIMER_MS} (about 24.8 days), got ${show(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new TypeError(`${path} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
+  }
+  return value as T;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Validates poolguard's options and fills in defaults. Every error names the option's path and the
+ * value it got, and is thrown at construction, before the pool hands out anything.
+ */
+export function resolveGuardConfig(options: unknown, defaultName: string): ResolvedGuardConfig {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`guard must be an options object, got ${show(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`guard.${key} is not a poolguard option.${suggest(key)} The options are listed in the README.`);
+    }
+  }
+
+  let name = defaultName;
+  if (o.name !== undefined) {
+    if (typeof o.name !== 'string' || o.name.trim() === '') {
+      throw new TypeError(`guard.name must be a non-empty string, got ${show(o.name)}`);
+    }
+    if (o.name.length > 200) throw new RangeError(`guard.name must be at most 200 characters, got ${o.name.length}`);
+    // Names end up in log lines and metric attributes: control characters would forge lines.
+    name = o.name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  }
+
+  const leakThresholdMs = milliseconds('guard.leakThresholdMs', o.leakThresholdMs, GUARD_DEFAULTS.leakThresholdMs);
+  const idleAfterMs = milliseconds('guard.idleAfterMs', o.idleAfterMs, GUARD_DEFAULTS.idleAfterMs);
+  const reclaimAfterMs = milliseconds('guard.reclaimAfterMs', o.reclaimAfterMs, GUARD_DEFAULTS.reclaimAfterMs);
+
+  let reportBusy: boolean = GUARD_DEFAULTS.reportBusy;
+  if (o.reportBusy !== undefined) {
+    if (typeof o.reportBusy !== 'boolean') throw new TypeError(`guard.reportBusy must be true or false, got ${show(o.reportBusy)}`);
+    reportBusy = o.reportBusy;
+  }
+
+  let reclaimWhenUsedPercent: number = GUARD_DEFAULTS.reclaimWhenUsedPercent;
+  if (o.reclaimWhenUsedPercent !== undefined) {
+    const v = o.reclaimWhenUsedPercent;
+    if (typeof v !== 'number' || Number.isNaN(v)) {
+      throw new TypeError(`guard.reclaimWhenUsedPercent must be a number from 0 to 100, got ${show(v)}`);
+    }
+    if (v < 0 || v > 100) throw new RangeError(`guard.reclaimWhenUsedPercent must be from 0 to 100, got ${show(v)}`);
+    reclaimWhenUsedPercent = v;
+  }
+
+  const captureStacks = oneOf('guard.captureStacks', o.captureStacks, ['connect', 'all', 'none'], GUARD_DEFAULTS.captureStacks);
+  const releaseStacks = oneOf('guard.releaseStacks', o.releaseStacks, ['auto', 'always', 'never'], GUARD_DEFAULTS.releaseStacks);
+
+  let stackSampleRate: number = GUARD_DEFAULTS.stackSampleRate;
+  if (o.stackSampleRate !== undefined) {
+    const v = o.stackSampleRate;
+    if (typeof v !== 'number' || Number.isNaN(v)) {
+      throw new TypeError(`guard.stackSampleRate must be a number in (0, 1], got ${show(v)}`);
+    }
+    if (!(v > 0 && v <= 1)) {
+      throw new RangeError(`guard.stackSampleRate must be greater than 0 and at most 1 (use captureStacks: 'none' to turn capture off), got ${show(v)}`);
+    }
+    stackSampleRate = v;
+  }
+
+  let stackDepth: number = GUARD_DEFAULTS.stackDepth;
+  if (o.stackDepth !== undefined) {
+    const v = o.stackDepth;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`guard.stackDepth must be a whole number from 1 to 200, got ${show(v)}`);
+    if (v < 1 || v > 200) throw new RangeError(`guard.stackDepth must be from 1 to 200, got ${show(v)}`);
+    stackDepth = v;
+  }
+
+  const ignoreFrames: RegExp[] = [];
+  if (o.ignoreFrames !== undefined) {
+    if (!Array.isArray(o.ignoreFrames)) {
+      throw new TypeError(`guard.ignoreFrames must be an array of strings or regular expressions, got ${show(o.ignoreFrames)}`);
+    }
+    o.ignoreFrames.forEach((entry: unknown, i: number) => {
+      if (typeof entry === 'string' && entry !== '') ignoreFrames.push(new RegExp(escapeRegExp(entry)));
+      else if (entry instanceof RegExp) ignoreFrames.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')));
+      else throw new TypeError(`guard.ignoreFrames[${i}] must be a non-empty string or a regular expression, got ${show(entry)}`);
+    });
+  }
+
+  let logger: GuardLogger | false | undefined;
+  if (o.logger !== undefined) {
+    const l = o.logger as Record<string, unknown> | false;
+    if (l !== false && (typeof l !== 'object' || l === null || typeof l.warn !== 'function')) {
+      throw new TypeError(`guard.logger must be false or an object with a warn(obj, msg) method (pino, bunyan, console), got ${show(l)}`);
+    }
+    logger = l as GuardLogger | false;
+  }
+
+  return Object.freeze({
+    name,
+    leakThresholdMs,
+    idleAfterMs,
+    reportBusy,
+    reclaimAfterMs,
+    reclaimWhenUsedPercent,
+    captureStacks,
+    stackSampleRate,
+    stackDepth,
+    ignoreFrames: Object.freeze(ignoreFrames),
+    releaseStacks,
+    logger,
+  });
+}

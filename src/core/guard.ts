@@ -1,0 +1,552 @@
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './clock.js';
+import type { ResolvedGuardConfig } from './config.js';
+import { CheckoutTimeoutError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
+import { formatDuration } from './format.js';
+import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
+import { RateLimitedLog } from './logger.js';
+import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer } from './stack.js';
+
+/**
+ * Whether a lease was doing something when it was looked at: `busy` (a query in flight, or
+ * activity within `guard.idleAfterMs`: slow, not forgotten) or `idle` (forgotten).
+ * @public
+ */
+export type LeaseState = 'idle' | 'busy';
+
+/**
+ * A leak report: emitted as `leak` when a lease crosses `guard.leakThresholdMs`, as `leakResolved`
+ * when a reported lease is finally released, and as `reclaim` when poolguard takes a lease back.
+ * @public
+ */
+export interface LeakReport {
+  /** Which event this report belongs to. */
+  readonly type: 'leak' | 'leakResolved' | 'reclaim';
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** The lease's id, the same in the `leak`, `leakResolved` and `reclaim` reports and in snapshots. */
+  readonly leaseId: number;
+  /** How the lease was taken. */
+  readonly kind: LeaseKind;
+  /** `file:line:column` of the code that took the lease, or `undefined` when no stack was captured. */
+  readonly site: string | undefined;
+  /** The stack captured at checkout, one frame per line, or `undefined`. */
+  readonly stack: string | undefined;
+  /** How long the lease has been (or, for `leakResolved`, was) held, in milliseconds. */
+  readonly heldMs: number;
+  /** `busy` or `idle` when the report was made. */
+  readonly state: LeaseState;
+  /** How long the lease has had nothing in flight, in milliseconds (0 when busy). */
+  readonly idleMs: number;
+  /** How long the caller waited for the lease, in milliseconds. */
+  readonly waitMs: number;
+  /** When the lease was taken (ISO 8601). */
+  readonly checkedOutAt: string;
+  /** The connection the lease holds, if known. */
+  readonly connection: ConnectionSummary | undefined;
+  /** A one-paragraph explanation with the next step, as logged. */
+  readonly message: string;
+}
+
+/**
+ * One physical connection, as shown in reports and snapshots.
+ * @public
+ */
+export interface ConnectionSummary {
+  /** poolguard's id for the connection, stable for its life. */
+  readonly id: number;
+  /** The server's backend process id, where the driver tells it. */
+  readonly pid: number | undefined;
+  /** Time since the connection was created (or first seen), in milliseconds. */
+  readonly ageMs: number;
+  /** Completed leases on this connection. */
+  readonly uses: number;
+}
+
+/**
+ * One open lease in a snapshot.
+ * @public
+ */
+export interface LeaseSnapshot {
+  readonly id: number;
+  readonly kind: LeaseKind;
+  readonly site: string | undefined;
+  readonly state: LeaseState;
+  readonly heldMs: number;
+  readonly idleMs: number;
+  readonly waitMs: number;
+  readonly checkedOutAt: string;
+  readonly connectionId: number | undefined;
+  /** Whether a `leak` report was made for it. */
+  readonly reported: boolean;
+}
+
+/**
+ * The counters the wrapped pool keeps itself.
+ * @public
+ */
+export interface PoolCounts {
+  /** Connections open, idle or in use. */
+  readonly total: number;
+  /** Connections ready in the pool. */
+  readonly idle: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+  /** The pool's `max`. */
+  readonly max: number;
+}
+
+/**
+ * A JSON-serialisable picture of a guarded pool. It never contains a password or connection
+ * string.
+ * @public
+ */
+export interface GuardSnapshot {
+  readonly pool: string;
+  /** When the snapshot was taken (ISO 8601). */
+  readonly takenAt: string;
+  /** The wrapped pool's own counters, plus `leased` as poolguard counts it. */
+  readonly counts: PoolCounts & { readonly leased: number };
+  readonly totals: Readonly<GuardTotals>;
+  /** Open leases, oldest first. */
+  readonly leases: readonly LeaseSnapshot[];
+  /** Live connections, oldest first. */
+  readonly connections: ReadonlyArray<ConnectionSummary & { readonly state: 'leased' | 'idle' }>;
+  /** The thresholds in force. */
+  readonly settings: {
+    readonly leakThresholdMs: number;
+    readonly idleAfterMs: number;
+    readonly reclaimAfterMs: number;
+    readonly captureStacks: string;
+  };
+}
+
+/**
+ * The events of `pool.guard`.
+ * @public
+ */
+export interface GuardEvents {
+  /** A lease crossed `guard.leakThresholdMs`; reported once per lease. */
+  leak: [report: LeakReport];
+  /** A lease that was reported as a leak has been released. */
+  leakResolved: [report: LeakReport];
+  /** poolguard took a lease back and destroyed its connection. */
+  reclaim: [report: LeakReport];
+}
+
+/** What the core needs from the pool it guards; each adapter supplies these. */
+export interface AdapterHooks {
+  /** Whether work is in flight on the resource right now; `undefined` when the adapter cannot tell. */
+  inFlight(resource: object): boolean | undefined;
+  /**
+   * Destroys the lease's resource (the pool replaces it) and makes the holder's later use of it
+   * fail with an error from `makeError` (called at each use, so the stack is the holder's).
+   */
+  reclaim(lease: Lease, makeError: () => LeaseReclaimedError): void;
+  /** The pool's own counters. */
+  counts(): PoolCounts;
+}
+
+/**
+ * `pool.guard`: poolguard's handle on one pool. Listen for `leak`, `leakResolved` and `reclaim`;
+ * call `snapshot()` for the pool's state. Listeners that throw are logged, never crash the pool.
+ * @public
+ */
+export class PoolGuard extends EventEmitter {
+  readonly #core: GuardCore;
+
+  /** @internal */
+  constructor(core: GuardCore) {
+    super();
+    this.#core = core;
+  }
+
+  /** The pool's name in reports, logs and telemetry. */
+  get name(): string {
+    return this.#core.config.name;
+  }
+
+  /** A JSON-serialisable picture of the pool now: counters, open leases, connections, totals. */
+  snapshot(): GuardSnapshot {
+    return this.#core.snapshot();
+  }
+
+  override on<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+
+  override off<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
+  }
+}
+
+const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
+
+/**
+ * The choke point: every checkout, release, reclaim and removal of a guarded pool passes here.
+ * It knows nothing of pg or generic-pool; adapters translate their pool's hooks into these calls
+ * and carry out the decisions (destroy, replace).
+ */
+export class GuardCore {
+  readonly config: ResolvedGuardConfig;
+  readonly ledger = new Ledger();
+  readonly handle: PoolGuard;
+  readonly clock: Clock;
+  readonly #hooks: AdapterHooks;
+  readonly #log: RateLimitedLog;
+  readonly #ignore: readonly RegExp[];
+  readonly #captureExplicit: StackCapturer;
+  readonly #captureManaged: StackCapturer;
+  readonly #captureRelease: StackCapturer;
+  /** Leases past this age are suspects: min of the positive leak and reclaim thresholds. */
+  readonly #suspectAfterMs: number;
+  readonly #scanEveryMs: number;
+  #timer: unknown = undefined;
+  #recordReleases: boolean;
+
+  constructor(config: ResolvedGuardConfig, hooks: AdapterHooks, clock: Clock = systemClock) {
+    this.config = config;
+    this.clock = clock;
+    this.#hooks = hooks;
+    this.handle = new PoolGuard(this);
+    this.#log = new RateLimitedLog(config.logger, () => clock.now());
+    this.#ignore = [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames];
+    const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth };
+    this.#captureExplicit = makeStackCapturer(config.captureStacks !== 'none', settings);
+    this.#captureManaged = makeStackCapturer(config.captureStacks === 'all', settings);
+    this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });
+    this.#recordReleases = config.releaseStacks === 'always';
+    const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
+    this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
+    // Reports come at most a quarter of the threshold late, and never more than a second late.
+    this.#scanEveryMs = Math.min(1_000, Math.max(10, this.#suspectAfterMs / 4));
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  connectionOpened(resource: object): ConnectionRecord {
+    return this.ledger.addConnection(resource, this.clock.now());
+  }
+
+  connectionActive(record: ConnectionRecord): void {
+    record.lastActiveAt = this.clock.now();
+  }
+
+  connectionRemoved(record: ConnectionRecord): void {
+    this.ledger.removeConnection(record);
+  }
+
+  // ---- checkout ----------------------------------------------------------------------------
+
+  /**
+   * A caller asks for a lease. `above` is the adapter's public entry point (`connect`, `query`,
+   * `acquire`), so that the captured stack starts at the caller's own frame.
+   */
+  checkoutRequested(kind: LeaseKind, above: Function): Lease {
+    const managed = kind === 'query' || kind === 'use';
+    const capture = managed ? this.#captureManaged(above) : this.#captureExplicit(above);
+    return this.ledger.newLease(kind, capture, this.clock.now());
+  }
+
+  /** Same as `checkoutRequested` but with a stack the caller already captured (pool.query's). */
+  checkoutRequestedWith(kind: LeaseKind, capture: Lease['capture']): Lease {
+    return this.ledger.newLease(kind, capture, this.clock.now());
+  }
+
+  /** Captures for a `query`/`use` lease, before the adapter knows it will become one. */
+  captureManaged(above: Function): Lease['capture'] {
+    return this.#captureManaged(above);
+  }
+
+  checkoutGranted(lease: Lease, conn: ConnectionRecord): void {
+    lease.acquiredAt = this.clock.now();
+    lease.conn = conn;
+    conn.lease = lease;
+    this.ledger.totals.checkouts++;
+    this.ledger.open.push(lease);
+    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) {
+      this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
+    }
+  }
+
+  /** A checkout timed out: the error names who holds the connections. */
+  checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
+    const now = this.clock.now();
+    this.ledger.totals.timeouts++;
+    const holders = this.holders(now);
+    const counts = this.#safeCounts();
+    const waiting = Math.max(0, counts.waiting);
+    const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
+    const error = new CheckoutTimeoutError(message, this.config.name, holders, now - lease.requestedAt, cause);
+    const frames = lease.capture?.describe(this.#ignore).stack;
+    // The caller's own frames, from the capture at checkout: the timer that fired knows nothing.
+    if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+    return error;
+  }
+
+  // ---- release -----------------------------------------------------------------------------
+
+  /**
+   * A holder releases a lease. Returns `false` when the lease had been reclaimed (the late release
+   * is harmless and the adapter must not touch the pool); throws `DoubleReleaseError` on a second
+   * release, whose message starts with `poolMessage`.
+   */
+  released(lease: Lease, above: Function, poolMessage: string): boolean {
+    if (lease.released) throw this.#doubleRelease(lease, poolMessage);
+    lease.released = true;
+    const now = this.clock.now();
+    lease.releasedAt = now;
+    if (this.#recordReleases) lease.releaseCapture = this.#captureRelease(above);
+    if (lease.reclaimed) return false;
+    lease.list?.remove(lease);
+    const conn = lease.conn;
+    if (conn !== undefined) {
+      conn.uses++;
+      conn.lease = undefined;
+      conn.lastActiveAt = now;
+    }
+    if (lease.reported) this.#resolved(lease, now);
+    return true;
+  }
+
+  #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {
+    this.ledger.totals.doubleReleases++;
+    const firstAgo = formatDuration(this.clock.now() - lease.releasedAt);
+    const checkoutSite = lease.capture?.describe(this.#ignore).site;
+    const first = lease.releaseCapture?.describe(this.#ignore);
+    let detail: string;
+    if (first?.site !== undefined) {
+      detail = `The first release() was ${firstAgo} ago at ${first.site}.`;
+    } else if (this.config.releaseStacks === 'auto') {
+      detail = `The first release() was ${firstAgo} ago; its site was not recorded, but poolguard now records release sites on this pool, so the next double release will name it.`;
+    } else {
+      detail = `The first release() was ${firstAgo} ago; set guard.releaseStacks: 'always' to record where.`;
+    }
+    if (this.config.releaseStacks === 'auto') this.#recordReleases = true;
+    const message =
+      `${poolMessage} poolguard[${this.config.name}]: ${detail} ` +
+      `The lease was taken at ${checkoutSite ?? 'an unknown site (no stack captured)'}. Release each client exactly once, in one finally block.`;
+    return new DoubleReleaseError(message, this.config.name, checkoutSite, first?.site, first?.stack);
+  }
+
+  // ---- leak detection ----------------------------------------------------------------------
+
+  /** Looks at the leases old enough to matter. Cost: the leases that crossed a threshold, plus one. */
+  scan(): void {
+    const now = this.clock.now();
+    const { open, suspects } = this.ledger;
+    const cfg = this.config;
+    for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
+      open.remove(lease);
+      suspects.push(lease);
+    }
+    for (let lease = suspects.head; lease !== undefined; ) {
+      const next = lease.next;
+      const heldMs = now - lease.acquiredAt;
+      let state: LeaseState | undefined;
+      if (!lease.reported && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
+        state = this.#state(lease, now);
+        if (state === 'idle' || cfg.reportBusy) this.#report(lease, now);
+      }
+      if (cfg.reclaimAfterMs > 0 && heldMs >= cfg.reclaimAfterMs && !lease.managed) {
+        state ??= this.#state(lease, now);
+        if (state === 'idle' && this.#underPressure()) this.#reclaim(lease, now);
+      }
+      lease = next;
+    }
+    if (open.size === 0 && suspects.size === 0 && this.#timer !== undefined) {
+      this.clock.clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #underPressure(): boolean {
+    const percent = this.config.reclaimWhenUsedPercent;
+    if (percent <= 0) return true;
+    const max = this.#safeCounts().max;
+    return max > 0 && (this.ledger.leased / max) * 100 >= percent;
+  }
+
+  #idleMs(lease: Lease, now: number): number {
+    if (lease.managed) return 0;
+    const conn = lease.conn;
+    if (conn === undefined) return now - lease.acquiredAt;
+    let inFlight: boolean | undefined;
+    try {
+      inFlight = this.#hooks.inFlight(conn.resource);
+    } catch {
+      inFlight = undefined;
+    }
+    if (inFlight === true) return 0;
+    return now - Math.max(lease.acquiredAt, conn.lastActiveAt);
+  }
+
+  #state(lease: Lease, now: number): LeaseState {
+    return lease.managed || this.#idleMs(lease, now) < this.config.idleAfterMs ? 'busy' : 'idle';
+  }
+
+  #report(lease: Lease, now: number): void {
+    lease.reported = true;
+    this.ledger.totals.leaks++;
+    const report = this.#buildReport('leak', lease, now, now - lease.acquiredAt);
+    this.#log.write('warn', `leak ${report.site ?? 'unknown'}`, report, report.message);
+    this.#emit('leak', report);
+  }
+
+  #resolved(lease: Lease, now: number): void {
+    this.ledger.totals.leaksResolved++;
+    const report = this.#buildReport('leakResolved', lease, now, now - lease.acquiredAt);
+    this.#log.write('info', `resolved ${report.site ?? 'unknown'}`, report, report.message);
+    this.#emit('leakResolved', report);
+  }
+
+  #reclaim(lease: Lease, now: number): void {
+    const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt);
+    lease.reclaimed = true;
+    lease.list?.remove(lease);
+    if (lease.conn !== undefined) lease.conn.lease = undefined;
+    this.ledger.totals.reclaims++;
+    const { name, reclaimAfterMs } = this.config;
+    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs);
+    try {
+      this.#hooks.reclaim(lease, makeError);
+    } catch {
+      // The adapter destroys a connection that may already be broken; nothing to add.
+    }
+    this.#log.write('warn', `reclaim ${report.site ?? 'unknown'}`, report, report.message);
+    this.#emit('reclaim', report);
+  }
+
+  #buildReport(type: LeakReport['type'], lease: Lease, now: number, heldMs: number): LeakReport {
+    const described = lease.capture?.describe(this.#ignore);
+    const idleMs = type === 'leakResolved' ? 0 : this.#idleMs(lease, now);
+    const state: LeaseState = lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle';
+    const site = described?.site;
+    const pool = this.config.name;
+    const where = site ?? (described ? 'an unknown site (every frame was inside the driver or an ignored path)' : `an unknown site (no stack captured for this ${lease.kind}: see guard.captureStacks)`);
+    let message: string;
+    if (type === 'leak') {
+      message =
+        state === 'idle'
+          ? `poolguard[${pool}]: possible connection leak: a client checked out at ${where} has been held ${formatDuration(heldMs)} and has done nothing for ${formatDuration(idleMs)}. ` +
+            `Release it on every path (try/finally) at that line.`
+          : `poolguard[${pool}]: slow lease: a client checked out at ${where} has been held ${formatDuration(heldMs)} with a query in flight (busy, not forgotten). ` +
+            `If that is expected, raise guard.leakThresholdMs or set guard.reportBusy: false.`;
+    } else if (type === 'leakResolved') {
+      message = `poolguard[${pool}]: resolved: the lease from ${where} reported as a leak earlier was released after ${formatDuration(heldMs)}: slow, not lost. If it recurs, shorten the work done while holding the client, or raise guard.leakThresholdMs.`;
+    } else {
+      message =
+        `poolguard[${pool}]: reclaimed a connection checked out at ${where}: held ${formatDuration(heldMs)}, idle ${formatDuration(idleMs)} ` +
+        `(guard.reclaimAfterMs is ${this.config.reclaimAfterMs}). The pool replaces it; the holder's next query fails. Fix the missing release() at that line.`;
+    }
+    if (type !== 'leakResolved' && described?.stack) message += `\n${described.stack}`;
+    const conn = lease.conn;
+    return Object.freeze({
+      type,
+      pool,
+      leaseId: lease.id,
+      kind: lease.kind,
+      site,
+      stack: described?.stack,
+      heldMs: Math.round(heldMs),
+      state,
+      idleMs: Math.round(idleMs),
+      waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
+      checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
+      connection: conn === undefined ? undefined : this.#summary(conn, now),
+      message,
+    });
+  }
+
+  #summary(conn: ConnectionRecord, now: number): ConnectionSummary {
+    return { id: conn.id, pid: conn.pid, ageMs: Math.round(now - conn.createdAt), uses: conn.uses };
+  }
+
+  #emit<K extends keyof GuardEvents>(event: K, ...args: GuardEvents[K]): void {
+    for (const listener of this.handle.rawListeners(event)) {
+      try {
+        (listener as (...a: unknown[]) => void).apply(this.handle, args);
+      } catch (err) {
+        this.#log.write('warn', `listener ${event}`, { err }, `poolguard[${this.config.name}]: a '${event}' listener on pool.guard threw (${String((err as Error)?.message ?? err)}); the pool is unaffected. Fix the listener.`);
+      }
+    }
+  }
+
+  #safeCounts(): PoolCounts {
+    try {
+      return this.#hooks.counts();
+    } catch {
+      return { total: this.ledger.connections.size, idle: 0, waiting: 0, max: 0 };
+    }
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  /** Open leases grouped by call site, largest group first. */
+  holders(now = this.clock.now()): readonly HolderGroup[] {
+    const { open, suspects } = this.ledger;
+    if (open.size + suspects.size === 0) return EMPTY_HOLDERS;
+    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number }>();
+    for (const list of [suspects, open]) {
+      for (const lease of list) {
+        const site = lease.capture?.describe(this.#ignore).site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
+        let g = groups.get(site);
+        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0 }));
+        g.count++;
+        g.oldestHeldMs = Math.max(g.oldestHeldMs, Math.round(now - lease.acquiredAt));
+        if (this.#state(lease, now) === 'idle') g.idle++;
+        else g.busy++;
+      }
+    }
+    return [...groups.values()].sort((a, b) => b.count - a.count || b.oldestHeldMs - a.oldestHeldMs);
+  }
+
+  snapshot(): GuardSnapshot {
+    const now = this.clock.now();
+    const { open, suspects, connections, totals } = this.ledger;
+    const leases: LeaseSnapshot[] = [];
+    for (const list of [suspects, open]) {
+      for (const lease of list) {
+        const idleMs = this.#idleMs(lease, now);
+        leases.push({
+          id: lease.id,
+          kind: lease.kind,
+          site: lease.capture?.describe(this.#ignore).site,
+          state: lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle',
+          heldMs: Math.round(now - lease.acquiredAt),
+          idleMs: Math.round(idleMs),
+          waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
+          checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
+          connectionId: lease.conn?.id,
+          reported: lease.reported,
+        });
+      }
+    }
+    leases.sort((a, b) => b.heldMs - a.heldMs);
+    const conns = [...connections].map((c) => ({ ...this.#summary(c, now), state: c.lease ? ('leased' as const) : ('idle' as const) }));
+    return {
+      pool: this.config.name,
+      takenAt: new Date(this.clock.wallTime(now)).toISOString(),
+      counts: { ...this.#safeCounts(), leased: this.ledger.leased },
+      totals: { ...totals },
+      leases,
+      connections: conns,
+      settings: {
+        leakThresholdMs: this.config.leakThresholdMs,
+        idleAfterMs: this.config.idleAfterMs,
+        reclaimAfterMs: this.config.reclaimAfterMs,
+        captureStacks: this.config.captureStacks,
+      },
+    };
+  }
+}

@@ -1,0 +1,129 @@
+import type { CapturedStack } from './stack.js';
+import { LinkedList, type Linked } from './list.js';
+
+/**
+ * How a lease was taken. `connect`/`acquire` leases are handed to the caller, who must release
+ * them: they can be forgotten. `query`/`use` leases are released by the pool itself when the work
+ * ends: they can be slow, never forgotten.
+ * @public
+ */
+export type LeaseKind = 'connect' | 'query' | 'acquire' | 'use';
+
+/** One physical connection (or resource) the pool created, from creation to removal. */
+export class ConnectionRecord {
+  /** The pooled object itself, for the adapter's probes; never serialised. */
+  readonly resource: object;
+  readonly id: number;
+  readonly createdAt: number;
+  uses = 0;
+  /** Backend process id, where the driver tells it. */
+  pid: number | undefined = undefined;
+  /** Last time the adapter saw the connection do something (a query finished). */
+  lastActiveAt: number;
+  lease: Lease | undefined = undefined;
+
+  constructor(resource: object, id: number, now: number) {
+    this.resource = resource;
+    this.id = id;
+    this.createdAt = now;
+    this.lastActiveAt = now;
+  }
+}
+
+/**
+ * One checkout, from the caller's request to the release. Every field is set in the constructor so
+ * that all leases share one hidden class, and the record is dropped at release: the ledger keeps
+ * no history, only totals, so memory does not grow with checkouts.
+ */
+export class Lease implements Linked<Lease> {
+  readonly id: number;
+  readonly kind: LeaseKind;
+  /** The caller's stack at checkout; formatted only if the lease is ever reported. */
+  readonly capture: CapturedStack | undefined;
+  readonly requestedAt: number;
+  acquiredAt = -1;
+  conn: ConnectionRecord | undefined = undefined;
+  /** What the adapter needs to finish the lease itself (pg: the pool's own release function). */
+  token: unknown = undefined;
+  released = false;
+  releasedAt = -1;
+  releaseCapture: CapturedStack | undefined = undefined;
+  reported = false;
+  reclaimed = false;
+  prev: Lease | undefined = undefined;
+  next: Lease | undefined = undefined;
+  list: LinkedList<Lease> | undefined = undefined;
+
+  constructor(id: number, kind: LeaseKind, capture: CapturedStack | undefined, now: number) {
+    this.id = id;
+    this.kind = kind;
+    this.capture = capture;
+    this.requestedAt = now;
+  }
+
+  get managed(): boolean {
+    return this.kind === 'query' || this.kind === 'use';
+  }
+}
+
+/** Running totals since the guard was attached. */
+export interface GuardTotals {
+  /** Leases handed out. */
+  checkouts: number;
+  /** Connections created (seen by the guard). */
+  created: number;
+  /** Connections removed from the pool. */
+  destroyed: number;
+  /** Leases reported as leaks. */
+  leaks: number;
+  /** Reported leases that were released afterwards. */
+  leaksResolved: number;
+  /** Leases taken back by reclaim. */
+  reclaims: number;
+  /** Checkouts that timed out waiting. */
+  timeouts: number;
+  /** Second `release()` calls on one lease. */
+  doubleReleases: number;
+}
+
+/** The state of a pool as poolguard sees it: connections, open leases, and totals. */
+export class Ledger {
+  readonly connections = new Set<ConnectionRecord>();
+  /** Open leases not yet past any threshold, oldest first. */
+  readonly open = new LinkedList<Lease>();
+  /** Open leases past the leak or reclaim threshold, oldest first. */
+  readonly suspects = new LinkedList<Lease>();
+  readonly totals: GuardTotals = {
+    checkouts: 0,
+    created: 0,
+    destroyed: 0,
+    leaks: 0,
+    leaksResolved: 0,
+    reclaims: 0,
+    timeouts: 0,
+    doubleReleases: 0,
+  };
+  #nextLeaseId = 1;
+  #nextConnectionId = 1;
+
+  newLease(kind: LeaseKind, capture: CapturedStack | undefined, now: number): Lease {
+    return new Lease(this.#nextLeaseId++, kind, capture, now);
+  }
+
+  addConnection(resource: object, now: number): ConnectionRecord {
+    const record = new ConnectionRecord(resource, this.#nextConnectionId++, now);
+    this.connections.add(record);
+    this.totals.created++;
+    return record;
+  }
+
+  removeConnection(record: ConnectionRecord): boolean {
+    if (!this.connections.delete(record)) return false;
+    this.totals.destroyed++;
+    return true;
+  }
+
+  get leased(): number {
+    return this.open.size + this.suspects.size;
+  }
+}

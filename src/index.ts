@@ -1,0 +1,19 @@
+/**
+ * `poolguard`: shared types and errors. Imports neither pg nor generic-pool.
+ *
+ * @packageDocumentation
+ */
+export type { GuardOptions } from './core/config.js';
+export type { GuardLogger } from './core/logger.js';
+export type { LeaseKind, GuardTotals } from './core/ledger.js';
+export {
+  PoolGuard,
+  type LeakReport,
+  type LeaseState,
+  type LeaseSnapshot,
+  type GuardSnapshot,
+  type GuardEvents,
+  type ConnectionSummary,
+  type PoolCounts,
+} from './core/guard.js';
+export { CheckoutTimeoutError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';

@@ -1,0 +1,39 @@
+import { resolveGuardConfig, type GuardOptions } from '../../src/core/config.js';
+import { GuardCore, type AdapterHooks } from '../../src/core/guard.js';
+import type { ConnectionRecord, Lease } from '../../src/core/ledger.js';
+import { FakeClock } from './fake-clock.js';
+
+/** A resource whose "query in flight" flag the test sets by hand. */
+export interface FakeResource {
+  busy: boolean;
+  destroyed: boolean;
+  reclaimError?: Error;
+}
+
+/**
+ * The smallest adapter there is, for unit tests of the core's timing logic: resources are plain
+ * objects, time is a FakeClock.
+ */
+export function memoryGuard(options: GuardOptions = {}, max = 10) {
+  const clock = new FakeClock();
+  const logged: Array<{ obj: object; msg: string }> = [];
+  const hooks: AdapterHooks = {
+    inFlight: (r) => (r as FakeResource).busy,
+    reclaim: (lease: Lease, makeError) => {
+      const r = lease.conn!.resource as FakeResource;
+      r.destroyed = true;
+      r.reclaimError = makeError();
+    },
+    counts: () => ({ total: core.ledger.connections.size, idle: 0, waiting: 0, max }),
+  };
+  const config = resolveGuardConfig({ logger: { warn: (obj: object, msg: string) => logged.push({ obj, msg }) }, ...options }, 'memory');
+  const core = new GuardCore(config, hooks, clock);
+  function checkout(kind: Lease['kind'] = 'connect'): { lease: Lease; resource: FakeResource; record: ConnectionRecord } {
+    const resource: FakeResource = { busy: false, destroyed: false };
+    const record = core.connectionOpened(resource);
+    const lease = core.checkoutRequested(kind, checkout);
+    core.checkoutGranted(lease, record);
+    return { lease, resource, record };
+  }
+  return { core, clock, logged, checkout, guard: core.handle };
+}

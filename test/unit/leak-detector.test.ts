@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import type { LeakReport } from '../../src/index.js';
+import { memoryGuard } from '../helpers/memory-pool.js';
+
+function collect(guard: ReturnType<typeof memoryGuard>['guard']) {
+  const events: LeakReport[] = [];
+  guard.on('leak', (r) => events.push(r));
+  guard.on('leakResolved', (r) => events.push(r));
+  guard.on('reclaim', (r) => events.push(r));
+  return events;
+}
+
+describe('leak detection (fake clock)', () => {
+  it('reports a lease once when it crosses the threshold, not before', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000 });
+    const events = collect(g.guard);
+    g.checkout();
+    g.clock.advance(900);
+    expect(events).toHaveLength(0);
+    g.clock.advance(400);
+    expect(events.map((e) => e.type)).toEqual(['leak']);
+    g.clock.advance(10_000);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.heldMs).toBeGreaterThanOrEqual(1_000);
+    expect(events[0]!.heldMs).toBeLessThanOrEqual(1_250);
+    expect(g.core.ledger.totals.leaks).toBe(1);
+  });
+
+  it('names the test line that took the lease', () => {
+    const g = memoryGuard({ leakThresholdMs: 100 });
+    const events = collect(g.guard);
+    g.checkout();
+    g.clock.advance(200);
+    // The memory adapter's checkout() is the entry point, so the site is its caller in the helper.
+    expect(events[0]!.site).toMatch(/^test\/unit\/leak-detector\.test\.ts:\d+:\d+$/);
+    expect(events[0]!.stack).toContain('leak-detector.test.ts');
+  });
+
+  it('classifies a lease with a query in flight as busy and one doing nothing as idle', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 500 });
+    const events = collect(g.guard);
+    const busy = g.checkout();
+    busy.resource.busy = true;
+    g.checkout();
+    g.clock.advance(1_100);
+    const byId = new Map(events.map((e) => [e.leaseId, e]));
+    expect(byId.get(busy.lease.id)!.state).toBe('busy');
+    expect(byId.get(busy.lease.id)!.idleMs).toBe(0);
+    expect(byId.get(busy.lease.id)!.message).toContain('slow lease');
+    const idle = events.find((e) => e.leaseId !== busy.lease.id)!;
+    expect(idle.state).toBe('idle');
+    expect(idle.idleMs).toBeGreaterThanOrEqual(1_000);
+    expect(idle.message).toContain('possible connection leak');
+  });
+
+  it('counts recent activity as busy: a lease between two quick queries is not idle', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 500 });
+    const events = collect(g.guard);
+    const { record } = g.checkout();
+    g.clock.advance(900);
+    g.core.connectionActive(record);
+    g.clock.advance(200);
+    expect(events[0]!.state).toBe('busy');
+    expect(events[0]!.idleMs).toBeLessThan(500);
+  });
+
+  it('with reportBusy false, mutes a busy lease but reports it once it goes idle', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 500, reportBusy: false });
+    const events = collect(g.guard);
+    const { resource, record } = g.checkout();
+    resource.busy = true;
+    g.clock.advance(3_000);
+    expect(events).toHaveLength(0);
+    resource.busy = false;
+    g.core.connectionActive(record);
+    g.clock.advance(300);
+    expect(events).toHaveLength(0);
+    g.clock.advance(600);
+    expect(events.map((e) => [e.type, e.state])).toEqual([['leak', 'idle']]);
+  });
+
+  it('says "resolved" with the total hold time when a reported lease is released', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000 });
+    const events = collect(g.guard);
+    const { lease } = g.checkout();
+    g.clock.advance(4_000);
+    expect(g.core.released(lease, () => {}, 'released twice')).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['leak', 'leakResolved']);
+    expect(events[1]!.heldMs).toBe(4_000);
+    expect(events[1]!.leaseId).toBe(events[0]!.leaseId);
+    expect(g.core.ledger.totals.leaksResolved).toBe(1);
+  });
+
+  it('never reports managed (query) leases as idle', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 10 });
+    const events = collect(g.guard);
+    g.checkout('query');
+    g.clock.advance(2_000);
+    expect(events[0]!.state).toBe('busy');
+    expect(events[0]!.kind).toBe('query');
+  });
+
+  it('runs its timer only while leases are open', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000 });
+    expect(g.clock.activeTimers).toBe(0);
+    const { lease } = g.checkout();
+    expect(g.clock.activeTimers).toBe(1);
+    g.core.released(lease, () => {}, 'x');
+    g.clock.advance(2_000);
+    expect(g.clock.activeTimers).toBe(0);
+  });
+
+  it('with leakThresholdMs 0 and no reclaim, starts no timer and reports nothing', () => {
+    const g = memoryGuard({ leakThresholdMs: 0 });
+    const events = collect(g.guard);
+    g.checkout();
+    expect(g.clock.activeTimers).toBe(0);
+    g.clock.advance(1e9);
+    expect(events).toHaveLength(0);
+  });
+
+  it('scans only the leases that crossed a threshold: the young ones stay in the open list', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000 });
+    g.checkout();
+    g.clock.advance(600);
+    for (let i = 0; i < 100; i++) g.checkout();
+    g.clock.advance(500);
+    expect(g.core.ledger.suspects.size).toBe(1);
+    expect(g.core.ledger.open.size).toBe(100);
+  });
+});
+
+describe('reclaim (fake clock)', () => {
+  it('reclaims an idle lease after reclaimAfterMs and makes a late release harmless', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, reclaimAfterMs: 5_000 });
+    const events = collect(g.guard);
+    const { lease, resource } = g.checkout();
+    g.clock.advance(4_000);
+    expect(resource.destroyed).toBe(false);
+    g.clock.advance(1_300);
+    expect(resource.destroyed).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['leak', 'reclaim']);
+    expect(resource.reclaimError!.message).toContain('guard.reclaimAfterMs is 5000');
+    expect(resource.reclaimError!.message).toMatch(/checked out at test\/unit\/leak-detector\.test\.ts:\d+/);
+    expect(g.core.ledger.leased).toBe(0);
+    expect(g.core.released(lease, () => {}, 'x')).toBe(false);
+    expect(g.core.ledger.totals.reclaims).toBe(1);
+  });
+
+  it('never reclaims a busy lease', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, reclaimAfterMs: 2_000 });
+    const { resource } = g.checkout();
+    resource.busy = true;
+    g.clock.advance(10_000);
+    expect(resource.destroyed).toBe(false);
+  });
+
+  it('with reclaimWhenUsedPercent, reclaims only while the pool is that full', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, reclaimAfterMs: 2_000, reclaimWhenUsedPercent: 50 }, 4);
+    const first = g.checkout();
+    g.clock.advance(3_000);
+    expect(first.resource.destroyed).toBe(false);
+    g.checkout();
+    g.clock.advance(1_000);
+    expect(first.resource.destroyed).toBe(true);
+  });
+});
+
+describe('double release', () => {
+  it('throws with the pool message first, then names the checkout site; in auto mode the next one names the first release', () => {
+    const g = memoryGuard();
+    const a = g.checkout();
+    g.core.released(a.lease, () => {}, 'POOL MESSAGE');
+    let err: Error | undefined;
+    try {
+      g.core.released(a.lease, () => {}, 'POOL MESSAGE');
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err!.message.startsWith('POOL MESSAGE')).toBe(true);
+    expect(err!.message).toMatch(/lease was taken at test\/unit\/leak-detector\.test\.ts:\d+/);
+    expect(err!.message).toContain('now records release sites');
+    const b = g.checkout();
+    const releaseHere = () => g.core.released(b.lease, releaseHere, 'POOL MESSAGE');
+    releaseHere();
+    g.clock.advance(250);
+    let second: (Error & { firstReleaseSite?: string }) | undefined;
+    try {
+      releaseHere();
+    } catch (e) {
+      second = e as typeof second;
+    }
+    expect(second!.message).toMatch(/first release\(\) was 250 ms ago at test\/unit\/leak-detector\.test\.ts:\d+/);
+    expect(second!.firstReleaseSite).toMatch(/leak-detector\.test\.ts/);
+    expect(g.core.ledger.totals.doubleReleases).toBe(2);
+  });
+});
+
+describe('robustness of reporting', () => {
+  it('a listener that throws is logged and does not stop other listeners or the pool', () => {
+    const g = memoryGuard({ leakThresholdMs: 100 });
+    const seen: number[] = [];
+    g.guard.on('leak', () => {
+      throw new Error('listener bug');
+    });
+    g.guard.on('leak', (r) => seen.push(r.leaseId));
+    g.checkout();
+    expect(() => g.clock.advance(200)).not.toThrow();
+    expect(seen).toHaveLength(1);
+    expect(g.logged.some((l) => l.msg.includes("a 'leak' listener on pool.guard threw (listener bug)"))).toBe(true);
+  });
+
+  it('a logger that throws does not break detection', () => {
+    const g = memoryGuard({ leakThresholdMs: 100, logger: { warn: () => { throw new Error('logger down'); } } });
+    const events = collect(g.guard);
+    g.checkout();
+    g.clock.advance(200);
+    expect(events).toHaveLength(1);
+  });
+
+  it('logs one line per call site per minute, and says how many were held back', () => {
+    const g = memoryGuard({ leakThresholdMs: 100, idleAfterMs: 50 });
+    for (let i = 0; i < 5; i++) g.checkout();
+    g.clock.advance(200);
+    const leakLines = g.logged.filter((l) => l.msg.includes('possible connection leak'));
+    expect(leakLines).toHaveLength(1);
+    g.clock.advance(60_000);
+    g.checkout();
+    g.clock.advance(200);
+    const later = g.logged.filter((l) => l.msg.includes('possible connection leak'));
+    expect(later).toHaveLength(2);
+    expect(later[1]!.msg).toContain('4 similar lines held back');
+  });
+
+  it('once() listeners fire once', () => {
+    const g = memoryGuard({ leakThresholdMs: 100 });
+    let n = 0;
+    g.guard.once('leak', () => n++);
+    g.checkout();
+    g.checkout();
+    g.clock.advance(200);
+    expect(n).toBe(1);
+  });
+});
