@@ -68,14 +68,23 @@ export interface ConnectionSummary {
  * @public
  */
 export interface LeaseSnapshot {
+  /** The lease's id, as in leak reports. */
   readonly id: number;
+  /** How the lease was taken. */
   readonly kind: LeaseKind;
+  /** `file:line:column` of the code that took it, if its stack was captured. */
   readonly site: string | undefined;
+  /** `busy` or `idle` now. */
   readonly state: LeaseState;
+  /** Time held so far, in milliseconds. */
   readonly heldMs: number;
+  /** Time with nothing in flight, in milliseconds (0 when busy). */
   readonly idleMs: number;
+  /** Time the caller waited for it, in milliseconds. */
   readonly waitMs: number;
+  /** When it was taken (ISO 8601). */
   readonly checkedOutAt: string;
+  /** The id of the connection it holds. */
   readonly connectionId: number | undefined;
   /** Whether a `leak` report was made for it. */
   readonly reported: boolean;
@@ -102,11 +111,13 @@ export interface PoolCounts {
  * @public
  */
 export interface GuardSnapshot {
+  /** The pool's name (`guard.name`). */
   readonly pool: string;
   /** When the snapshot was taken (ISO 8601). */
   readonly takenAt: string;
   /** The wrapped pool's own counters, plus `leased` as poolguard counts it. */
   readonly counts: PoolCounts & { readonly leased: number };
+  /** Running totals since the guard was attached. */
   readonly totals: Readonly<GuardTotals>;
   /** Open leases, oldest first. */
   readonly leases: readonly LeaseSnapshot[];
@@ -171,19 +182,25 @@ export class PoolGuard extends EventEmitter {
     return this.#core.snapshot();
   }
 
+  /** Adds a listener for one of {@link GuardEvents}. */
   override on<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  /** Adds a listener for any event name, as on every EventEmitter. */
   override on(event: string | symbol, listener: (...args: any[]) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
 
+  /** Adds a one-time listener for one of {@link GuardEvents}. */
   override once<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  /** Adds a one-time listener for any event name, as on every EventEmitter. */
   override once(event: string | symbol, listener: (...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
   }
 
+  /** Removes a listener for one of {@link GuardEvents}. */
   override off<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
+  /** Removes a listener for any event name, as on every EventEmitter. */
   override off(event: string | symbol, listener: (...args: any[]) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.off(event, listener);

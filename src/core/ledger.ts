@@ -66,7 +66,10 @@ export class Lease implements Linked<Lease> {
   }
 }
 
-/** Running totals since the guard was attached. */
+/**
+ * Running totals since the guard was attached.
+ * @public
+ */
 export interface GuardTotals {
   /** Leases handed out. */
   checkouts: number;

@@ -4,7 +4,9 @@
  * @public
  */
 export interface GuardLogger {
+  /** Leak and reclaim reports: `obj` is the structured report, `msg` the readable line. */
   warn(obj: object, msg: string): void;
+  /** "Resolved" reports; falls back to `warn` when absent. */
   info?(obj: object, msg: string): void;
 }
 

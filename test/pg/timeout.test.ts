@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { CheckoutTimeoutError } from '../../src/pg.js';
+// @ts-expect-error plain JavaScript fixture with known line numbers
+import { leakWithPromise, queryFromHere } from '../fixtures/leaky.mjs';
+import { barePool, guardedPool } from '../helpers/pools.js';
+
+const PG_MESSAGE = 'timeout exceeded when trying to connect';
+
+describe('a checkout that times out names who holds the connections', () => {
+  it('bare pg.Pool gives only its message (the baseline)', async () => {
+    const pool = barePool({ max: 1, connectionTimeoutMillis: 100 });
+    const c = await pool.connect();
+    await expect(pool.connect()).rejects.toThrow(PG_MESSAGE);
+    c.release();
+  });
+
+  it('promise form: the message starts with pg-pool’s and lists the holders by site', async () => {
+    const pool = guardedPool({ max: 2, connectionTimeoutMillis: 150, guard: { idleAfterMs: 20 } });
+    const held = [await leakWithPromise(pool), await leakWithPromise(pool)];
+    await new Promise((r) => setTimeout(r, 30));
+    const err = (await pool.connect().catch((e: unknown) => e)) as CheckoutTimeoutError;
+    expect(err).toBeInstanceOf(CheckoutTimeoutError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message.startsWith(PG_MESSAGE)).toBe(true);
+    expect(err.message).toContain('2 of 2 connections checked out');
+    expect(err.message).toContain('2 × test/fixtures/leaky.mjs:5:29');
+    expect(err.message).toContain('2 idle, 0 busy');
+    expect(err.message).toContain('release the client in a finally block');
+    expect(err.code).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
+    expect(err.holders).toEqual([{ site: 'test/fixtures/leaky.mjs:5:29', count: 2, oldestHeldMs: expect.any(Number), idle: 2, busy: 0 }]);
+    expect(err.holders[0]!.oldestHeldMs).toBeGreaterThanOrEqual(150);
+    expect(err.waitedMs).toBeGreaterThanOrEqual(140);
+    expect((err.cause as Error).message).toBe(PG_MESSAGE);
+    // The caller's stack, not the timer's
+    expect(err.stack).toContain('test/pg/timeout.test.ts');
+    expect(pool.guard.snapshot().totals.timeouts).toBe(1);
+    held.forEach((c) => c.release());
+    // The pool still serves.
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('callback form: same error, pool intact', async () => {
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 100 });
+    const c = await leakWithPromise(pool);
+    const err = await new Promise<CheckoutTimeoutError>((resolve) => pool.connect((e) => resolve(e as CheckoutTimeoutError)));
+    expect(err).toBeInstanceOf(CheckoutTimeoutError);
+    expect(err.message).toMatch(/^timeout exceeded when trying to connect\n/);
+    expect(err.holders[0]!.site).toBe('test/fixtures/leaky.mjs:5:29');
+    c.release();
+    expect(pool.waitingCount).toBe(0);
+  });
+
+  it('pool.query that times out gets the same error, with busy holders named', async () => {
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 100, guard: { captureStacks: 'all' } });
+    const slow = queryFromHere(pool, 'SELECT pg_sleep(0.4)');
+    const err = (await pool.query('SELECT 1').catch((e: unknown) => e)) as CheckoutTimeoutError;
+    expect(err).toBeInstanceOf(CheckoutTimeoutError);
+    expect(err.message.startsWith(PG_MESSAGE)).toBe(true);
+    expect(err.holders).toEqual([expect.objectContaining({ site: 'test/fixtures/leaky.mjs:19:15', count: 1, busy: 1, idle: 0 })]);
+    expect(err.message).toContain('every holder is busy');
+    await slow;
+  });
+});
