@@ -321,33 +321,34 @@ export class GuardCore {
   released(lease: Lease, above: Function, poolMessage: string): boolean {
     if (lease.released) throw this.#doubleRelease(lease, poolMessage);
     lease.released = true;
-    const now = this.clock.now();
-    lease.releasedAt = now;
-    if (this.#recordReleases) lease.releaseCapture = this.#captureRelease(above);
+    // No clock read here unless something needs it: at ~70 ns, performance.now() is a visible
+    // share of a 1.2 µs checkout+release.
+    if (this.#recordReleases) {
+      lease.releasedAt = this.clock.now();
+      lease.releaseCapture = this.#captureRelease(above);
+    }
     if (lease.reclaimed) return false;
     lease.list?.remove(lease);
     const conn = lease.conn;
     if (conn !== undefined) {
       conn.uses++;
       conn.lease = undefined;
-      conn.lastActiveAt = now;
     }
-    if (lease.reported) this.#resolved(lease, now);
+    if (lease.reported) this.#resolved(lease, this.clock.now());
     return true;
   }
 
   #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {
     this.ledger.totals.doubleReleases++;
-    const firstAgo = formatDuration(this.clock.now() - lease.releasedAt);
     const checkoutSite = lease.capture?.describe(this.#ignore).site;
     const first = lease.releaseCapture?.describe(this.#ignore);
     let detail: string;
     if (first?.site !== undefined) {
-      detail = `The first release() was ${firstAgo} ago at ${first.site}.`;
+      detail = `The first release() was ${formatDuration(this.clock.now() - lease.releasedAt)} ago at ${first.site}.`;
     } else if (this.config.releaseStacks === 'auto') {
-      detail = `The first release() was ${firstAgo} ago; its site was not recorded, but poolguard now records release sites on this pool, so the next double release will name it.`;
+      detail = `The first release()'s site was not recorded, but poolguard now records release sites on this pool, so the next double release will name it.`;
     } else {
-      detail = `The first release() was ${firstAgo} ago; set guard.releaseStacks: 'always' to record where.`;
+      detail = `Set guard.releaseStacks: 'always' to record where the first release() happened.`;
     }
     if (this.config.releaseStacks === 'auto') this.#recordReleases = true;
     const message =

@@ -1,0 +1,31 @@
+// Checks the built package as users load it: both entry points, ESM and CommonJS, through the
+// package's own exports map, and that `poolguard` alone loads neither pg nor generic-pool.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+
+const require = createRequire(import.meta.url);
+
+const esmRoot = await import('poolguard');
+const esmPg = await import('poolguard/pg');
+const cjsRoot = require('poolguard');
+const cjsPg = require('poolguard/pg');
+const pg = require('pg');
+
+for (const [label, mod] of [['esm', esmPg], ['cjs', cjsPg]]) {
+  assert.equal(typeof mod.Pool, 'function', `${label} poolguard/pg exports Pool`);
+  assert.equal(typeof mod.guard, 'function', `${label} poolguard/pg exports guard`);
+  const pool = new mod.Pool({ guard: { logger: false } });
+  assert.ok(pool instanceof pg.Pool, `${label} Pool is a pg.Pool`);
+  await pool.end();
+}
+for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
+  for (const name of ['CheckoutTimeoutError', 'DoubleReleaseError', 'LeaseReclaimedError', 'PoolGuard']) {
+    assert.equal(typeof mod[name], 'function', `${label} poolguard exports ${name}`);
+  }
+}
+assert.equal(esmPg.CheckoutTimeoutError, esmRoot.CheckoutTimeoutError, 'one error class per format');
+
+const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loaded, '0', "require('poolguard') must not load pg or generic-pool");
+console.log('exports: ok (poolguard, poolguard/pg; ESM and CommonJS)');
