@@ -81,17 +81,22 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   /^<anonymous>$/,
 ]);
 
-/** This package's own source or build folder, found from where this module was loaded from. */
+/**
+ * This package's own modules, found from where this module was loaded. Only an unbundled layout
+ * (`…/core/stack.js` beside `adapters/`) is recognised: in an application bundle the same folder
+ * holds the application's code, so nothing is ignored by path there (the capture starts above
+ * poolguard's entry points anyway).
+ */
 export const OWN_FRAMES: RegExp | undefined = (() => {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder);
   const line = holder.stack?.split('\n')[1];
   const file = line === undefined ? undefined : frameFile(line);
   if (file === undefined) return undefined;
-  const match = /^(.*)[\\/](src|dist)[\\/]/.exec(file);
+  const match = /^(.*)[\\/]core[\\/]stack\.[cm]?[jt]s$/.exec(file);
   if (match === null) return undefined;
   const root = match[1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${root}[\\\\/](src|dist)[\\\\/]`);
+  return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool)\\.[cm]?[jt]s$)`);
 })();
 
 function describeStack(raw: string | undefined, ignore: readonly RegExp[]): StackDescription {
@@ -121,18 +126,21 @@ function frameFile(frame: string): string | undefined {
 
 function frameLocation(frame: string): FrameLocation | undefined {
   let text = frame.trim().replace(/^at\s+/, '');
-  // "fn (location)" or "async fn (location)" or a bare "location"; an eval frame nests parens,
-  // and the outermost location is the last parenthesised group.
+  // "fn (location)", "async fn (location)" or a bare "location". Code run by eval has no file
+  // line of its own ("eval at fn (…), <anonymous>:2:3"), and "Promise.all (index 0)" has no
+  // position: neither can be a call site.
   if (text.endsWith(')')) {
-    const open = text.lastIndexOf('(');
+    const open = text.indexOf(' (');
     if (open === -1) return undefined;
-    text = text.slice(open + 1, -1);
+    text = text.slice(open + 2, -1);
   } else {
     text = text.replace(/^async\s+/, '');
   }
-  const m = /^(.*?)((?::\d+){1,2})$/.exec(text);
-  let file = m ? m[1]! : text;
-  const position = m ? m[2]! : '';
+  if (text.startsWith('eval at ')) return undefined;
+  const m = /^(.+?)((?::\d+){1,2})$/.exec(text);
+  if (m === null) return undefined;
+  let file = m[1]!;
+  const position = m[2]!;
   if (file.startsWith('file://')) {
     try {
       file = fileURLToPath(file);
