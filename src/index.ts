@@ -15,5 +15,6 @@ export {
   type GuardEvents,
   type ConnectionSummary,
   type PoolCounts,
+  type DirtyReleaseReport,
 } from './core/guard.js';
-export { CheckoutTimeoutError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
+export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';

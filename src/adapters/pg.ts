@@ -205,10 +205,32 @@ function granted(
   const pgRelease = client.release;
   lease.token = pgRelease;
   const release = function release(releaseErr?: unknown): void {
-    if (core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) (pgRelease as (e?: unknown) => void).call(client, releaseErr);
+    if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
+    if (!releaseErr) {
+      // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
+      const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
+      if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease as (e?: unknown) => void, status === 'T' ? 'open' : 'failed', release);
+    }
+    (pgRelease as (e?: unknown) => void).call(client, releaseErr);
   };
   client.release = release as pg.PoolClient['release'];
   cb(undefined, client, release);
+}
+
+function releaseDirty(
+  core: GuardCore,
+  lease: Lease,
+  client: pg.PoolClient,
+  pgRelease: (err?: unknown) => void,
+  transaction: 'open' | 'failed',
+  above: Function,
+): void {
+  const { action, error } = core.dirtyReleased(lease, transaction, above);
+  if (action === 'destroy') return pgRelease.call(client, error);
+  // The rollback's outcome decides: a client that cannot even roll back is destroyed.
+  client.query('ROLLBACK', (rollbackErr: Error | undefined) => {
+    pgRelease.call(client, rollbackErr ? error : undefined);
+  });
 }
 
 function register(core: GuardCore, client: ClientLike): ConnectionRecord {

@@ -64,6 +64,12 @@ export interface GuardOptions {
    * `pool.guard` still fire). Default: one line per report on stderr, rate-limited per call site.
    */
   logger?: GuardLogger | false;
+  /**
+   * What happens to a connection released inside an open or failed transaction, which must never
+   * be handed to the next caller as it is: `'destroy'` (the default: closed and replaced) or
+   * `'rollback'` (rolled back, then returned to the pool; destroyed if the rollback fails).
+   */
+  dirtyRelease?: 'destroy' | 'rollback';
 }
 
 /** Options after defaults and validation; frozen. */
@@ -80,6 +86,7 @@ export interface ResolvedGuardConfig {
   readonly ignoreFrames: readonly RegExp[];
   readonly releaseStacks: 'auto' | 'always' | 'never';
   readonly logger: GuardLogger | false | undefined;
+  readonly dirtyRelease: 'destroy' | 'rollback';
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -92,6 +99,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   stackSampleRate: 1,
   stackDepth: 10,
   releaseStacks: 'auto',
+  dirtyRelease: 'destroy',
 } as const);
 
 const KNOWN_KEYS = [
@@ -107,6 +115,7 @@ const KNOWN_KEYS = [
   'ignoreFrames',
   'releaseStacks',
   'logger',
+  'dirtyRelease',
 ] as const;
 
 // A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
@@ -220,6 +229,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   }
 
   const captureStacks = oneOf('guard.captureStacks', o.captureStacks, ['connect', 'all', 'none'], GUARD_DEFAULTS.captureStacks);
+  const dirtyRelease = oneOf('guard.dirtyRelease', o.dirtyRelease, ['destroy', 'rollback'], GUARD_DEFAULTS.dirtyRelease);
   const releaseStacks = oneOf('guard.releaseStacks', o.releaseStacks, ['auto', 'always', 'never'], GUARD_DEFAULTS.releaseStacks);
 
   let stackSampleRate: number = GUARD_DEFAULTS.stackSampleRate;
@@ -276,5 +286,6 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     ignoreFrames: Object.freeze(ignoreFrames),
     releaseStacks,
     logger,
+    dirtyRelease,
   });
 }

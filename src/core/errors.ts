@@ -119,3 +119,19 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
   }
   return lines.join('\n');
 }
+
+/**
+ * The error a dirty connection is destroyed with (pg's `release` event carries it): the holder
+ * released it inside an open or failed transaction.
+ * @public
+ */
+export class DirtyReleaseError extends Error {
+  /** Stable code for this error: `POOLGUARD_DIRTY_RELEASE`. */
+  readonly code = 'POOLGUARD_DIRTY_RELEASE';
+
+  /** @internal */
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirtyReleaseError';
+  }
+}

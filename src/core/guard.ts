@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import type { ResolvedGuardConfig } from './config.js';
-import { CheckoutTimeoutError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
+import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
 import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
@@ -133,6 +133,34 @@ export interface GuardSnapshot {
 }
 
 /**
+ * A connection released inside an open (`BEGIN` without `COMMIT`) or failed transaction: emitted
+ * as `dirtyRelease`. The connection is never handed to the next caller as it is.
+ * @public
+ */
+export interface DirtyReleaseReport {
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** The lease's id, as in leak reports and snapshots. */
+  readonly leaseId: number;
+  /** How the lease was taken. */
+  readonly kind: LeaseKind;
+  /** `open`: a transaction was still in progress; `failed`: it had failed and was never rolled back. */
+  readonly transaction: 'open' | 'failed';
+  /** What poolguard did: closed the connection, or rolled the transaction back before reuse. */
+  readonly action: 'destroy' | 'rollback';
+  /** Where the lease was taken, if its stack was captured. */
+  readonly checkoutSite: string | undefined;
+  /** Where `release()` was called (captured on this path only, so it costs nothing otherwise). */
+  readonly releaseSite: string | undefined;
+  /** The stack of the `release()` call. */
+  readonly releaseStack: string | undefined;
+  /** The connection that was released. */
+  readonly connection: ConnectionSummary | undefined;
+  /** The readable line that was logged, with the next step. */
+  readonly message: string;
+}
+
+/**
  * The events of `pool.guard`.
  * @public
  */
@@ -143,6 +171,8 @@ export interface GuardEvents {
   leakResolved: [report: LeakReport];
   /** poolguard took a lease back and destroyed its connection. */
   reclaim: [report: LeakReport];
+  /** A connection was released inside an open or failed transaction. */
+  dirtyRelease: [report: DirtyReleaseReport];
 }
 
 /** What the core needs from the pool it guards; each adapter supplies these. */
@@ -336,6 +366,40 @@ export class GuardCore {
     }
     if (lease.reported) this.#resolved(lease, this.clock.now());
     return true;
+  }
+
+  /**
+   * The adapter found the released connection inside a transaction. Records and reports it with
+   * both sites; returns what the adapter must do and, for `destroy`, the error to destroy it with.
+   */
+  dirtyReleased(lease: Lease, transaction: 'open' | 'failed', above: Function): { action: 'destroy' | 'rollback'; error: DirtyReleaseError } {
+    this.ledger.totals.dirtyReleases++;
+    const action = this.config.dirtyRelease;
+    const released = this.#captureRelease(above)?.describe(this.#ignore);
+    const checkoutSite = lease.capture?.describe(this.#ignore).site;
+    const pool = this.config.name;
+    const state = transaction === 'open' ? 'an open transaction (BEGIN without COMMIT or ROLLBACK)' : 'a failed transaction that was never rolled back';
+    const done = action === 'destroy' ? 'closed it instead of returning it to the pool' : 'rolled it back before returning it to the pool';
+    const message =
+      `poolguard[${pool}]: a client was released inside ${state} at ${released?.site ?? 'an unknown site'} ` +
+      `(checked out at ${checkoutSite ?? 'an unknown site'}); poolguard ${done}, so the next caller does not inherit it. ` +
+      `Commit or roll back on every path before release().`;
+    const conn = lease.conn;
+    const report: DirtyReleaseReport = Object.freeze({
+      pool,
+      leaseId: lease.id,
+      kind: lease.kind,
+      transaction,
+      action,
+      checkoutSite,
+      releaseSite: released?.site,
+      releaseStack: released?.stack,
+      connection: conn === undefined ? undefined : this.#summary(conn, this.clock.now()),
+      message,
+    });
+    this.#log.write('warn', `dirty ${released?.site ?? 'unknown'}`, report, released?.stack ? `${message}\n${released.stack}` : message);
+    this.#emit('dirtyRelease', report);
+    return { action, error: new DirtyReleaseError(message) };
   }
 
   #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {

@@ -87,6 +87,8 @@ export interface GuardTotals {
   timeouts: number;
   /** Second `release()` calls on one lease. */
   doubleReleases: number;
+  /** Leases released inside an open or failed transaction. */
+  dirtyReleases: number;
 }
 
 /** The state of a pool as poolguard sees it: connections, open leases, and totals. */
@@ -105,6 +107,7 @@ export class Ledger {
     reclaims: 0,
     timeouts: 0,
     doubleReleases: 0,
+    dirtyReleases: 0,
   };
   #nextLeaseId = 1;
   #nextConnectionId = 1;
