@@ -55,6 +55,9 @@ describe('dirty-release protection', () => {
     const client = await pool.connect();
     await client.query('BEGIN');
     await client.query('SELECT 1/0').catch(() => {});
+    // pg rejects on the ErrorResponse; the ReadyForQuery that says "failed" may come a moment later.
+    // Until then the status still says "open", which is dirty as well.
+    await until(() => (client as any).getTransactionStatus() === 'E', 'the failed-transaction status');
     client.release();
     expect(reports.map((r) => r.transaction)).toEqual(['failed']);
   });
