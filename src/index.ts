@@ -6,6 +6,7 @@
 export type { GuardOptions } from './core/config.js';
 export type { GuardLogger } from './core/logger.js';
 export type { LeaseKind, GuardTotals } from './core/ledger.js';
+export type { RetireReason } from './core/recycle-policy.js';
 export {
   PoolGuard,
   type LeakReport,
@@ -16,5 +17,7 @@ export {
   type ConnectionSummary,
   type PoolCounts,
   type DirtyReleaseReport,
+  type RetireReport,
+  type UnhandledErrorReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';

@@ -3,6 +3,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
+import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
@@ -11,19 +12,37 @@ const DOUBLE_RELEASE_MESSAGE = 'Release called on client which has already been 
 const kState = Symbol('poolguard.pg.state');
 const kRecord = Symbol('poolguard.pg.connection');
 
-type Callback = (err: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void;
+type Done = (release?: unknown) => void;
+type Callback = (err: Error | undefined, client?: pg.PoolClient, done?: Done) => void;
 type ConnectFn = (cb?: Callback) => unknown;
 type QueryFn = (text: unknown, values?: unknown, cb?: unknown) => unknown;
+type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
 
 /** The structural shape of a pg pool that `guard()` needs: pg.Pool or any copy of it. */
 interface PgPoolLike {
   connect: ConnectFn;
   query: QueryFn;
+  emit: EmitFn;
+  listenerCount(event: string): number;
   options?: object;
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  ending?: boolean;
   Promise?: PromiseConstructor;
+}
+
+/**
+ * pg-pool internals used only to close an idle connection that the lifetime policy retired, and to
+ * open its replacement when `min` asks for one; feature-detected, so a pg-pool without them falls
+ * back to retiring the connection at its next checkout.
+ */
+interface PgPoolInternals {
+  _idle?: Array<{ client: unknown }>;
+  _remove?: (client: unknown, cb?: () => void) => void;
+  _pulseQueue?: () => void;
+  _expired?: WeakSet<object>;
+  newClient?: (pending: { callback: Callback }) => void;
 }
 
 interface ClientLike {
@@ -31,14 +50,20 @@ interface ClientLike {
   release?: (err?: unknown) => void;
   processID?: number | null;
   connection?: { on?(event: string, fn: () => void): unknown };
+  on?(event: string, fn: (err: Error) => void): unknown;
   once?(event: string, fn: () => void): unknown;
+  listenerCount?(event: string): number;
+  getTransactionStatus?: () => string | null;
+  _poolUseCount?: number;
   [kRecord]?: ConnectionRecord;
 }
 
 interface PgGuardState {
   readonly core: GuardCore;
+  readonly pool: PgPoolLike;
   readonly connect: ConnectFn;
   readonly query: QueryFn;
+  readonly emit: EmitFn;
   /** Set by `query()` around its synchronous call into `connect()`, so that lease is a `query` lease. */
   inQuery: boolean;
   queryCapture: Lease['capture'];
@@ -75,11 +100,13 @@ export class Pool extends pg.Pool {
     }
     super(pgOptions);
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
-    const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query);
+    const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit);
     Object.defineProperty(this, kState, { value: state });
     Object.defineProperty(this, 'guard', { value: state.core.handle, enumerable: false });
   }
 }
+
+type WithState = { [kState]: PgGuardState };
 
 // Installed on the prototype rather than declared in the class so that the methods keep
 // @types/pg's overloads, and so that a subclass of Pool can still override them and call super.
@@ -87,21 +114,32 @@ Object.defineProperty(Pool.prototype, 'connect', {
   configurable: true,
   writable: true,
   value: function connect(this: Pool, cb?: Callback): unknown {
-    return guardedConnect((this as unknown as { [kState]: PgGuardState })[kState], this as unknown as PgPoolLike, cb, connect);
+    return guardedConnect((this as unknown as WithState)[kState], this as unknown as PgPoolLike, cb, connect);
   },
 });
 Object.defineProperty(Pool.prototype, 'query', {
   configurable: true,
   writable: true,
   value: function query(this: Pool, text: unknown, values?: unknown, cb?: unknown): unknown {
-    return guardedQuery((this as unknown as { [kState]: PgGuardState })[kState], this as unknown as PgPoolLike, text, values, cb, query);
+    return guardedQuery((this as unknown as WithState)[kState], this as unknown as PgPoolLike, text, values, cb, query);
+  },
+});
+Object.defineProperty(Pool.prototype, 'emit', {
+  configurable: true,
+  writable: true,
+  value: function emit(this: Pool, event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const state = (this as unknown as Partial<WithState>)[kState];
+    // Before the guard is attached (pg-pool's constructor emits nothing, but be safe), and for an
+    // application's own events with more arguments than pg-pool ever passes: untouched.
+    if (state === undefined || arguments.length > 3) return pg.Pool.prototype.emit.apply(this, arguments as unknown as [string]);
+    return guardedEmit(state, this as unknown as PgPoolLike, arguments.length, event, a, b);
   },
 });
 
 /**
  * Guards a pool someone else constructed (an ORM's, a framework's): leak detection, reports and
  * snapshots as with `poolguard/pg`'s `Pool`. Idempotent: a second call returns the same handle.
- * The pool's `connect` and `query` are wrapped in place; it also gains a `guard` property.
+ * The pool's `connect`, `query` and `emit` are wrapped in place; it also gains a `guard` property.
  * @public
  */
 export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
@@ -111,7 +149,7 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   }
   const existing = target[kState];
   if (existing !== undefined) return existing.core.handle;
-  const state = attach(target, options, target.connect, target.query);
+  const state = attach(target, options, target.connect, target.query, target.emit);
   Object.defineProperty(target, kState, { value: state });
   Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
@@ -120,10 +158,14 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   target.query = function query(this: PgPoolLike, text: unknown, values?: unknown, cb?: unknown): unknown {
     return guardedQuery(state, this, text, values, cb, query);
   };
+  target.emit = function emit(this: PgPoolLike, event: string | symbol, a?: unknown, b?: unknown): boolean {
+    if (arguments.length > 3) return state.emit.apply(this, arguments as unknown as [string]);
+    return guardedEmit(state, this, arguments.length, event, a, b);
+  };
   return state.core.handle;
 }
 
-function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: QueryFn): PgGuardState {
+function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: QueryFn, emit: EmitFn): PgGuardState {
   const config = resolveGuardConfig(options, defaultName((pool.options ?? {}) as Record<string, unknown>));
   const core = new GuardCore(config, {
     inFlight: queryInFlight,
@@ -134,40 +176,33 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       waiting: pool.waitingCount,
       max: Number((pool.options as { max?: unknown } | undefined)?.max ?? 10),
     }),
+    retireIdle: (record) => retireIdleClient(pool, record),
   });
-  return { core, connect, query, inQuery: false, queryCapture: undefined };
+  return { core, pool, connect, query, emit, inQuery: false, queryCapture: undefined };
 }
 
-function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {
-  const { core } = state;
-  let lease: Lease;
-  if (state.inQuery) {
-    state.inQuery = false;
-    lease = core.checkoutRequestedWith('query', state.queryCapture);
-    state.queryCapture = undefined;
-  } else {
-    lease = core.checkoutRequested('connect', above);
+/**
+ * pg-pool reports two things only through events: a new connection (`connect`) and an idle
+ * connection's error (`error`, which with no listener ends the process). Everything else passes
+ * through untouched, with the same arguments.
+ */
+function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event: string | symbol, a: unknown, b: unknown): boolean {
+  if (event === 'connect') {
+    const client = a as ClientLike;
+    if (client != null && client[kRecord] === undefined) register(state, client);
+  } else if (event === 'error') {
+    const record = (b as ClientLike | undefined)?.[kRecord];
+    if (record !== undefined) state.core.markRetiring(record, errorReason(a));
+    if (pool.listenerCount('error') === 0 && a instanceof Error && state.core.unhandledError(record, a)) return false;
   }
-  if (typeof cb === 'function') {
-    return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb));
+  switch (argc) {
+    case 1:
+      return state.emit.call(pool, event);
+    case 2:
+      return state.emit.call(pool, event, a);
+    default:
+      return state.emit.call(pool, event, a, b);
   }
-  // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
-  // error), but resolved from the callback form, so that the checkout costs one promise, as in pg.
-  let resolve!: (client: pg.PoolClient) => void;
-  let reject!: (err: Error) => void;
-  const PromiseImpl = pool.Promise ?? Promise;
-  const result = new PromiseImpl<pg.PoolClient>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  }).catch((err: Error) => {
-    // A timeout error already carries the caller's stack from the checkout capture.
-    if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
-    throw err;
-  });
-  state.connect.call(pool, (err, client, done) =>
-    granted(state, lease, err, client, done, (e, c) => (e ? reject(e) : resolve(c!))),
-  );
-  return result;
 }
 
 function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, above: Function): unknown {
@@ -183,14 +218,43 @@ function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, valu
   }
 }
 
-function granted(
-  state: PgGuardState,
-  lease: Lease,
-  err: Error | undefined,
-  client: pg.PoolClient | undefined,
-  done: ((release?: unknown) => void) | undefined,
-  cb: Callback,
-): void {
+function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {
+  const { core } = state;
+  let lease: Lease;
+  if (state.inQuery) {
+    state.inQuery = false;
+    lease = core.checkoutRequestedWith('query', state.queryCapture);
+    state.queryCapture = undefined;
+  } else {
+    lease = core.checkoutRequested('connect', above);
+  }
+  if (typeof cb === 'function') {
+    return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
+  }
+  // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
+  // error), but resolved from the callback form, so that the checkout costs one promise, as in pg.
+  let resolve!: (client: pg.PoolClient) => void;
+  let reject!: (err: Error) => void;
+  const PromiseImpl = pool.Promise ?? Promise;
+  const result = new PromiseImpl<pg.PoolClient>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  }).catch((err: Error) => {
+    // A timeout error already carries the caller's stack from the checkout capture.
+    if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
+    throw err;
+  });
+  state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, (e, c) => (e ? reject(e) : resolve(c!)), 0));
+  return result;
+}
+
+/**
+ * How many connections one checkout may discard (past their lifetime, or failing validation)
+ * before it gives the caller the last error instead: a dead server must not hold callers forever.
+ */
+const MAX_DISCARDS = 3;
+
+function granted(state: PgGuardState, lease: Lease, err: Error | undefined, client: pg.PoolClient | undefined, done: Done | undefined, cb: Callback, discarded: number): void {
   const { core } = state;
   if (err || client === undefined) {
     if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) {
@@ -199,48 +263,138 @@ function granted(
     return cb(err, client, done);
   }
   const c = client as unknown as ClientLike;
-  const record = c[kRecord] ?? register(core, c);
+  const record = c[kRecord] ?? register(state, c);
   if (record.pid === undefined && typeof c.processID === 'number') record.pid = c.processID;
+  const pgRelease = client.release as Done;
+
+  // A connection whose lifetime ended while it sat idle (and the pool could not close it then)
+  // is retired here instead of being handed out.
+  if (discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
+    expire(state, c);
+    pgRelease.call(client);
+    return retry(state, lease, cb, discarded + 1);
+  }
+  if (core.needsValidation(record)) {
+    return validate(state, record, client, (validationErr) => {
+      if (validationErr === undefined) return handOut(state, lease, record, client, pgRelease, cb);
+      core.validationFailed(record, validationErr);
+      pgRelease.call(client, validationErr);
+      if (discarded + 1 >= MAX_DISCARDS) return cb(validationErr, undefined, () => {});
+      retry(state, lease, cb, discarded + 1);
+    });
+  }
+  handOut(state, lease, record, client, pgRelease, cb);
+}
+
+function retry(state: PgGuardState, lease: Lease, cb: Callback, discarded: number): void {
+  state.connect.call(state.pool, (err, client, done) => granted(state, lease, err, client, done, cb, discarded));
+}
+
+function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, client: pg.PoolClient, pgRelease: Done, cb: Callback): void {
+  const { core } = state;
   core.checkoutGranted(lease, record);
-  const pgRelease = client.release;
   lease.token = pgRelease;
   const release = function release(releaseErr?: unknown): void {
     if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
-    if (!releaseErr) {
-      // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
-      const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
-      if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease as (e?: unknown) => void, status === 'T' ? 'open' : 'failed', release);
+    if (releaseErr) {
+      core.markRetiring(record, errorReason(releaseErr));
+      return pgRelease.call(client, releaseErr);
     }
-    (pgRelease as (e?: unknown) => void).call(client, releaseErr);
+    // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
+    const status = (client as ClientLike).getTransactionStatus?.();
+    if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
+    if (core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
+    pgRelease.call(client);
   };
   client.release = release as pg.PoolClient['release'];
   cb(undefined, client, release);
 }
 
-function releaseDirty(
-  core: GuardCore,
-  lease: Lease,
-  client: pg.PoolClient,
-  pgRelease: (err?: unknown) => void,
-  transaction: 'open' | 'failed',
-  above: Function,
-): void {
+/**
+ * Makes pg-pool close the client when it comes back, through its own lifetime mechanism, so that
+ * its `release` event carries no error for what is routine; a pg-pool without it gets `true`.
+ */
+function expire(state: PgGuardState, client: ClientLike): void {
+  const expired = (state.pool as unknown as PgPoolInternals)._expired;
+  if (expired instanceof WeakSet) expired.add(client as object);
+  else (client as { _poolUseCount?: number })._poolUseCount = Number.MAX_SAFE_INTEGER;
+}
+
+function validate(state: PgGuardState, record: ConnectionRecord, client: pg.PoolClient, then: (err: Error | undefined) => void): void {
+  const { core } = state;
+  const { validate: check, validationTimeoutMs } = core.config;
+  let settled = false;
+  const settle = (err: Error | undefined) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (err === undefined) core.validationPassed(record);
+    then(err);
+  };
+  const timer = setTimeout(
+    () => settle(new Error(`poolguard[${core.config.name}]: connection check did not answer within guard.validationTimeoutMs (${validationTimeoutMs} ms)`)),
+    validationTimeoutMs,
+  );
+  timer.unref?.();
+  try {
+    Promise.resolve(check ? check(client) : client.query('SELECT 1')).then(
+      () => settle(undefined),
+      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+    );
+  } catch (err) {
+    settle(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function releaseDirty(core: GuardCore, lease: Lease, client: pg.PoolClient, pgRelease: Done, transaction: 'open' | 'failed', above: Function): void {
   const { action, error } = core.dirtyReleased(lease, transaction, above);
   if (action === 'destroy') return pgRelease.call(client, error);
   // The rollback's outcome decides: a client that cannot even roll back is destroyed.
   client.query('ROLLBACK', (rollbackErr: Error | undefined) => {
+    if (rollbackErr && lease.conn) core.markRetiring(lease.conn, 'dirty');
     pgRelease.call(client, rollbackErr ? error : undefined);
   });
 }
 
-function register(core: GuardCore, client: ClientLike): ConnectionRecord {
+function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
+  const { core, pool } = state;
   const record = core.connectionOpened(client);
+  if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
   // The end of a query is the only activity signal pg gives without wrapping client.query; the
   // client itself listens to the same message, so this costs one call per query.
   client.connection?.on?.('readyForQuery', () => core.connectionActive(record));
-  client.once?.('end', () => core.connectionRemoved(record));
+  client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
+  // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
+  // process ends. This listener is always there, and acts only when it is the only one.
+  client.on?.('error', (err: Error) => {
+    if ((client.listenerCount?.('error') ?? 0) > 1) return;
+    if (!core.unhandledError(record, err)) throw err;
+  });
   return record;
+}
+
+/** Why pg-pool removed a connection nobody marked: its own policies, read from its options. */
+function inferredReason(pool: PgPoolLike, client: ClientLike, record: ConnectionRecord): RetireReason {
+  if (pool.ending) return 'ended';
+  const options = (pool.options ?? {}) as { maxUses?: number; maxLifetimeSeconds?: number };
+  if (typeof options.maxUses === 'number' && (client._poolUseCount ?? 0) >= options.maxUses) return 'uses';
+  if (options.maxLifetimeSeconds && record.lease === undefined && performance.now() - record.createdAt >= options.maxLifetimeSeconds * 1_000 - 50) return 'lifetime';
+  return record.lease === undefined ? 'idle' : 'error';
+}
+
+function retireIdleClient(pool: PgPoolLike, record: ConnectionRecord): boolean {
+  const p = pool as unknown as PgPoolInternals & PgPoolLike;
+  if (pool.ending || !Array.isArray(p._idle) || typeof p._remove !== 'function') return false;
+  const client = record.resource;
+  if (!p._idle.some((item) => item.client === client)) return false;
+  p._remove(client, () => p._pulseQueue?.());
+  const min = Number((pool.options as { min?: unknown } | undefined)?.min ?? 0);
+  if (pool.totalCount < min && typeof p.newClient === 'function') {
+    // Opened through pg-pool's own path, handed straight back: it lands idle, as pg's min expects.
+    p.newClient({ callback: (err, _client, done) => (err ? undefined : done?.()) });
+  }
+  return true;
 }
 
 function defaultName(options: Record<string, unknown>): string {
@@ -305,6 +459,6 @@ function reclaimClient(lease: Lease, makeError: () => LeaseReclaimedError): void
     }
     return Promise.reject(error);
   };
-  const pgRelease = lease.token as ((err?: unknown) => void) | undefined;
+  const pgRelease = lease.token as Done | undefined;
   pgRelease?.call(client, makeError());
 }

@@ -70,6 +70,35 @@ export interface GuardOptions {
    * `'rollback'` (rolled back, then returned to the pool; destroyed if the rollback fails).
    */
   dirtyRelease?: 'destroy' | 'rollback';
+  /**
+   * Retire a connection after this long, minus a random share of up to `lifetimeJitter` of it, so
+   * that a pool opened at once does not reconnect at once. Idle connections are closed when due;
+   * busy ones when released, never under their holder. `0` (the default) turns it off.
+   */
+  maxLifetimeMs?: number;
+  /** The largest share of `maxLifetimeMs` taken off at random, from 0 to 0.5. Default `0.25`. */
+  lifetimeJitter?: number;
+  /** Retire a connection after this many leases. `0` (the default) turns it off. */
+  maxUses?: number;
+  /**
+   * Check a connection that has been idle longer than this before handing it out, and replace it
+   * if the check fails: the caller never sees the dead one. `0` (the default) never checks.
+   */
+  validateAfterIdleMs?: number;
+  /** How long a check may take before the connection counts as dead. Default `5000`. */
+  validationTimeoutMs?: number;
+  /**
+   * The check itself: resolves when the connection is usable, rejects (or throws) when not.
+   * Default: `SELECT 1` for pg.
+   */
+  validate?: (resource: any) => unknown;
+  /**
+   * What happens to a connection error nobody listens for (an idle client's error with no pool
+   * `'error'` listener, a checked-out client's error with no client listener), which pg throws and
+   * which ends the process: `'report'` (the default) reports it on `pool.guard` and in the log and
+   * keeps running; `'throw'` keeps pg's behaviour.
+   */
+  unhandledErrors?: 'report' | 'throw';
 }
 
 /** Options after defaults and validation; frozen. */
@@ -87,6 +116,13 @@ export interface ResolvedGuardConfig {
   readonly releaseStacks: 'auto' | 'always' | 'never';
   readonly logger: GuardLogger | false | undefined;
   readonly dirtyRelease: 'destroy' | 'rollback';
+  readonly maxLifetimeMs: number;
+  readonly lifetimeJitter: number;
+  readonly maxUses: number;
+  readonly validateAfterIdleMs: number;
+  readonly validationTimeoutMs: number;
+  readonly validate: ((resource: any) => unknown) | undefined;
+  readonly unhandledErrors: 'report' | 'throw';
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -100,6 +136,12 @@ export const GUARD_DEFAULTS = Object.freeze({
   stackDepth: 10,
   releaseStacks: 'auto',
   dirtyRelease: 'destroy',
+  maxLifetimeMs: 0,
+  lifetimeJitter: 0.25,
+  maxUses: 0,
+  validateAfterIdleMs: 0,
+  validationTimeoutMs: 5_000,
+  unhandledErrors: 'report',
 } as const);
 
 const KNOWN_KEYS = [
@@ -116,6 +158,13 @@ const KNOWN_KEYS = [
   'releaseStacks',
   'logger',
   'dirtyRelease',
+  'maxLifetimeMs',
+  'lifetimeJitter',
+  'maxUses',
+  'validateAfterIdleMs',
+  'validationTimeoutMs',
+  'validate',
+  'unhandledErrors',
 ] as const;
 
 // A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
@@ -273,6 +322,37 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     logger = l as GuardLogger | false;
   }
 
+  const maxLifetimeMs = milliseconds('guard.maxLifetimeMs', o.maxLifetimeMs, GUARD_DEFAULTS.maxLifetimeMs);
+  const validateAfterIdleMs = milliseconds('guard.validateAfterIdleMs', o.validateAfterIdleMs, GUARD_DEFAULTS.validateAfterIdleMs);
+  const validationTimeoutMs = milliseconds('guard.validationTimeoutMs', o.validationTimeoutMs, GUARD_DEFAULTS.validationTimeoutMs);
+  if (o.validationTimeoutMs !== undefined && validationTimeoutMs === 0) {
+    throw new RangeError(`guard.validationTimeoutMs must be greater than 0 (a check that may hang forever would hang the caller), got 0`);
+  }
+
+  let lifetimeJitter: number = GUARD_DEFAULTS.lifetimeJitter;
+  if (o.lifetimeJitter !== undefined) {
+    const v = o.lifetimeJitter;
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`guard.lifetimeJitter must be a fraction from 0 to 0.5, got ${show(v)}`);
+    if (v < 0 || v > 0.5) throw new RangeError(`guard.lifetimeJitter must be from 0 to 0.5 (a share of maxLifetimeMs), got ${show(v)}`);
+    lifetimeJitter = v;
+  }
+
+  let maxUses: number = GUARD_DEFAULTS.maxUses;
+  if (o.maxUses !== undefined) {
+    const v = o.maxUses;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`guard.maxUses must be a whole number (0 for no limit), got ${show(v)}`);
+    if (v < 0) throw new RangeError(`guard.maxUses must be ≥ 0, got ${show(v)}`);
+    maxUses = v;
+  }
+
+  let validate: ((resource: any) => unknown) | undefined;
+  if (o.validate !== undefined) {
+    if (typeof o.validate !== 'function') throw new TypeError(`guard.validate must be a function (client) => Promise, got ${show(o.validate)}`);
+    validate = o.validate as (resource: any) => unknown;
+  }
+
+  const unhandledErrors = oneOf('guard.unhandledErrors', o.unhandledErrors, ['report', 'throw'], GUARD_DEFAULTS.unhandledErrors);
+
   return Object.freeze({
     name,
     leakThresholdMs,
@@ -287,5 +367,12 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     releaseStacks,
     logger,
     dirtyRelease,
+    maxLifetimeMs,
+    lifetimeJitter,
+    maxUses,
+    validateAfterIdleMs,
+    validationTimeoutMs,
+    validate,
+    unhandledErrors,
   });
 }

@@ -5,6 +5,7 @@ import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseRecla
 import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
+import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer } from './stack.js';
 
 /**
@@ -161,6 +162,39 @@ export interface DirtyReleaseReport {
 }
 
 /**
+ * A connection left the pool: emitted as `retire`, with the reason.
+ * @public
+ */
+export interface RetireReport {
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** Why it left. */
+  readonly reason: RetireReason;
+  /** The connection, as it was when it left. */
+  readonly connection: ConnectionSummary;
+}
+
+/**
+ * A connection error that nobody listened for, which plain pg would have thrown (ending the
+ * process): emitted as `unhandledError` when `guard.unhandledErrors` is `'report'`.
+ * @public
+ */
+export interface UnhandledErrorReport {
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** The error pg raised. */
+  readonly error: Error;
+  /** Whether the connection was checked out (its holder gets the error on its next query). */
+  readonly leased: boolean;
+  /** Where the holder took the connection, if it was checked out and its stack captured. */
+  readonly site: string | undefined;
+  /** The connection, if known. */
+  readonly connection: ConnectionSummary | undefined;
+  /** The readable line that was logged, with the next step. */
+  readonly message: string;
+}
+
+/**
  * The events of `pool.guard`.
  * @public
  */
@@ -173,6 +207,10 @@ export interface GuardEvents {
   reclaim: [report: LeakReport];
   /** A connection was released inside an open or failed transaction. */
   dirtyRelease: [report: DirtyReleaseReport];
+  /** A connection left the pool, with the reason. */
+  retire: [report: RetireReport];
+  /** A connection error nobody listened for was caught instead of ending the process. */
+  unhandledError: [report: UnhandledErrorReport];
 }
 
 /** What the core needs from the pool it guards; each adapter supplies these. */
@@ -186,6 +224,12 @@ export interface AdapterHooks {
   reclaim(lease: Lease, makeError: () => LeaseReclaimedError): void;
   /** The pool's own counters. */
   counts(): PoolCounts;
+  /**
+   * Closes an idle connection the policy retired (lifetime, uses) and, where the pool's `min`
+   * asks for it, opens a replacement. Returns `false` when the connection is not idle in the
+   * pool's own sense right now; it is then retired at its next release or checkout.
+   */
+  retireIdle?(record: ConnectionRecord): boolean;
 }
 
 /**
@@ -260,8 +304,13 @@ export class GuardCore {
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
   #recordReleases: boolean;
+  readonly #random: () => number;
+  /** Whether connections need the housekeeping timer even with no lease open. */
+  readonly #recycles: boolean;
+  /** Whether releases must record when the connection went idle. */
+  readonly #tracksIdle: boolean;
 
-  constructor(config: ResolvedGuardConfig, hooks: AdapterHooks, clock: Clock = systemClock) {
+  constructor(config: ResolvedGuardConfig, hooks: AdapterHooks, clock: Clock = systemClock, random: () => number = Math.random) {
     this.config = config;
     this.clock = clock;
     this.#hooks = hooks;
@@ -275,22 +324,103 @@ export class GuardCore {
     this.#recordReleases = config.releaseStacks === 'always';
     const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
     this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
-    // Reports come at most a quarter of the threshold late, and never more than a second late.
-    this.#scanEveryMs = Math.min(1_000, Math.max(10, this.#suspectAfterMs / 4));
+    this.#random = random;
+    this.#recycles = config.maxLifetimeMs > 0 || config.maxUses > 0;
+    this.#tracksIdle = config.validateAfterIdleMs > 0;
+    // Reports come at most a quarter of the threshold late, and never more than a second late;
+    // lifetimes are enforced to within a tenth of the lifetime, or a second.
+    const due = Math.min(this.#suspectAfterMs / 4, config.maxLifetimeMs > 0 ? config.maxLifetimeMs / 10 : Infinity);
+    this.#scanEveryMs = Math.min(1_000, Math.max(10, due));
+  }
+
+  #ensureTimer(): void {
+    if (this.#timer === undefined) this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
   }
 
   // ---- connections -------------------------------------------------------------------------
 
   connectionOpened(resource: object): ConnectionRecord {
-    return this.ledger.addConnection(resource, this.clock.now());
+    const now = this.clock.now();
+    const record = this.ledger.addConnection(resource, now);
+    record.retireAt = retireAt(now, this.config, this.#random);
+    if (this.config.maxLifetimeMs > 0) this.#ensureTimer();
+    return record;
+  }
+
+  /** Records the first cause that retires a connection; the removal reports it. */
+  markRetiring(record: ConnectionRecord, reason: RetireReason): void {
+    record.retireReason ??= reason;
+  }
+
+  /**
+   * Whether the policy retires this connection now (lifetime, uses). Adapters ask at release and
+   * at checkout, and carry out the retirement themselves.
+   */
+  dueForRetirement(record: ConnectionRecord, only?: 'lifetime'): 'lifetime' | 'uses' | undefined {
+    if (!this.#recycles) return undefined;
+    if (only === 'lifetime' && record.retireAt === Infinity) return undefined;
+    const reason = dueReason(record, record.retireAt === Infinity ? 0 : this.clock.now(), only === 'lifetime' ? { ...this.config, maxUses: 0 } : this.config);
+    if (reason !== undefined) this.markRetiring(record, reason);
+    return reason;
+  }
+
+  /** Whether a connection about to be handed out has been idle long enough to be checked first. */
+  needsValidation(record: ConnectionRecord): boolean {
+    return this.#tracksIdle && this.clock.now() - record.idleSince >= this.config.validateAfterIdleMs;
+  }
+
+  /** A connection failed its check before reuse; the adapter destroys it and finds another. */
+  validationFailed(record: ConnectionRecord, err: unknown): void {
+    this.ledger.totals.validationFailures++;
+    this.markRetiring(record, errorReason(err));
+  }
+
+  /** A connection checked fine: it counts as freshly active. */
+  validationPassed(record: ConnectionRecord): void {
+    record.idleSince = this.clock.now();
+  }
+
+  /**
+   * A connection error nobody listened for. Returns `true` when it was reported (the adapter
+   * swallows it) and `false` when the user asked for pg's behaviour (the adapter rethrows).
+   */
+  unhandledError(record: ConnectionRecord | undefined, err: Error): boolean {
+    if (record !== undefined) this.markRetiring(record, errorReason(err));
+    if (this.config.unhandledErrors === 'throw') return false;
+    this.ledger.totals.unhandledErrors++;
+    const lease = record?.lease;
+    const site = lease?.capture?.describe(this.#ignore).site;
+    const pool = this.config.name;
+    const what = String(err?.message ?? err);
+    const message = lease
+      ? `poolguard[${pool}]: a checked-out connection failed (${what}) and its holder, which took it at ${site ?? 'an unknown site'}, listens for no 'error' event. ` +
+        `pg would have ended the process; poolguard kept it running. The holder's next query fails; release the client as usual.`
+      : `poolguard[${pool}]: an idle connection failed (${what}) and the pool has no 'error' listener. pg would have ended the process; poolguard removed the connection and kept running. ` +
+        `Add pool.on('error', …) to handle it yourself, or set guard.unhandledErrors: 'throw' for pg's behaviour.`;
+    const report: UnhandledErrorReport = Object.freeze({
+      pool,
+      error: err,
+      leased: lease !== undefined,
+      site,
+      connection: record === undefined ? undefined : this.#summary(record, this.clock.now()),
+      message,
+    });
+    this.#log.write('warn', `unhandled ${lease ? 'leased' : 'idle'} ${site ?? ''}`, { pool, error: what, code: (err as { code?: unknown }).code, leased: report.leased, site }, message);
+    this.#emit('unhandledError', report);
+    return true;
   }
 
   connectionActive(record: ConnectionRecord): void {
     record.lastActiveAt = this.clock.now();
   }
 
-  connectionRemoved(record: ConnectionRecord): void {
-    this.ledger.removeConnection(record);
+  /** A connection left the pool; `fallback` is the adapter's best guess when no cause was marked. */
+  connectionRemoved(record: ConnectionRecord, fallback: RetireReason): void {
+    if (!this.ledger.removeConnection(record)) return;
+    const reason = record.retireReason ?? fallback;
+    this.ledger.totals.retired[reason]++;
+    if (!this.handle.listenerCount('retire')) return;
+    this.#emit('retire', Object.freeze({ pool: this.config.name, reason, connection: this.#summary(record, this.clock.now()) }));
   }
 
   // ---- checkout ----------------------------------------------------------------------------
@@ -321,9 +451,7 @@ export class GuardCore {
     conn.lease = lease;
     this.ledger.totals.checkouts++;
     this.ledger.open.push(lease);
-    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) {
-      this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
-    }
+    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
   }
 
   /** A checkout timed out: the error names who holds the connections. */
@@ -363,6 +491,7 @@ export class GuardCore {
     if (conn !== undefined) {
       conn.uses++;
       conn.lease = undefined;
+      if (this.#tracksIdle) conn.idleSince = this.clock.now();
     }
     if (lease.reported) this.#resolved(lease, this.clock.now());
     return true;
@@ -375,6 +504,7 @@ export class GuardCore {
   dirtyReleased(lease: Lease, transaction: 'open' | 'failed', above: Function): { action: 'destroy' | 'rollback'; error: DirtyReleaseError } {
     this.ledger.totals.dirtyReleases++;
     const action = this.config.dirtyRelease;
+    if (action === 'destroy' && lease.conn !== undefined) this.markRetiring(lease.conn, 'dirty');
     const released = this.#captureRelease(above)?.describe(this.#ignore);
     const checkoutSite = lease.capture?.describe(this.#ignore).site;
     const pool = this.config.name;
@@ -446,9 +576,29 @@ export class GuardCore {
       }
       lease = next;
     }
-    if (open.size === 0 && suspects.size === 0 && this.#timer !== undefined) {
+    if (this.#recycles) this.#retireIdle(now);
+    const keepForLeases = open.size + suspects.size > 0 && this.#suspectAfterMs !== Infinity;
+    const keepForConnections = this.config.maxLifetimeMs > 0 && this.ledger.connections.size > 0;
+    if (!keepForLeases && !keepForConnections && this.#timer !== undefined) {
       this.clock.clearInterval(this.#timer);
       this.#timer = undefined;
+    }
+  }
+
+  #retireIdle(now: number): void {
+    const retire = this.#hooks.retireIdle;
+    if (retire === undefined) return;
+    for (const record of [...this.ledger.connections]) {
+      if (record.lease !== undefined) continue;
+      const reason = dueReason(record, now, this.config);
+      if (reason === undefined) continue;
+      // Marked first: if the pool cannot close it now, its next release or checkout will.
+      this.markRetiring(record, reason);
+      try {
+        retire(record);
+      } catch {
+        // The next release or checkout retires it.
+      }
     }
   }
 
@@ -498,6 +648,7 @@ export class GuardCore {
     lease.list?.remove(lease);
     if (lease.conn !== undefined) lease.conn.lease = undefined;
     this.ledger.totals.reclaims++;
+    if (lease.conn !== undefined) this.markRetiring(lease.conn, 'reclaimed');
     const { name, reclaimAfterMs } = this.config;
     const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs);
     try {
@@ -620,7 +771,7 @@ export class GuardCore {
       pool: this.config.name,
       takenAt: new Date(this.clock.wallTime(now)).toISOString(),
       counts: { ...this.#safeCounts(), leased: this.ledger.leased },
-      totals: { ...totals },
+      totals: { ...totals, retired: { ...totals.retired } },
       leases,
       connections: conns,
       settings: {

@@ -1,5 +1,6 @@
 import type { CapturedStack } from './stack.js';
 import { LinkedList, type Linked } from './list.js';
+import { RETIRE_REASONS, type RetireReason } from './recycle-policy.js';
 
 /**
  * How a lease was taken. `connect`/`acquire` leases are handed to the caller, who must release
@@ -21,12 +22,19 @@ export class ConnectionRecord {
   /** Last time the adapter saw the connection do something (a query finished). */
   lastActiveAt: number;
   lease: Lease | undefined = undefined;
+  /** When the lifetime policy retires it (`Infinity`: never). */
+  retireAt = Infinity;
+  /** Set by the first cause that decided to retire it; read when it is removed. */
+  retireReason: RetireReason | undefined = undefined;
+  /** When it was last released, where validation or idle retirement needs it. */
+  idleSince: number;
 
   constructor(resource: object, id: number, now: number) {
     this.resource = resource;
     this.id = id;
     this.createdAt = now;
     this.lastActiveAt = now;
+    this.idleSince = now;
   }
 }
 
@@ -89,6 +97,12 @@ export interface GuardTotals {
   doubleReleases: number;
   /** Leases released inside an open or failed transaction. */
   dirtyReleases: number;
+  /** Connections checked before reuse (`validateAfterIdleMs`) and found dead. */
+  validationFailures: number;
+  /** Connection errors that nobody listened for, which pg would have thrown. */
+  unhandledErrors: number;
+  /** Connections retired, by reason. */
+  retired: Record<RetireReason, number>;
 }
 
 /** The state of a pool as poolguard sees it: connections, open leases, and totals. */
@@ -108,6 +122,9 @@ export class Ledger {
     timeouts: 0,
     doubleReleases: 0,
     dirtyReleases: 0,
+    validationFailures: 0,
+    unhandledErrors: 0,
+    retired: Object.fromEntries(RETIRE_REASONS.map((r) => [r, 0])) as Record<RetireReason, number>,
   };
   #nextLeaseId = 1;
   #nextConnectionId = 1;
