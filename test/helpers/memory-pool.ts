@@ -14,8 +14,9 @@ export interface FakeResource {
  * The smallest adapter there is, for unit tests of the core's timing logic: resources are plain
  * objects, time is a FakeClock.
  */
-export function memoryGuard(options: GuardOptions = {}, max = 10) {
+export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => number = Math.random) {
   const clock = new FakeClock();
+  const retiredIdle: ConnectionRecord[] = [];
   const logged: Array<{ obj: object; msg: string }> = [];
   const hooks: AdapterHooks = {
     inFlight: (r) => (r as FakeResource).busy,
@@ -25,15 +26,20 @@ export function memoryGuard(options: GuardOptions = {}, max = 10) {
       r.reclaimError = makeError();
     },
     counts: () => ({ total: core.ledger.connections.size, idle: 0, waiting: 0, max }),
+    retireIdle: (record) => {
+      retiredIdle.push(record);
+      core.connectionRemoved(record, 'idle');
+      return true;
+    },
   };
   const config = resolveGuardConfig({ logger: { warn: (obj: object, msg: string) => logged.push({ obj, msg }) }, ...options }, 'memory');
-  const core = new GuardCore(config, hooks, clock);
-  function checkout(kind: Lease['kind'] = 'connect'): { lease: Lease; resource: FakeResource; record: ConnectionRecord } {
-    const resource: FakeResource = { busy: false, destroyed: false };
-    const record = core.connectionOpened(resource);
+  const core = new GuardCore(config, hooks, clock, random);
+  function checkout(kind: Lease['kind'] = 'connect', existing?: ConnectionRecord): { lease: Lease; resource: FakeResource; record: ConnectionRecord } {
+    const record = existing ?? core.connectionOpened({ busy: false, destroyed: false } as FakeResource);
+    const resource = record.resource as FakeResource;
     const lease = core.checkoutRequested(kind, checkout);
     core.checkoutGranted(lease, record);
     return { lease, resource, record };
   }
-  return { core, clock, logged, checkout, guard: core.handle };
+  return { core, clock, logged, checkout, retiredIdle, guard: core.handle };
 }
