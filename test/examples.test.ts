@@ -1,27 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { root } from './helpers/build.js';
 import { DATABASE_URL } from './helpers/db.js';
-
-const root = join(import.meta.dirname, '..');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-// Examples import the package by name, as users do, so they run against the build.
-beforeAll(() => {
-  const built = join(root, 'dist/esm/pg.js');
-  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(root, 'src'))) {
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-  }
-}, 120_000);
 
 describe('examples run', () => {
   it('examples/leak-report.mjs names the leaking line and the holders', () => {

@@ -387,6 +387,11 @@ export class GuardCore {
   unhandledError(record: ConnectionRecord | undefined, err: Error): boolean {
     if (record !== undefined) this.markRetiring(record, errorReason(err));
     if (this.config.unhandledErrors === 'throw') return false;
+    // A dying connection often errors twice (the server's FATAL, then the closed socket): one report.
+    if (record !== undefined) {
+      if (record.errorReported) return true;
+      record.errorReported = true;
+    }
     this.ledger.totals.unhandledErrors++;
     const lease = record?.lease;
     const site = lease?.capture?.describe(this.#ignore).site;

@@ -26,6 +26,8 @@ export class ConnectionRecord {
   retireAt = Infinity;
   /** Set by the first cause that decided to retire it; read when it is removed. */
   retireReason: RetireReason | undefined = undefined;
+  /** Whether an unhandled error of this connection was already reported. */
+  errorReported = false;
   /** When it was last released, where validation or idle retirement needs it. */
   idleSince: number;
 

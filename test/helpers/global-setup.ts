@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { ensureBuilt } from './build.js';
 import { DATABASE_URL, START_HINT } from './db.js';
 
 /**
@@ -6,6 +7,8 @@ import { DATABASE_URL, START_HINT } from './db.js';
  * command that starts one.
  */
 export default async function setup(): Promise<void> {
+  // Child-process tests (examples, crash behaviour) import the built package; build once, here.
+  ensureBuilt();
   const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
