@@ -20,6 +20,10 @@ function consistent(pool: ReturnType<typeof guardedPool>): void {
   expect(snap.counts.leased + pool.idleCount).toBe(pool.totalCount);
   expect(snap.leases.length).toBe(snap.counts.leased);
   expect(new Set(snap.leases.map((l) => l.connectionId)).size).toBe(snap.leases.length);
+  // Every lease the ledger holds is on a connection the pool really has.
+  const live = new Set(snap.connections.map((c) => c.id));
+  for (const lease of snap.leases) expect(live.has(lease.connectionId!)).toBe(true);
+  expect(snap.counts.waiting).toBe(pool.waitingCount);
 }
 
 describe('server-side termination', () => {
@@ -56,7 +60,10 @@ describe('server-side termination', () => {
     await a.query('SELECT pg_terminate_backend($1)', [pid]);
     await a.end();
     await until(() => errors.length === 1, "the pool's error event");
+    expect(errors[0]!.message).toBe('terminating connection due to administrator command');
     expect(pool.guard.snapshot().totals.unhandledErrors).toBe(0);
+    await until(() => pool.totalCount === 0, 'the connection to go');
+    consistent(pool);
     expect(pool.guard.snapshot().totals.retired.terminated).toBe(1);
   });
 
