@@ -8,6 +8,8 @@ const require = createRequire(import.meta.url);
 
 const esmRoot = await import('poolguard');
 const esmPg = await import('poolguard/pg');
+const esmGp = await import('poolguard/generic-pool');
+const cjsGp = require('poolguard/generic-pool');
 const cjsRoot = require('poolguard');
 const cjsPg = require('poolguard/pg');
 const pg = require('pg');
@@ -19,6 +21,13 @@ for (const [label, mod] of [['esm', esmPg], ['cjs', cjsPg]]) {
   assert.ok(pool instanceof pg.Pool, `${label} Pool is a pg.Pool`);
   await pool.end();
 }
+for (const [label, mod] of [['esm', esmGp], ['cjs', cjsGp]]) {
+  assert.equal(typeof mod.createPool, 'function', `${label} poolguard/generic-pool exports createPool`);
+  const pool = mod.createPool({ create: async () => ({}), destroy: async () => {} }, { max: 1, guard: { logger: false } });
+  assert.equal(typeof pool.guard.snapshot, 'function', `${label} generic-pool pool has a guard`);
+  await pool.drain();
+  await pool.clear();
+}
 for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
   for (const name of ['CheckoutTimeoutError', 'DoubleReleaseError', 'LeaseReclaimedError', 'PoolGuard']) {
     assert.equal(typeof mod[name], 'function', `${label} poolguard exports ${name}`);
@@ -28,4 +37,6 @@ assert.equal(esmPg.CheckoutTimeoutError, esmRoot.CheckoutTimeoutError, 'one erro
 
 const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loaded, '0', "require('poolguard') must not load pg or generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg; ESM and CommonJS)');
+const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool; ESM and CommonJS)');

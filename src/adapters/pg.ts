@@ -177,6 +177,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       max: Number((pool.options as { max?: unknown } | undefined)?.max ?? 10),
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
+    recordOf: (resource) => (resource as ClientLike)[kRecord],
   });
   return { core, pool, connect, query, emit, inQuery: false, queryCapture: undefined };
 }

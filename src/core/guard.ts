@@ -215,6 +215,8 @@ export interface GuardEvents {
 
 /** What the core needs from the pool it guards; each adapter supplies these. */
 export interface AdapterHooks {
+  /** The record of a pooled resource, if the adapter knows it (for `touch`). */
+  recordOf?(resource: object): ConnectionRecord | undefined;
   /** Whether work is in flight on the resource right now; `undefined` when the adapter cannot tell. */
   inFlight(resource: object): boolean | undefined;
   /**
@@ -254,6 +256,15 @@ export class PoolGuard extends EventEmitter {
   /** A JSON-serialisable picture of the pool now: counters, open leases, connections, totals. */
   snapshot(): GuardSnapshot {
     return this.#core.snapshot();
+  }
+
+  /**
+   * Marks a checked-out resource as active now, so that a lease doing work poolguard cannot see
+   * (a generic-pool resource that is not a pg client) is reported `busy`, not `idle`. pg clients
+   * need no call: their queries are seen.
+   */
+  touch(resource: object): void {
+    this.#core.touch(resource);
   }
 
   /** Adds a listener for one of {@link GuardEvents}. */
@@ -419,6 +430,11 @@ export class GuardCore {
     record.lastActiveAt = this.clock.now();
   }
 
+  touch(resource: object): void {
+    const record = this.#hooks.recordOf?.(resource);
+    if (record !== undefined) this.connectionActive(record);
+  }
+
   /** A connection left the pool; `fallback` is the adapter's best guess when no cause was marked. */
   connectionRemoved(record: ConnectionRecord, fallback: RetireReason): void {
     if (!this.ledger.removeConnection(record)) return;
@@ -459,16 +475,24 @@ export class GuardCore {
     if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
   }
 
-  /** A checkout timed out: the error names who holds the connections. */
-  checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
+  /**
+   * A checkout timed out: what the error says (the pool's own message first, then who holds the
+   * connections) and the caller's frames from the capture at checkout.
+   */
+  timeoutDetails(lease: Lease, poolMessage: string): { message: string; holders: readonly HolderGroup[]; waitedMs: number; frames: string | undefined } {
     const now = this.clock.now();
     this.ledger.totals.timeouts++;
     const holders = this.holders(now);
     const counts = this.#safeCounts();
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
-    const error = new CheckoutTimeoutError(message, this.config.name, holders, now - lease.requestedAt, cause);
-    const frames = lease.capture?.describe(this.#ignore).stack;
+    return { message, holders, waitedMs: now - lease.requestedAt, frames: lease.capture?.describe(this.#ignore).stack };
+  }
+
+  /** A checkout timed out: the error names who holds the connections. */
+  checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
+    const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, poolMessage);
+    const error = new CheckoutTimeoutError(message, this.config.name, holders, waitedMs, cause);
     // The caller's own frames, from the capture at checkout: the timer that fired knows nothing.
     if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
     return error;

@@ -1,0 +1,294 @@
+import * as genericPool from 'generic-pool';
+import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { ConnectionRecord, Lease } from '../core/ledger.js';
+
+// generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
+const NOT_IN_POOL_MESSAGE = 'Resource not currently part of this pool';
+
+const kState = Symbol('poolguard.generic-pool.state');
+
+/**
+ * generic-pool's options with poolguard's under `guard`. `guard.validateAfterIdleMs` is not
+ * accepted here: generic-pool validates with its own `testOnBorrow` and `factory.validate`.
+ * @public
+ */
+export interface GuardedPoolOptions extends genericPool.Options {
+  /** poolguard's own options; never passed on to generic-pool. */
+  guard?: GuardOptions;
+}
+
+/**
+ * generic-pool's own `Pool`, with poolguard's handle.
+ * @public
+ */
+export type GuardedPool<T> = genericPool.Pool<T> & {
+  /** poolguard's handle: leak events, `snapshot()`, `touch()`. */
+  readonly guard: PoolGuard;
+};
+
+type AnyPool = genericPool.Pool<unknown>;
+
+/** generic-pool internals used to close one idle resource the lifetime policy retired; feature-detected. */
+interface GenericPoolInternals {
+  _factory?: genericPool.Factory<unknown>;
+  _availableObjects?: { iterator?(): { next(): { done: boolean; value: { obj: unknown } }; remove(): void } };
+  _destroy?: (pooled: { obj: unknown }) => void;
+  _draining?: boolean;
+}
+
+interface State {
+  readonly core: GuardCore;
+  readonly pool: AnyPool;
+  readonly records: Map<unknown, ConnectionRecord>;
+  /** Reclaimed leases whose holders have not called release() yet: that call must be harmless. */
+  readonly reclaimed: Map<unknown, Lease>;
+  readonly acquire: (priority?: number) => PromiseLike<unknown>;
+  readonly release: (resource: unknown) => PromiseLike<void>;
+  readonly destroy: (resource: unknown) => PromiseLike<void>;
+  readonly use: (fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) => PromiseLike<unknown>;
+  /** Set by `use()` around its synchronous call into `acquire()`. */
+  inUse: boolean;
+  useCapture: Lease['capture'];
+}
+
+/**
+ * Drop-in for generic-pool's `createPool`: the same factory and options (plus `guard`), returning
+ * generic-pool's own `Pool` with leak detection, recycling and a `guard` handle.
+ * @public
+ */
+export function createPool<T>(factory: genericPool.Factory<T>, options?: GuardedPoolOptions): GuardedPool<T> {
+  let poolOptions: genericPool.Options | undefined = options;
+  let guardOptions: GuardOptions | undefined;
+  if (options != null && typeof options === 'object' && 'guard' in options) {
+    const { guard: g, ...rest } = options;
+    guardOptions = g;
+    poolOptions = rest;
+  }
+  // Options are checked before generic-pool creates anything (autostart creates `min` at once).
+  const config = resolveConfig(guardOptions);
+  const holder: { state?: State } = {};
+  const pool = genericPool.createPool(wrapFactory(factory as genericPool.Factory<unknown>, holder), poolOptions) as AnyPool;
+  holder.state = attach(pool, config);
+  return pool as GuardedPool<T>;
+}
+
+/**
+ * Guards a generic-pool `Pool` someone else created. Idempotent: a second call returns the same
+ * handle. Resources created before the call are tracked from their first checkout.
+ * @public
+ */
+export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
+  const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
+  if (target == null || typeof target.acquire !== 'function' || typeof target.release !== 'function') {
+    throw new TypeError(`guard(pool) needs a generic-pool Pool (an object with acquire() and release()), got ${target === null ? 'null' : typeof target}`);
+  }
+  const existing = target[kState];
+  if (existing !== undefined) return existing.core.handle;
+  const config = resolveConfig(options);
+  const holder: { state?: State } = {};
+  if (target._factory !== undefined) target._factory = wrapFactory(target._factory, holder);
+  holder.state = attach(target, config);
+  return holder.state.core.handle;
+}
+
+function resolveConfig(options: GuardOptions | undefined) {
+  const config = resolveGuardConfig(options, 'generic-pool');
+  if (config.validateAfterIdleMs > 0) {
+    throw new TypeError(
+      `guard.validateAfterIdleMs is not available for generic-pool, got ${config.validateAfterIdleMs}: use generic-pool's own testOnBorrow: true with factory.validate`,
+    );
+  }
+  return config;
+}
+
+/** Every resource the pool creates or destroys passes the factory: the lifecycle's choke point. */
+function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: State }): genericPool.Factory<unknown> {
+  const wrapped: genericPool.Factory<unknown> = {
+    create: async () => {
+      const resource = await factory.create();
+      if (holder.state !== undefined) recordFor(holder.state, resource);
+      return resource;
+    },
+    destroy: async (resource) => {
+      const state = holder.state;
+      const record = state?.records.get(resource);
+      if (state !== undefined && record !== undefined) {
+        state.records.delete(resource);
+        state.core.connectionRemoved(record, (state.pool as GenericPoolInternals)._draining ? 'ended' : record.lease === undefined ? 'idle' : 'error');
+      }
+      return factory.destroy(resource);
+    },
+  };
+  if (factory.validate !== undefined) wrapped.validate = factory.validate.bind(factory);
+  return wrapped;
+}
+
+function recordFor(state: State, resource: unknown): ConnectionRecord {
+  let record = state.records.get(resource);
+  if (record === undefined) {
+    record = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource });
+    state.records.set(resource, record);
+  }
+  return record;
+}
+
+function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): State {
+  const records = new Map<unknown, ConnectionRecord>();
+  const core = new GuardCore(config, {
+    inFlight: resourceInFlight,
+    reclaim: (lease) => {
+      const resource = resourceOf(state, lease);
+      if (resource === undefined) return;
+      // Bounded: a holder that never comes back must not grow this map without limit.
+      if (state.reclaimed.size >= 1_000) state.reclaimed.clear();
+      state.reclaimed.set(resource, lease);
+      void Promise.resolve(state.destroy.call(pool, resource)).catch(() => {});
+    },
+    counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max }),
+    retireIdle: (record) => retireIdleResource(state, record),
+    recordOf: (resource) => records.get(resource),
+  });
+  const state: State = {
+    core,
+    pool,
+    records,
+    reclaimed: new Map(),
+    acquire: pool.acquire,
+    release: pool.release,
+    destroy: pool.destroy,
+    use: pool.use,
+    inUse: false,
+    useCapture: undefined,
+  };
+  Object.defineProperty(pool, kState, { value: state });
+  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+
+  pool.acquire = function acquire(this: AnyPool, priority?: number) {
+    let lease: Lease;
+    if (state.inUse) {
+      state.inUse = false;
+      lease = core.checkoutRequestedWith('use', state.useCapture);
+      state.useCapture = undefined;
+    } else {
+      lease = core.checkoutRequested('acquire', acquire);
+    }
+    return acquireFor(state, this, lease, priority, 0);
+  } as AnyPool['acquire'];
+
+  pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {
+    // generic-pool's use() calls this.acquire() synchronously: the flag makes it a `use` lease,
+    // captured (with captureStacks 'all') at use()'s caller.
+    state.useCapture = core.captureManaged(use);
+    state.inUse = true;
+    try {
+      return state.use.call(this, fn, priority);
+    } finally {
+      state.inUse = false;
+      state.useCapture = undefined;
+    }
+  } as AnyPool['use'];
+
+  pool.release = function release(this: AnyPool, resource: unknown) {
+    const late = state.reclaimed.get(resource);
+    if (late !== undefined) {
+      state.reclaimed.delete(resource);
+      core.released(late, release, NOT_IN_POOL_MESSAGE);
+      return Promise.resolve();
+    }
+    const record = records.get(resource);
+    const lease = record?.lease;
+    if (lease === undefined || lease.released) return doubleRelease(state, this, resource, release);
+    core.released(lease, release, NOT_IN_POOL_MESSAGE);
+    if (record !== undefined && core.dueForRetirement(record) !== undefined) return state.destroy.call(this, resource);
+    return state.release.call(this, resource);
+  } as AnyPool['release'];
+
+  pool.destroy = function destroy(this: AnyPool, resource: unknown) {
+    const record = records.get(resource);
+    const lease = record?.lease;
+    if (lease !== undefined && !lease.released) {
+      core.released(lease, destroy, NOT_IN_POOL_MESSAGE);
+      if (record !== undefined) core.markRetiring(record, 'error');
+    }
+    return state.destroy.call(this, resource);
+  } as AnyPool['destroy'];
+
+  return state;
+}
+
+function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number | undefined, discarded: number): Promise<unknown> {
+  const { core } = state;
+  return Promise.resolve(state.acquire.call(pool, priority)).then(
+    (resource) => {
+      const record = recordFor(state, resource);
+      // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
+      if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
+        return Promise.resolve(state.destroy.call(pool, resource)).then(() => acquireFor(state, pool, lease, priority, discarded + 1));
+      }
+      core.checkoutGranted(lease, record);
+      return resource;
+    },
+    (err: unknown) => {
+      if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
+      throw err;
+    },
+  );
+}
+
+/** generic-pool's TimeoutError, same class and message prefix, naming who holds the resources. */
+function timeoutError(state: State, lease: Lease, original: Error): Error {
+  const { message, holders, waitedMs, frames } = state.core.timeoutDetails(lease, original.message);
+  const Ctor = original.constructor as new (message: string) => Error;
+  let error: Error;
+  try {
+    error = new Ctor(message);
+  } catch {
+    error = new Error(message);
+    error.name = original.name;
+  }
+  Object.assign(error, { code: 'POOLGUARD_CHECKOUT_TIMEOUT', pool: state.core.config.name, holders, waitedMs, cause: original });
+  if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+  return error;
+}
+
+function doubleRelease(state: State, pool: AnyPool, resource: unknown, above: Function): Promise<void> {
+  // Not a lease poolguard knows of: generic-pool decides (and rejects if it is not on loan).
+  return Promise.resolve(state.release.call(pool, resource)).catch((err: unknown) => {
+    if (err instanceof Error && err.message === NOT_IN_POOL_MESSAGE) {
+      state.core.ledger.totals.doubleReleases++;
+      err.message = `${NOT_IN_POOL_MESSAGE}. poolguard[${state.core.config.name}]: it was already released (or never acquired from this pool); release each resource exactly once.`;
+      Error.captureStackTrace(err, above);
+    }
+    throw err;
+  });
+}
+
+function resourceOf(state: State, lease: Lease): unknown {
+  for (const [resource, record] of state.records) if (record === lease.conn) return resource;
+  return undefined;
+}
+
+/** Busy when a pg client is the resource and has a query running; otherwise unknown (use `touch`). */
+function resourceInFlight(resource: object): boolean | undefined {
+  const c = resource as Record<string, unknown>;
+  if ('_activeQuery' in c) return c._activeQuery != null || (Array.isArray(c._queryQueue) && c._queryQueue.length > 0);
+  return undefined;
+}
+
+function retireIdleResource(state: State, record: ConnectionRecord): boolean {
+  const p = state.pool as unknown as GenericPoolInternals;
+  const iterator = p._availableObjects?.iterator?.();
+  if (iterator === undefined || typeof p._destroy !== 'function' || p._draining) return false;
+  for (let step = iterator.next(); !step.done; step = iterator.next()) {
+    const pooled = step.value;
+    if (state.records.get(pooled.obj) !== record) continue;
+    // As generic-pool's own evictor does: out of the available list, then destroyed (which also
+    // tops the pool back up to `min`).
+    iterator.remove();
+    p._destroy.call(state.pool, pooled);
+    return true;
+  }
+  return false;
+}
+
