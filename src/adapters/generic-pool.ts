@@ -47,9 +47,6 @@ interface State {
   readonly release: (resource: unknown) => PromiseLike<void>;
   readonly destroy: (resource: unknown) => PromiseLike<void>;
   readonly use: (fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) => PromiseLike<unknown>;
-  /** Set by `use()` around its synchronous call into `acquire()`. */
-  inUse: boolean;
-  useCapture: Lease['capture'];
 }
 
 /**
@@ -158,35 +155,17 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     release: pool.release,
     destroy: pool.destroy,
     use: pool.use,
-    inUse: false,
-    useCapture: undefined,
   };
   Object.defineProperty(pool, kState, { value: state });
   Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
-    let lease: Lease;
-    if (state.inUse) {
-      state.inUse = false;
-      lease = core.checkoutRequestedWith('use', state.useCapture);
-      state.useCapture = undefined;
-    } else {
-      lease = core.checkoutRequested('acquire', acquire);
-    }
-    return acquireFor(state, this, lease, priority, 0);
+    return acquireFor(state, this, core.checkoutRequested('acquire', acquire, 'use'), priority, 0);
   } as AnyPool['acquire'];
 
   pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {
-    // generic-pool's use() calls this.acquire() synchronously: the flag makes it a `use` lease,
-    // captured (with captureStacks 'all') at use()'s caller.
-    state.useCapture = core.captureManaged(use);
-    state.inUse = true;
-    try {
-      return state.use.call(this, fn, priority);
-    } finally {
-      state.inUse = false;
-      state.useCapture = undefined;
-    }
+    // generic-pool's use() calls this.acquire() synchronously: that checkout becomes a `use` lease.
+    return core.runManaged(use, () => state.use.call(this, fn, priority));
   } as AnyPool['use'];
 
   pool.release = function release(this: AnyPool, resource: unknown) {

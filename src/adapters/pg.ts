@@ -64,9 +64,6 @@ interface PgGuardState {
   readonly connect: ConnectFn;
   readonly query: QueryFn;
   readonly emit: EmitFn;
-  /** Set by `query()` around its synchronous call into `connect()`, so that lease is a `query` lease. */
-  inQuery: boolean;
-  queryCapture: Lease['capture'];
 }
 
 /**
@@ -179,7 +176,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
   });
-  return { core, pool, connect, query, emit, inQuery: false, queryCapture: undefined };
+  return { core, pool, connect, query, emit };
 }
 
 /**
@@ -207,28 +204,13 @@ function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event:
 }
 
 function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, above: Function): unknown {
-  // pg-pool's query() calls this.connect() synchronously; the flag makes that checkout a `query`
-  // lease, with the stack (if captured) of query()'s caller rather than pg-pool's frames.
-  state.queryCapture = state.core.captureManaged(above);
-  state.inQuery = true;
-  try {
-    return state.query.call(pool, text, values, cb);
-  } finally {
-    state.inQuery = false;
-    state.queryCapture = undefined;
-  }
+  // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
+  // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
+  return state.core.runManaged(above, () => state.query.call(pool, text, values, cb));
 }
 
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {
-  const { core } = state;
-  let lease: Lease;
-  if (state.inQuery) {
-    state.inQuery = false;
-    lease = core.checkoutRequestedWith('query', state.queryCapture);
-    state.queryCapture = undefined;
-  } else {
-    lease = core.checkoutRequested('connect', above);
-  }
+  const lease = state.core.checkoutRequested('connect', above, 'query');
   if (typeof cb === 'function') {
     return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
   }

@@ -315,6 +315,9 @@ export class GuardCore {
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
   #recordReleases: boolean;
+  /** Set by `runManaged` around its synchronous call into the pool's checkout. */
+  #managed = false;
+  #managedCapture: Lease['capture'] = undefined;
   readonly #random: () => number;
   /** Whether connections need the housekeeping timer even with no lease open. */
   readonly #recycles: boolean;
@@ -447,23 +450,34 @@ export class GuardCore {
   // ---- checkout ----------------------------------------------------------------------------
 
   /**
-   * A caller asks for a lease. `above` is the adapter's public entry point (`connect`, `query`,
-   * `acquire`), so that the captured stack starts at the caller's own frame.
+   * A caller asks for a lease. `above` is the adapter's public entry point (`connect`, `acquire`),
+   * so that the captured stack starts at the caller's own frame. Inside `runManaged`, the request
+   * is the managed call's own (`pool.query()` → `connect()`, `use()` → `acquire()`) and becomes a
+   * lease of `managedKind`, with the managed call's capture.
    */
-  checkoutRequested(kind: LeaseKind, above: Function): Lease {
-    const managed = kind === 'query' || kind === 'use';
-    const capture = managed ? this.#captureManaged(above) : this.#captureExplicit(above);
-    return this.ledger.newLease(kind, capture, this.clock.now());
+  checkoutRequested(kind: LeaseKind, above: Function, managedKind?: LeaseKind): Lease {
+    if (this.#managed && managedKind !== undefined) {
+      this.#managed = false;
+      const capture = this.#managedCapture;
+      this.#managedCapture = undefined;
+      return this.ledger.newLease(managedKind, capture, this.clock.now());
+    }
+    return this.ledger.newLease(kind, this.#captureExplicit(above), this.clock.now());
   }
 
-  /** Same as `checkoutRequested` but with a stack the caller already captured (pool.query's). */
-  checkoutRequestedWith(kind: LeaseKind, capture: Lease['capture']): Lease {
-    return this.ledger.newLease(kind, capture, this.clock.now());
-  }
-
-  /** Captures for a `query`/`use` lease, before the adapter knows it will become one. */
-  captureManaged(above: Function): Lease['capture'] {
-    return this.#captureManaged(above);
+  /**
+   * Runs a pool's own managed call (pg's `query`, generic-pool's `use`), which checks out
+   * synchronously through the public entry point: that checkout is marked as managed.
+   */
+  runManaged<T>(above: Function, call: () => T): T {
+    this.#managedCapture = this.#captureManaged(above);
+    this.#managed = true;
+    try {
+      return call();
+    } finally {
+      this.#managed = false;
+      this.#managedCapture = undefined;
+    }
   }
 
   checkoutGranted(lease: Lease, conn: ConnectionRecord): void {

@@ -14,6 +14,15 @@ const admin = () => {
   return c.connect().then(() => c);
 };
 
+async function terminate(pid: number): Promise<void> {
+  const a = await admin();
+  try {
+    await a.query('SELECT pg_terminate_backend($1)', [pid]);
+  } finally {
+    await a.end();
+  }
+}
+
 function consistent(pool: ReturnType<typeof guardedPool>): void {
   const snap = pool.guard.snapshot();
   expect(snap.connections.length).toBe(pool.totalCount);
@@ -36,9 +45,7 @@ describe('server-side termination', () => {
     const c = await pool.connect();
     const pid = (c as any).processID;
     c.release();
-    const a = await admin();
-    await a.query('SELECT pg_terminate_backend($1)', [pid]);
-    await a.end();
+    await terminate(pid);
     await until(() => reports.length === 1 && retired.length === 1, 'the report and the retirement');
     expect(reports[0]!.leased).toBe(false);
     expect(reports[0]!.message).toContain("the pool has no 'error' listener");
@@ -56,9 +63,7 @@ describe('server-side termination', () => {
     const c = await pool.connect();
     const pid = (c as any).processID;
     c.release();
-    const a = await admin();
-    await a.query('SELECT pg_terminate_backend($1)', [pid]);
-    await a.end();
+    await terminate(pid);
     await until(() => errors.length === 1, "the pool's error event");
     expect(errors[0]!.message).toBe('terminating connection due to administrator command');
     expect(pool.guard.snapshot().totals.unhandledErrors).toBe(0);
@@ -73,9 +78,7 @@ describe('server-side termination', () => {
     pool.guard.on('unhandledError', (r) => reports.push(r));
     const c = await leakWithPromise(pool);
     const pid = (c as any).processID;
-    const a = await admin();
-    await a.query('SELECT pg_terminate_backend($1)', [pid]);
-    await a.end();
+    await terminate(pid);
     await until(() => reports.length === 1, 'the report');
     expect(reports[0]).toMatchObject({ leased: true, site: 'test/fixtures/leaky.mjs:5:29' });
     const err = (await c.query('SELECT 1').catch((e: Error) => e)) as Error;
