@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
@@ -135,7 +136,32 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       max: Number((pool.options as { max?: unknown } | undefined)?.max ?? 10),
     }),
   });
+  if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, connect, query, inQuery: false, queryCapture: undefined };
+}
+
+/**
+ * guard.auditOnStart: once, in the background, when the pool first connects (the service is
+ * talking to the server by then), logged once. It never throws or rejects into the service.
+ */
+function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
+  const name = core.config.name;
+  const run = (): void => {
+    audit(pool).then(
+      (result) => {
+        if (result.findings.length === 0) return;
+        const { error, warning, info } = result.counts;
+        const lines = result.findings.map((f) => `  ${f.severity} ${f.rule}: ${f.message}. Fix: ${f.fix}`);
+        const msg = `poolguard[${name}]: configuration audit: ${error} error(s), ${warning} warning(s), ${info} info (npx poolguard audit explains each):\n${lines.join('\n')}`;
+        core.log(error + warning > 0 ? 'warn' : 'info', 'audit', result, msg);
+      },
+      (err: unknown) => {
+        core.log('warn', 'audit', { err }, `poolguard[${name}]: the configuration audit (guard.auditOnStart) could not run: ${String((err as Error)?.message ?? err)}. The pool is unaffected; run npx poolguard audit to check the configuration.`);
+      },
+    );
+  };
+  if (pool.totalCount > 0) setImmediate(run);
+  else (pool as unknown as { once(event: 'connect', fn: () => void): unknown }).once('connect', run);
 }
 
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {

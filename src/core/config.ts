@@ -70,6 +70,11 @@ export interface GuardOptions {
    * `'rollback'` (rolled back, then returned to the pool; destroyed if the rollback fails).
    */
   dirtyRelease?: 'destroy' | 'rollback';
+  /**
+   * Run the configuration audit (`audit()` from `poolguard`) once, in the background, when the pool
+   * opens its first connection, and log its findings once through `logger`. Default `false`.
+   */
+  auditOnStart?: boolean;
 }
 
 /** Options after defaults and validation; frozen. */
@@ -87,6 +92,7 @@ export interface ResolvedGuardConfig {
   readonly releaseStacks: 'auto' | 'always' | 'never';
   readonly logger: GuardLogger | false | undefined;
   readonly dirtyRelease: 'destroy' | 'rollback';
+  readonly auditOnStart: boolean;
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -100,6 +106,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   stackDepth: 10,
   releaseStacks: 'auto',
   dirtyRelease: 'destroy',
+  auditOnStart: false,
 } as const);
 
 const KNOWN_KEYS = [
@@ -116,6 +123,7 @@ const KNOWN_KEYS = [
   'releaseStacks',
   'logger',
   'dirtyRelease',
+  'auditOnStart',
 ] as const;
 
 // A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
@@ -218,6 +226,12 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reportBusy = o.reportBusy;
   }
 
+  let auditOnStart: boolean = GUARD_DEFAULTS.auditOnStart;
+  if (o.auditOnStart !== undefined) {
+    if (typeof o.auditOnStart !== 'boolean') throw new TypeError(`guard.auditOnStart must be true or false, got ${show(o.auditOnStart)}`);
+    auditOnStart = o.auditOnStart;
+  }
+
   let reclaimWhenUsedPercent: number = GUARD_DEFAULTS.reclaimWhenUsedPercent;
   if (o.reclaimWhenUsedPercent !== undefined) {
     const v = o.reclaimWhenUsedPercent;
@@ -287,5 +301,6 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     releaseStacks,
     logger,
     dirtyRelease,
+    auditOnStart,
   });
 }

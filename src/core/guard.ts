@@ -212,6 +212,11 @@ export class PoolGuard extends EventEmitter {
     return this.#core.snapshot();
   }
 
+  /** @internal The options in force, defaults included: what `audit(pool)` reads. */
+  get resolvedOptions(): Readonly<Record<string, unknown>> {
+    return { ...this.#core.config };
+  }
+
   /** Adds a listener for one of {@link GuardEvents}. */
   override on<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
   /** Adds a listener for any event name, as on every EventEmitter. */
@@ -277,6 +282,11 @@ export class GuardCore {
     this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
     // Reports come at most a quarter of the threshold late, and never more than a second late.
     this.#scanEveryMs = Math.min(1_000, Math.max(10, this.#suspectAfterMs / 4));
+  }
+
+  /** Writes one line through the pool's rate-limited logger (for adapters' one-off messages). */
+  log(level: 'warn' | 'info', key: string, obj: object, msg: string): void {
+    this.#log.write(level, key, obj, msg);
   }
 
   // ---- connections -------------------------------------------------------------------------
