@@ -307,7 +307,7 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     check(ctx) {
       if (ctx.serverError === undefined) return undefined;
       return {
-        message: `the server did not answer the audit: ${ctx.serverError}`,
+        message: `the audit could not connect to or read the server: ${ctx.serverError}`,
         why: 'The live rules (connection limits, server timeouts) did not run; if the service cannot connect either, it will not start.',
         fix: 'Check the host, port, database, user and network from where the audit runs (the same place as the service), then run the audit again.',
       };
