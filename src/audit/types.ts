@@ -7,7 +7,7 @@ import type { GuardOptions } from '../core/config.js';
 export type AuditSeverity = 'error' | 'warning' | 'info';
 
 /**
- * One problem found by {@link audit}. JSON-serialisable; never contains a password.
+ * One problem found by `audit()`. JSON-serialisable; never contains a password.
  * @public
  */
 export interface AuditFinding {
@@ -84,7 +84,7 @@ export interface AuditQueryable {
 }
 
 /**
- * What {@link audit} checks: a pool's options and, for the live rules, a server.
+ * What `audit()` checks: a pool's options and, for the live rules, a server.
  * @public
  */
 export interface AuditInput {
@@ -100,7 +100,7 @@ export interface AuditInput {
 }
 
 /**
- * Settings for {@link audit} when it is given a guarded pool.
+ * Settings for `audit()` when it is given a guarded pool.
  * @public
  */
 export interface AuditPoolSettings {
@@ -151,7 +151,7 @@ export interface AuditServerSummary {
 }
 
 /**
- * The result of {@link audit}.
+ * The result of `audit()`.
  * @public
  */
 export interface AuditResult {
