@@ -392,7 +392,7 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     id: 'idle-timeout-off',
     severity: 'warning',
     live: true,
-    checks: '`idleTimeoutMillis` 0 (idle connections kept forever) only when the pools take a small share of the connections available.',
+    checks: '`idleTimeoutMillis` is not 0 (idle connections kept forever) when `max` × instances is more than half of the connections available.',
     check(ctx) {
       const s = ctx.server;
       if (s === undefined || ctx.pool.idleTimeoutMillis !== 0) return undefined;
