@@ -22,7 +22,12 @@ export function redactUrl(connectionString: string): string {
  * `pg_stat_activity`): each known secret, `user:password@` in any URL, and `PASSWORD '…'`.
  */
 export function redactText(text: string, secrets: ReadonlyArray<string | undefined> = []): string {
-  let out = text.replace(/\/\/([^:@/\s]*):[^@/\s]*@/g, '//$1:***@').replace(/(password\s*=?\s*)('(?:[^']|'')*'|\S+)/gi, '$1***');
+  // `password=…` (a DSN) and `PASSWORD '…'` (SQL), but not prose such as pg's "password
+  // authentication failed"; values stop at quotes and separators so that JSON stays JSON.
+  let out = text
+    .replace(/\/\/([^:@/\s]*):[^@/\s]*@/g, '//$1:***@')
+    .replace(/(password\s*[=:]\s*)[^\s"',;&]+/gi, '$1***')
+    .replace(/(password\s+)'(?:[^']|'')*'/gi, "$1'***'");
   for (const secret of secrets) {
     if (secret === undefined || secret.length < 3) continue;
     for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
