@@ -1,5 +1,6 @@
 /**
- * `poolguard`: shared types and errors. Imports neither pg nor generic-pool.
+ * `poolguard`: shared types and errors, and the configuration audit. Imports neither pg nor
+ * generic-pool (the live audit loads pg only when given a connection string).
  *
  * @packageDocumentation
  */
@@ -21,3 +22,15 @@ export {
   type UnhandledErrorReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
+export { audit } from './audit/audit.js';
+export type {
+  AuditFinding,
+  AuditSeverity,
+  AuditResult,
+  AuditInput,
+  AuditPoolOptions,
+  AuditGuardOptions,
+  AuditPoolSettings,
+  AuditQueryable,
+  AuditServerSummary,
+} from './audit/types.js';

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
@@ -176,6 +177,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
   });
+  if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit };
 }
 
@@ -207,6 +209,30 @@ function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, valu
   // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
   // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
   return state.core.runManaged(above, () => state.query.call(pool, text, values, cb));
+}
+
+/**
+ * guard.auditOnStart: once, in the background, when the pool first connects (the service is
+ * talking to the server by then), logged once. It never throws or rejects into the service.
+ */
+function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
+  const name = core.config.name;
+  const run = (): void => {
+    audit(pool).then(
+      (result) => {
+        if (result.findings.length === 0) return;
+        const { error, warning, info } = result.counts;
+        const lines = result.findings.map((f) => `  ${f.severity} ${f.rule}: ${f.message}. Fix: ${f.fix}`);
+        const msg = `poolguard[${name}]: configuration audit: ${error} error(s), ${warning} warning(s), ${info} info (npx poolguard audit explains each):\n${lines.join('\n')}`;
+        core.log(error + warning > 0 ? 'warn' : 'info', 'audit', result, msg);
+      },
+      (err: unknown) => {
+        core.log('warn', 'audit', { err }, `poolguard[${name}]: the configuration audit (guard.auditOnStart) could not run: ${String((err as Error)?.message ?? err)}. The pool is unaffected; run npx poolguard audit to check the configuration.`);
+      },
+    );
+  };
+  if (pool.totalCount > 0) setImmediate(run);
+  else (pool as unknown as { once(event: 'connect', fn: () => void): unknown }).once('connect', run);
 }
 
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {

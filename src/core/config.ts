@@ -99,6 +99,11 @@ export interface GuardOptions {
    * keeps running; `'throw'` keeps pg's behaviour.
    */
   unhandledErrors?: 'report' | 'throw';
+  /**
+   * Run the configuration audit (`audit()` from `poolguard`) once, in the background, when the pool
+   * opens its first connection, and log its findings once through `logger`. Default `false`.
+   */
+  auditOnStart?: boolean;
 }
 
 /** Options after defaults and validation; frozen. */
@@ -123,6 +128,7 @@ export interface ResolvedGuardConfig {
   readonly validationTimeoutMs: number;
   readonly validate: ((resource: any) => unknown) | undefined;
   readonly unhandledErrors: 'report' | 'throw';
+  readonly auditOnStart: boolean;
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -142,6 +148,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   validateAfterIdleMs: 0,
   validationTimeoutMs: 5_000,
   unhandledErrors: 'report',
+  auditOnStart: false,
 } as const);
 
 const KNOWN_KEYS = [
@@ -165,6 +172,7 @@ const KNOWN_KEYS = [
   'validationTimeoutMs',
   'validate',
   'unhandledErrors',
+  'auditOnStart',
 ] as const;
 
 // A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
@@ -265,6 +273,12 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   if (o.reportBusy !== undefined) {
     if (typeof o.reportBusy !== 'boolean') throw new TypeError(`guard.reportBusy must be true or false, got ${show(o.reportBusy)}`);
     reportBusy = o.reportBusy;
+  }
+
+  let auditOnStart: boolean = GUARD_DEFAULTS.auditOnStart;
+  if (o.auditOnStart !== undefined) {
+    if (typeof o.auditOnStart !== 'boolean') throw new TypeError(`guard.auditOnStart must be true or false, got ${show(o.auditOnStart)}`);
+    auditOnStart = o.auditOnStart;
   }
 
   let reclaimWhenUsedPercent: number = GUARD_DEFAULTS.reclaimWhenUsedPercent;
@@ -374,5 +388,6 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     validationTimeoutMs,
     validate,
     unhandledErrors,
+    auditOnStart,
   });
 }

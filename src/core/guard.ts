@@ -267,6 +267,11 @@ export class PoolGuard extends EventEmitter {
     this.#core.touch(resource);
   }
 
+  /** @internal The options in force, defaults included: what `audit(pool)` reads. */
+  get resolvedOptions(): Readonly<Record<string, unknown>> {
+    return { ...this.#core.config };
+  }
+
   /** Adds a listener for one of {@link GuardEvents}. */
   override on<K extends keyof GuardEvents>(event: K, listener: (...args: GuardEvents[K]) => void): this;
   /** Adds a listener for any event name, as on every EventEmitter. */
@@ -349,6 +354,11 @@ export class GuardCore {
 
   #ensureTimer(): void {
     if (this.#timer === undefined) this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
+  }
+
+  /** Writes one line through the pool's rate-limited logger (for adapters' one-off messages). */
+  log(level: 'warn' | 'info', key: string, obj: object, msg: string): void {
+    this.#log.write(level, key, obj, msg);
   }
 
   // ---- connections -------------------------------------------------------------------------

@@ -54,7 +54,11 @@ describe('drop-in: the guarded Pool behaves exactly like pg.Pool', () => {
   it('same events, counters, results and error messages as bare pg.Pool for the same script', async () => {
     const bare = await observe(barePool({ max: 2 }));
     const guarded = await observe(guardedPool({ max: 2 }));
-    expect(guarded.events).toEqual(bare.events);
+    // 'remove' fires when the server has closed the connection: its place among the other events
+    // depends on network timing, not on the pool. The rest must match in order.
+    const ordered = (events: string[]) => events.filter((e) => e !== 'remove');
+    expect(ordered(guarded.events)).toEqual(ordered(bare.events));
+    expect(guarded.events.filter((e) => e === 'remove').length).toBe(bare.events.filter((e) => e === 'remove').length);
     expect(guarded.seen).toEqual(bare.seen);
     expect(guarded.rows).toEqual(bare.rows);
     expect(guarded.syntax).toBe(bare.syntax);

@@ -5,7 +5,7 @@ import { Pool } from '../../src/pg.js';
 describe('guard options', () => {
   it('fills documented defaults and freezes the result', () => {
     const c = resolveGuardConfig(undefined, 'db');
-    expect(c).toMatchObject({ name: 'db', leakThresholdMs: 10_000, idleAfterMs: 1_000, reportBusy: true, reclaimAfterMs: 0, captureStacks: 'connect', stackSampleRate: 1, stackDepth: 10, releaseStacks: 'auto' });
+    expect(c).toMatchObject({ name: 'db', leakThresholdMs: 10_000, idleAfterMs: 1_000, reportBusy: true, reclaimAfterMs: 0, captureStacks: 'connect', stackSampleRate: 1, stackDepth: 10, releaseStacks: 'auto', auditOnStart: false });
     expect(c).toMatchObject(GUARD_DEFAULTS);
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -19,6 +19,8 @@ describe('guard options', () => {
     [{ reclaimAfterMs: 1e12 }, RangeError, 'guard.reclaimAfterMs must be at most 2147483647 (about 24.8 days), got 1000000000000'],
     [{ reclaimWhenUsedPercent: 101 }, RangeError, 'guard.reclaimWhenUsedPercent must be from 0 to 100, got 101'],
     [{ reportBusy: 'yes' }, TypeError, 'guard.reportBusy must be true or false, got "yes"'],
+    [{ auditOnStart: 1 }, TypeError, 'guard.auditOnStart must be true or false, got 1'],
+    [{ auditOnstart: true }, TypeError, 'guard.auditOnstart is not a poolguard option. Did you mean guard.auditOnStart?'],
     [{ captureStacks: 'some' }, TypeError, "guard.captureStacks must be one of 'connect', 'all', 'none', got \"some\""],
     [{ releaseStacks: true }, TypeError, "guard.releaseStacks must be one of 'auto', 'always', 'never', got true"],
     [{ stackSampleRate: 0 }, RangeError, "guard.stackSampleRate must be greater than 0 and at most 1 (use captureStacks: 'none' to turn capture off), got 0"],

@@ -1,0 +1,117 @@
+import { RULES, effectiveOptions, type RuleContext } from './rules.js';
+import { passwordOf, redactText } from './redact.js';
+import { auditClientConfig, loadPgClient, readServer, withClient, type ClientConstructor } from './server.js';
+import type { AuditFinding, AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
+
+const ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+/** A guarded pg pool, structurally: what the audit reads from it. */
+interface GuardedPoolLike {
+  connect: Function;
+  options?: Record<string, unknown>;
+  Client?: unknown;
+  guard?: { resolvedOptions?: Readonly<Record<string, unknown>> };
+}
+
+function isPool(input: unknown): input is GuardedPoolLike {
+  return typeof input === 'object' && input !== null && typeof (input as { connect?: unknown }).connect === 'function';
+}
+
+function isQueryable(value: unknown): value is AuditQueryable {
+  return typeof value === 'object' && value !== null && typeof (value as { query?: unknown }).query === 'function';
+}
+
+/**
+ * Checks a pool's configuration against itself and, when given a server, against the live
+ * server's limits and timeouts. Resolves with the findings; it rejects only on bad arguments
+ * (an unreachable server is a finding, `server-unreachable`). Never includes a password.
+ *
+ * ```ts
+ * const result = await audit({ options: { max: 20, connectionTimeoutMillis: 5000 }, instances: 4, server: process.env.DATABASE_URL });
+ * for (const f of result.findings) console.log(f.severity, f.rule, f.message);
+ * ```
+ * @public
+ */
+export function audit(input: AuditInput): Promise<AuditResult>;
+/**
+ * Audits a guarded pool (`poolguard/pg`'s `Pool`, or a pool passed to `guard()`): its own options
+ * and poolguard's, and by default the live server through a short-lived connection made with the
+ * pool's own settings.
+ * @public
+ */
+export function audit(pool: object, settings?: AuditPoolSettings): Promise<AuditResult>;
+export async function audit(input: AuditInput | object, settings: AuditPoolSettings = {}): Promise<AuditResult> {
+  let raw: AuditPoolOptions;
+  let guard: Readonly<Record<string, unknown>>;
+  let instances: unknown;
+  let server: string | AuditQueryable | false | undefined;
+  let connectionOptions: Record<string, unknown>;
+  let PoolClient: ClientConstructor | undefined;
+  if (isPool(input)) {
+    const options = input.options ?? {};
+    // The pool's guard options were validated by its constructor; the resolved ones carry every default.
+    const { guard: _ignored, ...pgOptions } = options;
+    raw = pgOptions;
+    guard = input.guard?.resolvedOptions ?? {};
+    instances = settings.instances;
+    server = settings.server;
+    connectionOptions = options;
+    if (server === undefined && typeof input.Client === 'function') PoolClient = input.Client as ClientConstructor;
+  } else {
+    const given = input as AuditInput;
+    if (given === null || typeof given !== 'object' || typeof given.options !== 'object' || given.options === null) {
+      throw new TypeError('audit() needs { options } (a pool\'s options, optionally with instances and server) or a guarded pool');
+    }
+    raw = given.options;
+    guard = typeof raw.guard === 'object' && raw.guard !== null ? raw.guard : {};
+    instances = given.instances;
+    server = given.server;
+    connectionOptions = raw;
+  }
+  if (instances === undefined) instances = 1;
+  if (typeof instances !== 'number' || !Number.isInteger(instances) || instances < 1) {
+    throw new RangeError(`audit(): instances must be a whole number ≥ 1 (how many processes run this pool), got ${String(instances)}`);
+  }
+  if (server !== undefined && server !== false && typeof server !== 'string' && !isQueryable(server)) {
+    throw new TypeError('audit(): server must be a connection string or a client with query(text)');
+  }
+
+  let summary: AuditServerSummary | undefined;
+  let serverError: string | undefined;
+  if (server !== false && (server !== undefined || PoolClient !== undefined)) {
+    try {
+      if (isQueryable(server)) summary = await readServer(server);
+      else {
+        const Client = PoolClient ?? (await loadPgClient());
+        summary = await withClient(Client, auditClientConfig(connectionOptions, server), readServer);
+      }
+    } catch (err) {
+      const secrets = [typeof server === 'string' ? passwordOf(server) : undefined, passwordOf(connectionOptions.connectionString as string | undefined), connectionOptions.password as string | undefined];
+      serverError = redactText(String((err as Error)?.message ?? err), secrets) || 'no reason given';
+    }
+  }
+
+  const ctx: RuleContext = { raw, guard, pool: effectiveOptions(raw, guard), instances, server: summary, serverError };
+  const findings: AuditFinding[] = [];
+  for (const rule of RULES) {
+    let drafts;
+    try {
+      drafts = rule.check(ctx);
+    } catch (err) {
+      // A rule that trips over an odd value must not hide every other finding.
+      drafts = { message: `rule ${rule.id} could not run: ${String((err as Error)?.message ?? err)}`, why: 'This is a bug in poolguard\'s audit.', fix: 'Report it with the options you audited (without the password).' };
+    }
+    for (const d of drafts === undefined ? [] : Array.isArray(drafts) ? drafts : [drafts]) {
+      const finding: AuditFinding = { rule: rule.id, severity: rule.severity, message: d.message, why: d.why, fix: d.fix };
+      if (d.option !== undefined) Object.assign(finding, { option: d.option });
+      if (d.value !== undefined) Object.assign(finding, { value: d.value });
+      findings.push(finding);
+    }
+  }
+  // A stable sort keeps the rules' own order within a severity.
+  findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
+  const counts = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  const result: AuditResult = { ok: counts.error === 0, findings, counts, instances };
+  return summary === undefined ? result : { ...result, server: summary };
+}
