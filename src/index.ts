@@ -8,6 +8,7 @@ export type { GuardOptions } from './core/config.js';
 export type { GuardLogger } from './core/logger.js';
 export type { LeaseKind, GuardTotals } from './core/ledger.js';
 export type { RetireReason } from './core/recycle-policy.js';
+export type { TraceRef } from './core/telemetry.js';
 export {
   PoolGuard,
   type LeakReport,

@@ -2,6 +2,8 @@ import * as genericPool from 'generic-pool';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
+import { createTelemetry } from '../otel/telemetry.js';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
 const NOT_IN_POOL_MESSAGE = 'Resource not currently part of this pool';
@@ -103,8 +105,11 @@ function resolveConfig(options: GuardOptions | undefined) {
 function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: State }): genericPool.Factory<unknown> {
   const wrapped: genericPool.Factory<unknown> = {
     create: async () => {
+      // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
+      // this reads the same monotonic source as the core clock directly.
+      const started = performance.now();
       const resource = await factory.create();
-      if (holder.state !== undefined) recordFor(holder.state, resource);
+      if (holder.state !== undefined) recordFor(holder.state, resource, performance.now() - started);
       return resource;
     },
     destroy: async (resource) => {
@@ -121,10 +126,10 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
   return wrapped;
 }
 
-function recordFor(state: State, resource: unknown): ConnectionRecord {
+function recordFor(state: State, resource: unknown, createMs?: number): ConnectionRecord {
   let record = state.records.get(resource);
   if (record === undefined) {
-    record = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource });
+    record = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
     state.records.set(resource, record);
   }
   return record;
@@ -142,7 +147,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
       state.reclaimed.set(resource, lease);
       void Promise.resolve(state.destroy.call(pool, resource)).catch(() => {});
     },
-    counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max }),
+    counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max, min: pool.min }),
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
   });
@@ -156,6 +161,16 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     destroy: pool.destroy,
     use: pool.use,
   };
+  core.useTelemetry(
+    createTelemetry(core, {
+      mode: config.telemetry,
+      meterProvider: config.meterProvider as MeterProvider | undefined,
+      tracerProvider: config.tracerProvider as TracerProvider | undefined,
+      dbSystem: undefined,
+      countsRecordedElsewhere: false,
+      isClosed: () => (pool as GenericPoolInternals)._draining === true && pool.size === 0,
+    }),
+  );
   Object.defineProperty(pool, kState, { value: state });
   Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
 
@@ -210,6 +225,7 @@ function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number 
     },
     (err: unknown) => {
       if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
+      core.checkoutFailed(lease, false);
       throw err;
     },
   );

@@ -5,6 +5,8 @@ import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.j
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
+import { createTelemetry } from '../otel/telemetry.js';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
@@ -173,12 +175,32 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       idle: pool.idleCount,
       waiting: pool.waitingCount,
       max: Number((pool.options as { max?: unknown } | undefined)?.max ?? 10),
+      min: Number((pool.options as { min?: unknown } | undefined)?.min ?? 0),
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
   });
+  core.useTelemetry(
+    createTelemetry(core, {
+      mode: config.telemetry,
+      meterProvider: config.meterProvider as MeterProvider | undefined,
+      tracerProvider: config.tracerProvider as TracerProvider | undefined,
+      dbSystem: 'postgresql',
+      countsRecordedElsewhere: instrumentedByOpenTelemetry(connect),
+      isClosed: () => (pool as { ended?: boolean }).ended === true,
+    }),
+  );
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit };
+}
+
+/**
+ * pg's OpenTelemetry instrumentation wraps pg-pool's connect (with shimmer, which marks the
+ * wrapper) and records the pool's connection counts itself.
+ */
+function instrumentedByOpenTelemetry(connect: ConnectFn): boolean {
+  const wrapped = connect as ConnectFn & { __wrapped?: unknown; __original?: unknown };
+  return wrapped.__wrapped === true || typeof wrapped.__original === 'function';
 }
 
 /**
@@ -269,6 +291,7 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
     if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) {
       return cb(core.checkoutTimedOut(lease, TIMEOUT_MESSAGE, err), undefined, done);
     }
+    core.checkoutFailed(lease, false);
     return cb(err, client, done);
   }
   const c = client as unknown as ClientLike;
@@ -288,7 +311,10 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
       if (validationErr === undefined) return handOut(state, lease, record, client, pgRelease, cb);
       core.validationFailed(record, validationErr);
       pgRelease.call(client, validationErr);
-      if (discarded + 1 >= MAX_DISCARDS) return cb(validationErr, undefined, () => {});
+      if (discarded + 1 >= MAX_DISCARDS) {
+        core.checkoutFailed(lease, false);
+        return cb(validationErr, undefined, () => {});
+      }
       retry(state, lease, cb, discarded + 1);
     });
   }

@@ -104,6 +104,16 @@ export interface GuardOptions {
    * opens its first connection, and log its findings once through `logger`. Default `false`.
    */
   auditOnStart?: boolean;
+  /**
+   * OpenTelemetry: `'auto'` (the default) records every pool metric, except `count` and
+   * `pending_requests` when pg's OpenTelemetry instrumentation already records them for this pool;
+   * `'all'` records them anyway; `'off'` records nothing and adds no trace ids.
+   */
+  telemetry?: 'auto' | 'all' | 'off';
+  /** The OpenTelemetry `MeterProvider` to use instead of the global one. */
+  meterProvider?: { getMeter(name: string, version?: string, options?: object): unknown };
+  /** The OpenTelemetry `TracerProvider` to use instead of the global one. */
+  tracerProvider?: { getTracer(name: string, version?: string, options?: object): unknown };
 }
 
 /** Options after defaults and validation; frozen. */
@@ -129,6 +139,9 @@ export interface ResolvedGuardConfig {
   readonly validate: ((resource: any) => unknown) | undefined;
   readonly unhandledErrors: 'report' | 'throw';
   readonly auditOnStart: boolean;
+  readonly telemetry: 'auto' | 'all' | 'off';
+  readonly meterProvider: GuardOptions['meterProvider'];
+  readonly tracerProvider: GuardOptions['tracerProvider'];
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -149,6 +162,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   validationTimeoutMs: 5_000,
   unhandledErrors: 'report',
   auditOnStart: false,
+  telemetry: 'auto',
 } as const);
 
 const KNOWN_KEYS = [
@@ -173,6 +187,9 @@ const KNOWN_KEYS = [
   'validate',
   'unhandledErrors',
   'auditOnStart',
+  'telemetry',
+  'meterProvider',
+  'tracerProvider',
 ] as const;
 
 // A timer longer than this fires at once in Node (it is clamped to 1 ms), so a "huge" threshold
@@ -237,6 +254,14 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: readonly
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function provider(path: string, value: unknown, method: string, what: string): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
+    throw new TypeError(`${path} must be an OpenTelemetry ${what} (an object with ${method}()), got ${show(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -367,6 +392,10 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
 
   const unhandledErrors = oneOf('guard.unhandledErrors', o.unhandledErrors, ['report', 'throw'], GUARD_DEFAULTS.unhandledErrors);
 
+  const telemetry = oneOf('guard.telemetry', o.telemetry, ['auto', 'all', 'off'], GUARD_DEFAULTS.telemetry);
+  const meterProvider = provider('guard.meterProvider', o.meterProvider, 'getMeter', 'MeterProvider') as GuardOptions['meterProvider'];
+  const tracerProvider = provider('guard.tracerProvider', o.tracerProvider, 'getTracer', 'TracerProvider') as GuardOptions['tracerProvider'];
+
   return Object.freeze({
     name,
     leakThresholdMs,
@@ -389,5 +418,8 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     validate,
     unhandledErrors,
     auditOnStart,
+    telemetry,
+    meterProvider,
+    tracerProvider,
   });
 }

@@ -1,4 +1,5 @@
 import { formatDuration, plural } from './format.js';
+import type { TraceRef } from './telemetry.js';
 
 /**
  * Who holds a pool's connections, grouped by the call site that took them.
@@ -15,6 +16,8 @@ export interface HolderGroup {
   readonly idle: number;
   /** Leases with a query in flight or recent activity: slow, not forgotten. */
   readonly busy: number;
+  /** The trace active when the oldest of them was taken, if one was. */
+  readonly trace: TraceRef | undefined;
 }
 
 /**
@@ -110,7 +113,8 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
   ];
   for (const h of holders) {
     const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'idle lease')}: probably never released` : '';
-    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}, ${h.idle} idle, ${h.busy} busy${verdict}`);
+    const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
+    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${verdict}`);
   }
   if (holders.some((h) => h.idle > 0)) {
     lines.push('Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().');

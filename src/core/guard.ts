@@ -7,6 +7,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer } from './stack.js';
+import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
  * Whether a lease was doing something when it was looked at: `busy` (a query in flight, or
@@ -45,6 +46,8 @@ export interface LeakReport {
   readonly checkedOutAt: string;
   /** The connection the lease holds, if known. */
   readonly connection: ConnectionSummary | undefined;
+  /** The trace and span active when the lease was taken: find the request that leaked. */
+  readonly trace: TraceRef | undefined;
   /** A one-paragraph explanation with the next step, as logged. */
   readonly message: string;
 }
@@ -87,6 +90,8 @@ export interface LeaseSnapshot {
   readonly checkedOutAt: string;
   /** The id of the connection it holds. */
   readonly connectionId: number | undefined;
+  /** The trace and span active when it was taken. */
+  readonly trace: TraceRef | undefined;
   /** Whether a `leak` report was made for it. */
   readonly reported: boolean;
 }
@@ -104,6 +109,8 @@ export interface PoolCounts {
   readonly waiting: number;
   /** The pool's `max`. */
   readonly max: number;
+  /** The pool's `min`. */
+  readonly min: number;
 }
 
 /**
@@ -323,6 +330,7 @@ export class GuardCore {
   /** Set by `runManaged` around its synchronous call into the pool's checkout. */
   #managed = false;
   #managedCapture: Lease['capture'] = undefined;
+  #telemetry: TelemetrySink = NO_TELEMETRY;
   readonly #random: () => number;
   /** Whether connections need the housekeeping timer even with no lease open. */
   readonly #recycles: boolean;
@@ -352,6 +360,17 @@ export class GuardCore {
     this.#scanEveryMs = Math.min(1_000, Math.max(10, due));
   }
 
+  /** Plugs in the adapter's telemetry (OpenTelemetry's sink); until then, and when off, none. */
+  useTelemetry(sink: TelemetrySink): void {
+    this.#telemetry = sink;
+  }
+
+  /** The pool is gone: telemetry stops observing it. */
+  closed(): void {
+    this.#telemetry.close();
+    this.#telemetry = NO_TELEMETRY;
+  }
+
   #ensureTimer(): void {
     if (this.#timer === undefined) this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
   }
@@ -363,9 +382,14 @@ export class GuardCore {
 
   // ---- connections -------------------------------------------------------------------------
 
-  connectionOpened(resource: object): ConnectionRecord {
+  /** A connection was opened; `createMs`, where the adapter measured it, is how long that took. */
+  connectionOpened(resource: object, createMs?: number): ConnectionRecord {
     const now = this.clock.now();
     const record = this.ledger.addConnection(resource, now);
+    if (createMs !== undefined) {
+      record.createTimed = true;
+      this.#telemetry.created(createMs);
+    }
     record.retireAt = retireAt(now, this.config, this.#random);
     if (this.config.maxLifetimeMs > 0) this.#ensureTimer();
     return record;
@@ -466,13 +490,25 @@ export class GuardCore {
    * lease of `managedKind`, with the managed call's capture.
    */
   checkoutRequested(kind: LeaseKind, above: Function, managedKind?: LeaseKind): Lease {
+    let lease: Lease;
     if (this.#managed && managedKind !== undefined) {
       this.#managed = false;
       const capture = this.#managedCapture;
       this.#managedCapture = undefined;
-      return this.ledger.newLease(managedKind, capture, this.clock.now());
+      lease = this.ledger.newLease(managedKind, capture, this.clock.now());
+    } else {
+      lease = this.ledger.newLease(kind, this.#captureExplicit(above), this.clock.now());
     }
-    return this.ledger.newLease(kind, this.#captureExplicit(above), this.clock.now());
+    lease.trace = this.#telemetry.activeTrace();
+    this.ledger.waiting.push(lease);
+    return lease;
+  }
+
+  /** A checkout failed (the pool's error goes to the caller); `timedOut` when it waited too long. */
+  checkoutFailed(lease: Lease, timedOut: boolean): void {
+    if (lease.list !== this.ledger.waiting) return;
+    this.ledger.waiting.remove(lease);
+    this.#telemetry.failed(lease, timedOut);
   }
 
   /**
@@ -491,11 +527,20 @@ export class GuardCore {
   }
 
   checkoutGranted(lease: Lease, conn: ConnectionRecord): void {
-    lease.acquiredAt = this.clock.now();
+    const now = this.clock.now();
+    lease.acquiredAt = now;
     lease.conn = conn;
     conn.lease = lease;
     this.ledger.totals.checkouts++;
+    this.ledger.waiting.remove(lease);
     this.ledger.open.push(lease);
+    if (!conn.createTimed) {
+      // The pool opened this connection for this very checkout (pg's connect() does so
+      // synchronously): its creation took from the request to the connection's first sight.
+      conn.createTimed = true;
+      if (conn.uses === 0 && lease.requestedAt <= conn.createdAt) this.#telemetry.created(conn.createdAt - lease.requestedAt);
+    }
+    this.#telemetry.granted(lease);
     if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
   }
 
@@ -506,6 +551,7 @@ export class GuardCore {
   timeoutDetails(lease: Lease, poolMessage: string): { message: string; holders: readonly HolderGroup[]; waitedMs: number; frames: string | undefined } {
     const now = this.clock.now();
     this.ledger.totals.timeouts++;
+    this.checkoutFailed(lease, true);
     const holders = this.holders(now);
     const counts = this.#safeCounts();
     const waiting = Math.max(0, counts.waiting);
@@ -539,6 +585,7 @@ export class GuardCore {
       lease.releaseCapture = this.#captureRelease(above);
     }
     if (lease.reclaimed) return false;
+    this.#telemetry.released(lease);
     lease.list?.remove(lease);
     const conn = lease.conn;
     if (conn !== undefined) {
@@ -685,6 +732,7 @@ export class GuardCore {
     this.ledger.totals.leaks++;
     const report = this.#buildReport('leak', lease, now, now - lease.acquiredAt);
     this.#log.write('warn', `leak ${report.site ?? 'unknown'}`, report, report.message);
+    this.#telemetry.leak(report, lease);
     this.#emit('leak', report);
   }
 
@@ -710,6 +758,7 @@ export class GuardCore {
       // The adapter destroys a connection that may already be broken; nothing to add.
     }
     this.#log.write('warn', `reclaim ${report.site ?? 'unknown'}`, report, report.message);
+    this.#telemetry.leak(report, lease);
     this.#emit('reclaim', report);
   }
 
@@ -750,6 +799,7 @@ export class GuardCore {
       waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
       checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
       connection: conn === undefined ? undefined : this.#summary(conn, now),
+      trace: lease.trace,
       message,
     });
   }
@@ -768,11 +818,16 @@ export class GuardCore {
     }
   }
 
+  /** The wrapped pool's own counters (never throws). */
+  counts(): PoolCounts {
+    return this.#safeCounts();
+  }
+
   #safeCounts(): PoolCounts {
     try {
       return this.#hooks.counts();
     } catch {
-      return { total: this.ledger.connections.size, idle: 0, waiting: 0, max: 0 };
+      return { total: this.ledger.connections.size, idle: 0, waiting: 0, max: 0, min: 0 };
     }
   }
 
@@ -782,14 +837,18 @@ export class GuardCore {
   holders(now = this.clock.now()): readonly HolderGroup[] {
     const { open, suspects } = this.ledger;
     if (open.size + suspects.size === 0) return EMPTY_HOLDERS;
-    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number }>();
+    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; trace: TraceRef | undefined }>();
     for (const list of [suspects, open]) {
       for (const lease of list) {
         const site = lease.capture?.describe(this.#ignore).site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
         let g = groups.get(site);
-        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0 }));
+        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, trace: undefined }));
         g.count++;
-        g.oldestHeldMs = Math.max(g.oldestHeldMs, Math.round(now - lease.acquiredAt));
+        const held = Math.round(now - lease.acquiredAt);
+        if (held >= g.oldestHeldMs) {
+          g.oldestHeldMs = held;
+          g.trace = lease.trace ?? g.trace;
+        }
         if (this.#state(lease, now) === 'idle') g.idle++;
         else g.busy++;
       }
@@ -814,6 +873,7 @@ export class GuardCore {
           waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
           checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
           connectionId: lease.conn?.id,
+          trace: lease.trace,
           reported: lease.reported,
         });
       }

@@ -1,4 +1,5 @@
 import type { CapturedStack } from './stack.js';
+import type { TraceRef } from './telemetry.js';
 import { LinkedList, type Linked } from './list.js';
 import { RETIRE_REASONS, type RetireReason } from './recycle-policy.js';
 
@@ -26,6 +27,8 @@ export class ConnectionRecord {
   retireAt = Infinity;
   /** Set by the first cause that decided to retire it; read when it is removed. */
   retireReason: RetireReason | undefined = undefined;
+  /** Whether its creation time was recorded (once, by the first lease that waited for it). */
+  createTimed = false;
   /** Whether an unhandled error of this connection was already reported. */
   errorReported = false;
   /** When it was last released, where validation or idle retirement needs it. */
@@ -51,6 +54,8 @@ export class Lease implements Linked<Lease> {
   /** The caller's stack at checkout; formatted only if the lease is ever reported. */
   readonly capture: CapturedStack | undefined;
   readonly requestedAt: number;
+  /** The trace active at checkout, for reports and the leak's span. */
+  trace: TraceRef | undefined = undefined;
   acquiredAt = -1;
   conn: ConnectionRecord | undefined = undefined;
   /** What the adapter needs to finish the lease itself (pg: the pool's own release function). */
@@ -114,6 +119,8 @@ export class Ledger {
   readonly open = new LinkedList<Lease>();
   /** Open leases past the leak or reclaim threshold, oldest first. */
   readonly suspects = new LinkedList<Lease>();
+  /** Checkouts requested and not yet granted or failed, oldest first. */
+  readonly waiting = new LinkedList<Lease>();
   readonly totals: GuardTotals = {
     checkouts: 0,
     created: 0,
@@ -150,5 +157,13 @@ export class Ledger {
 
   get leased(): number {
     return this.open.size + this.suspects.size;
+  }
+
+  /** When the oldest open lease was taken, or `undefined`. */
+  get oldestLeaseAt(): number | undefined {
+    const a = this.suspects.head?.acquiredAt;
+    const b = this.open.head?.acquiredAt;
+    if (a === undefined) return b;
+    return b === undefined ? a : Math.min(a, b);
   }
 }

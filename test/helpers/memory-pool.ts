@@ -25,7 +25,7 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
       r.destroyed = true;
       r.reclaimError = makeError();
     },
-    counts: () => ({ total: core.ledger.connections.size, idle: 0, waiting: 0, max }),
+    counts: () => ({ total: core.ledger.connections.size, idle: 0, waiting: 0, max, min: 0 }),
     retireIdle: (record) => {
       retiredIdle.push(record);
       core.connectionRemoved(record, 'idle');

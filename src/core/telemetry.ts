@@ -1,0 +1,49 @@
+import type { Lease } from './ledger.js';
+import type { LeakReport } from './guard.js';
+
+/**
+ * The trace a lease was taken in: the ids of the span active at checkout.
+ * @public
+ */
+export interface TraceRef {
+  /** The trace id (32 hex digits). */
+  readonly traceId: string;
+  /** The id of the span active at checkout (16 hex digits). */
+  readonly spanId: string;
+  /** The W3C trace flags (1: sampled). */
+  readonly traceFlags: number;
+}
+
+/**
+ * What the core tells telemetry. The core knows no telemetry library: an adapter plugs in a sink
+ * (OpenTelemetry's, in `otel/`), and a pool without telemetry gets `NO_TELEMETRY`, whose methods
+ * do nothing, so the hot path never asks whether telemetry is on.
+ */
+export interface TelemetrySink {
+  /** The trace active now, recorded on every lease at checkout. */
+  activeTrace(): TraceRef | undefined;
+  /** A lease was handed out (wait time; a wait span if it had to wait). */
+  granted(lease: Lease): void;
+  /** A checkout failed; `timedOut` when it waited past the pool's timeout. */
+  failed(lease: Lease, timedOut: boolean): void;
+  /** A lease came back (use time). */
+  released(lease: Lease): void;
+  /** A connection was opened; `ms` is how long that took. */
+  created(ms: number): void;
+  /** A lease was reported as a leak, or reclaimed: recorded on the checkout's trace. */
+  leak(report: LeakReport, lease: Lease): void;
+  /** The pool is gone: stop observing it. */
+  close(): void;
+}
+
+const noop = (): undefined => undefined;
+
+export const NO_TELEMETRY: TelemetrySink = Object.freeze({
+  activeTrace: noop,
+  granted: noop,
+  failed: noop,
+  released: noop,
+  created: noop,
+  leak: noop,
+  close: noop,
+});
