@@ -3,7 +3,15 @@
 // print the physical bound for "a stack on every checkout": bare ÷ (bare + capture).
 // Run: npm run build && node benchmarks/checkout-release.mjs [rounds] [iterations]
 import pg from 'pg';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { Pool } from 'poolguard/pg';
+
+// A real SDK meter provider (collected on demand, never exported): the cost of recording.
+class Reader extends MetricReader {
+  async onForceFlush() {}
+  async onShutdown() {}
+}
+const meterProvider = new MeterProvider({ readers: [new Reader()] });
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const rounds = Number(process.argv[2] ?? 7);
@@ -13,6 +21,8 @@ const variants = {
   'bare pg.Pool': new pg.Pool({ connectionString: url, max: 10 }),
   'poolguard defaults': new Pool({ connectionString: url, max: 10, guard: { logger: false } }),
   'poolguard, stacks off': new Pool({ connectionString: url, max: 10, guard: { logger: false, captureStacks: 'none' } }),
+  'poolguard, telemetry off': new Pool({ connectionString: url, max: 10, guard: { logger: false, telemetry: 'off' } }),
+  'poolguard + SDK metrics': new Pool({ connectionString: url, max: 10, guard: { logger: false, meterProvider } }),
 };
 
 async function checkoutRelease(pool, n, withCapture = false) {

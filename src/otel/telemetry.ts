@@ -179,11 +179,9 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
     meter.removeBatchObservableCallback(callback, observables);
   };
   const callback = (result: BatchObservableResult): void => {
-    if (settings.isClosed()) {
-      // An ended pool stops reporting; its series end instead of freezing at their last value.
-      unsubscribe();
-      return;
-    }
+    // An ended pool reports once more (no connections, final totals) and then stops, so that its
+    // series settle on the truth rather than on the last values seen while it ran.
+    if (settings.isClosed()) queueMicrotask(unsubscribe);
     const counts = core.counts();
     const { totals, waiting } = core.ledger;
     if (withCounts) {
