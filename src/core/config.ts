@@ -1,3 +1,4 @@
+import { closest } from './closest.js';
 import type { GuardLogger } from './logger.js';
 
 /**
@@ -205,31 +206,9 @@ function show(value: unknown): string {
   return `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 function suggest(key: string): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const known of KNOWN_KEYS) {
-    const d = levenshtein(key, known);
-    if (d < bestDistance) {
-      best = known;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` Did you mean guard.${best}?` : '';
+  const best = closest(key, KNOWN_KEYS);
+  return best === undefined ? '' : ` Did you mean guard.${best}?`;
 }
 
 function milliseconds(path: string, value: unknown, fallback: number): number {

@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,15 +14,6 @@ const URL_WITH_PASSWORD = urlAs(new URL(DATABASE_URL).username || 'postgres', SE
 const everything: string[] = [];
 let dir: string;
 
-function newestMtime(path: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const p = join(path, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 /** Runs the built CLI as users do; every byte it prints is kept for the secrets check. */
 function cli(args: string[], env: Record<string, string | undefined> = { DATABASE_URL: URL_WITH_PASSWORD }) {
   const run = spawnSync(process.execPath, [join(root, 'dist/esm/cli.js'), ...args], {
@@ -35,11 +26,8 @@ function cli(args: string[], env: Record<string, string | undefined> = { DATABAS
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+// The global setup has built the package: the CLI runs from dist/, as users run it.
 beforeAll(() => {
-  const built = join(root, 'dist/esm/cli.js');
-  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(root, 'src'))) {
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-  }
   dir = mkdtempSync(join(tmpdir(), 'poolguard-cli-'));
   writeFileSync(join(dir, 'sound.json'), JSON.stringify(SOUND));
   writeFileSync(join(dir, 'sound.mjs'), `export default ${JSON.stringify({ ...SOUND, max: 4 })};\n`);
