@@ -188,3 +188,24 @@ describe('state per pool', () => {
     expect(pointOf(final, 'poolguard.connection.retirements', { ...at, 'poolguard.retire.reason': 'ended' })).toBe(1);
   });
 });
+
+describe('generic-pool pools record the same metrics', () => {
+  it('db.client.connection.* with the pool name, from the same core', async () => {
+    const { createPool } = await import('../../src/generic-pool.js');
+    const pool = createPool({ create: async () => ({}), destroy: async () => {} }, { max: 4, guard: { name: 'cache', logger: false, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider } });
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    await pool.release(b);
+    const m = await otel.metrics();
+    const at = { 'db.client.connection.pool.name': 'cache' };
+    expect(pointOf(m, 'db.client.connection.count', { ...at, 'db.client.connection.state': 'used' })).toBe(1);
+    expect(pointOf(m, 'db.client.connection.count', { ...at, 'db.client.connection.state': 'idle' })).toBe(1);
+    expect(pointOf(m, 'db.client.connection.limit', at)).toBe(4);
+    expect((pointOf(m, 'db.client.connection.wait_time', at) as Histogram).count).toBe(2);
+    expect((pointOf(m, 'db.client.connection.use_time', at) as Histogram).count).toBe(1);
+    expect((pointOf(m, 'db.client.connection.create_time', at) as Histogram).count).toBe(2);
+    await pool.release(a);
+    await pool.drain();
+    await pool.clear();
+  });
+});
