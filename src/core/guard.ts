@@ -223,7 +223,7 @@ export interface GuardEvents {
 /** What the core needs from the pool it guards; each adapter supplies these. */
 export interface AdapterHooks {
   /** The record of a pooled resource, if the adapter knows it (for `touch`). */
-  recordOf?(resource: object): ConnectionRecord | undefined;
+  recordOf?(resource: unknown): ConnectionRecord | undefined;
   /** Whether work is in flight on the resource right now; `undefined` when the adapter cannot tell. */
   inFlight(resource: object): boolean | undefined;
   /**
@@ -270,7 +270,7 @@ export class PoolGuard extends EventEmitter {
    * (a generic-pool resource that is not a pg client) is reported `busy`, not `idle`. pg clients
    * need no call: their queries are seen.
    */
-  touch(resource: object): void {
+  touch(resource: unknown): void {
     this.#core.touch(resource);
   }
 
@@ -467,8 +467,13 @@ export class GuardCore {
     record.lastActiveAt = this.clock.now();
   }
 
-  touch(resource: object): void {
-    const record = this.#hooks.recordOf?.(resource);
+  touch(resource: unknown): void {
+    let record: ConnectionRecord | undefined;
+    try {
+      record = this.#hooks.recordOf?.(resource as object);
+    } catch {
+      // Not a resource of this pool (null, a primitive pg never lends): nothing to mark.
+    }
     if (record !== undefined) this.connectionActive(record);
   }
 
