@@ -1,0 +1,55 @@
+// Shared by the benchmarks: variants run interleaved in one process (round 1: A B C, round 2:
+// A B C, ...) after a warm-up, so that drift of the machine hits every variant alike; results are
+// medians with their spread, and ratios to the baseline variant.
+import os from 'node:os';
+import pg from 'pg';
+
+export const SMOKE = process.argv.includes('--smoke');
+export const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Runs `measure(variant)` for every variant, `rounds` times, interleaved, after one warm-up round.
+ * `measure` returns one number per call (lower is better unless `higherIsBetter`).
+ */
+export async function interleaved(variants, measure, { rounds = 5 } = {}) {
+  const results = new Map(variants.map((v) => [v.name, []]));
+  for (const v of variants) await measure(v); // warm-up: JIT, connections, caches
+  for (let r = 0; r < rounds; r++) {
+    for (const v of variants) results.get(v.name).push(await measure(v));
+  }
+  return results;
+}
+
+/** Markdown table: median, spread (min–max), ratio to the baseline. */
+export function table(results, { unit, baseline, higherIsBetter = false, digits = 3, extra = {} }) {
+  const base = median(results.get(baseline));
+  const rows = ['| variant | median | spread | ratio to bare |', '|---|---|---|---|'];
+  for (const [name, xs] of results) {
+    const m = median(xs);
+    const ratio = higherIsBetter ? m / base : base / m;
+    rows.push(`| ${name} | ${m.toFixed(digits)} ${unit} | ${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)} | ${ratio.toFixed(2)}×${extra[name] ? ` ${extra[name]}` : ''} |`);
+  }
+  return rows.join('\n');
+}
+
+export async function machine() {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query('SHOW server_version');
+  await client.end();
+  return `${os.cpus().length} cores (${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${rows[0].server_version}`;
+}
+
+export function section(title, command, body) {
+  return `## ${title}\n\nCommand: \`${command}\`\n\n${body}\n`;
+}
