@@ -1,0 +1,18 @@
+// npm run bench: every benchmark in turn; with --write, the results replace benchmarks/RESULTS.md.
+import { writeFileSync } from 'node:fs';
+import { machine, section } from './lib.mjs';
+
+const names = ['checkout-release', 'query-throughput', 'stack-capture', 'scale', 'memory'];
+const parts = [];
+const smoke = process.argv.includes('--smoke');
+for (const name of names) {
+  process.stderr.write(`bench: ${name}…\n`);
+  const { run } = await import(`./${name}.mjs`);
+  const { title, body } = await run();
+  parts.push(section(title, `node --expose-gc benchmarks/${name}.mjs`, body));
+  console.log(parts.at(-1));
+}
+if (process.argv.includes('--write') && !smoke) {
+  const header = `# Benchmark results\n\nProduced by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${await machine()}.\nEvery table compares its variants in one process, interleaved, after a warm-up; medians and spread (min–max) over the rounds.\n\n`;
+  writeFileSync(new URL('./RESULTS.md', import.meta.url), header + parts.join('\n'));
+}
