@@ -71,6 +71,7 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const results = [];
   const inFlight = new Set();
+  let closed = false;
   const interval = 1000 / ratePerSecond;
   const start = performance.now();
   for (let i = 0; ; i++) {
@@ -82,6 +83,7 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
     const productId = 1 + Math.floor(rand() * PRODUCTS);
     const sentAt = performance.now();
     const p = send(agent, baseUrl, route, productId, 10_000).then(({ status, error }) => {
+      if (closed) return; // answered after the drain: already counted as unanswered
       const result = { at: sentAt - start, doneAt: performance.now() - start, route, status, ms: performance.now() - sentAt, ok: status > 0 && status < 500, error };
       results.push(result);
       onResult(result);
@@ -90,6 +92,7 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
     inFlight.add(p);
   }
   await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
+  closed = true;
   agent.destroy();
   return { results, unanswered: inFlight.size, durationMs: performance.now() - start };
 }

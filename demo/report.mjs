@@ -43,7 +43,9 @@ function chart(run, scale) {
   const parts = [];
 
   // Grid and axes.
-  const xTicks = ticks(scale.durationMs / 1000, Math.min(10, Math.ceil(scale.durationMs / 1000)));
+  const seconds = scale.durationMs / 1000;
+  const xStep = [1, 2, 5, 10, 20, 30, 60].find((step) => seconds / step <= 12) ?? 60;
+  const xTicks = Array.from({ length: Math.floor(seconds / xStep) + 1 }, (_, i) => i * xStep);
   for (const t of xTicks) {
     const px = x(t * 1000);
     parts.push(`<line x1="${px}" y1="${top1}" x2="${px}" y2="${top1 + h1}" class="grid"/><line x1="${px}" y1="${top2}" x2="${px}" y2="${top2 + h2}" class="grid"/>`);
@@ -52,7 +54,7 @@ function chart(run, scale) {
   for (const v of ticks(scale.connections, 5)) {
     parts.push(`<line x1="${left}" y1="${y1(v)}" x2="${left + plotW}" y2="${y1(v)}" class="grid"/><text x="${left - 8}" y="${y1(v) + 4}" class="tick" text-anchor="end">${v}</text>`);
   }
-  for (const v of ticks(scale.requests, 4)) {
+  for (const v of ticks(scale.requests, scale.requests % 5 === 0 ? 5 : 4)) {
     parts.push(`<line x1="${left}" y1="${y2(v)}" x2="${left + plotW}" y2="${y2(v)}" class="grid"/><text x="${left - 8}" y="${y2(v) + 4}" class="tick" text-anchor="end">${v}</text>`);
   }
   parts.push(`<text x="${left}" y="${top1 - 10}" class="axis">connections (pool max ${scale.connections})</text>`);
@@ -73,6 +75,12 @@ function chart(run, scale) {
     });
     const waitingPts = s.map((p) => `${x(p.t)},${y2(p.waiting)}`);
     parts.push(`<polyline points="${waitingPts.join(' ')}" fill="none" stroke="${COLORS.waiting}" stroke-width="2.5"/>`);
+  }
+  // Traffic stops at the run's nominal duration; what follows is the last requests being answered.
+  if (run.durationMs < scale.durationMs) {
+    const px = x(run.durationMs);
+    parts.push(`<line x1="${px}" y1="${top1}" x2="${px}" y2="${top2 + h2}" stroke="#666" stroke-width="1.5" stroke-dasharray="2 3"/>`);
+    parts.push(`<text x="${px - 6}" y="${top2 + 14}" class="tick" text-anchor="end">traffic stops</text>`);
   }
   if (run.culprit) {
     const px = x(run.culprit.atMs);
@@ -123,7 +131,7 @@ function leakReports(run) {
   const shown = run.leakReports.slice(0, 3);
   const more = run.leakReports.length - shown.length;
   return (
-    shown.map((r) => `<div class="leak"><p><strong>${(r.atMs / 1000).toFixed(1)} s</strong> · <code>${esc(r.site)}</code> · held ${Math.round(r.heldMs)} ms · ${esc(r.state)}</p><pre>${esc(r.message)}\n${esc(r.stack)}</pre></div>`).join('') +
+    shown.map((r) => `<div class="leak"><p><strong>${(r.atMs / 1000).toFixed(1)} s</strong> · <code>${esc(r.site)}</code> · held ${Math.round(r.heldMs)} ms · ${esc(r.state)}</p><pre>${esc(r.message?.includes(r.stack?.split('\n')[0]?.trim() ?? '\u0000') ? r.message : `${r.message}\n${r.stack ?? ''}`)}</pre></div>`).join('') +
     (more > 0 ? `<p class="dim">… and ${more} more report${more === 1 ? '' : 's'}, all from ${esc([...new Set(run.leakReports.map((r) => r.site))].join(', '))}.</p>` : '')
   );
 }
@@ -141,7 +149,8 @@ function auditSection(audit) {
 export function writeReport(path, data) {
   const { runs, audit, meta } = data;
   const scale = {
-    durationMs: Math.max(...runs.map((r) => r.durationMs)),
+    // The load's last answers and the last samples come after the run's nominal duration.
+    durationMs: Math.ceil(Math.max(...runs.flatMap((r) => [r.endMs ?? r.durationMs, ...r.samples.map((p) => p.t)])) / 1000) * 1000,
     connections: meta.max,
     requests: niceMax(Math.max(1, ...runs.flatMap((r) => [...r.samples.map((p) => p.waiting), ...r.failuresPerSecond]))),
   };
@@ -163,16 +172,16 @@ svg .grid{stroke:#e6e6e6;stroke-width:1}svg .frame{fill:none;stroke:#999}svg .ti
 <p>The same service and the same traffic, twice. <code>POST /orders</code> forgets <code>client.release()</code> when an item is out of stock.
 Run 1 uses plain <code>pg.Pool</code>; run 2 changes one import to <code>poolguard/pg</code>.</p>
 ${summaryTable(runs)}
-<h2>Pool state over time</h2>
+<h2 id="charts">Pool state over time</h2>
 ${legend()}
 ${runs.map((r) => `<h3>${esc(r.title)}</h3>${chart(r, scale)}`).join('\n')}
-<h2>Leak reports</h2>
+<h2 id="leaks">Leak reports</h2>
 ${runs.map((r) => `<h3>${esc(r.title)}</h3>${leakReports(r)}`).join('\n')}
-<h2>What failing requests were told</h2>
+<h2 id="errors">What failing requests were told</h2>
 ${runs.map((r) => `<h3>${esc(r.title)}</h3>${errorSamples(r)}`).join('\n')}
-<h2>Configuration audit</h2>
+<h2 id="audit">Configuration audit</h2>
 ${auditSection(audit)}
-<h2>Settings</h2>
+<h2 id="settings">Settings</h2>
 <pre>${esc(JSON.stringify(meta.poolOptions, null, 2))}</pre>
 <script type="application/json" id="demo-data">${json}</script>
 </body></html>

@@ -4,7 +4,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { DemoError, startEmbeddedPostgres } from './embedded-db.mjs';
 import { runLoad } from './load.mjs';
 import { writeReport } from './report.mjs';
@@ -28,6 +27,7 @@ const RUNS = [
  * CI log) a status line is printed every two seconds. Colour only on a terminal, never with NO_COLOR.
  */
 export function createOutput({ stream = process.stdout, env = process.env, silent = false } = {}) {
+  let muted = silent;
   const live = Boolean(stream.isTTY) && !env.CI;
   const color = live && !('NO_COLOR' in env && env.NO_COLOR !== '');
   const paint = (code) => (text) => (color ? `\x1b[${code}m${text}\x1b[0m` : String(text));
@@ -45,12 +45,12 @@ export function createOutput({ stream = process.stdout, env = process.env, silen
     bold: paint('1'),
     dim: paint('2'),
     line(text = '') {
-      if (silent) return;
+      if (muted) return;
       clear();
       stream.write(`${text}\n`);
     },
     status(text, force = false) {
-      if (silent) return;
+      if (muted) return;
       if (live) {
         const width = stream.columns ? stream.columns - 1 : 120;
         stream.write(`\r\x1b[2K${text.length > width ? text.slice(0, width) : text}`);
@@ -61,6 +61,13 @@ export function createOutput({ stream = process.stdout, env = process.env, silen
       }
     },
     endStatus: clear,
+    /** Says `text` and nothing after it: the process is on its way out. */
+    last(text) {
+      if (muted) return;
+      clear();
+      stream.write(`${text}\n`);
+      muted = true;
+    },
   };
 }
 
@@ -76,12 +83,16 @@ function summarise(run, load, durationMs) {
   const ok = results.filter((r) => r.ok).length;
   const failed = results.length - ok + load.unanswered;
   const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
-  const failuresPerSecond = Array.from({ length: Math.ceil(durationMs / 1000) }, () => 0);
-  for (const r of results) if (!r.ok) failuresPerSecond[Math.min(failuresPerSecond.length - 1, Math.floor(r.doneAt / 1000))]++;
+  // Counted when the failure happened, so the last requests' answers (after the load stopped)
+  // fall in seconds of their own instead of piling onto the run's last second.
+  const endMs = Math.max(durationMs, ...results.map((r) => r.doneAt));
+  const failuresPerSecond = Array.from({ length: Math.ceil(endMs / 1000) }, () => 0);
+  for (const r of results) if (!r.ok) failuresPerSecond[Math.floor(r.doneAt / 1000)]++;
   const firstFailure = results.filter((r) => !r.ok).sort((a, b) => a.doneAt - b.doneAt)[0];
   return {
     ...run,
     durationMs,
+    endMs,
     total: results.length + load.unanswered,
     ok,
     failed,
@@ -94,6 +105,13 @@ function summarise(run, load, durationMs) {
   };
 }
 
+// Every connection the demo has open, so that an interrupt can stop the database under them
+// without their 'terminating connection' errors crashing the process on the way out.
+const openClients = new Set();
+function quietOpenClients() {
+  for (const client of openClients) client.on('error', () => {});
+}
+
 // ---- one run --------------------------------------------------------------------------------------
 
 async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEveryMs, out }) {
@@ -103,7 +121,10 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   // Every connection the run opened, so that teardown can close the ones a leak never returned
   // (pg's pool.end() waits for them forever).
   const clients = new Set();
-  pool.on('connect', (client) => clients.add(client));
+  pool.on('connect', (client) => {
+    clients.add(client);
+    openClients.add(client);
+  });
 
   const t0 = performance.now();
   const since = () => performance.now() - t0;
@@ -133,6 +154,7 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   let okCount = 0;
   let failCount = 0;
   const errorSamples = [];
+  const errorShapes = new Set();
   const showStatus = (force) => {
     const p = samples[samples.length - 1] ?? sample();
     const elapsed = `${(Math.min(since(), durationMs) / 1000).toFixed(1).padStart(4)} s of ${durationMs / 1000} s`;
@@ -154,7 +176,10 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
     onResult: (r) => {
       if (r.ok) return void okCount++;
       failCount++;
-      if (errorSamples.length < 3 && !errorSamples.includes(r.error)) {
+      // Keep a few distinct messages; ones that differ only in their numbers count as one.
+      const shape = String(r.error).replace(/\d+(\.\d+)?/g, '#');
+      if (errorSamples.length < 3 && !errorShapes.has(shape)) {
+        errorShapes.add(shape);
         errorSamples.push(r.error);
         if (errorSamples.length === 1) {
           out.line(`  ${out.red('✗')} ${(r.doneAt / 1000).toFixed(1)} s  first failed request (${r.route}), ${guarded ? 'and what it was told:' : 'and all it was told (nothing says who holds the connections):'}`);
@@ -176,6 +201,7 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   await Promise.all(
     [...clients].map((client) => {
       client.on('error', () => {});
+      openClients.delete(client);
       return Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
     }),
   );
@@ -224,7 +250,14 @@ export async function runScenario({
     throw new DemoError(`poolguard is not built (${err.code ?? err.message}). Run \`npm run demo\`, which builds first, or \`npm run build\`.`);
   }
 
+  let pg;
+  try {
+    ({ default: pg } = await import('pg'));
+  } catch (err) {
+    throw new DemoError(`the pg package is missing (${err.code ?? err.message}). Run \`npm ci\` in the repository.`);
+  }
   const admin = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  openClients.add(admin);
   try {
     await admin.connect();
     await setupSchema(admin);
@@ -290,6 +323,7 @@ export async function runScenario({
   } finally {
     await dropSchema(admin).catch(() => {});
     await admin.end().catch(() => {});
+    openClients.delete(admin);
   }
 }
 
@@ -354,8 +388,8 @@ async function main() {
   let databaseLabel;
   let embedded;
   const interrupted = (signal) => {
-    out.endStatus();
-    out.line(`\n${signal}: stopping${embedded ? ' the embedded database and removing its files' : ''}; no report was written.`);
+    quietOpenClients();
+    out.last(`\n${signal}: stopping${embedded ? ' the embedded database and removing its files' : ''}; no report was written.`);
     if (embedded) embedded.stop().finally(() => process.exit(130));
     else process.exit(130);
   };

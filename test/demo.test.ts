@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -19,12 +19,19 @@ interface DemoRun {
   errorSamples: string[];
 }
 
-function runDemo(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runDemo(
+  args: string[],
+  env: Record<string, string | undefined>,
+  onStdout: (text: string, kill: (signal: NodeJS.Signals) => void) => void = () => {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['demo/run.mjs', ...args], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout(stdout, (signal) => child.kill(signal));
+    });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -44,7 +51,7 @@ describe('the demo', () => {
   const url = new URL(DATABASE_URL);
   url.pathname = `/${database}`;
   const demoUrl = url.toString();
-  const dir = mkdtempSync(join(tmpdir(), 'poolguard-demo-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'pgdemo-test-'));
   const reportPath = join(dir, 'report.html');
   let result: { code: number | null; stdout: string; stderr: string };
 
@@ -129,4 +136,28 @@ describe('the demo', () => {
     expect(run.stderr).not.toContain('hunter2-secret');
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('on Ctrl-C stops the embedded database and removes its files', async () => {
+    // Its own temporary directory, to see what the embedded database leaves behind. As root the
+    // server runs as the postgres user, which must be able to enter it.
+    const tmp = mkdtempSync(join(tmpdir(), 'pgdemo-sigint-'));
+    chmodSync(tmp, 0o755);
+    try {
+      let sent = false;
+      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp }, (stdout, kill) => {
+        if (!sent && stdout.includes('Run 1: plain pg.Pool')) {
+          sent = true;
+          setTimeout(() => kill('SIGINT'), 500);
+        }
+      });
+      expect(sent, run.stdout + run.stderr).toBe(true);
+      expect(run.stdout).toMatch(/Database: embedded PostgreSQL \d+/);
+      expect(run.stdout).toContain('SIGINT: stopping the embedded database and removing its files; no report was written.');
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toBe('');
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
