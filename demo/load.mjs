@@ -72,6 +72,7 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
   const results = [];
   const inFlight = new Set();
   let closed = false;
+  const pending = new Map();
   const interval = 1000 / ratePerSecond;
   const start = performance.now();
   for (let i = 0; ; i++) {
@@ -88,11 +89,13 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
       results.push(result);
       onResult(result);
       inFlight.delete(p);
+      pending.delete(p);
     });
     inFlight.add(p);
+    pending.set(p, { route, productId, at: sentAt - start });
   }
   await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
   closed = true;
   agent.destroy();
-  return { results, unanswered: inFlight.size, durationMs: performance.now() - start };
+  return { results, unanswered: inFlight.size, unansweredRequests: [...pending.values()], durationMs: performance.now() - start };
 }

@@ -111,7 +111,7 @@ function summaryTable(runs) {
   return `<table class="summary"><thead><tr><th></th>${runs.map((r) => `<th>${esc(r.title)}</th>`).join('')}</tr></thead><tbody>
 ${row('pool class', (r) => `<code>${esc(r.importLine)}</code>`)}
 ${row('requests answered without error', (r) => `${pct(r.successRate)} <span class="dim">(${r.ok} of ${r.total})</span>`)}
-${row('failed requests', (r) => `${r.failed}${r.timeouts ? ` <span class="dim">(${r.timeouts} checkout timeouts)</span>` : ''}`)}
+${row('failed requests', (r) => `${r.failed}${r.timeouts ? ` <span class="dim">(${r.timeouts} checkout timeouts)</span>` : ''}${r.unanswered?.length ? ` <span class="dim">(${r.unanswered.length} unanswered when the run ended: ${esc(r.unanswered.map((u) => u.route).join(', '))})</span>` : ''}`)}
 ${row('first failure', (r) => (r.firstFailureMs === undefined ? 'none' : `${(r.firstFailureMs / 1000).toFixed(1)} s`))}
 ${row('latency p50 / p99', (r) => `${ms(r.p50)} / ${ms(r.p99)}`)}
 ${row('culprit named after', (r) => (r.culprit ? `<strong>${(r.culprit.atMs / 1000).toFixed(1)} s</strong>` : 'never'))}
@@ -132,7 +132,8 @@ function leakReports(run) {
   const more = run.leakReports.length - shown.length;
   return (
     shown.map((r) => `<div class="leak"><p><strong>${(r.atMs / 1000).toFixed(1)} s</strong> · <code>${esc(r.site)}</code> · held ${Math.round(r.heldMs)} ms · ${esc(r.state)}</p><pre>${esc(r.message?.includes(r.stack?.split('\n')[0]?.trim() ?? '\u0000') ? r.message : `${r.message}\n${r.stack ?? ''}`)}</pre></div>`).join('') +
-    (more > 0 ? `<p class="dim">… and ${more} more report${more === 1 ? '' : 's'}, all from ${esc([...new Set(run.leakReports.map((r) => r.site))].join(', '))}.</p>` : '')
+    (more > 0 ? `<p class="dim">… and ${more} more report${more === 1 ? '' : 's'}, all from ${esc([...new Set(run.leakReports.map((r) => r.site))].join(', '))}.</p>` : '') +
+    (run.totals ? `<p>poolguard's totals at the end of the run (<code>pool.guard.snapshot().totals</code>):</p><pre>${esc(JSON.stringify(run.totals))}</pre>` : '')
   );
 }
 

@@ -102,6 +102,7 @@ function summarise(run, load, durationMs) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     failuresPerSecond,
+    unanswered: load.unansweredRequests,
   };
 }
 
@@ -194,6 +195,8 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   showStatus(true);
   out.endStatus();
 
+  // poolguard's own count of what happened (checkouts, leaks, reclaims, connections retired by reason).
+  const totals = guarded ? pool.guard.snapshot().totals : undefined;
   await service.close();
   // pool.end() closes idle connections; a leaked one is closed directly, with a listener for the
   // error its end may cause, or the process would crash on an unhandled 'error'.
@@ -207,7 +210,7 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   );
 
   const summary = summarise(run, load, durationMs);
-  return { ...summary, guarded, samples, culprit, leakReports, leaks: leakReports.length, reclaims, errorSamples };
+  return { ...summary, guarded, samples, culprit, leakReports, leaks: leakReports.length, reclaims, errorSamples, totals };
 }
 
 const indent = (text, n) => String(text).split('\n').map((l) => ' '.repeat(n) + l).join('\n');
