@@ -76,7 +76,7 @@ export async function startEmbeddedPostgres() {
     onError: (error) => log.push(String(error?.message ?? error)),
     // Loopback only, no Unix socket (its default directory may belong to another server), and no
     // fsync: the data is thrown away at exit.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'max_connections=50'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
   });
 
   const fail = (what, err) => {

@@ -352,7 +352,14 @@ function printSummary(out, data, reportPath) {
   } else {
     out.line(out.yellow('poolguard named no culprit in this run: the run may have been too short for a lease to cross guard.leakThresholdMs (try --duration 15).'));
   }
-  if (blind.failed === 0) out.line(out.yellow('The plain run did not fail this time: the load may be too light for this machine (try --rate 60).'));
+  if (blind.failed === 0) {
+    out.line(
+      out.yellow(
+        `The plain run did not fail: ${data.meta.durationMs / 1000} s at ${data.meta.ratePerSecond} requests/s leaked too few connections to empty the pool ` +
+          '(at the defaults, 40 requests/s, it takes about 7 s). Run longer or faster: --duration 15, --rate 60.',
+      ),
+    );
+  }
   out.line(`Report (charts, leak reports, timeout errors, audit): ${pathToFileURL(resolve(reportPath)).href}`);
 }
 
@@ -375,7 +382,7 @@ async function main() {
   try {
     ({ values: args } = parseArgs({ options: { duration: { type: 'string' }, rate: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean' } } }));
   } catch (err) {
-    out.line(`${err.message}\n\n${HELP}`);
+    process.stderr.write(`demo: ${err.message}\n\n${HELP}\n`);
     return 2;
   }
   if (args.help) {
