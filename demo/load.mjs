@@ -76,8 +76,9 @@ export async function runLoad({ baseUrl, durationMs, ratePerSecond = 40, seed = 
   const interval = 1000 / ratePerSecond;
   const start = performance.now();
   for (let i = 0; ; i++) {
+    // Compared as an offset: start + offset - start can fall short of offset in floating point.
+    if (i * interval >= durationMs) break;
     const due = start + i * interval;
-    if (due - start >= durationMs) break;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const route = pick(rand);

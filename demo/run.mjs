@@ -61,6 +61,11 @@ export function createOutput({ stream = process.stdout, env = process.env, silen
       }
     },
     endStatus: clear,
+    /** Leaves the last status line on screen as an ordinary line. */
+    keepStatus() {
+      if (statusShown) stream.write('\n');
+      statusShown = false;
+    },
     /** Says `text` and nothing after it: the process is on its way out. */
     last(text) {
       if (muted) return;
@@ -193,7 +198,7 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
   clearInterval(ticker);
   sample();
   showStatus(true);
-  out.endStatus();
+  out.keepStatus();
 
   // poolguard's own count of what happened (checkouts, leaks, reclaims, connections retired by reason).
   const totals = guarded ? pool.guard.snapshot().totals : undefined;
