@@ -1,0 +1,4 @@
+// Run 1: the service as it was during the outage.
+import { Pool } from 'pg';
+
+export { Pool };

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root } from './helpers/build.js';
+import { DATABASE_URL } from './helpers/db.js';
+
+interface DemoRun {
+  title: string;
+  guarded: boolean;
+  total: number;
+  ok: number;
+  failed: number;
+  timeouts: number;
+  culprit?: { atMs: number; site: string };
+  samples: Array<{ t: number; used: number; idle: number; waiting: number }>;
+  errorSamples: string[];
+}
+
+function runDemo(
+  args: string[],
+  env: Record<string, string | undefined>,
+  onStdout: (text: string, kill: (signal: NodeJS.Signals) => void) => void = () => {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['demo/run.mjs', ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout(stdout, (signal) => child.kill(signal));
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The line the leak report must name: the `pool.connect()` marked `// LEAK:` in the service. */
+function leakLine(): { line: number; column: number } {
+  const lines = readFileSync(join(root, 'demo/service.mjs'), 'utf8').split('\n');
+  const index = lines.findIndex((l) => l.includes('// LEAK:'));
+  expect(index, 'demo/service.mjs marks its leaking checkout with // LEAK:').toBeGreaterThanOrEqual(0);
+  return { line: index + 1, column: lines[index]!.indexOf('connect(') + 1 };
+}
+
+describe('the demo', () => {
+  // A database of its own: the demo drops and recreates its schema, and other test files run at once.
+  const database = `poolguard_demo_${process.pid}`;
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${database}`;
+  const demoUrl = url.toString();
+  const dir = mkdtempSync(join(tmpdir(), 'pgdemo-test-'));
+  const reportPath = join(dir, 'report.html');
+  let result: { code: number | null; stdout: string; stderr: string };
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    // Shortened: 6 s per run, with more traffic so that the plain pool drains well within it.
+    result = await runDemo(['--duration', '6', '--rate', '60', '--report', reportPath], { DATABASE_URL: demoUrl, NO_COLOR: '1' });
+  }, 45_000);
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  function report(): { runs: DemoRun[] } {
+    const html = readFileSync(reportPath, 'utf8');
+    const json = /<script type="application\/json" id="demo-data">([\s\S]*?)<\/script>/.exec(html)?.[1];
+    expect(json, 'the report embeds its data').toBeDefined();
+    return JSON.parse(json!) as { runs: DemoRun[] };
+  }
+
+  it('exits 0 and prints a summary naming the culprit', () => {
+    expect(result.code, result.stderr).toBe(0);
+    const { line } = leakLine();
+    expect(result.stdout).toMatch(new RegExp(`culprit\\s+–\\s+demo/service\\.mjs:${line}:\\d+`));
+    expect(result.stdout).toContain('Report (charts, leak reports, timeout errors, audit): file://');
+  });
+
+  it('fails requests in the blind run with pg’s timeout and nothing else', () => {
+    const blind = report().runs[0]!;
+    expect(blind.guarded).toBe(false);
+    expect(blind.failed).toBeGreaterThan(0);
+    expect(blind.timeouts).toBeGreaterThan(0);
+    expect(blind.errorSamples).toContain('timeout exceeded when trying to connect');
+    expect(blind.culprit).toBeUndefined();
+  });
+
+  it('names the leaking route’s file:line in the guarded run', () => {
+    const guarded = report().runs[1]!;
+    const { line, column } = leakLine();
+    expect(guarded.guarded).toBe(true);
+    expect(guarded.culprit?.site).toBe(`demo/service.mjs:${line}:${column}`);
+    // Within seconds: the leak threshold is 1.5 s and the first out-of-stock order comes early.
+    expect(guarded.culprit!.atMs).toBeLessThan(4_000);
+    expect(guarded.ok / guarded.total).toBeGreaterThan(report().runs[0]!.ok / report().runs[0]!.total);
+  });
+
+  it('writes one self-contained HTML report with both runs’ series', () => {
+    expect(existsSync(reportPath)).toBe(true);
+    const html = readFileSync(reportPath, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+    const { runs } = report();
+    expect(runs.map((r) => r.title)).toEqual(['Run 1: plain pg.Pool', 'Run 2: poolguard']);
+    for (const run of runs) {
+      // Sampled every 200 ms over 6 s.
+      expect(run.samples.length).toBeGreaterThan(20);
+      expect(Math.max(...run.samples.map((s) => s.used))).toBeGreaterThan(0);
+    }
+    expect(Math.max(...runs[0]!.samples.map((s) => s.waiting))).toBeGreaterThan(0);
+  });
+
+  it('prints status lines without colour when stdout is not a terminal', () => {
+    expect(result.stdout).not.toContain('\x1b[');
+    expect(result.stdout).toMatch(/run 1 \(pg\) +\d+\.\d s of 6 s {2}pool: \d+ used, \d+ idle, \d+ waiting/);
+  });
+
+  it('stops with a one-line reason, no stack and no password, when the database cannot be reached', async () => {
+    const bad = new URL(DATABASE_URL);
+    bad.port = '1';
+    bad.password = 'hunter2-secret';
+    const run = await runDemo(['--duration', '2'], { DATABASE_URL: bad.toString() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^demo: the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/\S+ could not be prepared: /);
+    expect(run.stderr).not.toContain('hunter2-secret');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('on Ctrl-C stops the embedded database and removes its files', async () => {
+    // Its own temporary directory, to see what the embedded database leaves behind. As root the
+    // server runs as the postgres user, which must be able to enter it.
+    const tmp = mkdtempSync(join(tmpdir(), 'pgdemo-sigint-'));
+    chmodSync(tmp, 0o755);
+    try {
+      let sent = false;
+      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp }, (stdout, kill) => {
+        if (!sent && stdout.includes('Run 1: plain pg.Pool')) {
+          sent = true;
+          setTimeout(() => kill('SIGINT'), 500);
+        }
+      });
+      expect(sent, run.stdout + run.stderr).toBe(true);
+      expect(run.stdout).toMatch(/Database: embedded PostgreSQL \d+/);
+      expect(run.stdout).toContain('SIGINT: stopping the embedded database and removing its files; no report was written.');
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toBe('');
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
