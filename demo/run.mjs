@@ -288,7 +288,7 @@ export async function runScenario({
     // this same object.
     guard: {
       name: 'shop-db',
-      leakThresholdMs: 1_500,
+      leakThresholdMs: 1_000,
       idleAfterMs: 300,
       // Long enough that a burst of leaks can still empty the pool for a moment, so the timeout
       // error with its holders shows; short enough that the service recovers. Measured at 40
