@@ -8,14 +8,14 @@ const PG_MESSAGE = 'timeout exceeded when trying to connect';
 
 describe('a checkout that times out names who holds the connections', () => {
   it('bare pg.Pool gives only its message (the baseline)', async () => {
-    const pool = barePool({ max: 1, connectionTimeoutMillis: 100 });
+    const pool = barePool({ max: 1, connectionTimeoutMillis: 300 });
     const c = await pool.connect();
     await expect(pool.connect()).rejects.toThrow(PG_MESSAGE);
     c.release();
   });
 
   it('promise form: the message starts with pg-pool’s and lists the holders by site', async () => {
-    const pool = guardedPool({ max: 2, connectionTimeoutMillis: 150, guard: { idleAfterMs: 20 } });
+    const pool = guardedPool({ max: 2, connectionTimeoutMillis: 300, guard: { idleAfterMs: 20 } });
     const held = [await leakWithPromise(pool), await leakWithPromise(pool)];
     await new Promise((r) => setTimeout(r, 30));
     const err = (await pool.connect().catch((e: unknown) => e)) as CheckoutTimeoutError;
@@ -28,8 +28,8 @@ describe('a checkout that times out names who holds the connections', () => {
     expect(err.message).toContain('release the client in a finally block');
     expect(err.code).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
     expect(err.holders).toEqual([{ site: 'test/fixtures/leaky.mjs:5:29', count: 2, oldestHeldMs: expect.any(Number), idle: 2, busy: 0 }]);
-    expect(err.holders[0]!.oldestHeldMs).toBeGreaterThanOrEqual(150);
-    expect(err.waitedMs).toBeGreaterThanOrEqual(140);
+    expect(err.holders[0]!.oldestHeldMs).toBeGreaterThanOrEqual(300);
+    expect(err.waitedMs).toBeGreaterThanOrEqual(290);
     expect((err.cause as Error).message).toBe(PG_MESSAGE);
     // The caller's stack, not the timer's
     expect(err.stack).toContain('test/pg/timeout.test.ts');
@@ -40,7 +40,7 @@ describe('a checkout that times out names who holds the connections', () => {
   });
 
   it('callback form: same error, pool intact', async () => {
-    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 100 });
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300 });
     const c = await leakWithPromise(pool);
     const err = await new Promise<CheckoutTimeoutError>((resolve) => pool.connect((e) => resolve(e as CheckoutTimeoutError)));
     expect(err).toBeInstanceOf(CheckoutTimeoutError);
@@ -51,8 +51,8 @@ describe('a checkout that times out names who holds the connections', () => {
   });
 
   it('pool.query that times out gets the same error, with busy holders named', async () => {
-    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 100, guard: { captureStacks: 'all' } });
-    const slow = queryFromHere(pool, 'SELECT pg_sleep(0.4)');
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { captureStacks: 'all' } });
+    const slow = queryFromHere(pool, 'SELECT pg_sleep(0.8)');
     const err = (await pool.query('SELECT 1').catch((e: unknown) => e)) as CheckoutTimeoutError;
     expect(err).toBeInstanceOf(CheckoutTimeoutError);
     expect(err.message.startsWith(PG_MESSAGE)).toBe(true);

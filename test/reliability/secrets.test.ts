@@ -38,6 +38,7 @@ async function exercise(pool: pg.Pool & { guard: any }): Promise<void> {
   });
   await until(() => reports.length > 0, 'a leak report');
   const timeout = (await pool.connect().catch((e: unknown) => e)) as CheckoutTimeoutError;
+  expect(timeout.message).toMatch(/^timeout exceeded when trying to connect/);
   await until(() => reports.some((r) => (r as { type?: string }).type === 'reclaim'), 'a reclaim');
   const reclaimErr = await leaked.query('SELECT 1').catch((e: Error) => e);
   const dirty = await pool.connect();
@@ -73,16 +74,16 @@ describe('secrets stay secret', () => {
     const pool = guardedPool({
       ...options(),
       max: 1,
-      connectionTimeoutMillis: 100,
-      guard: { name: undefined as never, logger: undefined, leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 150, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider },
+      connectionTimeoutMillis: 300,
+      guard: { name: undefined as never, logger: undefined, leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 600, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider },
     });
     await exercise(pool as never);
   });
 
   it('guard() on a pool with a password in its options', async () => {
-    const pool = new pg.Pool({ connectionString: urlWithPassword(SECRETS.url), max: 1, connectionTimeoutMillis: 100 });
+    const pool = new pg.Pool({ connectionString: urlWithPassword(SECRETS.url), max: 1, connectionTimeoutMillis: 300 });
     try {
-      guard(pool, { leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 150, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
+      guard(pool, { leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 600, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
       await exercise(pool as never);
     } finally {
       await forceEnd(pool);
