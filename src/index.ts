@@ -23,6 +23,7 @@ export {
   type UnhandledErrorReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
+export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';
 export { audit } from './audit/audit.js';
 export type {
   AuditFinding,

@@ -6,7 +6,7 @@ import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
-import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer } from './stack.js';
+import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -305,6 +305,18 @@ export class PoolGuard extends EventEmitter {
 }
 
 const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
+
+/** What a report says when no frame of the application was found, and what to do about it. */
+function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
+  if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
+  if (described.via !== undefined) {
+    return (
+      `an unknown site inside ${described.via} (the call reached ${described.via} through a thenable or a promise it started itself, ` +
+      `and V8's async stack stops there; report.trace names the request, and the README's "ORMs and query builders" section lists which calls keep your line)`
+    );
+  }
+  return 'an unknown site (every frame was inside the driver or an ignored path)';
+}
 
 /**
  * The choke point: every checkout, release, reclaim and removal of a guarded pool passes here.
@@ -768,7 +780,7 @@ export class GuardCore {
     const state: LeaseState = lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle';
     const site = described?.site;
     const pool = this.config.name;
-    const where = site ?? (described ? 'an unknown site (every frame was inside the driver or an ignored path)' : `an unknown site (no stack captured for this ${lease.kind}: see guard.captureStacks)`);
+    const where = site ?? unknownSite(described, lease.kind);
     let message: string;
     if (type === 'leak') {
       message =
