@@ -94,6 +94,11 @@ export interface LeaseSnapshot {
   readonly trace: TraceRef | undefined;
   /** Whether a `leak` report was made for it. */
   readonly reported: boolean;
+  /**
+   * Why it is held on purpose, when it is exempt from leak reports and reclaim
+   * (`pool.guard.exempt()`, `guard.exemptSites`); otherwise `undefined`.
+   */
+  readonly exempt: string | undefined;
 }
 
 /**
@@ -272,6 +277,20 @@ export class PoolGuard extends EventEmitter {
    */
   touch(resource: object): void {
     this.#core.touch(resource);
+  }
+
+  /**
+   * Marks the lease of a checked-out client (or generic-pool resource) as held on purpose — a
+   * `LISTEN` client, a long report transaction — so that it is never reported as a leak nor
+   * reclaimed. The lease still counts as checked out, and snapshots show it with `exempt: reason`.
+   * The mark ends with the lease: the next checkout of the same connection is watched as usual.
+   * Returns the client, so that it can wrap the checkout:
+   * `const listener = pool.guard.exempt(await pool.connect(), 'LISTEN orders')`.
+   * Throws a `TypeError` when the client is not checked out from this pool.
+   */
+  exempt<T extends object>(client: T, reason = 'exempt'): T {
+    this.#core.exempt(client, reason);
+    return client;
   }
 
   /** @internal The options in force, defaults included: what `audit(pool)` reads. */
@@ -479,6 +498,17 @@ export class GuardCore {
     record.lastActiveAt = this.clock.now();
   }
 
+  exempt(resource: object, reason: unknown): void {
+    if (typeof reason !== 'string' || reason === '') throw new TypeError(`pool.guard.exempt(client, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
+    const lease = (resource == null ? undefined : this.#hooks.recordOf?.(resource))?.lease;
+    if (lease === undefined || lease.released || lease.reclaimed) {
+      throw new TypeError(
+        `pool.guard.exempt(client): poolguard[${this.config.name}] has no open lease for this object. Pass the client exactly as connect()/acquire() returned it, before releasing it.`,
+      );
+    }
+    lease.exempt = reason;
+  }
+
   touch(resource: object): void {
     const record = this.#hooks.recordOf?.(resource);
     if (record !== undefined) this.connectionActive(record);
@@ -673,9 +703,15 @@ export class GuardCore {
     for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
       open.remove(lease);
       suspects.push(lease);
+      // Matched once, when the lease first matters: formatting its stack earlier would cost every checkout.
+      if (lease.exempt === undefined && cfg.exemptSites.length > 0) lease.exempt = this.#exemptSite(lease);
     }
     for (let lease = suspects.head; lease !== undefined; ) {
       const next = lease.next;
+      if (lease.exempt !== undefined) {
+        lease = next;
+        continue;
+      }
       const heldMs = now - lease.acquiredAt;
       let state: LeaseState | undefined;
       if (!lease.reported && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
@@ -695,6 +731,14 @@ export class GuardCore {
       this.clock.clearInterval(this.#timer);
       this.#timer = undefined;
     }
+  }
+
+  /** The `guard.exemptSites` pattern the lease's site matches, as its exemption reason. */
+  #exemptSite(lease: Lease): string | undefined {
+    const site = lease.capture?.describe(this.#ignore).site;
+    if (site === undefined) return undefined;
+    const match = this.config.exemptSites.find((re) => re.test(site));
+    return match === undefined ? undefined : `guard.exemptSites ${String(match)}`;
   }
 
   #retireIdle(now: number): void {
@@ -887,6 +931,7 @@ export class GuardCore {
           connectionId: lease.conn?.id,
           trace: lease.trace,
           reported: lease.reported,
+          exempt: lease.exempt,
         });
       }
     }
