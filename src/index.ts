@@ -24,6 +24,7 @@ export {
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';
+export { DIAGNOSTICS_CHANNELS } from './core/diagnostics.js';
 export { audit } from './audit/audit.js';
 export type {
   AuditFinding,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
+import { channels } from './diagnostics.js';
 import type { ResolvedGuardConfig } from './config.js';
 import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
 import { formatDuration } from './format.js';
@@ -519,7 +520,7 @@ export class GuardCore {
     if (!this.ledger.removeConnection(record)) return;
     const reason = record.retireReason ?? fallback;
     this.ledger.totals.retired[reason]++;
-    if (!this.handle.listenerCount('retire')) return;
+    if (!this.handle.listenerCount('retire') && !channels.retire.hasSubscribers) return;
     this.#emit('retire', Object.freeze({ pool: this.config.name, reason, connection: this.#summary(record, this.clock.now()) }));
   }
 
@@ -584,6 +585,22 @@ export class GuardCore {
     }
     this.#telemetry.granted(lease);
     if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
+    if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
+  }
+
+  #publishCheckout(lease: Lease, now: number): void {
+    const ignore = this.#ignore;
+    channels.checkout.publish({
+      pool: this.config.name,
+      leaseId: lease.id,
+      kind: lease.kind,
+      waitMs: Math.round(now - lease.requestedAt),
+      connectionId: lease.conn?.id,
+      // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
+      get site(): string | undefined {
+        return lease.capture?.describe(ignore).site;
+      },
+    });
   }
 
   /**
@@ -598,6 +615,7 @@ export class GuardCore {
     const counts = this.#safeCounts();
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
+    if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
     return { message, holders, waitedMs: now - lease.requestedAt, frames: lease.capture?.describe(this.#ignore).stack };
   }
 
@@ -628,6 +646,9 @@ export class GuardCore {
     }
     if (lease.reclaimed) return false;
     this.#telemetry.released(lease);
+    if (channels.release.hasSubscribers) {
+      channels.release.publish({ pool: this.config.name, leaseId: lease.id, kind: lease.kind, heldMs: Math.round(this.clock.now() - lease.acquiredAt), connectionId: lease.conn?.id });
+    }
     lease.list?.remove(lease);
     const conn = lease.conn;
     if (conn !== undefined) {
@@ -865,6 +886,8 @@ export class GuardCore {
   }
 
   #emit<K extends keyof GuardEvents>(event: K, ...args: GuardEvents[K]): void {
+    const channel = channels[event];
+    if (channel.hasSubscribers) channel.publish(args[0]);
     for (const listener of this.handle.rawListeners(event)) {
       try {
         (listener as (...a: unknown[]) => void).apply(this.handle, args);
