@@ -36,4 +36,5 @@ export type {
   AuditPoolSettings,
   AuditQueryable,
   AuditServerSummary,
+  PgBouncerSummary,
 } from './audit/types.js';
