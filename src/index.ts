@@ -23,6 +23,8 @@ export {
   type UnhandledErrorReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
+export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';
+export { DIAGNOSTICS_CHANNELS } from './core/diagnostics.js';
 export { audit } from './audit/audit.js';
 export type {
   AuditFinding,
@@ -34,4 +36,5 @@ export type {
   AuditPoolSettings,
   AuditQueryable,
   AuditServerSummary,
+  PgBouncerSummary,
 } from './audit/types.js';

@@ -399,6 +399,9 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   // The end of a query is the only activity signal pg gives without wrapping client.query; the
   // client itself listens to the same message, so this costs one call per query.
   client.connection?.on?.('readyForQuery', () => core.connectionActive(record));
+  // A cursor (pg-cursor, pg-query-stream) answers each read() with portalSuspended, never with
+  // readyForQuery until it closes: each batch counts as activity.
+  client.connection?.on?.('portalSuspended', () => core.connectionActive(record));
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.
@@ -463,10 +466,20 @@ function defaultName(options: Record<string, unknown>): string {
 function queryInFlight(resource: object): boolean | undefined {
   const c = resource as Record<string, unknown>;
   if ('_activeQuery' in c) {
-    return c._activeQuery != null || lengthOf(c._queryQueue) > 0 || lengthOf(c._sentQueryQueue) > 0;
+    if (lengthOf(c._queryQueue) > 0 || lengthOf(c._sentQueryQueue) > 0) return true;
+    return c._activeQuery != null && !waitingForReader(c._activeQuery);
   }
   if ('activeQuery' in c) return c.activeQuery != null || lengthOf(c.queryQueue) > 0;
   return undefined;
+}
+
+/**
+ * An open cursor between reads (pg-cursor's state `idle`, also under pg-query-stream's `cursor`)
+ * occupies the client but waits for the application: nothing is in flight.
+ */
+function waitingForReader(query: unknown): boolean {
+  const q = query as { state?: unknown; cursor?: { state?: unknown } };
+  return q.state === 'idle' || q.cursor?.state === 'idle';
 }
 
 function lengthOf(value: unknown): number {

@@ -1,6 +1,6 @@
 import { RULES, effectiveOptions, type RuleContext } from './rules.js';
 import { passwordOf, redactText } from './redact.js';
-import { auditClientConfig, loadPgClient, readServer, withClient, type ClientConstructor } from './server.js';
+import { adminConsoleConfig, auditClientConfig, configuredPort, loadPgClient, readPgBouncer, readServer, serverEndpoint, withClient, type ClientConstructor } from './server.js';
 import type { AuditFinding, AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
 
 const ORDER = { error: 0, warning: 1, info: 2 } as const;
@@ -83,7 +83,15 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
       if (isQueryable(server)) summary = await readServer(server);
       else {
         const Client = PoolClient ?? (await loadPgClient());
-        summary = await withClient(Client, auditClientConfig(connectionOptions, server), readServer);
+        const config = auditClientConfig(connectionOptions, server);
+        const { read, port } = await withClient(Client, config, async (c) => ({ read: await readServer(c), port: (await serverEndpoint(c)).port }));
+        summary = read;
+        // The server listening on another port than the one dialled: a pooler or proxy in between.
+        // Only then is PgBouncer's admin console tried, so a direct connection costs nothing more.
+        if (port !== undefined && port !== configuredPort(config)) {
+          const pgbouncer = await withClient(Client, adminConsoleConfig(config), (admin) => readPgBouncer(admin, read.database)).catch(() => undefined);
+          if (pgbouncer !== undefined) summary = { ...read, pgbouncer };
+        }
       }
     } catch (err) {
       const secrets = [typeof server === 'string' ? passwordOf(server) : undefined, passwordOf(connectionOptions.connectionString as string | undefined), connectionOptions.password as string | undefined];

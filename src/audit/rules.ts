@@ -317,16 +317,57 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     id: 'max-exceeds-server',
     severity: 'error',
     live: true,
-    checks: '`max` × instances fits in `max_connections` minus `superuser_reserved_connections` (and `reserved_connections`).',
+    checks: '`max` × instances fits in `max_connections` minus `superuser_reserved_connections` (and `reserved_connections`); behind PgBouncer the `pgbouncer-*` rules apply instead.',
     check(ctx) {
       const s = ctx.server;
-      if (s === undefined) return undefined;
+      // Behind PgBouncer the pools' connections end at PgBouncer; its own pool_size meets the server.
+      if (s === undefined || s.pgbouncer !== undefined) return undefined;
       const limit = hardLimits(s)[0]!.limit;
       if (total(ctx) <= limit) return undefined;
       return {
         message: `${poolsOf(ctx)} connections, but the server accepts ${limit} (max_connections ${s.maxConnections}${s.roleIsSuperuser ? '' : ` − ${s.reservedConnections} reserved`})`,
         why: 'Under load the pools try to open more connections than the server has: the extra connections fail with "sorry, too many clients already", for this service and every other one on the server.',
         fix: `Lower max so that max × instances ≤ ${limit}, with room for other clients and deploys; or put a pooler (PgBouncer) in front; or raise max_connections on the server.`,
+        option: 'max',
+        value: ctx.pool.max,
+      };
+    },
+  },
+  {
+    id: 'pgbouncer-max-client-conn',
+    severity: 'error',
+    live: true,
+    checks: 'Behind PgBouncer: `max` × instances fits in its `max_client_conn` (with the client connections it has now, a warning).',
+    check(ctx) {
+      const b = ctx.server?.pgbouncer;
+      if (b === undefined) return undefined;
+      if (total(ctx) <= b.maxClientConn) return undefined;
+      return {
+        message: `${poolsOf(ctx)} client connections, but PgBouncer accepts ${b.maxClientConn} (max_client_conn)`,
+        why: 'PgBouncer refuses client connections past max_client_conn ("no more connections allowed"): pools that grow under load fail to connect, in every instance at once.',
+        fix: `Lower max so that max × instances ≤ ${b.maxClientConn} (with room for other clients), or raise max_client_conn in pgbouncer.ini (mind its file-descriptor limit).`,
+        option: 'max',
+        value: ctx.pool.max,
+      };
+    },
+  },
+  {
+    id: 'pgbouncer-pool-size',
+    severity: 'warning',
+    live: true,
+    checks: 'Behind PgBouncer: `max` × instances against its server-side `pool_size` (`default_pool_size`): in session mode each client holds a server connection; in transaction mode the excess waits in PgBouncer.',
+    check(ctx) {
+      const b = ctx.server?.pgbouncer;
+      if (b === undefined || total(ctx) <= b.poolSize) return undefined;
+      const session = b.poolMode === 'session';
+      return {
+        message: `${poolsOf(ctx)} client connections share PgBouncer's pool_size ${b.poolSize} server connections (pool_mode ${b.poolMode})`,
+        why: session
+          ? 'In session mode a client keeps its server connection for its whole life: clients past pool_size wait in PgBouncer (until query_wait_timeout) although the pool believes it is connected.'
+          : 'In transaction mode that is the point of PgBouncer, but transactions past pool_size wait in its queue: that wait is not in poolguard\'s wait_time (it happens inside a query), and a leaked lease inside BEGIN pins a server connection for everyone.',
+        fix: session
+          ? `Use pool_mode = transaction, or make max × instances ≤ ${b.poolSize}, or raise default_pool_size (within the server's max_connections).`
+          : `Keep leases short (leak detection on, guard.leakThresholdMs low), watch SHOW POOLS cl_waiting, and size default_pool_size for the concurrent transactions, not for max × instances.`,
         option: 'max',
         value: ctx.pool.max,
       };
@@ -370,10 +411,10 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     id: 'connections-in-use',
     severity: 'warning',
     live: true,
-    checks: '`max` × instances fits in what the server, role and database have left after the connections already in use.',
+    checks: '`max` × instances fits in what the server, role and database have left after the connections already in use (not checked behind PgBouncer).',
     check(ctx) {
       const s = ctx.server;
-      if (s === undefined) return undefined;
+      if (s === undefined || s.pgbouncer !== undefined) return undefined;
       const limits = hardLimits(s);
       // Over a hard limit is the error rules' finding; this one is about what is left now.
       if (limits.some((l) => total(ctx) > l.limit)) return undefined;

@@ -1,4 +1,4 @@
-import type { AuditQueryable, AuditServerSummary } from './types.js';
+import type { AuditQueryable, AuditServerSummary, PgBouncerSummary } from './types.js';
 
 const SETTINGS_SQL = `SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', 'tcp_keepalives_idle')`;
 
@@ -100,4 +100,73 @@ export async function withClient<T>(Client: ClientConstructor, config: Record<st
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** The address the SQL session sees from the server's side, to tell whether something sits in between. */
+export async function serverEndpoint(client: AuditQueryable): Promise<{ port: number | undefined }> {
+  const row = (await client.query('SELECT inet_server_port() AS port')).rows[0];
+  return { port: row?.port == null ? undefined : Number(row.port) };
+}
+
+/** The port the audit's connection was made to, as pg resolves it. */
+export function configuredPort(config: Record<string, unknown>): number {
+  const cs = config.connectionString;
+  if (typeof cs === 'string') {
+    try {
+      const url = new URL(cs);
+      if (url.port) return Number(url.port);
+    } catch {
+      // not a URL: pg's other forms fall through to the options
+    }
+  }
+  return Number(config.port ?? process.env.PGPORT ?? 5432);
+}
+
+/** The same connection config, aimed at PgBouncer's admin console (the virtual database `pgbouncer`). */
+export function adminConsoleConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const admin: Record<string, unknown> = { ...config, database: 'pgbouncer', application_name: undefined };
+  // The console accepts no session options.
+  delete admin.options;
+  delete admin.statement_timeout;
+  delete admin.idle_in_transaction_session_timeout;
+  delete admin.lock_timeout;
+  delete admin.query_timeout;
+  if ('password' in config) Object.defineProperty(admin, 'password', { value: config.password, enumerable: false, writable: true, configurable: true });
+  if (typeof config.connectionString === 'string') {
+    try {
+      const url = new URL(config.connectionString);
+      url.pathname = '/pgbouncer';
+      admin.connectionString = url.toString();
+    } catch {
+      // pg parses non-URL forms itself; `database` above applies
+    }
+  }
+  return admin;
+}
+
+/**
+ * Reads PgBouncer's limits through its admin console. The console speaks only the simple query
+ * protocol and answers `SHOW` commands; it rejects everything else, which is how it is told apart.
+ */
+export async function readPgBouncer(admin: AuditQueryable, database: string | undefined): Promise<PgBouncerSummary> {
+  const version = String(Object.values((await admin.query('SHOW VERSION')).rows[0] ?? {})[0] ?? '');
+  if (!/pgbouncer/i.test(version)) throw new Error(`not a PgBouncer admin console (SHOW VERSION said ${JSON.stringify(version)})`);
+  const config = new Map<string, string>();
+  for (const row of (await admin.query('SHOW CONFIG')).rows) config.set(String(row.key), String(row.value));
+  const db = (await admin.query('SHOW DATABASES')).rows.find((row) => row.name === database);
+  const pools = (await admin.query('SHOW POOLS')).rows;
+  const clients = pools
+    .filter((row) => row.database !== 'pgbouncer')
+    .reduce((sum, row) => sum + Number(row.cl_active ?? 0) + Number(row.cl_waiting ?? 0), 0);
+  const number = (v: unknown, fallback: number) => (v === undefined || v === null || v === '' || Number.isNaN(Number(v)) ? fallback : Number(v));
+  const defaultPoolSize = number(config.get('default_pool_size'), 20);
+  const dbPoolSize = number(db?.pool_size, 0);
+  return {
+    version,
+    poolMode: String(db?.pool_mode || config.get('pool_mode') || 'session'),
+    poolSize: dbPoolSize > 0 ? dbPoolSize : defaultPoolSize,
+    maxClientConn: number(config.get('max_client_conn'), 100),
+    maxDbConnections: number(db?.max_connections, 0) || number(config.get('max_db_connections'), 0),
+    clientConnections: clients,
+  };
 }

@@ -148,6 +148,31 @@ export interface AuditServerSummary {
   readonly statementTimeoutMs: number;
   /** `tcp_keepalives_idle` in seconds (`0`: the operating system's default, or a Unix socket). */
   readonly tcpKeepalivesIdleSeconds: number;
+  /**
+   * Present when the pool connects through PgBouncer: what its admin console (`SHOW CONFIG`,
+   * `SHOW DATABASES`) says. The connection-limit rules then check the pools against PgBouncer's
+   * limits instead of the server's `max_connections`.
+   */
+  readonly pgbouncer?: PgBouncerSummary;
+}
+
+/**
+ * What the audit read from a PgBouncer in front of the server.
+ * @public
+ */
+export interface PgBouncerSummary {
+  /** `SHOW VERSION`, e.g. `PgBouncer 1.18.0`. */
+  readonly version: string;
+  /** `pool_mode`: `session`, `transaction` or `statement` (the database's own, where it sets one). */
+  readonly poolMode: string;
+  /** Server connections per user and database: the database's `pool_size`, else `default_pool_size`. */
+  readonly poolSize: number;
+  /** `max_client_conn`: client connections PgBouncer accepts in all. */
+  readonly maxClientConn: number;
+  /** `max_db_connections` (the database's own where set); `0`: no limit. */
+  readonly maxDbConnections: number;
+  /** Client connections PgBouncer has now (`SHOW POOLS`: active, waiting), not counting the audit's own. */
+  readonly clientConnections: number;
 }
 
 /**

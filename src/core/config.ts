@@ -55,6 +55,14 @@ export interface GuardOptions {
    */
   ignoreFrames?: ReadonlyArray<string | RegExp>;
   /**
+   * Call sites whose leases are held on purpose (a `LISTEN` client, a long report transaction):
+   * path substrings or regular expressions matched against the lease's `site` (`file:line:column`)
+   * when it first crosses a threshold. A matching lease is never reported or reclaimed, and shows
+   * as `exempt` in snapshots. Needs a captured stack (see `captureStacks`). For one lease instead
+   * of a whole site, call `pool.guard.exempt(client, reason)`.
+   */
+  exemptSites?: ReadonlyArray<string | RegExp>;
+  /**
    * When to record where each lease was released, so that a second `release()` can name the first:
    * `'auto'` (the default) starts after the pool's first double release, `'always'`, or `'never'`.
    * Recording costs a stack capture per release.
@@ -129,6 +137,7 @@ export interface ResolvedGuardConfig {
   readonly stackSampleRate: number;
   readonly stackDepth: number;
   readonly ignoreFrames: readonly RegExp[];
+  readonly exemptSites: readonly RegExp[];
   readonly releaseStacks: 'auto' | 'always' | 'never';
   readonly logger: GuardLogger | false | undefined;
   readonly dirtyRelease: 'destroy' | 'rollback';
@@ -177,6 +186,7 @@ const KNOWN_KEYS = [
   'stackSampleRate',
   'stackDepth',
   'ignoreFrames',
+  'exemptSites',
   'releaseStacks',
   'logger',
   'dirtyRelease',
@@ -233,6 +243,20 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: readonly
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A list of path substrings or regular expressions (`ignoreFrames`, `exemptSites`), as RegExps. */
+function patterns(path: string, value: unknown): readonly RegExp[] {
+  const out: RegExp[] = [];
+  if (value === undefined) return Object.freeze(out);
+  if (!Array.isArray(value)) throw new TypeError(`${path} must be an array of strings or regular expressions, got ${show(value)}`);
+  value.forEach((entry: unknown, i: number) => {
+    // A stateful flag (g, y) would make test() alternate between matches: dropped.
+    if (typeof entry === 'string' && entry !== '') out.push(new RegExp(escapeRegExp(entry)));
+    else if (entry instanceof RegExp) out.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')));
+    else throw new TypeError(`${path}[${i}] must be a non-empty string or a regular expression, got ${show(entry)}`);
+  });
+  return Object.freeze(out);
 }
 
 function provider(path: string, value: unknown, method: string, what: string): unknown {
@@ -319,17 +343,8 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     stackDepth = v;
   }
 
-  const ignoreFrames: RegExp[] = [];
-  if (o.ignoreFrames !== undefined) {
-    if (!Array.isArray(o.ignoreFrames)) {
-      throw new TypeError(`guard.ignoreFrames must be an array of strings or regular expressions, got ${show(o.ignoreFrames)}`);
-    }
-    o.ignoreFrames.forEach((entry: unknown, i: number) => {
-      if (typeof entry === 'string' && entry !== '') ignoreFrames.push(new RegExp(escapeRegExp(entry)));
-      else if (entry instanceof RegExp) ignoreFrames.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')));
-      else throw new TypeError(`guard.ignoreFrames[${i}] must be a non-empty string or a regular expression, got ${show(entry)}`);
-    });
-  }
+  const ignoreFrames = patterns('guard.ignoreFrames', o.ignoreFrames);
+  const exemptSites = patterns('guard.exemptSites', o.exemptSites);
 
   let logger: GuardLogger | false | undefined;
   if (o.logger !== undefined) {
@@ -385,7 +400,8 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     captureStacks,
     stackSampleRate,
     stackDepth,
-    ignoreFrames: Object.freeze(ignoreFrames),
+    ignoreFrames,
+    exemptSites,
     releaseStacks,
     logger,
     dirtyRelease,

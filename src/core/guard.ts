@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
+import { channels } from './diagnostics.js';
 import type { ResolvedGuardConfig } from './config.js';
 import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
 import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
-import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer } from './stack.js';
+import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -94,6 +95,11 @@ export interface LeaseSnapshot {
   readonly trace: TraceRef | undefined;
   /** Whether a `leak` report was made for it. */
   readonly reported: boolean;
+  /**
+   * Why it is held on purpose, when it is exempt from leak reports and reclaim
+   * (`pool.guard.exempt()`, `guard.exemptSites`); otherwise `undefined`.
+   */
+  readonly exempt: string | undefined;
 }
 
 /**
@@ -274,6 +280,20 @@ export class PoolGuard extends EventEmitter {
     this.#core.touch(resource);
   }
 
+  /**
+   * Marks the lease of a checked-out client (or generic-pool resource) as held on purpose — a
+   * `LISTEN` client, a long report transaction — so that it is never reported as a leak nor
+   * reclaimed. The lease still counts as checked out, and snapshots show it with `exempt: reason`.
+   * The mark ends with the lease: the next checkout of the same connection is watched as usual.
+   * Returns the client, so that it can wrap the checkout:
+   * `const listener = pool.guard.exempt(await pool.connect(), 'LISTEN orders')`.
+   * Throws a `TypeError` when the client is not checked out from this pool.
+   */
+  exempt<T extends object>(client: T, reason = 'exempt'): T {
+    this.#core.exempt(client, reason);
+    return client;
+  }
+
   /** @internal The options in force, defaults included: what `audit(pool)` reads. */
   get resolvedOptions(): Readonly<Record<string, unknown>> {
     return { ...this.#core.config };
@@ -305,6 +325,18 @@ export class PoolGuard extends EventEmitter {
 }
 
 const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
+
+/** What a report says when no frame of the application was found, and what to do about it. */
+function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
+  if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
+  if (described.via !== undefined) {
+    return (
+      `an unknown site inside ${described.via} (the call reached ${described.via} through a thenable or a promise it started itself, ` +
+      `and V8's async stack stops there; report.trace names the request, and the README's "ORMs and query builders" section lists which calls keep your line)`
+    );
+  }
+  return 'an unknown site (every frame was inside the driver or an ignored path)';
+}
 
 /**
  * The choke point: every checkout, release, reclaim and removal of a guarded pool passes here.
@@ -467,6 +499,17 @@ export class GuardCore {
     record.lastActiveAt = this.clock.now();
   }
 
+  exempt(resource: object, reason: unknown): void {
+    if (typeof reason !== 'string' || reason === '') throw new TypeError(`pool.guard.exempt(client, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
+    const lease = (resource == null ? undefined : this.#hooks.recordOf?.(resource))?.lease;
+    if (lease === undefined || lease.released || lease.reclaimed) {
+      throw new TypeError(
+        `pool.guard.exempt(client): poolguard[${this.config.name}] has no open lease for this object. Pass the client exactly as connect()/acquire() returned it, before releasing it.`,
+      );
+    }
+    lease.exempt = reason;
+  }
+
   touch(resource: unknown): void {
     let record: ConnectionRecord | undefined;
     try {
@@ -482,7 +525,7 @@ export class GuardCore {
     if (!this.ledger.removeConnection(record)) return;
     const reason = record.retireReason ?? fallback;
     this.ledger.totals.retired[reason]++;
-    if (!this.handle.listenerCount('retire')) return;
+    if (!this.handle.listenerCount('retire') && !channels.retire.hasSubscribers) return;
     this.#emit('retire', Object.freeze({ pool: this.config.name, reason, connection: this.#summary(record, this.clock.now()) }));
   }
 
@@ -547,6 +590,22 @@ export class GuardCore {
     }
     this.#telemetry.granted(lease);
     if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
+    if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
+  }
+
+  #publishCheckout(lease: Lease, now: number): void {
+    const ignore = this.#ignore;
+    channels.checkout.publish({
+      pool: this.config.name,
+      leaseId: lease.id,
+      kind: lease.kind,
+      waitMs: Math.round(now - lease.requestedAt),
+      connectionId: lease.conn?.id,
+      // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
+      get site(): string | undefined {
+        return lease.capture?.describe(ignore).site;
+      },
+    });
   }
 
   /**
@@ -561,6 +620,7 @@ export class GuardCore {
     const counts = this.#safeCounts();
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
+    if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
     return { message, holders, waitedMs: now - lease.requestedAt, frames: lease.capture?.describe(this.#ignore).stack };
   }
 
@@ -591,6 +651,9 @@ export class GuardCore {
     }
     if (lease.reclaimed) return false;
     this.#telemetry.released(lease);
+    if (channels.release.hasSubscribers) {
+      channels.release.publish({ pool: this.config.name, leaseId: lease.id, kind: lease.kind, heldMs: Math.round(this.clock.now() - lease.acquiredAt), connectionId: lease.conn?.id });
+    }
     lease.list?.remove(lease);
     const conn = lease.conn;
     if (conn !== undefined) {
@@ -666,9 +729,15 @@ export class GuardCore {
     for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
       open.remove(lease);
       suspects.push(lease);
+      // Matched once, when the lease first matters: formatting its stack earlier would cost every checkout.
+      if (lease.exempt === undefined && cfg.exemptSites.length > 0) lease.exempt = this.#exemptSite(lease);
     }
     for (let lease = suspects.head; lease !== undefined; ) {
       const next = lease.next;
+      if (lease.exempt !== undefined) {
+        lease = next;
+        continue;
+      }
       const heldMs = now - lease.acquiredAt;
       let state: LeaseState | undefined;
       if (!lease.reported && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
@@ -688,6 +757,14 @@ export class GuardCore {
       this.clock.clearInterval(this.#timer);
       this.#timer = undefined;
     }
+  }
+
+  /** The `guard.exemptSites` pattern the lease's site matches, as its exemption reason. */
+  #exemptSite(lease: Lease): string | undefined {
+    const site = lease.capture?.describe(this.#ignore).site;
+    if (site === undefined) return undefined;
+    const match = this.config.exemptSites.find((re) => re.test(site));
+    return match === undefined ? undefined : `guard.exemptSites ${String(match)}`;
   }
 
   #retireIdle(now: number): void {
@@ -773,7 +850,7 @@ export class GuardCore {
     const state: LeaseState = lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle';
     const site = described?.site;
     const pool = this.config.name;
-    const where = site ?? (described ? 'an unknown site (every frame was inside the driver or an ignored path)' : `an unknown site (no stack captured for this ${lease.kind}: see guard.captureStacks)`);
+    const where = site ?? unknownSite(described, lease.kind);
     let message: string;
     if (type === 'leak') {
       message =
@@ -814,6 +891,8 @@ export class GuardCore {
   }
 
   #emit<K extends keyof GuardEvents>(event: K, ...args: GuardEvents[K]): void {
+    const channel = channels[event];
+    if (channel.hasSubscribers) channel.publish(args[0]);
     for (const listener of this.handle.rawListeners(event)) {
       try {
         (listener as (...a: unknown[]) => void).apply(this.handle, args);
@@ -880,6 +959,7 @@ export class GuardCore {
           connectionId: lease.conn?.id,
           trace: lease.trace,
           reported: lease.reported,
+          exempt: lease.exempt,
         });
       }
     }

@@ -65,6 +65,8 @@ export class Lease implements Linked<Lease> {
   releaseCapture: CapturedStack | undefined = undefined;
   reported = false;
   reclaimed = false;
+  /** Why the lease is held on purpose (`pool.guard.exempt()`, `guard.exemptSites`): never reported or reclaimed. */
+  exempt: string | undefined = undefined;
   prev: Lease | undefined = undefined;
   next: Lease | undefined = undefined;
   list: LinkedList<Lease> | undefined = undefined;

@@ -22,6 +22,11 @@ export interface StackDescription {
   readonly stack: string;
   /** `file:line:column` of the first frame outside poolguard, the driver and Node, if any. */
   readonly site: string | undefined;
+  /**
+   * When no frame is the application's: the outermost package the checkout came through (`knex`,
+   * `drizzle-orm`), so that a report can say where the trail ends.
+   */
+  readonly via?: string | undefined;
 }
 
 /** Captures a stack whose top frame is the caller of `above`, or returns `undefined`. */
@@ -66,15 +71,53 @@ export function makeStackCapturer(enabled: boolean, settings: CaptureSettings): 
   };
 }
 
+/** A package's files wherever a package manager puts them (npm, yarn, pnpm's `.pnpm/…/node_modules/`). */
+const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('/', '[\\\\/]')}[\\\\/]`);
+
 /**
- * Frames that never name the application's line: poolguard itself, the pg driver and pool, and
- * Node's internals. Users add their own (an ORM's, a helper's) through `guard.ignoreFrames`.
+ * Frames skipped when poolguard looks for the call site of a checkout (the first frame left is the
+ * report's `site`). Besides poolguard, the driver and Node's internals, the data layers that check
+ * out connections on the application's behalf: with them skipped, a leak through an ORM or query
+ * builder names the application's line that called it (reached through V8's async stack), not the
+ * ORM's `acquireConnection`.
+ *
+ * The list is matched against file paths, `node_modules/<package>/` in any package manager's
+ * layout. Extend it with `guard.ignoreFrames` (a data-access helper of your own, a data layer not
+ * listed here); user patterns are added to this list, never replace it.
+ *
+ * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
+ * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize`, `@mikro-orm/*`, `objection`,
+ * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`,
+ * `@opentelemetry/instrumentation-pg` and `shimmer` (which wrap `pool.connect`); and `node:`,
+ * `internal/`, `native` and `<anonymous>` frames.
+ * @public
  */
 export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
-  /[\\/]node_modules[\\/]poolguard[\\/]/,
-  /[\\/]node_modules[\\/]pg[\\/]/,
-  /[\\/]node_modules[\\/]pg-pool[\\/]/,
-  /[\\/]node_modules[\\/]generic-pool[\\/]/,
+  // poolguard and the driver
+  pkg('poolguard'),
+  pkg('pg'),
+  pkg('pg-pool'),
+  pkg('pg-cursor'),
+  pkg('pg-query-stream'),
+  pkg('generic-pool'),
+  pkg('tarn'),
+  // ORMs and query builders that check out connections for the application
+  pkg('kysely'),
+  pkg('drizzle-orm'),
+  pkg('knex'),
+  pkg('typeorm'),
+  pkg('sequelize'),
+  /[\\/]node_modules[\\/]@mikro-orm[\\/]/,
+  pkg('objection'),
+  pkg('@prisma/adapter-pg'),
+  pkg('@prisma/driver-adapter-utils'),
+  pkg('pg-promise'),
+  pkg('slonik'),
+  pkg('@databases/pg'),
+  // instrumentation that wraps pool.connect
+  pkg('@opentelemetry/instrumentation-pg'),
+  pkg('shimmer'),
+  // Node itself
   /^node:/,
   /^internal[\\/]/,
   /^native$/,
@@ -111,8 +154,17 @@ function describeStack(raw: string | undefined, ignore: readonly RegExp[]): Stac
     site = `${displayPath(file)}${location.position}`;
     break;
   }
-  return { stack: frames.join('\n'), site };
+  if (site !== undefined) return { stack: frames.join('\n'), site };
+  let via: string | undefined;
+  for (const frame of frames) {
+    const name = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(frameFile(frame) ?? '')?.[1]?.replace('\\', '/');
+    if (name !== undefined && !DRIVER_PACKAGES.has(name)) via = name;
+  }
+  return { stack: frames.join('\n'), site, via };
 }
+
+// The driver's own frames say nothing about which data layer took the connection.
+const DRIVER_PACKAGES = new Set(['poolguard', 'pg', 'pg-pool', 'generic-pool']);
 
 interface FrameLocation {
   file: string;

@@ -18,7 +18,9 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
   const clock = new FakeClock();
   const retiredIdle: ConnectionRecord[] = [];
   const logged: Array<{ obj: object; msg: string }> = [];
+  const records = new WeakMap<object, ConnectionRecord>();
   const hooks: AdapterHooks = {
+    recordOf: (r) => (typeof r === 'object' && r !== null ? records.get(r) : undefined),
     inFlight: (r) => (r as FakeResource).busy,
     reclaim: (lease: Lease, makeError) => {
       const r = lease.conn!.resource as FakeResource;
@@ -37,6 +39,7 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
   function checkout(kind: Lease['kind'] = 'connect', existing?: ConnectionRecord): { lease: Lease; resource: FakeResource; record: ConnectionRecord } {
     const record = existing ?? core.connectionOpened({ busy: false, destroyed: false } as FakeResource);
     const resource = record.resource as FakeResource;
+    records.set(resource, record);
     const lease = core.checkoutRequested(kind, checkout);
     core.checkoutGranted(lease, record);
     return { lease, resource, record };

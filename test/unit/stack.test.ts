@@ -33,6 +33,27 @@ describe('finding the call site in a stack', () => {
     expect(stackOf('Error\n    at async Promise.all (index 0)\n    at eval (eval at run (/opt/x.js:1:1), <anonymous>:2:3)\n    at run (/opt/x.js:5:6)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('/opt/x.js:5:6');
   });
 
+  it('skips the frames of ORMs, query builders and cursor helpers in any package manager layout', () => {
+    const c = stackOf(
+      [
+        'Error',
+        '    at PostgresDriver.acquireConnection (/srv/app/node_modules/kysely/dist/esm/dialect/postgres/postgres-driver.js:14:36)',
+        '    at async NodePgSession.transaction (/srv/app/node_modules/.pnpm/drizzle-orm@0.45.4_pg@8.23.1/node_modules/drizzle-orm/node-postgres/session.js:150:9)',
+        '    at async Object.acquire (C:\\srv\\app\\node_modules\\knex\\lib\\dialects\\postgres\\index.js:130:20)',
+        '    at async PrismaPgAdapter.startTransaction (/srv/app/node_modules/@prisma/adapter-pg/dist/index.mjs:600:20)',
+        '    at async EntityManager.transactional (/srv/app/node_modules/@mikro-orm/core/EntityManager.js:9:9)',
+        '    at async Pool.connect (/srv/app/node_modules/@opentelemetry/instrumentation-pg/build/src/instrumentation.js:300:1)',
+        '    at async placeOrder (/srv/app/src/orders.js:42:5)',
+      ].join('\n'),
+    );
+    expect(c.describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/src/orders.js:42:5');
+  });
+
+  it('does not mistake a package whose name starts like a skipped one', () => {
+    expect(stackOf('Error\n    at x (/srv/app/node_modules/pg-boss/src/db.js:1:1)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/node_modules/pg-boss/src/db.js:1:1');
+    expect(stackOf('Error\n    at x (/srv/app/node_modules/knexfile-helper/a.js:1:1)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/node_modules/knexfile-helper/a.js:1:1');
+  });
+
   it('user patterns skip an application helper', () => {
     const c = stackOf('Error\n    at query (/srv/app/src/db/helper.js:4:2)\n    at route (/srv/app/src/routes/a.js:9:1)');
     expect(c.describe([...DEFAULT_IGNORED_FRAMES, /db[\\/]helper\.js/]).site).toBe('/srv/app/src/routes/a.js:9:1');

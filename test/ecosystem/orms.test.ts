@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LeakReport, Pool } from '../../src/pg.js';
+import { root } from '../helpers/build.js';
+import { until } from '../helpers/db.js';
+import { guardedPool } from '../helpers/pools.js';
+// @ts-expect-error plain JavaScript fixture with marked lines
+import * as orm from '../fixtures/orm.mjs';
+
+const FIXTURE = 'test/fixtures/orm.mjs';
+const source = readFileSync(join(root, FIXTURE), 'utf8').split('\n');
+
+/** `test/fixtures/orm.mjs:<line>:` of the line marked `SITE:<name>`. */
+function site(name: string): string {
+  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
+  if (index === -1) throw new Error(`no SITE:${name} marker in ${FIXTURE}`);
+  return `${FIXTURE}:${index + 1}:`;
+}
+
+function reports(pool: Pool, type: 'leak' | 'leakResolved' = 'leak'): LeakReport[] {
+  const seen: LeakReport[] = [];
+  pool.guard.on(type, (r) => seen.push(r));
+  return seen;
+}
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => {});
+});
+
+describe('Kysely (PostgresDialect({ pool }))', () => {
+  it('works unchanged: queries, transactions, and every connection comes back', async () => {
+    const pool = guardedPool({ max: 3 });
+    const db = orm.kysely(pool);
+    cleanups.push(() => db.destroy());
+    const { rows } = await orm.kyselySlowQuery(db, 0);
+    expect(rows).toHaveLength(1);
+    const n = await db.transaction().execute(async (trx: any) => (await trx.selectNoFrom((eb: any) => eb.lit(41).as('n')).executeTakeFirstOrThrow()).n + 1);
+    expect(n).toBe(42);
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    expect(pool.guard.snapshot().totals.checkouts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a transaction stuck in its callback is reported idle at the application line, not inside Kysely', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const db = orm.kysely(pool);
+    cleanups.push(() => db.destroy());
+    const seen = reports(pool);
+    let unstick!: () => void;
+    const done = orm.kyselyStuckTransaction(db, new Promise<void>((r) => (unstick = r)));
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('kysely-transaction')}\\d+$`));
+    expect(seen[0]!.state).toBe('idle');
+    expect(seen[0]!.stack).toContain('node_modules/kysely/');
+    unstick();
+    await done;
+  });
+
+  it('a controlled transaction (startTransaction) left open is reported, and the report says why it has no line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const db = orm.kysely(pool);
+    cleanups.push(() => db.destroy());
+    const seen = reports(pool);
+    const trx = await orm.kyselyForgottenControlledTransaction(db);
+    cleanups.push(() => trx.rollback().execute());
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toBeUndefined();
+    expect(seen[0]!.message).toContain('an unknown site inside kysely');
+    expect(seen[0]!.message).toContain('report.trace');
+  });
+
+  it('a slow query is reported busy at the application line with captureStacks: all', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all' } });
+    const db = orm.kysely(pool);
+    cleanups.push(() => db.destroy());
+    const seen = reports(pool);
+    const resolved = reports(pool, 'leakResolved');
+    await orm.kyselySlowQuery(db, 0.4);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('kysely-slow')}\\d+$`));
+    expect(seen[0]!.state).toBe('busy');
+    expect(resolved).toHaveLength(1);
+  });
+});
+
+describe('Drizzle (drizzle-orm/node-postgres, drizzle(pool))', () => {
+  it('works unchanged: the guarded Pool is a pg.Pool to drizzle, transactions included', async () => {
+    const pool = guardedPool({ max: 2 });
+    const db = orm.drizzleDb(pool);
+    const { rows } = await orm.drizzleSlowQuery(db, 0);
+    expect(rows).toHaveLength(1);
+    await orm.drizzleStuckTransaction(db, Promise.resolve());
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    // A transaction takes an explicit connect() lease; the plain query a pool.query() one.
+    expect(pool.guard.snapshot().totals.checkouts).toBe(2);
+  });
+
+  it('a transaction stuck in its callback is reported idle at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const db = orm.drizzleDb(pool);
+    const seen = reports(pool);
+    let unstick!: () => void;
+    const done = orm.drizzleStuckTransaction(db, new Promise<void>((r) => (unstick = r)));
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('drizzle-transaction')}\\d+$`));
+    expect(seen[0]!.state).toBe('idle');
+    unstick();
+    await done;
+    expect(pool.guard.snapshot().totals.leaksResolved).toBe(1);
+  });
+
+  it('a slow query in a transaction is reported busy at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const db = orm.drizzleDb(pool);
+    const seen = reports(pool);
+    await orm.drizzleSlowTransaction(db, 0.4);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('drizzle-slow')}\\d+$`));
+    expect(seen[0]!.state).toBe('busy');
+  });
+
+  it('a slow plain query (a thenable) is reported busy, naming drizzle-orm as where the trail ends', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all' } });
+    const db = orm.drizzleDb(pool);
+    const seen = reports(pool);
+    await orm.drizzleSlowQuery(db, 0.4);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.kind).toBe('query');
+    expect(seen[0]!.state).toBe('busy');
+    expect(seen[0]!.site).toBeUndefined();
+    expect(seen[0]!.message).toContain('an unknown site inside drizzle-orm');
+  });
+});
+
+describe('Knex (connectionPool: the guarded pool instead of tarn)', () => {
+  it('works unchanged: builder queries and transactions run on the guarded pool', async () => {
+    const pool = guardedPool({ max: 2 });
+    const knex = orm.knexOnPool(pool);
+    cleanups.push(() => knex.destroy());
+    const rows = await knex.select(knex.raw('41 + 1 AS n'));
+    expect(rows[0].n).toBe(42);
+    await knex.transaction(async (trx: any) => trx.raw('SELECT 1'));
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    expect(pool.guard.snapshot().totals.checkouts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a transaction never committed is reported idle; knex is named as where the trail ends, never as the site', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const knex = orm.knexOnPool(pool);
+    cleanups.push(() => knex.destroy());
+    const seen = reports(pool);
+    const trx = await orm.knexForgottenTransaction(knex);
+    cleanups.push(() => trx.rollback());
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.state).toBe('idle');
+    expect(seen[0]!.site).toBeUndefined();
+    expect(seen[0]!.message).toContain('an unknown site inside knex');
+    expect(pool.guard.snapshot().leases[0]!.site).toBeUndefined();
+  });
+});
+
+describe('pg-cursor and pg-query-stream on a checked-out client', () => {
+  it('a cursor being read batch after batch stays busy', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 5_000, idleAfterMs: 40 } });
+    const { client, cursor } = await orm.cursorForgotten(pool);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await cursor.read(5);
+      expect(pool.guard.snapshot().leases[0]!.state).toBe('busy');
+    }
+    await cursor.close();
+    client.release();
+  });
+
+  it('a stream read to the end works unchanged and the client comes back', async () => {
+    const pool = guardedPool({ max: 1 });
+    expect(await orm.streamAll(pool, 100)).toBe(5050);
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    expect(pool.idleCount).toBe(1);
+  });
+
+  it('a cursor left open between reads is idle, reported at the connect() line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const seen = reports(pool);
+    const { client, cursor, rows } = await orm.cursorForgotten(pool);
+    expect(rows).toHaveLength(10);
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('cursor')}\\d+$`));
+    // An open cursor waiting for read() has nothing in flight: forgotten, not slow.
+    expect(seen[0]!.state).toBe('idle');
+    await cursor.close();
+    client.release();
+  });
+
+  it('a paused stream whose consumer went away is idle, reported at the connect() line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
+    const seen = reports(pool);
+    const { client, stream, first } = await orm.streamAbandoned(pool);
+    expect(first.n).toBe(1);
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('stream')}\\d+$`));
+    expect(seen[0]!.state).toBe('idle');
+    stream.destroy();
+    client.release(true);
+  });
+});
