@@ -44,6 +44,13 @@ async function agreed(real: Real): Promise<void> {
   for (const lease of snap.leases) expect(live.has(lease.connectionId!)).toBe(true);
 }
 
+async function waitUntilDropped(r: Real, pid: number | undefined): Promise<void> {
+  for (let waited = 0; waited < 3_000; waited += 10) {
+    if (!r.pool.guard.snapshot().connections.some((c) => c.pid === pid)) return;
+    await sleep(10);
+  }
+}
+
 class Connect implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real) {
@@ -96,7 +103,12 @@ class Terminate implements fc.AsyncCommand<Model, Real> {
     } else {
       const idle = r.pool.guard.snapshot().connections.filter((x) => x.state === 'idle');
       if (idle.length === 0) return;
-      await r.admin.query('SELECT pg_terminate_backend($1)', [idle[this.i % idle.length]!.pid]);
+      const pid = idle[this.i % idle.length]!.pid;
+      await r.admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // Found by this test: until the server's FATAL reaches the idle client, pg (and so poolguard)
+      // may still hand it out, and the next query fails with it. That window is what
+      // guard.validateAfterIdleMs closes; here the model waits until the pool has dropped it.
+      await waitUntilDropped(r, pid);
     }
     m.held = r.held.length;
     await agreed(r);
@@ -123,6 +135,31 @@ class Wait implements fc.AsyncCommand<Model, Real> {
   }
   toString = () => `wait(${this.ms})`;
 }
+
+describe('regressions found by the model', () => {
+  it('terminate an idle backend, then query: once the pool has dropped it, the next query is healthy; with validation, at once', async () => {
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    try {
+      for (const validate of [false, true]) {
+        const pool = guardedPool({ max: 3, guard: validate ? { validateAfterIdleMs: 1 } : {} });
+        const c = await pool.connect();
+        const pid = (c as unknown as { processID: number }).processID;
+        c.release();
+        await sleep(5);
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        const real: Real = { pool, admin, held: [], pending: 0 };
+        if (!validate) await waitUntilDropped(real, pid);
+        // With validation the dead connection is checked, found dead and replaced: no wait needed.
+        const { rows } = await pool.query('SELECT pg_backend_pid() AS pid');
+        expect(rows[0].pid).not.toBe(pid);
+        await forceEnd(pool);
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+});
 
 describe('pg adapter lifecycle, model-checked against the real server', () => {
   it('pg-pool and the ledger agree after every step; nothing lent twice; nobody left waiting', async () => {
