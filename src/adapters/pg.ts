@@ -275,7 +275,8 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
     throw err;
   });
-  state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, (e, c) => (e ? reject(e) : resolve(c!)), 0));
+  const settle: Callback = (e, c) => (e ? reject(e) : resolve(c!));
+  state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, settle, 0));
   return result;
 }
 

@@ -46,7 +46,11 @@ export interface GuardOptions {
   captureStacks?: 'connect' | 'all' | 'none';
   /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
   stackSampleRate?: number;
-  /** Frames kept in a captured stack, 1–200. Default `10`. */
+  /**
+   * Frames kept in a captured stack, 1–200. Default: the process's `Error.stackTraceLimit` (10
+   * unless the application changes it), which costs nothing; a set depth is applied around each
+   * capture.
+   */
   stackDepth?: number;
   /**
    * Extra frames to skip when looking for the call site, as path substrings or regular expressions
@@ -135,7 +139,7 @@ export interface ResolvedGuardConfig {
   readonly reclaimWhenUsedPercent: number;
   readonly captureStacks: 'connect' | 'all' | 'none';
   readonly stackSampleRate: number;
-  readonly stackDepth: number;
+  readonly stackDepth: number | undefined;
   readonly ignoreFrames: readonly RegExp[];
   readonly exemptSites: readonly RegExp[];
   readonly releaseStacks: 'auto' | 'always' | 'never';
@@ -162,7 +166,6 @@ export const GUARD_DEFAULTS = Object.freeze({
   reclaimWhenUsedPercent: 0,
   captureStacks: 'connect',
   stackSampleRate: 1,
-  stackDepth: 10,
   releaseStacks: 'auto',
   dirtyRelease: 'destroy',
   maxLifetimeMs: 0,
@@ -335,7 +338,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     stackSampleRate = v;
   }
 
-  let stackDepth: number = GUARD_DEFAULTS.stackDepth;
+  let stackDepth: number | undefined;
   if (o.stackDepth !== undefined) {
     const v = o.stackDepth;
     if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`guard.stackDepth must be a whole number from 1 to 200, got ${show(v)}`);

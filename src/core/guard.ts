@@ -7,7 +7,7 @@ import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
-import { DEFAULT_IGNORED_FRAMES, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
+import { DEFAULT_IGNORED_FRAMES, describeCapture, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -474,7 +474,7 @@ export class GuardCore {
     }
     this.ledger.totals.unhandledErrors++;
     const lease = record?.lease;
-    const site = lease?.capture?.describe(this.#ignore).site;
+    const site = describeCapture(lease?.capture, this.#ignore)?.site;
     const pool = this.config.name;
     const what = String(err?.message ?? err);
     const message = lease
@@ -603,7 +603,7 @@ export class GuardCore {
       connectionId: lease.conn?.id,
       // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
       get site(): string | undefined {
-        return lease.capture?.describe(ignore).site;
+        return describeCapture(lease.capture, ignore)?.site;
       },
     });
   }
@@ -621,7 +621,7 @@ export class GuardCore {
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
-    return { message, holders, waitedMs: now - lease.requestedAt, frames: lease.capture?.describe(this.#ignore).stack };
+    return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#ignore)?.stack };
   }
 
   /** A checkout timed out: the error names who holds the connections. */
@@ -673,8 +673,8 @@ export class GuardCore {
     this.ledger.totals.dirtyReleases++;
     const action = this.config.dirtyRelease;
     if (action === 'destroy' && lease.conn !== undefined) this.markRetiring(lease.conn, 'dirty');
-    const released = this.#captureRelease(above)?.describe(this.#ignore);
-    const checkoutSite = lease.capture?.describe(this.#ignore).site;
+    const released = describeCapture(this.#captureRelease(above), this.#ignore);
+    const checkoutSite = describeCapture(lease.capture, this.#ignore)?.site;
     const pool = this.config.name;
     const state = transaction === 'open' ? 'an open transaction (BEGIN without COMMIT or ROLLBACK)' : 'a failed transaction that was never rolled back';
     const done = action === 'destroy' ? 'closed it instead of returning it to the pool' : 'rolled it back before returning it to the pool';
@@ -702,8 +702,8 @@ export class GuardCore {
 
   #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {
     this.ledger.totals.doubleReleases++;
-    const checkoutSite = lease.capture?.describe(this.#ignore).site;
-    const first = lease.releaseCapture?.describe(this.#ignore);
+    const checkoutSite = describeCapture(lease.capture, this.#ignore)?.site;
+    const first = describeCapture(lease.releaseCapture, this.#ignore);
     let detail: string;
     if (first?.site !== undefined) {
       detail = `The first release() was ${formatDuration(this.clock.now() - lease.releasedAt)} ago at ${first.site}.`;
@@ -761,7 +761,7 @@ export class GuardCore {
 
   /** The `guard.exemptSites` pattern the lease's site matches, as its exemption reason. */
   #exemptSite(lease: Lease): string | undefined {
-    const site = lease.capture?.describe(this.#ignore).site;
+    const site = describeCapture(lease.capture, this.#ignore)?.site;
     if (site === undefined) return undefined;
     const match = this.config.exemptSites.find((re) => re.test(site));
     return match === undefined ? undefined : `guard.exemptSites ${String(match)}`;
@@ -845,7 +845,7 @@ export class GuardCore {
   }
 
   #buildReport(type: LeakReport['type'], lease: Lease, now: number, heldMs: number): LeakReport {
-    const described = lease.capture?.describe(this.#ignore);
+    const described = describeCapture(lease.capture, this.#ignore);
     const idleMs = type === 'leakResolved' ? 0 : this.#idleMs(lease, now);
     const state: LeaseState = lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle';
     const site = described?.site;
@@ -924,7 +924,7 @@ export class GuardCore {
     const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; trace: TraceRef | undefined }>();
     for (const list of [suspects, open]) {
       for (const lease of list) {
-        const site = lease.capture?.describe(this.#ignore).site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
+        const site = describeCapture(lease.capture, this.#ignore)?.site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
         let g = groups.get(site);
         if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, trace: undefined }));
         g.count++;
@@ -950,7 +950,7 @@ export class GuardCore {
         leases.push({
           id: lease.id,
           kind: lease.kind,
-          site: lease.capture?.describe(this.#ignore).site,
+          site: describeCapture(lease.capture, this.#ignore)?.site,
           state: lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle',
           heldMs: Math.round(now - lease.acquiredAt),
           idleMs: Math.round(idleMs),

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CapturedStack, DEFAULT_IGNORED_FRAMES, OWN_FRAMES, makeStackCapturer } from '../../src/core/stack.js';
+import { describeCapture, DEFAULT_IGNORED_FRAMES, type CapturedStack, type StackDescription, OWN_FRAMES, makeStackCapturer } from '../../src/core/stack.js';
 
-function stackOf(text: string): CapturedStack {
-  const c = new CapturedStack();
-  c.stack = text;
-  return c;
+function stackOf(text: string): { describe(ignore: readonly RegExp[]): StackDescription } {
+  const c: CapturedStack = { stack: text };
+  return { describe: (ignore) => describeCapture(c, ignore)! };
 }
 
 describe('finding the call site in a stack', () => {
@@ -90,7 +89,19 @@ describe('stack capture settings', () => {
     const before = Error.stackTraceLimit;
     const c = here(makeStackCapturer(true, { sampleRate: 1, depth: 2 }))!;
     expect(Error.stackTraceLimit).toBe(before);
-    expect(c.describe([]).stack.split('\n')).toHaveLength(2);
-    expect(c.describe([]).site).toMatch(/^test\/unit\/stack\.test\.ts:\d+:\d+$/);
+    expect(describeCapture(c, [])!.stack.split('\n')).toHaveLength(2);
+    expect(describeCapture(c, [])!.site).toMatch(/^test\/unit\/stack\.test\.ts:\d+:\d+$/);
+  });
+
+  it('without a depth, follows Error.stackTraceLimit and never touches it', () => {
+    const before = Error.stackTraceLimit;
+    try {
+      Error.stackTraceLimit = 3;
+      const c = here(makeStackCapturer(true, { sampleRate: 1, depth: undefined }))!;
+      expect(Error.stackTraceLimit).toBe(3);
+      expect(describeCapture(c, [])!.stack.split('\n')).toHaveLength(3);
+    } finally {
+      Error.stackTraceLimit = before;
+    }
   });
 });
