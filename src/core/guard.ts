@@ -326,6 +326,9 @@ export class PoolGuard extends EventEmitter {
 
 const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
 
+/** Reports and reclaims handled per scan at most; the rest wait for the next scan (≤ 1 s later). */
+const MAX_REPORTS_PER_SCAN = 100;
+
 /** What a report says when no frame of the application was found, and what to do about it. */
 function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
   if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
@@ -732,7 +735,11 @@ export class GuardCore {
       // Matched once, when the lease first matters: formatting its stack earlier would cost every checkout.
       if (lease.exempt === undefined && cfg.exemptSites.length > 0) lease.exempt = this.#exemptSite(lease);
     }
-    for (let lease = suspects.head; lease !== undefined; ) {
+    // A report formats a stack (about 25 µs): when thousands of leases cross a threshold at once,
+    // a bounded number is handled per scan and the rest on the next ones, rather than blocking the
+    // event loop for a quarter of a second (benchmarks/RESULTS.md, "Scale").
+    let budget = MAX_REPORTS_PER_SCAN;
+    for (let lease = suspects.head; lease !== undefined && budget > 0; ) {
       const next = lease.next;
       if (lease.exempt !== undefined) {
         lease = next;
@@ -742,11 +749,17 @@ export class GuardCore {
       let state: LeaseState | undefined;
       if (!lease.reported && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
         state = this.#state(lease, now);
-        if (state === 'idle' || cfg.reportBusy) this.#report(lease, now);
+        if (state === 'idle' || cfg.reportBusy) {
+          this.#report(lease, now);
+          budget--;
+        }
       }
       if (cfg.reclaimAfterMs > 0 && heldMs >= cfg.reclaimAfterMs && !lease.managed) {
         state ??= this.#state(lease, now);
-        if (state === 'idle' && this.#underPressure()) this.#reclaim(lease, now);
+        if (state === 'idle' && this.#underPressure()) {
+          this.#reclaim(lease, now);
+          budget--;
+        }
       }
       lease = next;
     }

@@ -242,3 +242,18 @@ describe('robustness of reporting', () => {
     expect(n).toBe(1);
   });
 });
+
+describe('bursts', () => {
+  it('when many leases cross the threshold at once, each scan reports at most 100; all are reported within a few scans', () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 10 });
+    let reports = 0;
+    g.guard.on('leak', () => reports++);
+    for (let i = 0; i < 250; i++) g.checkout();
+    g.clock.advance(1_000); // the scan at 1 s, exactly at the threshold
+    expect(reports).toBe(100);
+    g.clock.advance(250);
+    expect(reports).toBe(200);
+    g.clock.advance(250);
+    expect(reports).toBe(250);
+  });
+});
