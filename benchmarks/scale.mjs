@@ -31,15 +31,25 @@ function scanCost(leases) {
     const lease = core.checkoutRequested('acquire', scanCost);
     core.checkoutGranted(lease, record);
   }
+  // Every lease crosses the threshold at once: each scan reports at most 100 (the rest wait for
+  // the next scan), so no single scan blocks the event loop for long.
+  let scans = 0;
+  let longest = 0;
+  let total = 0;
   now = 10;
-  let t = process.hrtime.bigint();
-  core.scan(); // every lease crosses the threshold: moved, classified, reported once
-  const first = Number(process.hrtime.bigint() - t) / 1e6;
-  now = 20;
-  t = process.hrtime.bigint();
-  core.scan(); // steady state: all already reported
+  while (core.ledger.totals.leaks < leases) {
+    const t = process.hrtime.bigint();
+    core.scan();
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    longest = Math.max(longest, ms);
+    total += ms;
+    scans++;
+    now += 1;
+  }
+  const t = process.hrtime.bigint();
+  core.scan(); // steady state: all reported, nothing to do but walk the suspects
   const steady = Number(process.hrtime.bigint() - t) / 1e6;
-  return { first, steady };
+  return { scans, longest, total, steady };
 }
 
 export async function run() {
@@ -74,7 +84,7 @@ export async function run() {
     title: 'Scale: checkout cost against open leases, and the leak scan',
     body:
       `generic-pool adapter, in-memory resources (captureStacks default), ${rounds} rounds × ${ops} acquire+release, median µs.\n\n| open leases | bare generic-pool | poolguard |\n|---|---|---|\n${rows.join('\n')}\n\n` +
-      `Leak scan with ${SMOKE ? 100 : '10,000'} open leases: ${scan.first.toFixed(1)} ms for the scan in which all of them cross the threshold (each classified and reported once, stacks formatted), ${scan.steady.toFixed(3)} ms for a scan after that.`,
+      `Leak scan with ${SMOKE ? 100 : '10,000'} open leases, all crossing the threshold at once: reported over ${scan.scans} scans (at most 100 reports each, stacks formatted), the longest scan ${scan.longest.toFixed(1)} ms, ${scan.total.toFixed(1)} ms in all; once all are reported a scan takes ${scan.steady.toFixed(3)} ms.`,
   };
 }
 
