@@ -1,6 +1,6 @@
+import { freePort } from './helpers/net.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from './helpers/build.js';
@@ -10,16 +10,6 @@ function run(example: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [`examples/${example}`], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL, ...env }, timeout: 20_000 });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('examples run', () => {
   it('examples/leak-report.mjs names the leaking line and the holders', () => {

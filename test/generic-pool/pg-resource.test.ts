@@ -4,6 +4,7 @@ import { createPool, guard, type GuardedPool, type LeakReport, type RetireReport
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { acquireHere, useHere } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
+import { pgClientFactory } from '../helpers/factories.js';
 
 const pools: GuardedPool<pg.Client>[] = [];
 afterEach(async () => {
@@ -16,15 +17,7 @@ afterEach(async () => {
 /** A realistic factory: each resource is a connected pg.Client. */
 function clientPool(options: Parameters<typeof createPool>[1] = {}): GuardedPool<pg.Client> {
   const pool = createPool<pg.Client>(
-    {
-      create: async () => {
-        const c = new pg.Client({ connectionString: DATABASE_URL });
-        await c.connect();
-        return c;
-      },
-      destroy: (c) => c.end(),
-      validate: async (c) => (await c.query('SELECT 1').then(() => true, () => false)),
-    },
+    { ...pgClientFactory(), validate: async (c) => (await c.query('SELECT 1').then(() => true, () => false)) },
     { max: 2, ...options, guard: { logger: false, ...options.guard } },
   );
   pools.push(pool);

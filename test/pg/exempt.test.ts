@@ -1,3 +1,4 @@
+import { pgClientFactory } from '../helpers/factories.js';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/generic-pool.js';
@@ -50,14 +51,7 @@ describe('intentional long holds on the real server', () => {
 
   it('generic-pool: the same API on an acquired resource', async () => {
     const pool = createPool<pg.Client>(
-      {
-        create: async () => {
-          const c = new pg.Client({ connectionString: DATABASE_URL });
-          await c.connect();
-          return c;
-        },
-        destroy: (c) => c.end(),
-      },
+      pgClientFactory(),
       { max: 1, guard: { logger: false, leakThresholdMs: 50, idleAfterMs: 20 } },
     );
     ends.push(async () => {
