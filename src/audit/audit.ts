@@ -89,8 +89,16 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
         // The server listening on another port than the one dialled: a pooler or proxy in between.
         // Only then is PgBouncer's admin console tried, so a direct connection costs nothing more.
         if (port !== undefined && port !== configuredPort(config)) {
-          const pgbouncer = await withClient(Client, adminConsoleConfig(config), (admin) => readPgBouncer(admin, read.database)).catch(() => undefined);
+          let reason = '';
+          const pgbouncer = await withClient(Client, adminConsoleConfig(config), (admin) => readPgBouncer(admin, read.database)).catch((err: unknown) => {
+            reason = String((err as Error)?.message ?? err);
+            return undefined;
+          });
           if (pgbouncer !== undefined) summary = { ...read, pgbouncer };
+          else {
+            const secrets = [typeof server === 'string' ? passwordOf(server) : undefined, passwordOf(connectionOptions.connectionString as string | undefined), connectionOptions.password as string | undefined];
+            summary = { ...read, unreadProxy: { dialledPort: configuredPort(config), serverPort: port, reason: redactText(reason, secrets) || 'no reason given' } };
+          }
         }
       }
     } catch (err) {

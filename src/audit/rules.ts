@@ -334,6 +334,21 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     },
   },
   {
+    id: 'proxy-unread',
+    severity: 'warning',
+    live: true,
+    checks: 'A pooler or proxy between the pool and the server (the server listens on another port than the one dialled) whose limits could not be read.',
+    check(ctx) {
+      const p = ctx.server?.unreadProxy;
+      if (p === undefined) return undefined;
+      return {
+        message: `the pool dials port ${p.dialledPort ?? 'unknown'} but the server listens on ${p.serverPort}: a pooler or proxy is in between, and its limits could not be read (${p.reason})`,
+        why: 'Behind PgBouncer or another proxy the limit that matters is the proxy\'s (max_client_conn, default_pool_size), not the server\'s max_connections: the server-side connection rules may pass while the proxy refuses connections.',
+        fix: 'If it is PgBouncer, add the audit\'s user to stats_users (or admin_users) in pgbouncer.ini so that poolguard can read SHOW CONFIG and SHOW POOLS; otherwise check the proxy\'s connection limits by hand against max × instances.',
+      };
+    },
+  },
+  {
     id: 'pgbouncer-max-client-conn',
     severity: 'error',
     live: true,

@@ -154,6 +154,11 @@ export interface AuditServerSummary {
    * limits instead of the server's `max_connections`.
    */
   readonly pgbouncer?: PgBouncerSummary;
+  /**
+   * Set when the server listens on another port than the one the pool dials (a pooler or proxy is
+   * in between) but no PgBouncer admin console could be read there: why not.
+   */
+  readonly unreadProxy?: { readonly dialledPort: number | undefined; readonly serverPort: number; readonly reason: string };
 }
 
 /**
