@@ -392,10 +392,20 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     id: 'role-connection-limit',
     severity: 'error',
     live: true,
-    checks: '`max` × instances fits in the role\'s `rolconnlimit` (CONNECTION LIMIT).',
+    checks: '`max` × instances fits in the role\'s `rolconnlimit` (CONNECTION LIMIT); behind PgBouncer, its server-side `pool_size` does.',
     check(ctx) {
       const s = ctx.server;
-      if (s === undefined || s.roleIsSuperuser || s.roleConnectionLimit < 0 || total(ctx) <= s.roleConnectionLimit) return undefined;
+      if (s === undefined || s.roleIsSuperuser || s.roleConnectionLimit < 0) return undefined;
+      // Behind PgBouncer the server sees PgBouncer's pool for this database and user, not the clients.
+      if (s.pgbouncer !== undefined) {
+        if (s.pgbouncer.poolSize <= s.roleConnectionLimit) return undefined;
+        return {
+          message: `PgBouncer opens up to ${s.pgbouncer.poolSize} server connections (pool_size) as role ${s.role}, which has CONNECTION LIMIT ${s.roleConnectionLimit}`,
+          why: 'PgBouncer fails to open server connections past the role\'s limit ("too many connections for role"), and clients wait in PgBouncer until their query times out.',
+          fix: `Lower default_pool_size (or the database's pool_size) in pgbouncer.ini to ${s.roleConnectionLimit} or less, or ALTER ROLE ${s.role} CONNECTION LIMIT ${s.pgbouncer.poolSize} (or more).`,
+        };
+      }
+      if (total(ctx) <= s.roleConnectionLimit) return undefined;
       return {
         message: `${poolsOf(ctx)} connections, but role ${s.role} has CONNECTION LIMIT ${s.roleConnectionLimit}`,
         why: `Connections beyond the limit fail with "too many connections for role": the pool cannot grow to max and callers time out while the server has room.`,
@@ -409,10 +419,19 @@ export const RULES: readonly AuditRule[] = Object.freeze([
     id: 'database-connection-limit',
     severity: 'error',
     live: true,
-    checks: '`max` × instances fits in the database\'s `datconnlimit`.',
+    checks: '`max` × instances fits in the database\'s `datconnlimit`; behind PgBouncer, its server-side `pool_size` does.',
     check(ctx) {
       const s = ctx.server;
-      if (s === undefined || s.roleIsSuperuser || s.databaseConnectionLimit < 0 || total(ctx) <= s.databaseConnectionLimit) return undefined;
+      if (s === undefined || s.roleIsSuperuser || s.databaseConnectionLimit < 0) return undefined;
+      if (s.pgbouncer !== undefined) {
+        if (s.pgbouncer.poolSize <= s.databaseConnectionLimit) return undefined;
+        return {
+          message: `PgBouncer opens up to ${s.pgbouncer.poolSize} server connections (pool_size) to database ${s.database}, which has CONNECTION LIMIT ${s.databaseConnectionLimit}`,
+          why: 'PgBouncer fails to open server connections past the database\'s limit ("too many connections for database"), and clients wait in PgBouncer until their query times out.',
+          fix: `Lower the pool_size for ${s.database} in pgbouncer.ini to ${s.databaseConnectionLimit} or less, or ALTER DATABASE ${s.database} CONNECTION LIMIT ${s.pgbouncer.poolSize} (or more).`,
+        };
+      }
+      if (total(ctx) <= s.databaseConnectionLimit) return undefined;
       return {
         message: `${poolsOf(ctx)} connections, but database ${s.database} has CONNECTION LIMIT ${s.databaseConnectionLimit}`,
         why: 'Connections beyond the limit fail with "too many connections for database": the pool cannot grow to max and callers time out.',
