@@ -108,6 +108,8 @@ export class Pool extends pg.Pool {
 
 type WithState = { [kState]: PgGuardState };
 
+const baseEmit = pg.Pool.prototype.emit;
+
 // Installed on the prototype rather than declared in the class so that the methods keep
 // @types/pg's overloads, and so that a subclass of Pool can still override them and call super.
 Object.defineProperty(Pool.prototype, 'connect', {
@@ -128,11 +130,13 @@ Object.defineProperty(Pool.prototype, 'emit', {
   configurable: true,
   writable: true,
   value: function emit(this: Pool, event: string | symbol, a?: unknown, b?: unknown): boolean {
-    const state = (this as unknown as Partial<WithState>)[kState];
-    // Before the guard is attached (pg-pool's constructor emits nothing, but be safe), and for an
-    // application's own events with more arguments than pg-pool ever passes: untouched.
-    if (state === undefined || arguments.length > 3) return pg.Pool.prototype.emit.apply(this, arguments as unknown as [string]);
-    return guardedEmit(state, this as unknown as PgPoolLike, arguments.length, event, a, b);
+    // Only 'connect' and 'error' concern poolguard; every other event (two per checkout) goes
+    // straight through, arguments untouched.
+    if (event === 'connect' || event === 'error') {
+      const state = (this as unknown as Partial<WithState>)[kState];
+      if (state !== undefined && arguments.length <= 3) return guardedEmit(state, this as unknown as PgPoolLike, arguments.length, event, a, b);
+    }
+    return baseEmit.apply(this, arguments as unknown as [string]);
   },
 });
 
@@ -159,8 +163,8 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
     return guardedQuery(state, this, text, values, cb, query);
   };
   target.emit = function emit(this: PgPoolLike, event: string | symbol, a?: unknown, b?: unknown): boolean {
-    if (arguments.length > 3) return state.emit.apply(this, arguments as unknown as [string]);
-    return guardedEmit(state, this, arguments.length, event, a, b);
+    if ((event === 'connect' || event === 'error') && arguments.length <= 3) return guardedEmit(state, this, arguments.length, event, a, b);
+    return state.emit.apply(this, arguments as unknown as [string]);
   };
   return state.core.handle;
 }
@@ -302,12 +306,12 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
 
   // A connection whose lifetime ended while it sat idle (and the pool could not close it then)
   // is retired here instead of being handed out.
-  if (discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
+  if (core.recycles && discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
     expire(state, c);
     pgRelease.call(client);
     return retry(state, lease, cb, discarded + 1);
   }
-  if (core.needsValidation(record)) {
+  if (core.validates && core.needsValidation(record)) {
     return validate(state, record, client, (validationErr) => {
       if (validationErr === undefined) return handOut(state, lease, record, client, pgRelease, cb);
       core.validationFailed(record, validationErr);
@@ -339,7 +343,7 @@ function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, cl
     // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
     const status = (client as ClientLike).getTransactionStatus?.();
     if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
-    if (core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
+    if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
     pgRelease.call(client);
   };
   client.release = release as pg.PoolClient['release'];

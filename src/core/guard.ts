@@ -367,10 +367,13 @@ export class GuardCore {
   #managedCapture: Lease['capture'] = undefined;
   #telemetry: TelemetrySink = NO_TELEMETRY;
   readonly #random: () => number;
-  /** Whether connections need the housekeeping timer even with no lease open. */
-  readonly #recycles: boolean;
-  /** Whether releases must record when the connection went idle. */
-  readonly #tracksIdle: boolean;
+  /**
+   * Whether lifetime or use limits are set: adapters test this plain field before asking
+   * `dueForRetirement`, so that a pool without them pays one property read per checkout.
+   */
+  readonly recycles: boolean;
+  /** Whether connections are checked before reuse (`validateAfterIdleMs`); read the same way. */
+  readonly validates: boolean;
 
   constructor(config: ResolvedGuardConfig, hooks: AdapterHooks, clock: Clock = systemClock, random: () => number = Math.random) {
     this.config = config;
@@ -387,8 +390,8 @@ export class GuardCore {
     const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
     this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
     this.#random = random;
-    this.#recycles = config.maxLifetimeMs > 0 || config.maxUses > 0;
-    this.#tracksIdle = config.validateAfterIdleMs > 0;
+    this.recycles = config.maxLifetimeMs > 0 || config.maxUses > 0;
+    this.validates = config.validateAfterIdleMs > 0;
     // Reports come at most a quarter of the threshold late, and never more than a second late;
     // lifetimes are enforced to within a tenth of the lifetime, or a second.
     const due = Math.min(this.#suspectAfterMs / 4, config.maxLifetimeMs > 0 ? config.maxLifetimeMs / 10 : Infinity);
@@ -440,7 +443,7 @@ export class GuardCore {
    * at checkout, and carry out the retirement themselves.
    */
   dueForRetirement(record: ConnectionRecord, only?: 'lifetime'): 'lifetime' | 'uses' | undefined {
-    if (!this.#recycles) return undefined;
+    if (!this.recycles) return undefined;
     if (only === 'lifetime' && record.retireAt === Infinity) return undefined;
     const reason = dueReason(record, record.retireAt === Infinity ? 0 : this.clock.now(), only === 'lifetime' ? { ...this.config, maxUses: 0 } : this.config);
     if (reason !== undefined) this.markRetiring(record, reason);
@@ -449,7 +452,7 @@ export class GuardCore {
 
   /** Whether a connection about to be handed out has been idle long enough to be checked first. */
   needsValidation(record: ConnectionRecord): boolean {
-    return this.#tracksIdle && this.clock.now() - record.idleSince >= this.config.validateAfterIdleMs;
+    return this.validates && this.clock.now() - record.idleSince >= this.config.validateAfterIdleMs;
   }
 
   /** A connection failed its check before reuse; the adapter destroys it and finds another. */
@@ -662,7 +665,7 @@ export class GuardCore {
     if (conn !== undefined) {
       conn.uses++;
       conn.lease = undefined;
-      if (this.#tracksIdle) conn.idleSince = this.clock.now();
+      if (this.validates) conn.idleSince = this.clock.now();
     }
     if (lease.reported) this.#resolved(lease, this.clock.now());
     return true;
@@ -763,7 +766,7 @@ export class GuardCore {
       }
       lease = next;
     }
-    if (this.#recycles) this.#retireIdle(now);
+    if (this.recycles) this.#retireIdle(now);
     const keepForLeases = open.size + suspects.size > 0 && this.#suspectAfterMs !== Infinity;
     const keepForConnections = this.config.maxLifetimeMs > 0 && this.ledger.connections.size > 0;
     if (!keepForLeases && !keepForConnections && this.#timer !== undefined) {
