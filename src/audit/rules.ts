@@ -103,6 +103,46 @@ function hardLimits(s: AuditServerSummary): Array<{ what: string; limit: number;
 }
 
 /** The rules, in the order their findings are listed within a severity. */
+/**
+ * The role's and the database's CONNECTION LIMIT: one rule each, the same check. Behind PgBouncer
+ * the server sees PgBouncer's pool for the database and user (`pool_size`), not the clients.
+ */
+function connectionLimitRule(of: 'role' | 'database'): AuditRule {
+  const isRole = of === 'role';
+  const column = isRole ? 'rolconnlimit' : 'datconnlimit';
+  return {
+    id: `${of}-connection-limit`,
+    severity: 'error',
+    live: true,
+    checks: `\`max\` × instances fits in the ${of}'s \`${column}\`${isRole ? ' (CONNECTION LIMIT)' : ''}; behind PgBouncer, its server-side \`pool_size\` does.`,
+    check(ctx) {
+      const s = ctx.server;
+      if (s === undefined || s.roleIsSuperuser) return undefined;
+      const limit = isRole ? s.roleConnectionLimit : s.databaseConnectionLimit;
+      const name = isRole ? s.role : s.database;
+      const alter = isRole ? `ALTER ROLE ${name}` : `ALTER DATABASE ${name}`;
+      const refusal = `"too many connections for ${of}"`;
+      if (limit < 0) return undefined;
+      if (s.pgbouncer !== undefined) {
+        if (s.pgbouncer.poolSize <= limit) return undefined;
+        return {
+          message: `PgBouncer opens up to ${s.pgbouncer.poolSize} server connections (pool_size) ${isRole ? `as role ${name}` : `to database ${name}`}, which has CONNECTION LIMIT ${limit}`,
+          why: `PgBouncer fails to open server connections past the ${of}'s limit (${refusal}), and clients wait in PgBouncer until their query times out.`,
+          fix: `Lower ${isRole ? "default_pool_size (or the database's pool_size)" : `the pool_size for ${name}`} in pgbouncer.ini to ${limit} or less, or ${alter} CONNECTION LIMIT ${s.pgbouncer.poolSize} (or more).`,
+        };
+      }
+      if (total(ctx) <= limit) return undefined;
+      return {
+        message: `${poolsOf(ctx)} connections, but ${of} ${name} has CONNECTION LIMIT ${limit}`,
+        why: `Connections beyond the limit fail with ${refusal}: the pool cannot grow to max and callers time out${isRole ? ' while the server has room' : ''}.`,
+        fix: `Lower max so that max × instances ≤ ${limit}, or ${alter} CONNECTION LIMIT ${total(ctx)} (or more).`,
+        option: 'max',
+        value: ctx.pool.max,
+      };
+    },
+  };
+}
+
 export const RULES: readonly AuditRule[] = Object.freeze([
   {
     id: 'invalid-option',
@@ -388,59 +428,8 @@ export const RULES: readonly AuditRule[] = Object.freeze([
       };
     },
   },
-  {
-    id: 'role-connection-limit',
-    severity: 'error',
-    live: true,
-    checks: '`max` × instances fits in the role\'s `rolconnlimit` (CONNECTION LIMIT); behind PgBouncer, its server-side `pool_size` does.',
-    check(ctx) {
-      const s = ctx.server;
-      if (s === undefined || s.roleIsSuperuser || s.roleConnectionLimit < 0) return undefined;
-      // Behind PgBouncer the server sees PgBouncer's pool for this database and user, not the clients.
-      if (s.pgbouncer !== undefined) {
-        if (s.pgbouncer.poolSize <= s.roleConnectionLimit) return undefined;
-        return {
-          message: `PgBouncer opens up to ${s.pgbouncer.poolSize} server connections (pool_size) as role ${s.role}, which has CONNECTION LIMIT ${s.roleConnectionLimit}`,
-          why: 'PgBouncer fails to open server connections past the role\'s limit ("too many connections for role"), and clients wait in PgBouncer until their query times out.',
-          fix: `Lower default_pool_size (or the database's pool_size) in pgbouncer.ini to ${s.roleConnectionLimit} or less, or ALTER ROLE ${s.role} CONNECTION LIMIT ${s.pgbouncer.poolSize} (or more).`,
-        };
-      }
-      if (total(ctx) <= s.roleConnectionLimit) return undefined;
-      return {
-        message: `${poolsOf(ctx)} connections, but role ${s.role} has CONNECTION LIMIT ${s.roleConnectionLimit}`,
-        why: `Connections beyond the limit fail with "too many connections for role": the pool cannot grow to max and callers time out while the server has room.`,
-        fix: `Lower max so that max × instances ≤ ${s.roleConnectionLimit}, or ALTER ROLE ${s.role} CONNECTION LIMIT ${total(ctx)} (or more).`,
-        option: 'max',
-        value: ctx.pool.max,
-      };
-    },
-  },
-  {
-    id: 'database-connection-limit',
-    severity: 'error',
-    live: true,
-    checks: '`max` × instances fits in the database\'s `datconnlimit`; behind PgBouncer, its server-side `pool_size` does.',
-    check(ctx) {
-      const s = ctx.server;
-      if (s === undefined || s.roleIsSuperuser || s.databaseConnectionLimit < 0) return undefined;
-      if (s.pgbouncer !== undefined) {
-        if (s.pgbouncer.poolSize <= s.databaseConnectionLimit) return undefined;
-        return {
-          message: `PgBouncer opens up to ${s.pgbouncer.poolSize} server connections (pool_size) to database ${s.database}, which has CONNECTION LIMIT ${s.databaseConnectionLimit}`,
-          why: 'PgBouncer fails to open server connections past the database\'s limit ("too many connections for database"), and clients wait in PgBouncer until their query times out.',
-          fix: `Lower the pool_size for ${s.database} in pgbouncer.ini to ${s.databaseConnectionLimit} or less, or ALTER DATABASE ${s.database} CONNECTION LIMIT ${s.pgbouncer.poolSize} (or more).`,
-        };
-      }
-      if (total(ctx) <= s.databaseConnectionLimit) return undefined;
-      return {
-        message: `${poolsOf(ctx)} connections, but database ${s.database} has CONNECTION LIMIT ${s.databaseConnectionLimit}`,
-        why: 'Connections beyond the limit fail with "too many connections for database": the pool cannot grow to max and callers time out.',
-        fix: `Lower max so that max × instances ≤ ${s.databaseConnectionLimit}, or ALTER DATABASE ${s.database} CONNECTION LIMIT ${total(ctx)} (or more).`,
-        option: 'max',
-        value: ctx.pool.max,
-      };
-    },
-  },
+  connectionLimitRule('role'),
+  connectionLimitRule('database'),
   {
     id: 'connections-in-use',
     severity: 'warning',
