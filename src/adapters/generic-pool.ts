@@ -3,6 +3,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
+import { queryInFlight } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
@@ -138,7 +139,8 @@ function recordFor(state: State, resource: unknown, createMs?: number): Connecti
 function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): State {
   const records = new Map<unknown, ConnectionRecord>();
   const core = new GuardCore(config, {
-    inFlight: resourceInFlight,
+    // A pg client resource is read as the pg adapter reads it; any other resource is unknown (touch()).
+    inFlight: queryInFlight,
     reclaim: (lease) => {
       const resource = resourceOf(state, lease);
       if (resource === undefined) return;
@@ -259,16 +261,11 @@ function doubleRelease(state: State, pool: AnyPool, resource: unknown, above: Fu
   });
 }
 
+/** The resource a lease holds: its record keeps it (a primitive resource inside a `{ value }` wrapper). */
 function resourceOf(state: State, lease: Lease): unknown {
-  for (const [resource, record] of state.records) if (record === lease.conn) return resource;
-  return undefined;
-}
-
-/** Busy when a pg client is the resource and has a query running; otherwise unknown (use `touch`). */
-function resourceInFlight(resource: object): boolean | undefined {
-  const c = resource as Record<string, unknown>;
-  if ('_activeQuery' in c) return c._activeQuery != null || (Array.isArray(c._queryQueue) && c._queryQueue.length > 0);
-  return undefined;
+  const record = lease.conn;
+  if (record === undefined) return undefined;
+  return state.records.get(record.resource) === record ? record.resource : (record.resource as { value: unknown }).value;
 }
 
 function retireIdleResource(state: State, record: ConnectionRecord): boolean {

@@ -6,6 +6,7 @@ import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
+import { queryInFlight } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
@@ -465,30 +466,6 @@ function defaultName(options: Record<string, unknown>): string {
   port ??= env.PGPORT || 5432;
   database ??= env.PGDATABASE || (options.user as string | undefined) || env.PGUSER || 'postgres';
   return `${host}:${port}/${database}`;
-}
-
-/** Whether pg has a query running or queued on the client (private fields, read only when reporting). */
-function queryInFlight(resource: object): boolean | undefined {
-  const c = resource as Record<string, unknown>;
-  if ('_activeQuery' in c) {
-    if (lengthOf(c._queryQueue) > 0 || lengthOf(c._sentQueryQueue) > 0) return true;
-    return c._activeQuery != null && !waitingForReader(c._activeQuery);
-  }
-  if ('activeQuery' in c) return c.activeQuery != null || lengthOf(c.queryQueue) > 0;
-  return undefined;
-}
-
-/**
- * An open cursor between reads (pg-cursor's state `idle`, also under pg-query-stream's `cursor`)
- * occupies the client but waits for the application: nothing is in flight.
- */
-function waitingForReader(query: unknown): boolean {
-  const q = query as { state?: unknown; cursor?: { state?: unknown } };
-  return q.state === 'idle' || q.cursor?.state === 'idle';
-}
-
-function lengthOf(value: unknown): number {
-  return Array.isArray(value) ? value.length : 0;
 }
 
 /** Destroys a reclaimed lease's client through pg-pool itself (which replaces it for waiters). */

@@ -241,10 +241,11 @@ export interface AdapterHooks {
   counts(): PoolCounts;
   /**
    * Closes an idle connection the policy retired (lifetime, uses) and, where the pool's `min`
-   * asks for it, opens a replacement. Returns `false` when the connection is not idle in the
-   * pool's own sense right now; it is then retired at its next release or checkout.
+   * asks for it, opens a replacement. When the connection is not idle in the pool's own sense
+   * right now the adapter does nothing: the core has marked it, and its next release or checkout
+   * retires it.
    */
-  retireIdle?(record: ConnectionRecord): boolean;
+  retireIdle?(record: ConnectionRecord): void;
 }
 
 /**
@@ -401,12 +402,6 @@ export class GuardCore {
   /** Plugs in the adapter's telemetry (OpenTelemetry's sink); until then, and when off, none. */
   useTelemetry(sink: TelemetrySink): void {
     this.#telemetry = sink;
-  }
-
-  /** The pool is gone: telemetry stops observing it. */
-  closed(): void {
-    this.#telemetry.close();
-    this.#telemetry = NO_TELEMETRY;
   }
 
   #ensureTimer(): void {
@@ -623,7 +618,7 @@ export class GuardCore {
     this.ledger.totals.timeouts++;
     this.checkoutFailed(lease, true);
     const holders = this.holders(now);
-    const counts = this.#safeCounts();
+    const counts = this.counts();
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
@@ -803,7 +798,7 @@ export class GuardCore {
   #underPressure(): boolean {
     const percent = this.config.reclaimWhenUsedPercent;
     if (percent <= 0) return true;
-    const max = this.#safeCounts().max;
+    const max = this.counts().max;
     return max > 0 && (this.ledger.leased / max) * 100 >= percent;
   }
 
@@ -920,10 +915,6 @@ export class GuardCore {
 
   /** The wrapped pool's own counters (never throws). */
   counts(): PoolCounts {
-    return this.#safeCounts();
-  }
-
-  #safeCounts(): PoolCounts {
     try {
       return this.#hooks.counts();
     } catch {
@@ -984,7 +975,7 @@ export class GuardCore {
     return {
       pool: this.config.name,
       takenAt: new Date(this.clock.wallTime(now)).toISOString(),
-      counts: { ...this.#safeCounts(), leased: this.ledger.leased },
+      counts: { ...this.counts(), leased: this.ledger.leased },
       totals: { ...totals, retired: { ...totals.retired } },
       leases,
       connections: conns,
