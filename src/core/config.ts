@@ -59,6 +59,17 @@ export interface GuardOptions {
    */
   ignoreFrames?: ReadonlyArray<string | RegExp>;
   /**
+   * A diagnostic mode for a report that says "an unknown site inside knex" (or drizzle-orm,
+   * kysely…): the data layer reached `pool.connect()` through a thenable or a promise it started
+   * itself, where V8's async stack trace stops. With `true`, poolguard records where every promise,
+   * timer and tick in the process is created (an async hook) and follows that trail back from the
+   * checkout to the application's line. It costs every promise in the process a stack capture
+   * (see the README's "ORMs and query builders" for the measured cost): turn it on to find the
+   * line, then off. Once any pool turns it on, the hook stays on until the process exits.
+   * Default `false`.
+   */
+  asyncCallers?: boolean;
+  /**
    * Call sites whose leases are held on purpose (a `LISTEN` client, a long report transaction):
    * path substrings or regular expressions matched against the lease's `site` (`file:line:column`)
    * when it first crosses a threshold. A matching lease is never reported or reclaimed, and shows
@@ -138,6 +149,7 @@ export interface ResolvedGuardConfig {
   readonly reclaimAfterMs: number;
   readonly reclaimWhenUsedPercent: number;
   readonly captureStacks: 'connect' | 'all' | 'none';
+  readonly asyncCallers: boolean;
   readonly stackSampleRate: number;
   readonly stackDepth: number | undefined;
   readonly ignoreFrames: readonly RegExp[];
@@ -165,6 +177,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   reclaimAfterMs: 0,
   reclaimWhenUsedPercent: 0,
   captureStacks: 'connect',
+  asyncCallers: false,
   stackSampleRate: 1,
   releaseStacks: 'auto',
   dirtyRelease: 'destroy',
@@ -189,6 +202,7 @@ const KNOWN_KEYS = [
   'stackSampleRate',
   'stackDepth',
   'ignoreFrames',
+  'asyncCallers',
   'exemptSites',
   'releaseStacks',
   'logger',
@@ -306,6 +320,12 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reportBusy = o.reportBusy;
   }
 
+  let asyncCallers: boolean = GUARD_DEFAULTS.asyncCallers;
+  if (o.asyncCallers !== undefined) {
+    if (typeof o.asyncCallers !== 'boolean') throw new TypeError(`guard.asyncCallers must be true or false, got ${show(o.asyncCallers)}`);
+    asyncCallers = o.asyncCallers;
+  }
+
   let auditOnStart: boolean = GUARD_DEFAULTS.auditOnStart;
   if (o.auditOnStart !== undefined) {
     if (typeof o.auditOnStart !== 'boolean') throw new TypeError(`guard.auditOnStart must be true or false, got ${show(o.auditOnStart)}`);
@@ -401,6 +421,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reclaimAfterMs,
     reclaimWhenUsedPercent,
     captureStacks,
+    asyncCallers,
     stackSampleRate,
     stackDepth,
     ignoreFrames,

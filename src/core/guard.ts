@@ -7,6 +7,7 @@ import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
+import { enableAsyncTrail } from './async-trail.js';
 import { DEFAULT_IGNORED_FRAMES, describeCapture, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
@@ -334,9 +335,16 @@ const MAX_REPORTS_PER_SCAN = 100;
 function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
   if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
   if (described.via !== undefined) {
+    if (described.trailSearched) {
+      return (
+        `an unknown site inside ${described.via} (guard.asyncCallers followed the call back through ${described.via}'s promises and found no frame ` +
+        `of the application either: add your own data-access module to guard.ignoreFrames only if it is listed below; report.trace names the request)`
+      );
+    }
     return (
       `an unknown site inside ${described.via} (the call reached ${described.via} through a thenable or a promise it started itself, ` +
-      `and V8's async stack stops there; report.trace names the request, and the README's "ORMs and query builders" section lists which calls keep your line)`
+      `where V8's async stack stops; to get your line, run with guard.asyncCallers: true until the next report (a diagnostic mode with a cost ` +
+      `on every promise, see the README's "ORMs and query builders"); report.trace names the request meanwhile)`
     );
   }
   return 'an unknown site (every frame was inside the driver or an ignored path)';
@@ -383,7 +391,8 @@ export class GuardCore {
     this.handle = new PoolGuard(this);
     this.#log = new RateLimitedLog(config.logger, () => clock.now());
     this.#ignore = [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames];
-    const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth };
+    const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth, asyncCallers: config.asyncCallers };
+    if (config.asyncCallers) enableAsyncTrail();
     this.#captureExplicit = makeStackCapturer(config.captureStacks !== 'none', settings);
     this.#captureManaged = makeStackCapturer(config.captureStacks === 'all', settings);
     this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { currentTrail, type TrailRecord } from './async-trail.js';
 
 /**
  * A stack captured at checkout: a plain object on which `Error.captureStackTrace` installed a lazy
@@ -11,12 +12,33 @@ export interface CapturedStack {
   readonly stack?: string;
   /** The description, cached on first use. */
   described?: StackDescription;
+  /** With `guard.asyncCallers`: where the running asynchronous resource came from. */
+  trail?: TrailRecord | undefined;
 }
 
 /** Formats a capture once, finds the caller's frame, caches both on it. */
 export function describeCapture(capture: CapturedStack | undefined, ignore: readonly RegExp[]): StackDescription | undefined {
   if (capture === undefined) return undefined;
-  return (capture.described ??= describeStack(capture.stack, ignore));
+  return (capture.described ??= followTrail(describeStack(capture.stack, ignore), capture.trail, ignore));
+}
+
+/**
+ * When the stack at checkout holds no application frame, the first record on the async trail that
+ * does names the site; its frames are appended under a marker line so that the report shows how the
+ * call got there.
+ */
+function followTrail(described: StackDescription, trail: TrailRecord | undefined, ignore: readonly RegExp[]): StackDescription {
+  if (described.site !== undefined || trail === undefined) return described;
+  for (let record: TrailRecord | undefined = trail; record !== undefined; record = record.parent) {
+    const found = describeStack(record.stack, ignore);
+    if (found.site === undefined) continue;
+    const frames = found.stack
+      .split('\n')
+      .filter((frame) => !/\((node:)?internal[\\/]async_hooks|\bpromiseInitHook\b|\bemitInit(Native|Script)\b/.test(frame))
+      .join('\n');
+    return { stack: `${described.stack}\n    --- reached through promises created at (guard.asyncCallers) ---\n${frames}`, site: found.site, via: described.via, async: true };
+  }
+  return { ...described, trailSearched: true };
 }
 
 /** The formatted stack of a capture and the first frame that belongs to the application. */
@@ -30,6 +52,10 @@ export interface StackDescription {
    * `drizzle-orm`), so that a report can say where the trail ends.
    */
   readonly via?: string | undefined;
+  /** The site was found on the async trail (`guard.asyncCallers`), not on the stack at checkout. */
+  readonly async?: boolean;
+  /** The async trail was there and held no application frame either. */
+  readonly trailSearched?: boolean;
 }
 
 /** Captures a stack whose top frame is the caller of `above`, or returns `undefined`. */
@@ -44,6 +70,8 @@ export interface CaptureSettings {
    * nothing, where reading, setting and restoring the limit around every capture measurably does.
    */
   readonly depth: number | undefined;
+  /** Keep the async trail with each capture (`guard.asyncCallers`); the trail must be enabled. */
+  readonly asyncCallers?: boolean;
 }
 
 // Chosen at construction so that the hot path never asks whether capture is on (a pool with
@@ -53,8 +81,16 @@ const captureNothing: StackCapturer = () => undefined;
 export function makeStackCapturer(enabled: boolean, settings: CaptureSettings): StackCapturer {
   if (!enabled || settings.sampleRate <= 0) return captureNothing;
   const { depth, sampleRate } = settings;
-  const capture: StackCapturer =
-    depth === undefined
+  const capture: StackCapturer = settings.asyncCallers
+    ? (above) => {
+        const holder: CapturedStack = { trail: currentTrail() };
+        const limit = Error.stackTraceLimit;
+        if (depth !== undefined) Error.stackTraceLimit = depth;
+        Error.captureStackTrace(holder, above);
+        Error.stackTraceLimit = limit;
+        return holder;
+      }
+    : depth === undefined
       ? (above) => {
           const holder: CapturedStack = {};
           Error.captureStackTrace(holder, above);

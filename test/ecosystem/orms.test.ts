@@ -67,7 +67,22 @@ describe('Kysely (PostgresDialect({ pool }))', () => {
     await until(() => seen.length > 0, 'a leak report', 3_000);
     expect(seen[0]!.site).toBeUndefined();
     expect(seen[0]!.message).toContain('an unknown site inside kysely');
+    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
     expect(seen[0]!.message).toContain('report.trace');
+  });
+
+  it('with guard.asyncCallers, the controlled transaction is reported at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
+    const db = orm.kysely(pool);
+    cleanups.push(() => db.destroy());
+    const seen = reports(pool);
+    const trx = await orm.kyselyForgottenControlledTransaction(db);
+    cleanups.push(() => trx.rollback().execute());
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('kysely-controlled')}\\d+$`));
+    expect(seen[0]!.state).toBe('idle');
+    expect(seen[0]!.stack).toContain('--- reached through promises created at (guard.asyncCallers) ---');
+    expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
   });
 
   it('a slow query is reported busy at the application line with captureStacks: all', async () => {
@@ -130,6 +145,19 @@ describe('Drizzle (drizzle-orm/node-postgres, drizzle(pool))', () => {
     expect(seen[0]!.state).toBe('busy');
     expect(seen[0]!.site).toBeUndefined();
     expect(seen[0]!.message).toContain('an unknown site inside drizzle-orm');
+    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
+  });
+
+  it('with guard.asyncCallers, the plain query is reported at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all', asyncCallers: true } });
+    const db = orm.drizzleDb(pool);
+    const seen = reports(pool);
+    await orm.drizzleSlowQuery(db, 0.4);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.kind).toBe('query');
+    expect(seen[0]!.state).toBe('busy');
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('drizzle-plain')}\\d+$`));
+    expect(seen[0]!.message).toContain(`checked out at ${seen[0]!.site}`);
   });
 });
 
@@ -156,7 +184,32 @@ describe('Knex (connectionPool: the guarded pool instead of tarn)', () => {
     expect(seen[0]!.state).toBe('idle');
     expect(seen[0]!.site).toBeUndefined();
     expect(seen[0]!.message).toContain('an unknown site inside knex');
+    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
     expect(pool.guard.snapshot().leases[0]!.site).toBeUndefined();
+  });
+
+  it('with guard.asyncCallers, the forgotten transaction is reported at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
+    const knex = orm.knexOnPool(pool);
+    cleanups.push(() => knex.destroy());
+    const seen = reports(pool);
+    const trx = await orm.knexForgottenTransaction(knex);
+    cleanups.push(() => trx.rollback());
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.state).toBe('idle');
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('knex-transaction')}\\d+$`));
+    expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
+  });
+
+  it('with guard.asyncCallers, a slow builder query is reported busy at the application line', async () => {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
+    const knex = orm.knexOnPool(pool);
+    cleanups.push(() => knex.destroy());
+    const seen = reports(pool);
+    await orm.knexSlowQuery(knex, 0.4);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.state).toBe('busy');
+    expect(seen[0]!.site).toMatch(new RegExp(`^${site('knex-raw')}\\d+$`));
   });
 });
 

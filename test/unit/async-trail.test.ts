@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { currentTrail, enableAsyncTrail, MAX_TRAIL_DEPTH, type TrailRecord } from '../../src/core/async-trail.js';
+import { resolveGuardConfig } from '../../src/core/config.js';
+import { describeCapture, DEFAULT_IGNORED_FRAMES, makeStackCapturer, type CapturedStack } from '../../src/core/stack.js';
+import { root } from '../helpers/build.js';
+// @ts-expect-error plain JavaScript fixture with marked lines
+import * as app from '../fixtures/trail-app.mjs';
+
+const APP = 'test/fixtures/trail-app.mjs';
+const source = readFileSync(join(root, APP), 'utf8').split('\n');
+function site(name: string): RegExp {
+  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
+  if (index === -1) throw new Error(`no SITE:${name} marker in ${APP}`);
+  return new RegExp(`^${APP}:${index + 1}:\\d+$`);
+}
+
+// The stand-in data layer is skipped like knex; vitest's own frames like the rest of node_modules.
+const ignore = [...DEFAULT_IGNORED_FRAMES, /trail-lib\.mjs$/, /[\\/]node_modules[\\/]/, /async-trail\.test\.ts$/];
+
+enableAsyncTrail();
+const withTrail = makeStackCapturer(true, { sampleRate: 1, depth: undefined, asyncCallers: true });
+const withoutTrail = makeStackCapturer(true, { sampleRate: 1, depth: undefined });
+function checkoutWith(capturer: typeof withTrail) {
+  return function checkout(): CapturedStack {
+    return capturer(checkout)!;
+  };
+}
+
+describe('the async trail (guard.asyncCallers)', () => {
+  it('without it, a call through a thenable started from a timer keeps no application frame', async () => {
+    const capture: CapturedStack = await app.viaThenable(checkoutWith(withoutTrail));
+    const d = describeCapture(capture, ignore)!;
+    expect(d.site).toBeUndefined();
+    expect(d.trailSearched).toBeUndefined();
+  });
+
+  it('follows a thenable called from a microtask after a timer back to the application line', async () => {
+    const capture: CapturedStack = await app.viaThenable(checkoutWith(withTrail));
+    const d = describeCapture(capture, ignore)!;
+    expect(d.site).toMatch(site('thenable'));
+    expect(d.async).toBe(true);
+    const [before, after] = d.stack.split('    --- reached through promises created at (guard.asyncCallers) ---\n');
+    expect(before).toContain('trail-lib.mjs');
+    expect(after).toContain('trail-app.mjs');
+    // The hook's own frames are noise in a report.
+    expect(after).not.toMatch(/async_hooks|promiseInitHook|emitInit/);
+  });
+
+  it('follows a promise the data layer started itself and never awaited', async () => {
+    const capture: CapturedStack = await app.viaStartedPromise(checkoutWith(withTrail));
+    expect(describeCapture(capture, ignore)!.site).toMatch(site('started'));
+  });
+
+  it('says when it looked and found nothing either', async () => {
+    const capture: CapturedStack = await app.viaThenable(checkoutWith(withTrail));
+    const d = describeCapture(capture, [...ignore, /trail-app\.mjs$/])!;
+    expect(d.site).toBeUndefined();
+    expect(d.trailSearched).toBe(true);
+  });
+
+  it('keeps at most MAX_TRAIL_DEPTH records per chain, however long a loop awaits', async () => {
+    const trail: TrailRecord | undefined = await app.manyAwaits(500, () => currentTrail());
+    let length = 0;
+    for (let r = trail; r !== undefined; r = r.parent) length++;
+    expect(length).toBeGreaterThan(0);
+    expect(length).toBeLessThanOrEqual(MAX_TRAIL_DEPTH);
+    expect(trail!.depth).toBeLessThan(MAX_TRAIL_DEPTH);
+  });
+
+  it('leaves Error.stackTraceLimit as it was', async () => {
+    const before = Error.stackTraceLimit;
+    await app.viaThenable(checkoutWith(withTrail));
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it('is a boolean option, refused otherwise with the option and the value', () => {
+    expect(resolveGuardConfig({ asyncCallers: true }, 'db').asyncCallers).toBe(true);
+    expect(resolveGuardConfig({}, 'db').asyncCallers).toBe(false);
+    expect(() => resolveGuardConfig({ asyncCallers: 'yes' as never }, 'db')).toThrow(new TypeError('guard.asyncCallers must be true or false, got "yes"'));
+    expect(() => resolveGuardConfig({ asynCallers: true } as never, 'db')).toThrow(/guard\.asynCallers is not a poolguard option\. Did you mean guard\.asyncCallers\?/);
+  });
+});
