@@ -57,34 +57,6 @@ describe('Kysely (PostgresDialect({ pool }))', () => {
     await done;
   });
 
-  it('a controlled transaction (startTransaction) left open is reported, and the report says why it has no line', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
-    const db = orm.kysely(pool);
-    cleanups.push(() => db.destroy());
-    const seen = reports(pool);
-    const trx = await orm.kyselyForgottenControlledTransaction(db);
-    cleanups.push(() => trx.rollback().execute());
-    await until(() => seen.length > 0, 'a leak report', 3_000);
-    expect(seen[0]!.site).toBeUndefined();
-    expect(seen[0]!.message).toContain('an unknown site inside kysely');
-    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
-    expect(seen[0]!.message).toContain('report.trace');
-  });
-
-  it('with guard.asyncCallers, the controlled transaction is reported at the application line', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
-    const db = orm.kysely(pool);
-    cleanups.push(() => db.destroy());
-    const seen = reports(pool);
-    const trx = await orm.kyselyForgottenControlledTransaction(db);
-    cleanups.push(() => trx.rollback().execute());
-    await until(() => seen.length > 0, 'a leak report', 3_000);
-    expect(seen[0]!.site).toMatch(new RegExp(`^${site('kysely-controlled')}\\d+$`));
-    expect(seen[0]!.state).toBe('idle');
-    expect(seen[0]!.stack).toContain('--- reached through promises created at (guard.asyncCallers) ---');
-    expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
-  });
-
   it('a slow query is reported busy at the application line with captureStacks: all', async () => {
     const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all' } });
     const db = orm.kysely(pool);
@@ -134,31 +106,6 @@ describe('Drizzle (drizzle-orm/node-postgres, drizzle(pool))', () => {
     expect(seen[0]!.site).toMatch(new RegExp(`^${site('drizzle-slow')}\\d+$`));
     expect(seen[0]!.state).toBe('busy');
   });
-
-  it('a slow plain query (a thenable) is reported busy, naming drizzle-orm as where the trail ends', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all' } });
-    const db = orm.drizzleDb(pool);
-    const seen = reports(pool);
-    await orm.drizzleSlowQuery(db, 0.4);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.kind).toBe('query');
-    expect(seen[0]!.state).toBe('busy');
-    expect(seen[0]!.site).toBeUndefined();
-    expect(seen[0]!.message).toContain('an unknown site inside drizzle-orm');
-    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
-  });
-
-  it('with guard.asyncCallers, the plain query is reported at the application line', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, captureStacks: 'all', asyncCallers: true } });
-    const db = orm.drizzleDb(pool);
-    const seen = reports(pool);
-    await orm.drizzleSlowQuery(db, 0.4);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.kind).toBe('query');
-    expect(seen[0]!.state).toBe('busy');
-    expect(seen[0]!.site).toMatch(new RegExp(`^${site('drizzle-plain')}\\d+$`));
-    expect(seen[0]!.message).toContain(`checked out at ${seen[0]!.site}`);
-  });
 });
 
 describe('Knex (connectionPool: the guarded pool instead of tarn)', () => {
@@ -172,45 +119,93 @@ describe('Knex (connectionPool: the guarded pool instead of tarn)', () => {
     expect(pool.guard.snapshot().counts.leased).toBe(0);
     expect(pool.guard.snapshot().totals.checkouts).toBeGreaterThanOrEqual(2);
   });
+});
 
-  it('a transaction never committed is reported idle; knex is named as where the trail ends, never as the site', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
-    const knex = orm.knexOnPool(pool);
-    cleanups.push(() => knex.destroy());
-    const seen = reports(pool);
-    const trx = await orm.knexForgottenTransaction(knex);
-    cleanups.push(() => trx.rollback());
-    await until(() => seen.length > 0, 'a leak report', 3_000);
-    expect(seen[0]!.state).toBe('idle');
-    expect(seen[0]!.site).toBeUndefined();
-    expect(seen[0]!.message).toContain('an unknown site inside knex');
-    expect(seen[0]!.message).toContain('guard.asyncCallers: true');
-    expect(pool.guard.snapshot().leases[0]!.site).toBeUndefined();
-  });
+/**
+ * Calls where V8's async stack stops inside the data layer (a thenable, a promise the library starts
+ * itself): without `guard.asyncCallers` the report names the library and says how to get the line;
+ * with it, the report names the application's line.
+ */
+describe('calls V8 loses inside the data layer, without and with guard.asyncCallers', () => {
+  interface Case {
+    via: string;
+    marker: string;
+    state: 'idle' | 'busy';
+    guard?: Record<string, unknown>;
+    /** Makes the leak (or slow lease); returns once a report is due. */
+    run(pool: Pool, seen: LeakReport[]): Promise<void>;
+  }
+  const cases: Record<string, Case> = {
+    'Kysely startTransaction() left open': {
+      via: 'kysely',
+      marker: 'kysely-controlled',
+      state: 'idle',
+      async run(pool, seen) {
+        const db = orm.kysely(pool);
+        cleanups.push(() => db.destroy());
+        const trx = await orm.kyselyForgottenControlledTransaction(db);
+        cleanups.push(() => trx.rollback().execute());
+        await until(() => seen.length > 0, 'a leak report', 3_000);
+      },
+    },
+    'a slow Drizzle plain query (a thenable; pool.query)': {
+      via: 'drizzle-orm',
+      marker: 'drizzle-plain',
+      state: 'busy',
+      guard: { captureStacks: 'all' },
+      async run(pool) {
+        await orm.drizzleSlowQuery(orm.drizzleDb(pool), 0.4);
+      },
+    },
+    'a knex transaction never committed': {
+      via: 'knex',
+      marker: 'knex-transaction',
+      state: 'idle',
+      async run(pool, seen) {
+        const knex = orm.knexOnPool(pool);
+        cleanups.push(() => knex.destroy());
+        const trx = await orm.knexForgottenTransaction(knex);
+        cleanups.push(() => trx.rollback());
+        await until(() => seen.length > 0, 'a leak report', 3_000);
+      },
+    },
+    'a slow knex builder query': {
+      via: 'knex',
+      marker: 'knex-raw',
+      state: 'busy',
+      async run(pool) {
+        const knex = orm.knexOnPool(pool);
+        cleanups.push(() => knex.destroy());
+        await orm.knexSlowQuery(knex, 0.4);
+      },
+    },
+  };
 
-  it('with guard.asyncCallers, the forgotten transaction is reported at the application line', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
-    const knex = orm.knexOnPool(pool);
-    cleanups.push(() => knex.destroy());
-    const seen = reports(pool);
-    const trx = await orm.knexForgottenTransaction(knex);
-    cleanups.push(() => trx.rollback());
-    await until(() => seen.length > 0, 'a leak report', 3_000);
-    expect(seen[0]!.state).toBe('idle');
-    expect(seen[0]!.site).toMatch(new RegExp(`^${site('knex-transaction')}\\d+$`));
-    expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
-  });
+  for (const [name, c] of Object.entries(cases)) {
+    it(`${name}: without it, reported with ${c.via} named as where the trail ends and how to get the line`, async () => {
+      const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, ...c.guard } });
+      const seen = reports(pool);
+      await c.run(pool, seen);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.state).toBe(c.state);
+      expect(seen[0]!.site).toBeUndefined();
+      expect(seen[0]!.message).toContain(`an unknown site inside ${c.via}`);
+      expect(seen[0]!.message).toContain('guard.asyncCallers: true');
+      expect(seen[0]!.message).toContain('report.trace');
+    });
 
-  it('with guard.asyncCallers, a slow builder query is reported busy at the application line', async () => {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true } });
-    const knex = orm.knexOnPool(pool);
-    cleanups.push(() => knex.destroy());
-    const seen = reports(pool);
-    await orm.knexSlowQuery(knex, 0.4);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.state).toBe('busy');
-    expect(seen[0]!.site).toMatch(new RegExp(`^${site('knex-raw')}\\d+$`));
-  });
+    it(`${name}: with it, reported at the application line`, async () => {
+      const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true, ...c.guard } });
+      const seen = reports(pool);
+      await c.run(pool, seen);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.state).toBe(c.state);
+      expect(seen[0]!.site).toMatch(new RegExp(`^${site(c.marker)}\\d+$`));
+      expect(seen[0]!.message).toContain(`checked out at ${seen[0]!.site}`);
+      expect(seen[0]!.stack).toContain('--- reached through promises created at (guard.asyncCallers) ---');
+      if (c.state === 'idle') expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
+    });
+  }
 });
 
 describe('pg-cursor and pg-query-stream on a checked-out client', () => {
