@@ -181,29 +181,31 @@ describe('calls V8 loses inside the data layer, without and with guard.asyncCall
     },
   };
 
+  /** Runs a case on a fresh pool and returns its one report. */
+  async function reportOf(c: Case, asyncCallers: boolean): Promise<{ pool: Pool; report: LeakReport }> {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers, ...c.guard } });
+    const seen = reports(pool);
+    await c.run(pool, seen);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.state).toBe(c.state);
+    return { pool, report: seen[0]! };
+  }
+
   for (const [name, c] of Object.entries(cases)) {
     it(`${name}: without it, reported with ${c.via} named as where the trail ends and how to get the line`, async () => {
-      const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, ...c.guard } });
-      const seen = reports(pool);
-      await c.run(pool, seen);
-      expect(seen).toHaveLength(1);
-      expect(seen[0]!.state).toBe(c.state);
-      expect(seen[0]!.site).toBeUndefined();
-      expect(seen[0]!.message).toContain(`an unknown site inside ${c.via}`);
-      expect(seen[0]!.message).toContain('guard.asyncCallers: true');
-      expect(seen[0]!.message).toContain('report.trace');
+      const { report } = await reportOf(c, false);
+      expect(report.site).toBeUndefined();
+      expect(report.message).toContain(`an unknown site inside ${c.via}`);
+      expect(report.message).toContain('guard.asyncCallers: true');
+      expect(report.message).toContain('report.trace');
     });
 
     it(`${name}: with it, reported at the application line`, async () => {
-      const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers: true, ...c.guard } });
-      const seen = reports(pool);
-      await c.run(pool, seen);
-      expect(seen).toHaveLength(1);
-      expect(seen[0]!.state).toBe(c.state);
-      expect(seen[0]!.site).toMatch(new RegExp(`^${site(c.marker)}\\d+$`));
-      expect(seen[0]!.message).toContain(`checked out at ${seen[0]!.site}`);
-      expect(seen[0]!.stack).toContain('--- reached through promises created at (guard.asyncCallers) ---');
-      if (c.state === 'idle') expect(pool.guard.snapshot().leases[0]!.site).toBe(seen[0]!.site);
+      const { pool, report } = await reportOf(c, true);
+      expect(report.site).toMatch(new RegExp(`^${site(c.marker)}\\d+$`));
+      expect(report.message).toContain(`checked out at ${report.site}`);
+      expect(report.stack).toContain('--- reached through promises created at (guard.asyncCallers) ---');
+      if (c.state === 'idle') expect(pool.guard.snapshot().leases[0]!.site).toBe(report.site);
     });
   }
 });
