@@ -32,15 +32,21 @@ type Traced = { [KEY]?: TrailRecord };
 
 let enabled = false;
 
-function init(_id: number, _type: string, _trigger: number, resource: object): void {
-  const current = (executionAsyncResource() as Traced | undefined)?.[KEY];
-  const parent = current !== undefined && current.depth < MAX_TRAIL_DEPTH - 1 ? current : undefined;
-  const record = { parent, depth: parent === undefined ? 0 : parent.depth + 1 };
+/** The async hook's `init`: exported for its tests. */
+export function recordCreation(_id: number, _type: string, _trigger: number, resource: object): void {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = TRAIL_FRAMES;
-  Error.captureStackTrace(record, init);
-  Error.stackTraceLimit = limit;
-  (resource as Traced)[KEY] = record;
+  // An exception thrown from an async hook ends the process; a resource someone froze must not.
+  try {
+    const current = (executionAsyncResource() as Traced | undefined)?.[KEY];
+    const parent = current !== undefined && current.depth < MAX_TRAIL_DEPTH - 1 ? current : undefined;
+    const record = { parent, depth: parent === undefined ? 0 : parent.depth + 1 };
+    Error.stackTraceLimit = TRAIL_FRAMES;
+    Error.captureStackTrace(record, recordCreation);
+    Error.stackTraceLimit = limit;
+    if (Object.isExtensible(resource)) (resource as Traced)[KEY] = record;
+  } catch {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /**
@@ -50,7 +56,7 @@ function init(_id: number, _type: string, _trigger: number, resource: object): v
 export function enableAsyncTrail(): void {
   if (enabled) return;
   enabled = true;
-  createHook({ init }).enable();
+  createHook({ init: recordCreation }).enable();
 }
 
 /** The record of the resource running now, or `undefined` when the trail is off or has none. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { currentTrail, enableAsyncTrail, MAX_TRAIL_DEPTH, type TrailRecord } from '../../src/core/async-trail.js';
+import { currentTrail, enableAsyncTrail, MAX_TRAIL_DEPTH, recordCreation, type TrailRecord } from '../../src/core/async-trail.js';
 import { resolveGuardConfig } from '../../src/core/config.js';
 import { describeCapture, DEFAULT_IGNORED_FRAMES, makeStackCapturer, type CapturedStack } from '../../src/core/stack.js';
 import { root } from '../helpers/build.js';
@@ -80,5 +80,18 @@ describe('the async trail (guard.asyncCallers)', () => {
     expect(resolveGuardConfig({}, 'db').asyncCallers).toBe(false);
     expect(() => resolveGuardConfig({ asyncCallers: 'yes' as never }, 'db')).toThrow(new TypeError('guard.asyncCallers must be true or false, got "yes"'));
     expect(() => resolveGuardConfig({ asynCallers: true } as never, 'db')).toThrow(/guard\.asynCallers is not a poolguard option\. Did you mean guard\.asyncCallers\?/);
+  });
+});
+
+describe('the async trail never breaks the process', () => {
+  it('a resource that cannot take the record (frozen) is left alone: a throw in an async hook would end the process', () => {
+    const frozen = Object.freeze({});
+    const open: Record<symbol, unknown> = {};
+    const limit = Error.stackTraceLimit;
+    expect(() => recordCreation(1, 'TEST', 0, frozen)).not.toThrow();
+    recordCreation(2, 'TEST', 0, open);
+    expect(Object.getOwnPropertySymbols(frozen)).toHaveLength(0);
+    expect(Object.getOwnPropertySymbols(open)).toHaveLength(1);
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 });
