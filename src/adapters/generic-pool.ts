@@ -177,7 +177,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
-    return acquireFor(state, this, core.checkoutRequested('acquire', acquire, 'use'), priority, 0);
+    return acquireFor(state, this, core.checkoutRequested('acquire', core.captureCheckout(acquire), 'use'), priority, 0);
   } as AnyPool['acquire'];
 
   pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {

@@ -4,6 +4,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
+import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
 import { queryInFlight } from './pg-client.js';
@@ -117,7 +118,8 @@ Object.defineProperty(Pool.prototype, 'connect', {
   configurable: true,
   writable: true,
   value: function connect(this: Pool, cb?: Callback): unknown {
-    return guardedConnect((this as unknown as WithState)[kState], this as unknown as PgPoolLike, cb, connect);
+    const state = (this as unknown as WithState)[kState];
+    return guardedConnect(state, this as unknown as PgPoolLike, cb, state.core.captureCheckout(connect));
   },
 });
 Object.defineProperty(Pool.prototype, 'query', {
@@ -158,7 +160,7 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   Object.defineProperty(target, kState, { value: state });
   Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
-    return guardedConnect(state, this, cb, connect);
+    return guardedConnect(state, this, cb, state.core.captureCheckout(connect));
   };
   target.query = function query(this: PgPoolLike, text: unknown, values?: unknown, cb?: unknown): unknown {
     return guardedQuery(state, this, text, values, cb, query);
@@ -262,8 +264,8 @@ function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
   else (pool as unknown as { once(event: 'connect', fn: () => void): unknown }).once('connect', run);
 }
 
-function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, above: Function): unknown {
-  const lease = state.core.checkoutRequested('connect', above, 'query');
+function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, capture: CapturedStack | undefined): unknown {
+  const lease = state.core.checkoutRequested('connect', capture, 'query');
   if (typeof cb === 'function') {
     return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
   }

@@ -40,7 +40,7 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
     const record = existing ?? core.connectionOpened({ busy: false, destroyed: false } as FakeResource);
     const resource = record.resource as FakeResource;
     records.set(resource, record);
-    const lease = core.checkoutRequested(kind, checkout);
+    const lease = core.checkoutRequested(kind, core.captureCheckout(checkout));
     core.checkoutGranted(lease, record);
     return { lease, resource, record };
   }
