@@ -177,7 +177,10 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
-    return acquireFor(state, this, core.checkoutRequested('acquire', core.captureCheckout(acquire), 'use'), priority, 0);
+    // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
+    const capture = core.prepareCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, acquire);
+    return acquireFor(state, this, core.checkoutRequested('acquire', capture, 'use'), priority, 0);
   } as AnyPool['acquire'];
 
   pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {

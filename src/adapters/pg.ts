@@ -119,7 +119,10 @@ Object.defineProperty(Pool.prototype, 'connect', {
   writable: true,
   value: function connect(this: Pool, cb?: Callback): unknown {
     const state = (this as unknown as WithState)[kState];
-    return guardedConnect(state, this as unknown as PgPoolLike, cb, state.core.captureCheckout(connect));
+    // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
+    const capture = state.core.prepareCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, connect);
+    return guardedConnect(state, this as unknown as PgPoolLike, cb, capture);
   },
 });
 Object.defineProperty(Pool.prototype, 'query', {
@@ -160,7 +163,9 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   Object.defineProperty(target, kState, { value: state });
   Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
-    return guardedConnect(state, this, cb, state.core.captureCheckout(connect));
+    const capture = state.core.prepareCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, connect);
+    return guardedConnect(state, this, cb, capture);
   };
   target.query = function query(this: PgPoolLike, text: unknown, values?: unknown, cb?: unknown): unknown {
     return guardedQuery(state, this, text, values, cb, query);

@@ -8,7 +8,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { enableAsyncTrail } from './async-trail.js';
-import { type CapturedStack, DEFAULT_IGNORED_FRAMES, describeCapture, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
+import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -363,6 +363,7 @@ export class GuardCore {
   readonly #hooks: AdapterHooks;
   readonly #log: RateLimitedLog;
   readonly #ignore: readonly RegExp[];
+  readonly #explicit: CapturePlan;
   readonly #captureManaged: StackCapturer;
   readonly #captureRelease: StackCapturer;
   /** Leases past this age are suspects: min of the positive leak and reclaim thresholds. */
@@ -392,8 +393,7 @@ export class GuardCore {
     this.#ignore = [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames];
     const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth, asyncCallers: config.asyncCallers };
     if (config.asyncCallers) enableAsyncTrail();
-    const captureExplicit = makeStackCapturer(config.captureStacks !== 'none', settings);
-    this.captureCheckout = (above) => (this.#managed ? undefined : captureExplicit(above));
+    this.#explicit = makeCapturePlan(config.captureStacks !== 'none', settings);
     this.#captureManaged = makeStackCapturer(config.captureStacks === 'all', settings);
     this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });
     this.#recordReleases = config.releaseStacks === 'always';
@@ -542,20 +542,25 @@ export class GuardCore {
   // ---- checkout ----------------------------------------------------------------------------
 
   /**
-   * The caller's stack for an explicit checkout, or `undefined` (capture off, sampled out, or a
-   * managed call's own checkout, whose stack `runManaged` took). Adapters call it first thing in
-   * their entry point (`connect`, `acquire`), `above` being that entry point: V8 summarises every
-   * optimised frame it walks past, and the same capture taken three frames deeper, inside the core,
-   * cost 70,200 instead of 56,400 instructions per checkout+release (callgrind, async loop).
+   * A holder for the caller's stack at an explicit checkout, or `undefined` (capture off, sampled
+   * out, or a managed call's own checkout, whose stack `runManaged` took). The adapter's entry point
+   * (`connect`, `acquire`) calls `Error.captureStackTrace(holder, itself)` in its own frame and
+   * hands the holder to `checkoutRequested`: V8 summarises every optimised frame it walks past, and
+   * the same capture taken inside the core, three frames deeper, cost 70,200 instead of 56,400
+   * instructions per checkout+release (callgrind, async loop); through one helper frame, 52,700
+   * instead of 50,200.
    */
-  readonly captureCheckout: (above: Function) => CapturedStack | undefined;
+  prepareCapture(): CapturedStack | undefined {
+    return this.#managed ? undefined : this.#explicit.prepare();
+  }
 
   /**
-   * A caller asks for a lease, with the stack `captureCheckout` took. Inside `runManaged`, the
+   * A caller asks for a lease, with the stack captured into `prepareCapture()`'s holder. Inside `runManaged`, the
    * request is the managed call's own (`pool.query()` → `connect()`, `use()` → `acquire()`) and
    * becomes a lease of `managedKind`, with the managed call's capture.
    */
   checkoutRequested(kind: LeaseKind, capture: CapturedStack | undefined, managedKind?: LeaseKind): Lease {
+    if (capture !== undefined) this.#explicit.finish();
     let lease: Lease;
     if (this.#managed && managedKind !== undefined) {
       this.#managed = false;

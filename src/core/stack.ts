@@ -74,45 +74,63 @@ export interface CaptureSettings {
   readonly asyncCallers?: boolean;
 }
 
-// Chosen at construction so that the hot path never asks whether capture is on (a pool with
-// capture off calls this and gets `undefined` back for the price of a call).
-const captureNothing: StackCapturer = () => undefined;
+/**
+ * A capture in two halves, for an entry point that calls `Error.captureStackTrace` in its own frame
+ * (`connect`, `acquire`): V8 summarises every optimised frame between the capture and `above`, so
+ * each helper frame in between costs instructions on every checkout.
+ */
+export interface CapturePlan {
+  /**
+   * A holder to capture into, or `undefined` (capture off, or sampled out). With a configured depth
+   * it also sets `Error.stackTraceLimit`, until `finish()`.
+   */
+  prepare(): CapturedStack | undefined;
+  /** After the capture into a prepared holder: puts `Error.stackTraceLimit` back. */
+  finish(): void;
+}
 
-export function makeStackCapturer(enabled: boolean, settings: CaptureSettings): StackCapturer {
-  if (!enabled || settings.sampleRate <= 0) return captureNothing;
-  const { depth, sampleRate } = settings;
-  const capture: StackCapturer = settings.asyncCallers
-    ? (above) => {
-        const holder: CapturedStack = { trail: currentTrail() };
-        const limit = Error.stackTraceLimit;
-        if (depth !== undefined) Error.stackTraceLimit = depth;
-        Error.captureStackTrace(holder, above);
-        Error.stackTraceLimit = limit;
-        return holder;
-      }
-    : depth === undefined
-      ? (above) => {
-          const holder: CapturedStack = {};
-          Error.captureStackTrace(holder, above);
-          return holder;
-        }
-      : (above) => {
-          const holder: CapturedStack = {};
-          const limit = Error.stackTraceLimit;
-          Error.stackTraceLimit = depth;
-          Error.captureStackTrace(holder, above);
-          Error.stackTraceLimit = limit;
-          return holder;
-        };
-  if (sampleRate >= 1) return capture;
+const nothing = (): undefined => undefined;
+const noop = (): void => {};
+const NO_CAPTURE: CapturePlan = Object.freeze({ prepare: nothing, finish: noop });
+
+// Chosen at construction so that the hot path never asks which settings are in force.
+export function makeCapturePlan(enabled: boolean, settings: CaptureSettings): CapturePlan {
+  if (!enabled || settings.sampleRate <= 0) return NO_CAPTURE;
+  const { depth, sampleRate, asyncCallers } = settings;
+  const holder: () => CapturedStack = asyncCallers ? () => ({ trail: currentTrail() }) : () => ({});
+  if (depth === undefined && sampleRate >= 1) return { prepare: holder, finish: noop };
   // Deterministic sampling: an accumulator instead of Math.random, so that a rate of 0.1 captures
   // exactly every tenth checkout and a test can rely on it.
   let credit = 0;
+  let limit = Error.stackTraceLimit;
+  return {
+    prepare() {
+      if (sampleRate < 1) {
+        credit += sampleRate;
+        if (credit < 1) return undefined;
+        credit -= 1;
+      }
+      if (depth !== undefined) {
+        limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = depth;
+      }
+      return holder();
+    },
+    finish: depth === undefined ? noop : () => void (Error.stackTraceLimit = limit),
+  };
+}
+
+/** The capture in one call, for captures off the default hot path (managed calls, releases). */
+export function makeStackCapturer(enabled: boolean, settings: CaptureSettings): StackCapturer {
+  const plan = makeCapturePlan(enabled, settings);
+  if (plan === NO_CAPTURE) return nothing;
   return (above) => {
-    credit += sampleRate;
-    if (credit < 1) return undefined;
-    credit -= 1;
-    return capture(above);
+    const holder = plan.prepare();
+    if (holder !== undefined) {
+      Error.captureStackTrace(holder, above);
+      plan.finish();
+    }
+    return holder;
   };
 }
 

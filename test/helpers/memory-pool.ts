@@ -40,7 +40,9 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
     const record = existing ?? core.connectionOpened({ busy: false, destroyed: false } as FakeResource);
     const resource = record.resource as FakeResource;
     records.set(resource, record);
-    const lease = core.checkoutRequested(kind, core.captureCheckout(checkout));
+    const capture = core.prepareCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, checkout);
+    const lease = core.checkoutRequested(kind, capture);
     core.checkoutGranted(lease, record);
     return { lease, resource, record };
   }
