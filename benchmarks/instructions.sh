@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Instructions per checkout+release (valgrind's callgrind counts instructions, not time: nearly
-# the same on a busy machine; the JIT's background compiles move it by a few hundred). Each variant
-# runs twice, with 0 and N checkouts after the same warm-up; the difference divided by N is the
-# cost of one checkout+release. Two variants at a time (one per core). About 3 minutes.
+# Instructions per checkout+release (valgrind's callgrind counts instructions, not time: the same
+# on a busy machine). Each variant runs twice after the same warm-up, with N and 4N checkouts; the
+# difference divided by 3N is the cost of one checkout+release, compilation and start-up cancelling
+# out. node runs with --predictable (one thread): with V8's background compiler and GC threads the
+# count depends on scheduling, and the same build measured 34,602 and 45,169 for stacks off in two
+# runs. Two variants at a time (one per core). About 6 minutes.
 # Run: npm run build && bash benchmarks/instructions.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-20000}
-count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node benchmarks/instructions-loop.mjs "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
-per() { local a b; a=$(count "$1" 0); b=$(count "$1" "$n"); echo $(( (b - a) / n )) > "$tmp/$1"; }
+n=${1:-10000}
+count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable benchmarks/instructions-loop.mjs "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
+per() { local a b; a=$(count "$1" "$n"); b=$(count "$1" $((4 * n))); echo $(( (b - a) / (3 * n) )) > "$tmp/$1"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 per bare & per bound & wait
