@@ -185,7 +185,9 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
 
   pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {
     // generic-pool's use() calls this.acquire() synchronously: that checkout becomes a `use` lease.
-    return core.runManaged(use, () => state.use.call(this, fn, priority));
+    const capture = core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, use);
+    return core.runManaged(capture, () => state.use.call(this, fn, priority));
   } as AnyPool['use'];
 
   pool.release = function release(this: AnyPool, resource: unknown) {

@@ -129,7 +129,10 @@ Object.defineProperty(Pool.prototype, 'query', {
   configurable: true,
   writable: true,
   value: function query(this: Pool, text: unknown, values?: unknown, cb?: unknown): unknown {
-    return guardedQuery((this as unknown as WithState)[kState], this as unknown as PgPoolLike, text, values, cb, query);
+    const state = (this as unknown as WithState)[kState];
+    const capture = state.core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, query);
+    return guardedQuery(state, this as unknown as PgPoolLike, text, values, cb, capture);
   },
 });
 Object.defineProperty(Pool.prototype, 'emit', {
@@ -168,7 +171,9 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
     return guardedConnect(state, this, cb, capture);
   };
   target.query = function query(this: PgPoolLike, text: unknown, values?: unknown, cb?: unknown): unknown {
-    return guardedQuery(state, this, text, values, cb, query);
+    const capture = state.core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, query);
+    return guardedQuery(state, this, text, values, cb, capture);
   };
   target.emit = function emit(this: PgPoolLike, event: string | symbol, a?: unknown, b?: unknown): boolean {
     if ((event === 'connect' || event === 'error') && arguments.length <= 3) return guardedEmit(state, this, arguments.length, event, a, b);
@@ -239,10 +244,10 @@ function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event:
   }
 }
 
-function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, above: Function): unknown {
+function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, capture: CapturedStack | undefined): unknown {
   // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
   // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
-  return state.core.runManaged(above, () => state.query.call(pool, text, values, cb));
+  return state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
 }
 
 /**

@@ -364,7 +364,7 @@ export class GuardCore {
   readonly #log: RateLimitedLog;
   readonly #ignore: readonly RegExp[];
   readonly #explicit: CapturePlan;
-  readonly #captureManaged: StackCapturer;
+  readonly #managedPlan: CapturePlan;
   readonly #captureRelease: StackCapturer;
   /** Leases past this age are suspects: min of the positive leak and reclaim thresholds. */
   readonly #suspectAfterMs: number;
@@ -394,7 +394,7 @@ export class GuardCore {
     const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth, asyncCallers: config.asyncCallers };
     if (config.asyncCallers) enableAsyncTrail();
     this.#explicit = makeCapturePlan(config.captureStacks !== 'none', settings);
-    this.#captureManaged = makeStackCapturer(config.captureStacks === 'all', settings);
+    this.#managedPlan = makeCapturePlan(config.captureStacks === 'all', settings);
     this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });
     this.#recordReleases = config.releaseStacks === 'always';
     const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
@@ -583,11 +583,22 @@ export class GuardCore {
   }
 
   /**
-   * Runs a pool's own managed call (pg's `query`, generic-pool's `use`), which checks out
-   * synchronously through the public entry point: that checkout is marked as managed.
+   * A holder for the caller's stack at a managed call (`pool.query()`, `use()`), or `undefined`
+   * (the default `captureStacks: 'connect'` takes none): captured by the entry point in its own
+   * frame, as for `prepareCapture`.
    */
-  runManaged<T>(above: Function, call: () => T): T {
-    this.#managedCapture = this.#captureManaged(above);
+  prepareManagedCapture(): CapturedStack | undefined {
+    return this.#managedPlan.prepare();
+  }
+
+  /**
+   * Runs a pool's own managed call (pg's `query`, generic-pool's `use`), which checks out
+   * synchronously through the public entry point: that checkout is marked as managed and takes
+   * the managed call's capture.
+   */
+  runManaged<T>(capture: CapturedStack | undefined, call: () => T): T {
+    if (capture !== undefined) this.#managedPlan.finish();
+    this.#managedCapture = capture;
     this.#managed = true;
     try {
       return call();
