@@ -7,7 +7,7 @@ import { formatDuration } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
-import { enableAsyncTrail } from './async-trail.js';
+import { enableAsyncTrail, MAX_TRAIL_DEPTH } from './async-trail.js';
 import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
@@ -337,8 +337,8 @@ function unknownSite(described: StackDescription | undefined, kind: LeaseKind): 
   if (described.via !== undefined) {
     if (described.trailSearched) {
       return (
-        `an unknown site inside ${described.via} (guard.asyncCallers followed the call back through ${described.via}'s promises and found no frame ` +
-        `of the application either: add your own data-access module to guard.ignoreFrames only if it is listed below; report.trace names the request)`
+        `an unknown site inside ${described.via} (guard.asyncCallers followed the call back through ${described.via}'s promises, up to ${MAX_TRAIL_DEPTH} steps, ` +
+        `without reaching a frame of the application: check that guard.ignoreFrames does not skip your own files; report.trace names the request)`
       );
     }
     return (
@@ -555,9 +555,9 @@ export class GuardCore {
   }
 
   /**
-   * A caller asks for a lease, with the stack captured into `prepareCapture()`'s holder. Inside `runManaged`, the
-   * request is the managed call's own (`pool.query()` → `connect()`, `use()` → `acquire()`) and
-   * becomes a lease of `managedKind`, with the managed call's capture.
+   * A caller asks for a lease, with the stack captured into `prepareCapture()`'s holder. Inside
+   * `runManaged`, the request is the managed call's own (`pool.query()` → `connect()`, `use()` →
+   * `acquire()`) and becomes a lease of `managedKind`, with the managed call's capture.
    */
   checkoutRequested(kind: LeaseKind, capture: CapturedStack | undefined, managedKind?: LeaseKind): Lease {
     if (capture !== undefined) this.#explicit.finish();

@@ -182,8 +182,8 @@ describe('calls V8 loses inside the data layer, without and with guard.asyncCall
   };
 
   /** Runs a case on a fresh pool and returns its one report. */
-  async function reportOf(c: Case, asyncCallers: boolean): Promise<{ pool: Pool; report: LeakReport }> {
-    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers, ...c.guard } });
+  async function reportOf(c: Case, asyncCallers: boolean, guard: Record<string, unknown> = {}): Promise<{ pool: Pool; report: LeakReport }> {
+    const pool = guardedPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40, asyncCallers, ...c.guard, ...guard } });
     const seen = reports(pool);
     await c.run(pool, seen);
     expect(seen).toHaveLength(1);
@@ -208,6 +208,15 @@ describe('calls V8 loses inside the data layer, without and with guard.asyncCall
       if (c.state === 'idle') expect(pool.guard.snapshot().leases[0]!.site).toBe(report.site);
     });
   }
+
+  it('when the trail holds no application frame either, the report says so and what to check', async () => {
+    // Every caller skipped: the fixture, this test file and the test runner in node_modules.
+    const ignoreFrames = [/fixtures[\\/]orm\.mjs$/, /orms\.test\.ts$/, /[\\/]node_modules[\\/]/];
+    const { report } = await reportOf(cases['a knex transaction never committed']!, true, { ignoreFrames });
+    expect(report.site).toBeUndefined();
+    expect(report.message).toContain('an unknown site inside knex');
+    expect(report.message).toContain('without reaching a frame of the application: check that guard.ignoreFrames does not skip your own files');
+  });
 });
 
 describe('pg-cursor and pg-query-stream on a checked-out client', () => {
