@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { currentTrail, enableAsyncTrail, MAX_TRAIL_DEPTH, recordCreation, type TrailRecord } from '../../src/core/async-trail.js';
 import { resolveGuardConfig } from '../../src/core/config.js';
+import { createPool } from '../../src/generic-pool.js';
 import { describeCapture, DEFAULT_IGNORED_FRAMES, makeStackCapturer, type CapturedStack } from '../../src/core/stack.js';
 import { root } from '../helpers/build.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
@@ -81,6 +82,21 @@ describe('the async trail (guard.asyncCallers)', () => {
     expect(() => resolveGuardConfig({ asyncCallers: 'yes' as never }, 'db')).toThrow(new TypeError('guard.asyncCallers must be true or false, got "yes"'));
     expect(() => resolveGuardConfig({ asynCallers: true } as never, 'db')).toThrow(/guard\.asynCallers is not a poolguard option\. Did you mean guard\.asyncCallers\?/);
   });
+});
+
+describe('the async trail through an adapter', () => {
+  for (const asyncCallers of [false, true]) {
+    it(`generic-pool's acquire() from a promise the library started: ${asyncCallers ? 'the application line' : 'no line'} with asyncCallers ${asyncCallers}`, async () => {
+      const pool = createPool({ create: async () => ({ n: 1 }), destroy: async () => {} }, { max: 1, guard: { logger: false, asyncCallers, ignoreFrames: ignore } });
+      const resource = await app.viaStartedPromise(() => pool.acquire());
+      const [lease] = pool.guard.snapshot().leases;
+      if (asyncCallers) expect(lease!.site).toMatch(site('started'));
+      else expect(lease!.site).toBeUndefined();
+      await pool.release(resource);
+      await pool.drain();
+      await pool.clear();
+    });
+  }
 });
 
 describe('the async trail never breaks the process', () => {
