@@ -545,10 +545,9 @@ export class GuardCore {
    * A holder for the caller's stack at an explicit checkout, or `undefined` (capture off, sampled
    * out, or a managed call's own checkout, whose stack `runManaged` took). The adapter's entry point
    * (`connect`, `acquire`) calls `Error.captureStackTrace(holder, itself)` in its own frame and
-   * hands the holder to `checkoutRequested`: V8 summarises every optimised frame it walks past, and
-   * the same capture taken inside the core, three frames deeper, cost 70,200 instead of 56,400
-   * instructions per checkout+release (callgrind, async loop); through one helper frame, 52,700
-   * instead of 50,200.
+   * hands the holder to `checkoutRequested`: V8 summarises every optimised frame it walks past.
+   * Instructions per checkout+release (`benchmarks/instructions.sh`): 55,952 with the capture inside
+   * the core, three frames deeper; 49,677 through one helper frame; 45,067 in the entry point.
    */
   prepareCapture(): CapturedStack | undefined {
     return this.#managed ? undefined : this.#explicit.prepare();

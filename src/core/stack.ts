@@ -36,7 +36,7 @@ function followTrail(described: StackDescription, trail: TrailRecord | undefined
       .split('\n')
       .filter((frame) => !/\((node:)?internal[\\/]async_hooks|\bpromiseInitHook\b|\bemitInit(Native|Script)\b/.test(frame))
       .join('\n');
-    return { stack: `${described.stack}\n    --- reached through promises created at (guard.asyncCallers) ---\n${frames}`, site: found.site, via: described.via, async: true };
+    return { stack: `${described.stack}\n    --- reached through promises created at (guard.asyncCallers) ---\n${frames}`, site: found.site, via: described.via };
   }
   return { ...described, trailSearched: true };
 }
@@ -52,8 +52,6 @@ export interface StackDescription {
    * `drizzle-orm`), so that a report can say where the trail ends.
    */
   readonly via?: string | undefined;
-  /** The site was found on the async trail (`guard.asyncCallers`), not on the stack at checkout. */
-  readonly async?: boolean;
   /** The async trail was there and held no application frame either. */
   readonly trailSearched?: boolean;
 }
@@ -120,7 +118,7 @@ export function makeCapturePlan(enabled: boolean, settings: CaptureSettings): Ca
   };
 }
 
-/** The capture in one call, for captures off the default hot path (managed calls, releases). */
+/** The capture in one call, where no entry point's frame is at hand (the release stacks). */
 export function makeStackCapturer(enabled: boolean, settings: CaptureSettings): StackCapturer {
   const plan = makeCapturePlan(enabled, settings);
   if (plan === NO_CAPTURE) return nothing;
