@@ -4,7 +4,7 @@
 // so their pages keep only what each adds (Pool, guard, createPool…) and link to the core's pages
 // for the rest.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
 const model = 'temp/model';
@@ -18,7 +18,7 @@ rmSync(input, { recursive: true, force: true });
 mkdirSync(input, { recursive: true });
 const core = JSON.parse(readFileSync(join(model, 'poolguard.api.json'), 'utf8'));
 const coreNames = new Set(core.members[0].members.map((m) => m.canonicalReference));
-writeFileSync(join(input, 'poolguard.api.json'), JSON.stringify(core));
+copyFileSync(join(model, 'poolguard.api.json'), join(input, 'poolguard.api.json'));
 for (const entry of ['pg', 'generic-pool']) {
   const m = JSON.parse(readFileSync(join(model, `poolguard-${entry}.api.json`), 'utf8'));
   // api-documenter accepts npm package names only: `poolguard-pg` here, `poolguard/pg` in the pages.
@@ -26,7 +26,7 @@ for (const entry of ['pg', 'generic-pool']) {
   const own = m.members[0].members.filter((x) => !coreNames.has(x.canonicalReference));
   // Only the entry point's own declarations move to its package; references to the core's names stay.
   const ownRefs = new Set(own.map((x) => x.canonicalReference.replace(/:.*$/, '')));
-  const rename = (text) => text.replace(/poolguard!([A-Za-z_$][\w$]*)/g, (ref, id) => (ownRefs.has(ref) || ownRefs.has(`poolguard!${id}`) ? `${name}!${id}` : ref));
+  const rename = (text) => text.replace(/poolguard!([A-Za-z_$][\w$]*)/g, (ref, id) => (ownRefs.has(ref) ? `${name}!${id}` : ref));
   m.name = name;
   m.canonicalReference = `${name}!`;
   m.members[0].members = JSON.parse(rename(JSON.stringify(own)));
