@@ -275,7 +275,8 @@ function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
 }
 
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, capture: CapturedStack | undefined): unknown {
-  const lease = state.core.checkoutRequested('connect', capture, 'query');
+  // An idle client and nobody ahead: pg-pool hands it over on its next tick, without a wait.
+  const lease = state.core.checkoutRequested('connect', capture, 'query', !pool.ending && pool.idleCount > pool.waitingCount);
   if (typeof cb === 'function') {
     return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
   }
@@ -320,11 +321,13 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
   // A connection whose lifetime ended while it sat idle (and the pool could not close it then)
   // is retired here instead of being handed out.
   if (core.recycles && discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
+    core.checkoutWaits(lease);
     expire(state, c);
     pgRelease.call(client);
     return retry(state, lease, cb, discarded + 1);
   }
   if (core.validates && core.needsValidation(record)) {
+    core.checkoutWaits(lease);
     return validate(state, record, client, (validationErr) => {
       if (validationErr === undefined) return handOut(state, lease, record, client, pgRelease, cb);
       core.validationFailed(record, validationErr);

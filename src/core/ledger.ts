@@ -54,6 +54,11 @@ export class Lease implements Linked<Lease> {
   /** The caller's stack at checkout; formatted only if the lease is ever reported. */
   readonly capture: CapturedStack | undefined;
   readonly requestedAt: number;
+  /**
+   * The pool said at the request that it would hand over an idle connection with nobody ahead
+   * (pg: on its next tick): the request's clock reading then serves as the grant's as well.
+   */
+  ready = false;
   /** The trace active at checkout, for reports and the leak's span. */
   trace: TraceRef | undefined = undefined;
   acquiredAt = -1;
