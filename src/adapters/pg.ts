@@ -347,23 +347,32 @@ function retry(state: PgGuardState, lease: Lease, cb: Callback, discarded: numbe
 }
 
 function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, client: pg.PoolClient, pgRelease: Done, cb: Callback): void {
-  const { core } = state;
-  core.checkoutGranted(lease, record);
+  state.core.checkoutGranted(lease, record);
   lease.token = pgRelease;
+  // One closure per lease (a stale reference must raise the double-release error), kept small:
+  // everything else it needs is on the lease.
   const release = function release(releaseErr?: unknown): void {
-    if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
-    if (releaseErr) {
-      core.markRetiring(record, errorReason(releaseErr));
-      return pgRelease.call(client, releaseErr);
-    }
-    // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
-    const status = (client as ClientLike).getTransactionStatus?.();
-    if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
-    if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
-    pgRelease.call(client);
+    releaseLease(state, lease, release, releaseErr);
   };
   client.release = release as pg.PoolClient['release'];
   cb(undefined, client, release);
+}
+
+function releaseLease(state: PgGuardState, lease: Lease, release: Done, releaseErr: unknown): void {
+  const { core } = state;
+  if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
+  const record = lease.conn!;
+  const client = record.resource as pg.PoolClient;
+  const pgRelease = lease.token as Done;
+  if (releaseErr) {
+    core.markRetiring(record, errorReason(releaseErr));
+    return pgRelease.call(client, releaseErr);
+  }
+  // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
+  const status = (client as ClientLike).getTransactionStatus?.();
+  if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
+  if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
+  pgRelease.call(client);
 }
 
 /**

@@ -44,43 +44,59 @@ export class ConnectionRecord {
 }
 
 /**
- * One checkout, from the caller's request to the release. Every field is set in the constructor so
- * that all leases share one hidden class, and the record is dropped at release: the ledger keeps
- * no history, only totals, so memory does not grow with checkouts.
+ * One checkout, from the caller's request to the release. Every field is assigned in the
+ * constructor, in one order, so that all leases share one hidden class; they are `declare`d rather
+ * than initialised as class fields, which compile to defines that cost 1.5 % of a bare
+ * checkout+release. The record is dropped at release: the ledger keeps no history, only totals,
+ * so memory does not grow with checkouts.
  */
 export class Lease implements Linked<Lease> {
-  readonly id: number;
-  readonly kind: LeaseKind;
+  declare readonly id: number;
+  declare readonly kind: LeaseKind;
   /** The caller's stack at checkout; formatted only if the lease is ever reported. */
-  readonly capture: CapturedStack | undefined;
-  readonly requestedAt: number;
+  declare readonly capture: CapturedStack | undefined;
+  declare readonly requestedAt: number;
   /**
    * The pool said at the request that it would hand over an idle connection with nobody ahead
    * (pg: on its next tick): the request's clock reading then serves as the grant's as well.
    */
-  ready = false;
+  declare ready: boolean;
   /** The trace active at checkout, for reports and the leak's span. */
-  trace: TraceRef | undefined = undefined;
-  acquiredAt = -1;
-  conn: ConnectionRecord | undefined = undefined;
+  declare trace: TraceRef | undefined;
+  declare acquiredAt: number;
+  declare conn: ConnectionRecord | undefined;
   /** What the adapter needs to finish the lease itself (pg: the pool's own release function). */
-  token: unknown = undefined;
-  released = false;
-  releasedAt = -1;
-  releaseCapture: CapturedStack | undefined = undefined;
-  reported = false;
-  reclaimed = false;
+  declare token: unknown;
+  declare released: boolean;
+  declare releasedAt: number;
+  declare releaseCapture: CapturedStack | undefined;
+  declare reported: boolean;
+  declare reclaimed: boolean;
   /** Why the lease is held on purpose (`pool.guard.exempt()`, `guard.exemptSites`): never reported or reclaimed. */
-  exempt: string | undefined = undefined;
-  prev: Lease | undefined = undefined;
-  next: Lease | undefined = undefined;
-  list: LinkedList<Lease> | undefined = undefined;
+  declare exempt: string | undefined;
+  declare prev: Lease | undefined;
+  declare next: Lease | undefined;
+  declare list: LinkedList<Lease> | undefined;
 
   constructor(id: number, kind: LeaseKind, capture: CapturedStack | undefined, now: number) {
     this.id = id;
     this.kind = kind;
     this.capture = capture;
     this.requestedAt = now;
+    this.ready = false;
+    this.trace = undefined;
+    this.acquiredAt = -1;
+    this.conn = undefined;
+    this.token = undefined;
+    this.released = false;
+    this.releasedAt = -1;
+    this.releaseCapture = undefined;
+    this.reported = false;
+    this.reclaimed = false;
+    this.exempt = undefined;
+    this.prev = undefined;
+    this.next = undefined;
+    this.list = undefined;
   }
 
   get managed(): boolean {
