@@ -19,13 +19,19 @@ export const median = (xs) => {
 
 /**
  * Runs `measure(variant)` for every variant, `rounds` times, interleaved, after one warm-up round.
+ * Each round starts one variant later (A B C, B C A, C A B, ...): a variant's time depends on the
+ * one before it (the garbage it left, the heap it grew; 2 % measured between two identical builds),
+ * and a fixed order would charge that to the same variant every round.
  * `measure` returns one number per call (lower is better unless `higherIsBetter`).
  */
 export async function interleaved(variants, measure, { rounds = 5 } = {}) {
   const results = new Map(variants.map((v) => [v.name, []]));
   for (const v of variants) await measure(v); // warm-up: JIT, connections, caches
   for (let r = 0; r < rounds; r++) {
-    for (const v of variants) results.get(v.name).push(await measure(v));
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(r + i) % variants.length];
+      results.get(v.name).push(await measure(v));
+    }
   }
   return results;
 }
