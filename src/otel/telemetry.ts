@@ -69,9 +69,9 @@ const parentOf = (ref: TraceRef | undefined) =>
   ref === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { traceId: ref.traceId, spanId: ref.spanId, traceFlags: ref.traceFlags, isRemote: false });
 
 /**
- * One class for every pool, with or without a meter: the core's calls on the checkout path then
- * see one shape and one set of methods whatever each pool's settings, and V8 keeps them inlined
- * (with closures per setting, a process whose pools differed paid 3 % per checkout+release).
+ * One class for every pool, with or without a meter, so that the core's calls on the checkout path
+ * see one shape and one set of methods whatever each pool's settings (a closure per setting gave
+ * them one target per setting; the difference measured within the benchmark's noise).
  */
 class PoolTelemetry implements TelemetrySink {
   readonly #clock: GuardCore['clock'];
