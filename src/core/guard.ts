@@ -8,7 +8,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { enableAsyncTrail, MAX_TRAIL_DEPTH } from './async-trail.js';
-import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, NO_CAPTURE, type StackCapturer, type StackDescription } from './stack.js';
+import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -550,8 +550,7 @@ export class GuardCore {
    * the core, three frames deeper; 49,677 through one helper frame; 45,067 in the entry point.
    */
   prepareCapture(): CapturedStack | undefined {
-    // A plain test before any call: pools with different settings share this call site.
-    return this.#managed || this.#explicit === NO_CAPTURE ? undefined : this.#explicit.prepare();
+    return this.#managed ? undefined : this.#explicit.prepare();
   }
 
   /**
@@ -603,7 +602,7 @@ export class GuardCore {
    * frame, as for `prepareCapture`.
    */
   prepareManagedCapture(): CapturedStack | undefined {
-    return this.#managedPlan === NO_CAPTURE ? undefined : this.#managedPlan.prepare();
+    return this.#managedPlan.prepare();
   }
 
   /**

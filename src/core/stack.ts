@@ -89,8 +89,7 @@ export interface CapturePlan {
 
 const nothing = (): undefined => undefined;
 const noop = (): void => {};
-/** The plan when nothing is captured; the core tests for it so that the hot path makes no call. */
-export const NO_CAPTURE: CapturePlan = Object.freeze({ prepare: nothing, finish: noop });
+const NO_CAPTURE: CapturePlan = Object.freeze({ prepare: nothing, finish: noop });
 
 // Chosen at construction so that the hot path never asks which settings are in force.
 export function makeCapturePlan(enabled: boolean, settings: CaptureSettings): CapturePlan {
