@@ -42,9 +42,10 @@ export function recordCreation(_id: number, _type: string, _trigger: number, res
     const record = { parent, depth: parent === undefined ? 0 : parent.depth + 1 };
     Error.stackTraceLimit = TRAIL_FRAMES;
     Error.captureStackTrace(record, recordCreation);
-    Error.stackTraceLimit = limit;
     if (Object.isExtensible(resource)) (resource as Traced)[KEY] = record;
   } catch {
+    // Nothing recorded for this resource: its trail ends here.
+  } finally {
     Error.stackTraceLimit = limit;
   }
 }
