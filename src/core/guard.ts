@@ -1159,7 +1159,7 @@ export class GuardCore {
     const head =
       `${call} has waited ${formatDuration(this.clock.now() - this.#endCalledAt!)} for ${plural(listed.length, 'checked-out connection')}` +
       (waiting > 0 ? ` (and ${plural(waiting, 'caller')} waiting for one)` : '') +
-      `, and cannot finish until they come back. Held by:`;
+      `, and cannot finish until ${listed.length === 1 ? 'it comes' : 'they come'} back. Held by:`;
     this.#endReport('endBlocked', listed, head, `${next} Release each client in a finally block at the lines above, and stop taking work before ending the pool.`);
   }
 
@@ -1169,7 +1169,7 @@ export class GuardCore {
     const now = this.clock.now();
     const end = { call: this.#endCall, timeoutMs: this.config.endTimeoutMs };
     for (const lease of leases) this.#reclaim(lease, now, end);
-    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed them so that it can finish:`;
+    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
     this.#endReport(
       'endForced',
       listed,

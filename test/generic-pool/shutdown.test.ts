@@ -56,7 +56,7 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
     expect(ends[0]!.leases[0]).toMatchObject({ kind: 'acquire', site: 'test/fixtures/leaky.mjs:29:15', transaction: 'open' });
     expect(ends[0]!.message).toMatch(/^poolguard\[gp-shutdown\]: pool\.drain\(\) has waited \d+ ms for 1 checked-out connection/);
     expect(ends[0]!.message).toContain('inside an open transaction');
-    expect(ends[1]!.message).toContain('pool.drain() reached guard.endTimeoutMs (500 ms) with 1 connection still checked out; poolguard reclaimed them');
+    expect(ends[1]!.message).toContain('pool.drain() reached guard.endTimeoutMs (500 ms) with 1 connection still checked out; poolguard reclaimed it so that pool.drain() can finish');
     expect(reclaims.map((r) => r.site)).toEqual(['test/fixtures/leaky.mjs:29:15']);
     // The holder's late release is harmless; the pool clears to nothing.
     await expect(pool.release(leaked)).resolves.toBeUndefined();

@@ -49,10 +49,10 @@ describe('pool.end() with a client still checked out (real server)', () => {
     expect(blocked.leases).toHaveLength(1);
     expect(blocked.leases[0]).toMatchObject({ kind: 'connect', site: 'test/fixtures/leaky.mjs:5:29', transaction: 'open' });
     expect(blocked.leases[0]!.idleMs).toBeGreaterThan(250);
-    expect(blocked.message).toMatch(/^poolguard\[shutdown\]: pool\.end\(\) has waited \d+ ms for 1 checked-out connection, and cannot finish until they come back\. Held by:\n/);
+    expect(blocked.message).toMatch(/^poolguard\[shutdown\]: pool\.end\(\) has waited \d+ ms for 1 checked-out connection, and cannot finish until it comes back\. Held by:\n/);
     expect(blocked.message).toMatch(/  lease \d+ \(connect\) from test\/fixtures\/leaky\.mjs:5:29: held \d+ ms, nothing in flight for \d+ ms, inside an open transaction \(BEGIN without COMMIT: its locks block other sessions\)\n/);
     expect(forced.leases.map((l) => l.site)).toEqual(['test/fixtures/leaky.mjs:5:29']);
-    expect(forced.message).toContain('pool.end() reached guard.endTimeoutMs (600 ms) with 1 connection still checked out; poolguard reclaimed them so that it can finish');
+    expect(forced.message).toContain('pool.end() reached guard.endTimeoutMs (600 ms) with 1 connection still checked out; poolguard reclaimed it so that pool.end() can finish');
     expect(reclaims.map((r) => r.site)).toEqual(['test/fixtures/leaky.mjs:5:29']);
     expect(logged).toEqual([blocked.message, forced.message]);
 

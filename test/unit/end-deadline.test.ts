@@ -62,7 +62,7 @@ describe('pool end with leases still out (fake clock)', () => {
     const forced = ends[1]!;
     expect(forced.waitedMs).toBe(4_000);
     expect(forced.leases.map((l) => l.id).sort()).toEqual([leaked.lease.id, listener.lease.id, query.lease.id].sort());
-    expect(forced.message).toMatch(/^poolguard\[memory\]: pool\.end\(\) reached guard\.endTimeoutMs \(4\.0 s\) with 3 connections still checked out; poolguard reclaimed them so that it can finish:\n/);
+    expect(forced.message).toMatch(/^poolguard\[memory\]: pool\.end\(\) reached guard\.endTimeoutMs \(4\.0 s\) with 3 connections still checked out; poolguard reclaimed them so that pool\.end\(\) can finish:\n/);
     expect(forced.message).toContain('exempt from leak reports (LISTEN orders)');
     expect(forced.message).toContain('taken by pool.query(), which releases it when the query ends');
     expect(forced.message).toContain("Their holders' next queries fail with LeaseReclaimedError");
