@@ -1174,7 +1174,7 @@ export class GuardCore {
       'endForced',
       listed,
       head,
-      `Their holders' next queries fail with LeaseReclaimedError (POOLGUARD_LEASE_RECLAIMED, reason 'end'). Release each client in a finally block at the lines above.`,
+      `Their holders' next queries fail (on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end'); a late release() is harmless. Release each client in a finally block at the lines above.`,
     );
   }
 

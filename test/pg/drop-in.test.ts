@@ -65,8 +65,8 @@ describe('drop-in: the guarded Pool behaves exactly like pg.Pool', () => {
     expect(guarded.fnFirst).toBe(bare.fnFirst);
     expect(guarded.cbClient).toBe(bare.cbClient);
     // pg's message first, then poolguard's word that the pool has ended (test/pg/shutdown.test.ts).
-    expect(guarded.afterEnd.split('\n')[0]).toBe(bare.afterEnd);
-    expect(guarded.afterEndQuery.split('\n')[0]).toBe(bare.afterEndQuery);
+    expect(String(guarded.afterEnd).split('\n')[0]).toBe(bare.afterEnd);
+    expect(String(guarded.afterEndQuery).split('\n')[0]).toBe(bare.afterEndQuery);
     expect(guarded.ended).toBe(true);
     expect(bare.double!.message).toBe(DOUBLE);
     // The double release keeps pg's message first and adds where the lease was taken.

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { CheckoutTimeoutError, guard, LeaseReclaimedError, type EndReport, type LeakReport } from '../../src/pg.js';
+import { CheckoutTimeoutError, guard, LeaseReclaimedError, type EndReport, type LeakReport, type PoolGuard } from '../../src/pg.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithCallback, leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep } from '../helpers/db.js';
@@ -13,12 +13,12 @@ function within<T>(promise: Promise<T>, ms: number): Promise<{ value?: T; error?
   return Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), sleep(ms).then(() => 'pending' as const)]);
 }
 
-function events(pool: { guard: { on(event: string, fn: (r: never) => void): unknown } }) {
+function events(pool: { guard: PoolGuard }) {
   const ends: EndReport[] = [];
   const reclaims: LeakReport[] = [];
-  pool.guard.on('endBlocked', (r: EndReport) => ends.push(r));
-  pool.guard.on('endForced', (r: EndReport) => ends.push(r));
-  pool.guard.on('reclaim', (r: LeakReport) => reclaims.push(r));
+  pool.guard.on('endBlocked', (r) => ends.push(r));
+  pool.guard.on('endForced', (r) => ends.push(r));
+  pool.guard.on('reclaim', (r) => reclaims.push(r));
   return { ends, reclaims };
 }
 
@@ -68,7 +68,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
   it('the callback form of end() is called back at the deadline too, on a pool guarded with guard()', async () => {
     const pool = barePool({ max: 1, application_name: APP });
     guard(pool, { name: 'shutdown-cb', endTimeoutMs: 300, logger: false });
-    const { ends } = events(pool as unknown as Parameters<typeof events>[0]);
+    const { ends } = events(pool as unknown as { guard: PoolGuard });
     const { client } = (await leakWithCallback(pool)) as { client: pg.PoolClient };
     const started = performance.now();
     let returned: unknown = 'not yet';

@@ -65,7 +65,7 @@ describe('pool end with leases still out (fake clock)', () => {
     expect(forced.message).toMatch(/^poolguard\[memory\]: pool\.end\(\) reached guard\.endTimeoutMs \(4\.0 s\) with 3 connections still checked out; poolguard reclaimed them so that pool\.end\(\) can finish:\n/);
     expect(forced.message).toContain('exempt from leak reports (LISTEN orders)');
     expect(forced.message).toContain('taken by pool.query(), which releases it when the query ends');
-    expect(forced.message).toContain("Their holders' next queries fail with LeaseReclaimedError");
+    expect(forced.message).toContain("Their holders' next queries fail (on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')");
     // Every lease went through the reclaim path: event, totals, destroyed resource, holder's error.
     expect(reclaims).toHaveLength(3);
     expect(reclaims[0]!.message).toContain('when pool.end() reached guard.endTimeoutMs (4.0 s)');
