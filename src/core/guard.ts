@@ -219,6 +219,11 @@ export interface EndLease extends LeaseSnapshot {
    * the resource does not say (a resource that is not a pg client).
    */
   readonly transaction: 'open' | 'failed' | 'none' | undefined;
+  /**
+   * Whether the driver says work is running on the connection now (a pg query); `undefined` when
+   * the resource does not say, and then only `pool.guard.touch()` calls tell activity (`idleMs`).
+   */
+  readonly inFlight: boolean | undefined;
 }
 
 /**
@@ -406,9 +411,11 @@ function describeEndLease(l: EndLease): string {
       ? 'taken by pool.query(), which releases it when the query ends'
       : l.kind === 'use'
         ? 'taken by pool.use(), which releases it when the callback settles'
-        : l.idleMs === 0
+        : l.inFlight === true
           ? 'a query in flight'
-          : `nothing in flight for ${formatDuration(l.idleMs)}`;
+          : l.inFlight === false
+            ? `nothing in flight for ${formatDuration(l.idleMs)}`
+            : `last marked active ${formatDuration(l.idleMs)} ago (pool.guard.touch())`;
   const transaction =
     l.transaction === 'open'
       ? ', inside an open transaction (BEGIN without COMMIT: its locks block other sessions)'
@@ -1132,15 +1139,18 @@ export class GuardCore {
     const byId = new Map<number, Lease>();
     for (const list of [this.ledger.suspects, this.ledger.open]) for (const lease of list) byId.set(lease.id, lease);
     if (byId.size === 0) return { leases: [], listed: [] };
-    const listed = this.snapshot().leases.map((s) => Object.freeze({ ...s, transaction: this.#transaction(byId.get(s.id)) }));
+    const listed = this.snapshot().leases.map((s) => {
+      const resource = byId.get(s.id)?.conn?.resource;
+      return Object.freeze({ ...s, transaction: this.#probe(resource, this.#hooks.transaction), inFlight: this.#probe(resource, this.#hooks.inFlight) });
+    });
     return { leases: listed.map((s) => byId.get(s.id)!), listed };
   }
 
-  #transaction(lease: Lease | undefined): EndLease['transaction'] {
-    const resource = lease?.conn?.resource;
-    if (resource === undefined || this.#hooks.transaction === undefined) return undefined;
+  /** What an adapter probe reads of a resource, or `undefined` when it cannot say (or throws). */
+  #probe<T>(resource: object | undefined, probe: ((resource: object) => T | undefined) | undefined): T | undefined {
+    if (resource === undefined || probe === undefined) return undefined;
     try {
-      return this.#hooks.transaction(resource);
+      return probe(resource);
     } catch {
       return undefined;
     }

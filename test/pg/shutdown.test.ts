@@ -35,7 +35,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     const tookMs = performance.now() - started;
     expect(outcome).toEqual({ value: undefined });
     expect(tookMs).toBeGreaterThanOrEqual(590);
-    expect(tookMs).toBeLessThan(1_500);
+    expect(tookMs).toBeLessThan(2_500);
     expect(pool.ended).toBe(true);
     expect(pool.totalCount).toBe(0);
 
@@ -47,7 +47,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     expect(blocked.waitedMs).toBeGreaterThanOrEqual(299);
     expect(blocked.waitedMs).toBeLessThan(600);
     expect(blocked.leases).toHaveLength(1);
-    expect(blocked.leases[0]).toMatchObject({ kind: 'connect', site: 'test/fixtures/leaky.mjs:5:29', transaction: 'open' });
+    expect(blocked.leases[0]).toMatchObject({ kind: 'connect', site: 'test/fixtures/leaky.mjs:5:29', transaction: 'open', inFlight: false });
     expect(blocked.leases[0]!.idleMs).toBeGreaterThan(250);
     expect(blocked.message).toMatch(/^poolguard\[shutdown\]: pool\.end\(\) has waited \d+ ms for 1 checked-out connection, and cannot finish until it comes back\. Held by:\n/);
     expect(blocked.message).toMatch(/  lease \d+ \(connect\) from test\/fixtures\/leaky\.mjs:5:29: held \d+ ms, nothing in flight for \d+ ms, inside an open transaction \(BEGIN without COMMIT: its locks block other sessions\)\n/);
@@ -77,7 +77,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     });
     expect(returned).toBeUndefined();
     expect(await within(ended, 3_000)).toEqual({ value: undefined });
-    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(performance.now() - started).toBeLessThan(2_500);
     expect(ends.map((e) => e.type)).toEqual(['endBlocked', 'endForced']);
     expect(ends[0]!.leases[0]).toMatchObject({ site: 'test/fixtures/leaky.mjs:11:10', transaction: 'none' });
     const err = await new Promise<Error>((resolve) => client.query('SELECT 1', (e: Error) => resolve(e)));
@@ -91,7 +91,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     const running = client.query('SELECT pg_sleep(30)').catch((e: unknown) => e);
     await sleep(50);
     expect(await within(pool.end(), 3_000)).toEqual({ value: undefined });
-    expect(ends[0]!.leases[0]!.idleMs).toBe(0);
+    expect(ends[0]!.leases[0]).toMatchObject({ idleMs: 0, inFlight: true, transaction: 'none' });
     expect(ends[0]!.message).toContain('a query in flight');
     expect(await within(running, 2_000)).toMatchObject({ value: expect.any(Error) });
   });

@@ -34,6 +34,7 @@ describe('pool end with leases still out (fake clock)', () => {
     ]);
     expect(report.leases[0]!.site).toMatch(/^test\/unit\/end-deadline\.test\.ts:\d+:\d+$/);
     expect(report.leases[0]!.transaction).toBeUndefined();
+    expect(report.leases.map((l) => l.inFlight)).toEqual([false, true]);
     const lines = report.message.split('\n');
     expect(lines[0]).toBe('poolguard[memory]: pool.end() has waited 1.0 s for 2 checked-out connections, and cannot finish until they come back. Held by:');
     expect(lines[1]).toMatch(new RegExp(`^  lease ${forgotten.lease.id} \\(connect\\) from test/unit/end-deadline\\.test\\.ts:\\d+:\\d+: held 8\\.0 s, nothing in flight for 8\\.0 s$`));
