@@ -48,7 +48,7 @@ export interface GuardOptions {
    * How long `pool.end()` (pg) or `pool.drain()` (generic-pool) may wait for checked-out
    * connections before poolguard reclaims the ones still held, so that the shutdown finishes:
    * pg-pool's `end()` otherwise never resolves while one client is out, and the process waits for
-   * the orchestrator's kill. The holders' next queries fail with `LeaseReclaimedError`. Who holds
+   * the orchestrator's kill. A pg holder's next query fails with `LeaseReclaimedError`. Who holds
    * them is reported once (`endBlocked`) after a second, or half this deadline if shorter. `0`
    * waits for ever, as pg does. Default `10000`: inside Kubernetes' 30 s grace period, with time
    * left to drain requests before and flush telemetry after (see the README, "Shutdown").
