@@ -21,6 +21,8 @@ export {
   type DirtyReleaseReport,
   type RetireReport,
   type UnhandledErrorReport,
+  type EndReport,
+  type EndLease,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';

@@ -31,14 +31,24 @@ describe('examples run', () => {
     expect(lines.find((l) => l.type === 'leakResolved')).toMatchObject({ level: 30, leaseId: leak.leaseId });
   });
 
-  it('examples/graceful-shutdown.mjs drains the pool and prints the final snapshot', () => {
-    const r = run('graceful-shutdown.mjs');
+  it('examples/graceful-shutdown.mjs: pool.end() resolves at guard.endTimeoutMs despite a leaked client, names it, and the final snapshot is taken after end()', () => {
+    const r = run('graceful-shutdown.mjs', { END_TIMEOUT_MS: '1500' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/SIGTERM: no new work; waiting up to 5000 ms for \d+ lease\(s\) in flight/);
+    expect(r.stdout).toMatch(/SIGTERM: no new work; \d+ request\(s\) in flight/);
+    expect(r.stderr).toMatch(
+      /poolguard\[orders-db\]: pool\.end\(\) has waited 7[5-9]\d ms for 1 checked-out connection, and cannot finish until it comes back\. Held by:\n  lease \d+ \(connect\) from examples\/graceful-shutdown\.mjs:29:29: held [\d.]+ m?s, nothing in flight for [\d.]+ m?s, inside an open transaction/,
+    );
+    expect(r.stderr).toContain('pool.end() reached guard.endTimeoutMs (1.5 s) with 1 connection still checked out');
+    expect(r.stdout).toMatch(/cut at shutdown: examples\/graceful-shutdown\.mjs:29:29 \(held \d+ ms, open transaction\)/);
+    const took = Number(/pool\.end\(\) resolved after (\d+) ms/.exec(r.stdout)![1]);
+    expect(took).toBeGreaterThanOrEqual(1_450);
+    expect(took).toBeLessThan(5_000);
     const final = JSON.parse(/final snapshot: (.*)/.exec(r.stdout)![1]!);
-    expect(final.counts.leased).toBe(0);
+    expect(final.counts).toMatchObject({ total: 0, leased: 0, waiting: 0 });
+    expect(final.leases).toEqual([]);
     expect(final.totals.checkouts).toBeGreaterThan(5);
-    expect(final.totals.leaks).toBe(0);
+    expect(final.totals.reclaims).toBe(1);
+    expect(final.totals.retired.reclaimed).toBe(1);
   });
 
   it('examples/long-holds.mjs: a LISTEN client and a report transaction held past the threshold, none reported', () => {

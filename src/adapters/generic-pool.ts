@@ -3,11 +3,12 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight } from './pg-client.js';
+import { queryInFlight, transactionOf } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
 const NOT_IN_POOL_MESSAGE = 'Resource not currently part of this pool';
+const DRAINING_MESSAGE = 'pool is draining and cannot accept work';
 
 const kState = Symbol('poolguard.generic-pool.state');
 
@@ -50,6 +51,7 @@ interface State {
   readonly release: (resource: unknown) => PromiseLike<void>;
   readonly destroy: (resource: unknown) => PromiseLike<void>;
   readonly use: (fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) => PromiseLike<unknown>;
+  readonly drain: () => PromiseLike<void>;
 }
 
 /**
@@ -152,6 +154,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max, min: pool.min }),
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
+    transaction: transactionOf,
   });
   const state: State = {
     core,
@@ -162,6 +165,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     release: pool.release,
     destroy: pool.destroy,
     use: pool.use,
+    drain: pool.drain,
   };
   core.useTelemetry(
     createTelemetry(core, {
@@ -215,6 +219,17 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     return state.destroy.call(this, resource);
   } as AnyPool['destroy'];
 
+  pool.drain = function drain(this: AnyPool) {
+    // drain() waits for every loan to come back, which a leaked one never does: the core reports
+    // who holds it up and, at guard.endTimeoutMs, reclaims them.
+    core.endStarted('pool.drain()');
+    const finished = () => core.endFinished();
+    return state.drain.call(this).then(finished, (err: unknown) => {
+      finished();
+      throw err;
+    });
+  } as AnyPool['drain'];
+
   return state;
 }
 
@@ -232,6 +247,9 @@ function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number 
     },
     (err: unknown) => {
       if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
+      // drain() still serves the callers queued before it; only new ones are refused, and told why.
+      const refused = err instanceof Error && err.message === DRAINING_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
+      if (refused !== undefined) throw refused;
       core.checkoutFailed(lease, false);
       throw err;
     },

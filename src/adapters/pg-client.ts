@@ -23,6 +23,17 @@ function waitingForReader(query: unknown): boolean {
   return q.state === 'idle' || q.cursor?.state === 'idle';
 }
 
+/**
+ * Whether the client is inside a transaction: pg keeps the status of the last ReadyForQuery, so
+ * reading it costs no round trip; `undefined` for a resource that is not a pg client.
+ */
+export function transactionOf(resource: object): 'open' | 'failed' | 'none' | undefined {
+  const read = (resource as { getTransactionStatus?: unknown }).getTransactionStatus;
+  if (typeof read !== 'function') return undefined;
+  const status: unknown = read.call(resource);
+  return status === 'T' ? 'open' : status === 'E' ? 'failed' : status === 'I' ? 'none' : undefined;
+}
+
 function lengthOf(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }

@@ -7,12 +7,13 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight } from './pg-client.js';
+import { queryInFlight, transactionOf } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
 const DOUBLE_RELEASE_MESSAGE = 'Release called on client which has already been released to the pool.';
+const ENDED_MESSAGE = 'Cannot use a pool after calling end on the pool';
 
 const kState = Symbol('poolguard.pg.state');
 const kRecord = Symbol('poolguard.pg.connection');
@@ -22,12 +23,14 @@ type Callback = (err: Error | undefined, client?: pg.PoolClient, done?: Done) =>
 type ConnectFn = (cb?: Callback) => unknown;
 type QueryFn = (text: unknown, values?: unknown, cb?: unknown) => unknown;
 type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
+type EndFn = (cb?: (err?: Error) => void) => unknown;
 
 /** The structural shape of a pg pool that `guard()` needs: pg.Pool or any copy of it. */
 interface PgPoolLike {
   connect: ConnectFn;
   query: QueryFn;
   emit: EmitFn;
+  end: EndFn;
   listenerCount(event: string): number;
   options?: object;
   totalCount: number;
@@ -47,6 +50,7 @@ interface PgPoolInternals {
   _remove?: (client: unknown, cb?: () => void) => void;
   _pulseQueue?: () => void;
   _expired?: WeakSet<object>;
+  _pendingQueue?: Array<{ callback: Callback }>;
   newClient?: (pending: { callback: Callback }) => void;
 }
 
@@ -69,6 +73,7 @@ interface PgGuardState {
   readonly connect: ConnectFn;
   readonly query: QueryFn;
   readonly emit: EmitFn;
+  readonly end: EndFn;
 }
 
 /**
@@ -102,7 +107,7 @@ export class Pool extends pg.Pool {
     }
     super(pgOptions);
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
-    const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit);
+    const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit, base.end);
     Object.defineProperty(this, kState, { value: state });
     Object.defineProperty(this, 'guard', { value: state.core.handle, enumerable: false });
   }
@@ -135,6 +140,13 @@ Object.defineProperty(Pool.prototype, 'query', {
     return guardedQuery(state, this as unknown as PgPoolLike, text, values, cb, capture);
   },
 });
+Object.defineProperty(Pool.prototype, 'end', {
+  configurable: true,
+  writable: true,
+  value: function end(this: Pool, cb?: (err?: Error) => void): unknown {
+    return guardedEnd((this as unknown as WithState)[kState], this as unknown as PgPoolLike, cb);
+  },
+});
 Object.defineProperty(Pool.prototype, 'emit', {
   configurable: true,
   writable: true,
@@ -162,7 +174,7 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   }
   const existing = target[kState];
   if (existing !== undefined) return existing.core.handle;
-  const state = attach(target, options, target.connect, target.query, target.emit);
+  const state = attach(target, options, target.connect, target.query, target.emit, target.end);
   Object.defineProperty(target, kState, { value: state });
   Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
@@ -179,10 +191,13 @@ export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
     if ((event === 'connect' || event === 'error') && arguments.length <= 3) return guardedEmit(state, this, arguments.length, event, a, b);
     return state.emit.apply(this, arguments as unknown as [string]);
   };
+  target.end = function end(this: PgPoolLike, cb?: (err?: Error) => void): unknown {
+    return guardedEnd(state, this, cb);
+  };
   return state.core.handle;
 }
 
-function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: QueryFn, emit: EmitFn): PgGuardState {
+function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: QueryFn, emit: EmitFn, end: EndFn): PgGuardState {
   const config = resolveGuardConfig(options, defaultName((pool.options ?? {}) as Record<string, unknown>));
   const core = new GuardCore(config, {
     inFlight: queryInFlight,
@@ -196,6 +211,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
+    transaction: transactionOf,
   });
   core.useTelemetry(
     createTelemetry(core, {
@@ -208,7 +224,46 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
   );
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
-  return { core, pool, connect, query, emit };
+  return { core, pool, connect, query, emit, end };
+}
+
+/**
+ * pg-pool's end() resolves only when every client is back, which a leaked one never is: the core
+ * reports who holds it up and, at guard.endTimeoutMs, reclaims them. Same forms as pg's: callback
+ * (returns undefined) or promise of the pool's Promise class; a second call gets pg's own error.
+ */
+function guardedEnd(state: PgGuardState, pool: PgPoolLike, cb: ((err?: Error) => void) | undefined): unknown {
+  if (pool.ending) return state.end.call(pool, cb);
+  state.core.endStarted('pool.end()');
+  const finish = (): void => {
+    state.core.endFinished();
+    failStrandedWaiters(pool);
+  };
+  if (typeof cb === 'function') {
+    return state.end.call(pool, (err) => {
+      finish();
+      cb(err);
+    });
+  }
+  const PromiseImpl = pool.Promise ?? Promise;
+  return new PromiseImpl<void>((resolve, reject) => {
+    state.end.call(pool, (err) => {
+      finish();
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Callers still queued when pg-pool has ended would wait for ever (or until their own timeout):
+ * an ended pool never serves its queue again. They get pg's own error for a pool that has ended,
+ * with poolguard's note (see granted()).
+ */
+function failStrandedWaiters(pool: PgPoolLike): void {
+  const queue = (pool as unknown as PgPoolInternals)._pendingQueue;
+  if (!Array.isArray(queue)) return;
+  for (const item of queue.splice(0)) item.callback(new Error(ENDED_MESSAGE));
 }
 
 /**
@@ -307,6 +362,10 @@ const MAX_DISCARDS = 3;
 function granted(state: PgGuardState, lease: Lease, err: Error | undefined, client: pg.PoolClient | undefined, done: Done | undefined, cb: Callback, discarded: number): void {
   const { core } = state;
   if (err || client === undefined) {
+    if (err !== undefined && (err.message === TIMEOUT_MESSAGE || err.message === ENDED_MESSAGE)) {
+      const refused = core.checkoutRefusedAtEnd(lease, err, err.message === TIMEOUT_MESSAGE);
+      if (refused !== undefined) return cb(refused, undefined, done);
+    }
     if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) {
       return cb(core.checkoutTimedOut(lease, TIMEOUT_MESSAGE, err), undefined, done);
     }

@@ -44,6 +44,16 @@ export interface GuardOptions {
    * pool releases itself) or `'none'`.
    */
   captureStacks?: 'connect' | 'all' | 'none';
+  /**
+   * How long `pool.end()` (pg) or `pool.drain()` (generic-pool) may wait for checked-out
+   * connections before poolguard reclaims the ones still held, so that the shutdown finishes:
+   * pg-pool's `end()` otherwise never resolves while one client is out, and the process waits for
+   * the orchestrator's kill. A pg holder's next query fails with `LeaseReclaimedError`. Who holds
+   * them is reported once (`endBlocked`) after a second, or half this deadline if shorter. `0`
+   * waits for ever, as pg does. Default `10000`: inside Kubernetes' 30 s grace period, with time
+   * left to drain requests before and flush telemetry after (see the README, "Shutdown").
+   */
+  endTimeoutMs?: number;
   /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
   stackSampleRate?: number;
   /**
@@ -148,6 +158,7 @@ export interface ResolvedGuardConfig {
   readonly reportBusy: boolean;
   readonly reclaimAfterMs: number;
   readonly reclaimWhenUsedPercent: number;
+  readonly endTimeoutMs: number;
   readonly captureStacks: 'connect' | 'all' | 'none';
   readonly asyncCallers: boolean;
   readonly stackSampleRate: number;
@@ -176,6 +187,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   reportBusy: true,
   reclaimAfterMs: 0,
   reclaimWhenUsedPercent: 0,
+  endTimeoutMs: 10_000,
   captureStacks: 'connect',
   asyncCallers: false,
   stackSampleRate: 1,
@@ -198,6 +210,7 @@ const KNOWN_KEYS = [
   'reportBusy',
   'reclaimAfterMs',
   'reclaimWhenUsedPercent',
+  'endTimeoutMs',
   'captureStacks',
   'stackSampleRate',
   'stackDepth',
@@ -313,6 +326,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   const leakThresholdMs = milliseconds('guard.leakThresholdMs', o.leakThresholdMs, GUARD_DEFAULTS.leakThresholdMs);
   const idleAfterMs = milliseconds('guard.idleAfterMs', o.idleAfterMs, GUARD_DEFAULTS.idleAfterMs);
   const reclaimAfterMs = milliseconds('guard.reclaimAfterMs', o.reclaimAfterMs, GUARD_DEFAULTS.reclaimAfterMs);
+  const endTimeoutMs = milliseconds('guard.endTimeoutMs', o.endTimeoutMs, GUARD_DEFAULTS.endTimeoutMs);
 
   let reportBusy: boolean = GUARD_DEFAULTS.reportBusy;
   if (o.reportBusy !== undefined) {
@@ -420,6 +434,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reportBusy,
     reclaimAfterMs,
     reclaimWhenUsedPercent,
+    endTimeoutMs,
     captureStacks,
     asyncCallers,
     stackSampleRate,

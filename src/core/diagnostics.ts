@@ -26,6 +26,10 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   dirtyRelease: 'poolguard:dirty-release',
   /** The `unhandledError` event's `UnhandledErrorReport`. */
   unhandledError: 'poolguard:unhandled-error',
+  /** The `endBlocked` event's `EndReport`. */
+  endBlocked: 'poolguard:end-blocked',
+  /** The `endForced` event's `EndReport`. */
+  endForced: 'poolguard:end-forced',
 } as const);
 
 /**

@@ -76,8 +76,9 @@ export class DoubleReleaseError extends Error {
 }
 
 /**
- * What a holder gets when it uses a connection that poolguard reclaimed (see
- * `guard.reclaimAfterMs`): the connection was destroyed under a lease that had been idle too long.
+ * What a holder gets when it uses a connection that poolguard reclaimed: the lease had been idle
+ * past `guard.reclaimAfterMs` (`reason: 'idle'`), or it was still held when `pool.end()` reached
+ * `guard.endTimeoutMs` (`reason: 'end'`). The connection was destroyed under the lease.
  * @public
  */
 export class LeaseReclaimedError extends Error {
@@ -89,19 +90,28 @@ export class LeaseReclaimedError extends Error {
   readonly site: string | undefined;
   /** How long the lease had been held when it was reclaimed, in milliseconds. */
   readonly heldMs: number;
+  /** Why: idle past `guard.reclaimAfterMs`, or still held at the `pool.end()` deadline. */
+  readonly reason: 'idle' | 'end';
 
   /** @internal */
-  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number) {
+  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }) {
+    const where = `It was checked out at ${site ?? 'an unknown site (stack capture was off for it)'} and never released. `;
     super(
-      `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
-        `with nothing in flight for ${formatDuration(idleMs)} (guard.reclaimAfterMs is ${reclaimAfterMs}). ` +
-        `It was checked out at ${site ?? 'an unknown site (stack capture was off for it)'} and never released. ` +
-        `Release the client in a finally block there; calling release() now is harmless.`,
+      end === undefined
+        ? `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
+            `with nothing in flight for ${formatDuration(idleMs)} (guard.reclaimAfterMs is ${reclaimAfterMs}). ` +
+            where +
+            `Release the client in a finally block there; calling release() now is harmless.`
+        : `poolguard[${pool}]: this connection was reclaimed because the pool is shutting down: ${end.call} waited ` +
+            `${formatDuration(end.timeoutMs)} (guard.endTimeoutMs) for it, and it had been held ${formatDuration(heldMs)}. ` +
+            where +
+            `Release the client in a finally block there, and stop work that uses the pool before ending it; calling release() now is harmless.`,
     );
     this.name = 'LeaseReclaimedError';
     this.pool = pool;
     this.site = site;
     this.heldMs = heldMs;
+    this.reason = end === undefined ? 'idle' : 'end';
   }
 }
 

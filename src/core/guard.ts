@@ -3,7 +3,7 @@ import { systemClock, type Clock } from './clock.js';
 import { channels } from './diagnostics.js';
 import type { ResolvedGuardConfig } from './config.js';
 import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
-import { formatDuration } from './format.js';
+import { formatDuration, plural } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
@@ -209,6 +209,48 @@ export interface UnhandledErrorReport {
 }
 
 /**
+ * A lease still held while the pool ends, as an `endBlocked` or `endForced` report lists it.
+ * @public
+ */
+export interface EndLease extends LeaseSnapshot {
+  /**
+   * Whether its connection is inside a transaction (read from the driver, without a round trip):
+   * `open` (its locks block other sessions until it ends), `failed`, `none`, or `undefined` when
+   * the resource does not say (a resource that is not a pg client).
+   */
+  readonly transaction: 'open' | 'failed' | 'none' | undefined;
+  /**
+   * Whether the driver says work is running on the connection now (a pg query); `undefined` when
+   * the resource does not say, and then only `pool.guard.touch()` calls tell activity (`idleMs`).
+   */
+  readonly inFlight: boolean | undefined;
+}
+
+/**
+ * `pool.end()` (pg) or `pool.drain()` (generic-pool) held up by checked-out connections: emitted
+ * once as `endBlocked` a short while after the call (a second, or half of `guard.endTimeoutMs` if
+ * that is shorter), and as `endForced` when `guard.endTimeoutMs` passed and poolguard reclaimed
+ * the leases still held so that the call could finish.
+ * @public
+ */
+export interface EndReport {
+  /** Which event this report belongs to. */
+  readonly type: 'endBlocked' | 'endForced';
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** The call that is waiting: `pool.end()` or `pool.drain()`. */
+  readonly call: string;
+  /** How long that call had waited when the report was made, in milliseconds. */
+  readonly waitedMs: number;
+  /** `guard.endTimeoutMs`: when poolguard reclaims what is still held (`0`: never). */
+  readonly endTimeoutMs: number;
+  /** `endBlocked`: the leases the call waits for; `endForced`: the leases reclaimed. Oldest first. */
+  readonly leases: readonly EndLease[];
+  /** The readable text that was logged, with the next step. */
+  readonly message: string;
+}
+
+/**
  * The events of `pool.guard`.
  * @public
  */
@@ -225,6 +267,10 @@ export interface GuardEvents {
   retire: [report: RetireReport];
   /** A connection error nobody listened for was caught instead of ending the process. */
   unhandledError: [report: UnhandledErrorReport];
+  /** `pool.end()` / `pool.drain()` is waiting for checked-out connections; reported once per end. */
+  endBlocked: [report: EndReport];
+  /** `guard.endTimeoutMs` passed: poolguard reclaimed the connections still held so that the end finishes. */
+  endForced: [report: EndReport];
 }
 
 /** What the core needs from the pool it guards; each adapter supplies these. */
@@ -240,6 +286,8 @@ export interface AdapterHooks {
   reclaim(lease: Lease, makeError: () => LeaseReclaimedError): void;
   /** The pool's own counters. */
   counts(): PoolCounts;
+  /** Whether the resource is inside a transaction, where the driver tells it without a round trip. */
+  transaction?(resource: object): 'open' | 'failed' | 'none' | undefined;
   /**
    * Closes an idle connection the policy retired (lifetime, uses) and, where the pool's `min`
    * asks for it, opens a replacement. When the connection is not idle in the pool's own sense
@@ -328,6 +376,12 @@ export class PoolGuard extends EventEmitter {
 
 const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
 
+/** The longest `end()` waits before it says who holds it up. */
+const END_REPORT_AFTER_MS = 1_000;
+
+/** Leases named in an end report's text; the event carries them all. */
+const END_LINES = 10;
+
 /** Reports and reclaims handled per scan at most; the rest wait for the next scan (≤ 1 s later). */
 const MAX_REPORTS_PER_SCAN = 100;
 
@@ -348,6 +402,28 @@ function unknownSite(described: StackDescription | undefined, kind: LeaseKind): 
     );
   }
   return 'an unknown site (every frame was inside the driver or an ignored path)';
+}
+
+/** One line of an end report: where the lease was taken, how long ago, and what it is doing. */
+function describeEndLease(l: EndLease): string {
+  const doing =
+    l.kind === 'query'
+      ? 'taken by pool.query(), which releases it when the query ends'
+      : l.kind === 'use'
+        ? 'taken by pool.use(), which releases it when the callback settles'
+        : l.inFlight === true
+          ? 'a query in flight'
+          : l.inFlight === false
+            ? `nothing in flight for ${formatDuration(l.idleMs)}`
+            : `last marked active ${formatDuration(l.idleMs)} ago (pool.guard.touch())`;
+  const transaction =
+    l.transaction === 'open'
+      ? ', inside an open transaction (BEGIN without COMMIT: its locks block other sessions)'
+      : l.transaction === 'failed'
+        ? ', inside a failed transaction never rolled back'
+        : '';
+  const exempt = l.exempt === undefined ? '' : `, exempt from leak reports (${l.exempt})`;
+  return `  lease ${l.id} (${l.kind}) from ${l.site ?? 'an unknown site'}: held ${formatDuration(l.heldMs)}, ${doing}${transaction}${exempt}`;
 }
 
 /**
@@ -376,6 +452,11 @@ export class GuardCore {
   #managedCapture: Lease['capture'] = undefined;
   #telemetry: TelemetrySink = NO_TELEMETRY;
   readonly #random: () => number;
+  /** Clock readings of the pool's first `end()` call and of its completion. */
+  #endCalledAt: number | undefined = undefined;
+  #endFinishedAt: number | undefined = undefined;
+  #endCall = 'pool.end()';
+  readonly #endTimers: unknown[] = [];
   /**
    * Whether lifetime or use limits are set: adapters test this plain field before asking
    * `dueForRetirement`, so that a pool without them pays one property read per checkout.
@@ -893,21 +974,22 @@ export class GuardCore {
     this.#emit('leakResolved', report);
   }
 
-  #reclaim(lease: Lease, now: number): void {
-    const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt);
+  #reclaim(lease: Lease, now: number, end?: { readonly call: string; readonly timeoutMs: number }): void {
+    const report = end === undefined ? this.#buildReport('reclaim', lease, now, now - lease.acquiredAt) : this.#endReclaimReport(lease, now, end);
     lease.reclaimed = true;
     lease.list?.remove(lease);
     if (lease.conn !== undefined) lease.conn.lease = undefined;
     this.ledger.totals.reclaims++;
     if (lease.conn !== undefined) this.markRetiring(lease.conn, 'reclaimed');
     const { name, reclaimAfterMs } = this.config;
-    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs);
+    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs, end);
     try {
       this.#hooks.reclaim(lease, makeError);
     } catch {
       // The adapter destroys a connection that may already be broken; nothing to add.
     }
-    this.#log.write('warn', `reclaim ${report.site ?? 'unknown'}`, report, report.message);
+    // At the end deadline one summary (`endForced`) names every lease cut, rather than a line each.
+    if (end === undefined) this.#log.write('warn', `reclaim ${report.site ?? 'unknown'}`, report, report.message);
     this.#telemetry.leak(report, lease);
     this.#emit('reclaim', report);
   }
@@ -977,6 +1059,159 @@ export class GuardCore {
     } catch {
       return { total: this.ledger.connections.size, idle: 0, waiting: 0, max: 0, min: 0 };
     }
+  }
+
+  // ---- end ---------------------------------------------------------------------------------
+
+  /**
+   * The pool's `end()` (or `drain()`: `call` names it) was called. A pool cannot finish ending
+   * while a connection is checked out, and pg-pool waits for ever: if leases still hold it up a
+   * moment later, who holds them is reported once (`endBlocked`), and at `guard.endTimeoutMs`
+   * they are reclaimed through the usual reclaim path (`endForced`) so that the end finishes.
+   * Only the first call counts.
+   */
+  endStarted(call: string): void {
+    if (this.#endCalledAt !== undefined) return;
+    this.#endCalledAt = this.clock.now();
+    this.#endCall = call;
+    const deadline = this.config.endTimeoutMs;
+    const reportAfter = deadline > 0 ? Math.min(END_REPORT_AFTER_MS, deadline / 2) : END_REPORT_AFTER_MS;
+    const report = this.clock.setInterval(() => {
+      this.clock.clearInterval(report);
+      this.#endBlocked();
+    }, reportAfter);
+    this.#endTimers.push(report);
+    // Repeating until the end finishes: generic-pool's drain() still serves its waiters, whose
+    // leases, taken after the deadline, must not hold it up either.
+    if (deadline > 0) this.#endTimers.push(this.clock.setInterval(() => this.#endForced(), deadline));
+  }
+
+  /** The pool finished ending: nothing is left to report or cut. */
+  endFinished(): void {
+    if (this.#endCalledAt === undefined || this.#endFinishedAt !== undefined) return;
+    this.#endFinishedAt = this.clock.now();
+    for (const timer of this.#endTimers.splice(0)) this.clock.clearInterval(timer);
+  }
+
+  /**
+   * What a caller refused because the pool is ending is told after the pool's own message, or
+   * `undefined` before `end()`: the caller's error alone ("timeout exceeded", "Cannot use a pool")
+   * does not say that the service is shutting down.
+   */
+  endingNote(): string | undefined {
+    const calledAt = this.#endCalledAt;
+    if (calledAt === undefined) return undefined;
+    const now = this.clock.now();
+    const call = this.#endCall;
+    const finishedAt = this.#endFinishedAt;
+    const state =
+      finishedAt === undefined
+        ? `the pool is ending (${call} was called ${formatDuration(now - calledAt)} ago)`
+        : `the pool has ended (${call} was called ${formatDuration(now - calledAt)} ago and finished ${formatDuration(now - finishedAt)} ago)`;
+    return `poolguard[${this.config.name}]: ${state}; this checkout can no longer be served. Stop taking work (close the server, stop consumers and timers) before ending the pool.`;
+  }
+
+  /**
+   * A checkout refused (`timedOut`: or timed out) while the pool ends: the pool's own error, its
+   * message first, followed by `endingNote()`. A timeout stays a `CheckoutTimeoutError`; any other
+   * error is the pool's own object, so its class and fields are what the pool gives. `undefined`
+   * before `end()`: the adapter's usual path applies.
+   */
+  checkoutRefusedAtEnd(lease: Lease, err: Error, timedOut: boolean): Error | undefined {
+    const note = this.endingNote();
+    if (note === undefined) return undefined;
+    const message = `${err.message}\n${note}`;
+    if (!timedOut) {
+      this.checkoutFailed(lease, false);
+      const header = `${err.name}: ${err.message}`;
+      err.message = message;
+      if (typeof err.stack === 'string' && err.stack.startsWith(header)) err.stack = `${err.name}: ${message}${err.stack.slice(header.length)}`;
+      return err;
+    }
+    const { holders, waitedMs, frames } = this.timeoutDetails(lease, err.message);
+    const error = new CheckoutTimeoutError(message, this.config.name, holders, waitedMs, err);
+    if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+    return error;
+  }
+
+  /** The leases still held, oldest first, as the end reports list them. */
+  #heldAtEnd(): { leases: Lease[]; listed: EndLease[] } {
+    const byId = new Map<number, Lease>();
+    for (const list of [this.ledger.suspects, this.ledger.open]) for (const lease of list) byId.set(lease.id, lease);
+    if (byId.size === 0) return { leases: [], listed: [] };
+    const listed = this.snapshot().leases.map((s) => {
+      const resource = byId.get(s.id)?.conn?.resource;
+      return Object.freeze({ ...s, transaction: this.#probe(resource, this.#hooks.transaction), inFlight: this.#probe(resource, this.#hooks.inFlight) });
+    });
+    return { leases: listed.map((s) => byId.get(s.id)!), listed };
+  }
+
+  /** What an adapter probe reads of a resource, or `undefined` when it cannot say (or throws). */
+  #probe<T>(resource: object | undefined, probe: ((resource: object) => T | undefined) | undefined): T | undefined {
+    if (resource === undefined || probe === undefined) return undefined;
+    try {
+      return probe(resource);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #endBlocked(): void {
+    const { listed } = this.#heldAtEnd();
+    if (listed.length === 0 || this.#endFinishedAt !== undefined) return;
+    const call = this.#endCall;
+    const deadline = this.config.endTimeoutMs;
+    const waiting = this.counts().waiting;
+    const next =
+      deadline > 0
+        ? `At ${formatDuration(deadline)} after the call (guard.endTimeoutMs) poolguard reclaims the ones still held so that ${call} finishes; their holders' next queries fail.`
+        : `guard.endTimeoutMs is 0, so ${call} waits until they are released, for ever if they never are: set guard.endTimeoutMs to end anyway.`;
+    const head =
+      `${call} has waited ${formatDuration(this.clock.now() - this.#endCalledAt!)} for ${plural(listed.length, 'checked-out connection')}` +
+      (waiting > 0 ? ` (and ${plural(waiting, 'caller')} waiting for one)` : '') +
+      `, and cannot finish until ${listed.length === 1 ? 'it comes' : 'they come'} back. Held by:`;
+    this.#endReport('endBlocked', listed, head, `${next} Release each client in a finally block at the lines above, and stop taking work before ending the pool.`);
+  }
+
+  #endForced(): void {
+    const { leases, listed } = this.#heldAtEnd();
+    if (leases.length === 0 || this.#endFinishedAt !== undefined) return;
+    const now = this.clock.now();
+    const end = { call: this.#endCall, timeoutMs: this.config.endTimeoutMs };
+    for (const lease of leases) this.#reclaim(lease, now, end);
+    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
+    this.#endReport(
+      'endForced',
+      listed,
+      head,
+      `Their holders' next queries fail (on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end'); a late release() is harmless. Release each client in a finally block at the lines above.`,
+    );
+  }
+
+  #endReport(type: EndReport['type'], listed: EndLease[], head: string, next: string): void {
+    const lines = listed.slice(0, END_LINES).map(describeEndLease);
+    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases, pool.guard.snapshot())`);
+    const pool = this.config.name;
+    const report: EndReport = Object.freeze({
+      type,
+      pool,
+      call: this.#endCall,
+      waitedMs: Math.round(this.clock.now() - this.#endCalledAt!),
+      endTimeoutMs: this.config.endTimeoutMs,
+      leases: Object.freeze(listed),
+      message: `poolguard[${pool}]: ${head}\n${lines.join('\n')}\n${next}`,
+    });
+    this.#log.write('warn', type, report, report.message, true);
+    this.#emit(type, report);
+  }
+
+  /** A lease cut at the end deadline: the `reclaim` report, with what happened in its words. */
+  #endReclaimReport(lease: Lease, now: number, end: { readonly call: string; readonly timeoutMs: number }): LeakReport {
+    const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt);
+    const message =
+      `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.site ?? 'an unknown site'}: still held ${formatDuration(report.heldMs)} ` +
+      `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). The holder's next query fails. Fix the missing release() at that line.`;
+    return Object.freeze({ ...report, message: report.stack ? `${message}\n${report.stack}` : message });
   }
 
   // ---- views -------------------------------------------------------------------------------

@@ -46,12 +46,13 @@ export class RateLimitedLog {
     return this.#logger !== undefined;
   }
 
-  write(level: 'warn' | 'info', key: string, obj: object, msg: string): void {
+  /** `unlimited`: never held back (a stuck shutdown says so once, even after a minute of leak reports). */
+  write(level: 'warn' | 'info', key: string, obj: object, msg: string, unlimited = false): void {
     const logger = this.#logger;
     if (logger === undefined) return;
     const now = this.#now();
     const last = this.#lastBySite.get(key);
-    if (last !== undefined && now - last < SITE_INTERVAL_MS) {
+    if (!unlimited && last !== undefined && now - last < SITE_INTERVAL_MS) {
       this.#suppressed++;
       return;
     }
@@ -59,7 +60,7 @@ export class RateLimitedLog {
       this.#windowStart = now;
       this.#windowCount = 0;
     }
-    if (this.#windowCount >= WINDOW_MAX) {
+    if (!unlimited && this.#windowCount >= WINDOW_MAX) {
       this.#suppressed++;
       return;
     }
