@@ -143,6 +143,11 @@ function shown(value: string): string {
   return JSON.stringify(redactText(value));
 }
 
+/** A file name as typed, unless it looks like a misplaced connection string. */
+function shownPath(file: string): string {
+  return shown(file) === JSON.stringify(file) ? file : '(a path that looks like a connection string, not shown)';
+}
+
 function flag<T extends string | number | boolean>(flags: Map<FlagSpec, string | number | boolean>, name: string): T | undefined {
   for (const [spec, value] of flags) if (spec.flag === name) return value as T;
   return undefined;
@@ -151,8 +156,8 @@ function flag<T extends string | number | boolean>(flags: Map<FlagSpec, string |
 /** Reads a JSON or JavaScript file given as `--<flagName>`; its errors name that flag, with the command's prefix. */
 async function loadConfig(file: string, io: CliIo, command: string, flagName: string): Promise<Record<string, unknown>> {
   const path = resolve(io.cwd, file);
-  const secretLooking = shown(file) !== JSON.stringify(file);
-  const prefix = `poolguard ${command}: --${flagName} ${secretLooking ? '(a path that looks like a connection string, not shown)' : file}`;
+  const secretLooking = shownPath(file) !== file;
+  const prefix = `poolguard ${command}: --${flagName} ${shownPath(file)}`;
   let value: unknown;
   try {
     if (extname(path) === '.json') value = JSON.parse(await readFile(path, 'utf8'));
@@ -408,7 +413,7 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
   if (snapshotFile !== undefined) {
     const snap = await loadConfig(snapshotFile, io, 'status', 'snapshot');
     const conns = snap.connections;
-    if (!Array.isArray(conns)) throw new UsageError(`poolguard status: --snapshot ${shown(snapshotFile)}: expected the JSON of pool.guard.snapshot() (with a connections array).`);
+    if (!Array.isArray(conns)) throw new UsageError(`poolguard status: --snapshot ${shownPath(snapshotFile)}: expected the JSON of pool.guard.snapshot() (with a connections array).`);
     snapshotPids = new Set(conns.map((c: { pid?: unknown }) => Number(c.pid)).filter((p) => Number.isInteger(p)));
   }
   const target = chooseTarget('status', flags, options, io);
