@@ -166,7 +166,7 @@ async function loadConfig(file: string, io: CliIo, command: string, flagName: st
       value = mod.default ?? mod;
     }
   } catch (err) {
-    throw new UsageError(`${prefix}: could not load it (${redactText(secretLooking ? String((err as Error)?.message ?? err).split(file).join('…') : String((err as Error)?.message ?? err))}).`);
+    throw new UsageError(`${prefix}: could not load it (${secretLooking ? String((err as { code?: unknown })?.code ?? 'error') : redactText(String((err as Error)?.message ?? err))}).`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const what = flagName === 'snapshot' ? 'the JSON of pool.guard.snapshot()' : "the pool's options (what you pass to new Pool())";

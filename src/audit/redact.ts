@@ -166,10 +166,10 @@ export function passwordsOf(connectionString: string | undefined): string[] {
     const at = connectionString.lastIndexOf('@');
     if (at > userinfo[0].length) found.push(connectionString.slice(userinfo[0].length, at));
   }
-  for (const m of connectionString.matchAll(/(?:^|[\s?&])password\s*=\s*('(?:\\.|[^'\\])*'?|[^\s&]*)/gi)) {
+  // libpq's values: quoted ('…' with \' and \\) or bare (backslash escapes), as written and unescaped.
+  for (const m of connectionString.matchAll(/(?:^|[\s?&])password\s*=\s*('(?:\\.|[^'\\])*'?|(?:\\.|[^\s&\\])*)/gi)) {
     const raw = m[1]!;
-    found.push(raw);
-    if (raw.startsWith("'")) found.push(raw.replace(/^'|'$/g, '').replace(/\\(.)/g, '$1'));
+    found.push(raw, raw.replace(/^'|'$/g, '').replace(/\\(.)/g, '$1'));
   }
   return [...new Set(found.flatMap((p) => [p, decoded(p)]))].filter((p) => p !== '');
 }
