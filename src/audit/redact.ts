@@ -173,9 +173,3 @@ export function passwordsOf(connectionString: string | undefined): string[] {
   }
   return [...new Set(found.flatMap((p) => [p, decoded(p)]))].filter((p) => p !== '');
 }
-
-/** The password a connection string carries, decoded, so that it can be scrubbed from text. */
-export function passwordOf(connectionString: string | undefined): string | undefined {
-  const all = passwordsOf(connectionString);
-  return all.length === 0 ? undefined : all[all.length - 1];
-}

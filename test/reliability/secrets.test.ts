@@ -324,3 +324,21 @@ describe('the CLI never prints a password, in any output', () => {
     expect(all).not.toMatch(PIECES);
   });
 });
+
+describe("audit() (the library) reads connection strings as the CLI does", () => {
+  const PIECES = /Kq7|Vx9/;
+  it('an unparseable URL is a server-unreachable finding that says how to encode, without the password', async () => {
+    const server = urlWithPassword('Kq7').replace('Kq7@', 'Kq7/Vx9@');
+    const result = await audit({ options: { max: 2 }, server });
+    const finding = result.findings.find((f) => f.rule === 'server-unreachable');
+    expect(finding?.message).toMatch(/the connection string is not a URL that pg can parse .*encodeURIComponent/);
+    expect(JSON.stringify(result)).not.toMatch(PIECES);
+  });
+
+  it('libpq keyword/value pairs connect', async () => {
+    const { hostname, port } = new URL(DATABASE_URL);
+    const result = await audit({ options: { max: 2 }, server: `host=${hostname} port=${port || 5432} dbname=test user=postgres password='Kq7 Vx9'` });
+    expect(result.server).toMatchObject({ database: 'test', role: 'postgres' });
+    expect(JSON.stringify(result)).not.toMatch(PIECES);
+  });
+});
