@@ -241,8 +241,9 @@ function auditHelp(): string {
 Checks a pool's configuration against itself and, with a server, against the server's limits and
 timeouts, as the pool's own connections see them (its role, database and session settings).
 
-The server: --url, else the config's connectionString (or host), else $DATABASE_URL. Without one,
-only the static rules run. Passwords are never printed.
+The server: --url, else the config's connectionString (or host), else $DATABASE_URL: a postgres://
+URL or libpq's keyword/value pairs (host=db dbname=orders user=app password=…). Without one, only
+the static rules run. Passwords are never printed.
 
 Options:
 ${rows(AUDIT_FLAGS.filter((s) => !s.path))}
@@ -251,7 +252,8 @@ Pool options (override the config file; pg's own camelCase names work too, e.g. 
 ${rows(POOL_FLAGS)}
 
 Exit codes: 0 no errors (warnings allowed), 1 errors found (or warnings, with --fail-on warning),
-2 bad usage (an unknown flag, a bad value, an unreadable --config).
+2 bad usage (an unknown flag, a bad value, an unreadable --config, a connection string pg would
+misread: percent-encode its password with node -p 'encodeURIComponent(process.argv[1])' 'the-password').
 
 Rules (severity, needs the server or not):
 ${rules}
