@@ -7,37 +7,56 @@
 const MASK = '***';
 
 // `scheme://user:` — the user part may hold `@` (user@server on some hosted services), never `:` or `/`.
-const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^:/\s'"`<>]*):/gi;
+// The lookbehind starts a scheme only where a word starts, which keeps long text linear.
+const URL_USERINFO = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/)([^:/\s'"`<>]*):/gi;
 // Where a URL ends in running text.
 const TOKEN_END = /[\s'"`<>]/;
 
 /**
  * The password of `scheme://user:password@host` in running text: everything between `user:` and
  * the last `@` of the URL's token, or, when the token holds none (a password with a space or a
- * quote), up to the first `@` further on the line. Returns the end index, or -1 when there is no
- * `@`, i.e. `user:` was a host and port.
+ * quote), up to the first `@` further on the line. -1 when there is no `@`: `user:` was a host and
+ * port. The scans are remembered across the matches of one text, so that text made of many
+ * `scheme://` fragments stays linear.
  */
-function passwordEnd(text: string, start: number, wholeString: boolean): number {
-  if (wholeString) return text.lastIndexOf('@');
-  let end = start;
-  while (end < text.length && !TOKEN_END.test(text[end]!)) end++;
-  const token = text.slice(start, end);
-  const at = token.lastIndexOf('@');
-  if (at >= 0) return start + at;
-  // The authority ended (a `/` came first): `host:port/path`, no password.
-  if (token.includes('/')) return -1;
-  const lineEnd = text.indexOf('\n', start);
-  const nextAt = text.slice(start, lineEnd < 0 ? text.length : lineEnd).indexOf('@');
-  return nextAt < 0 ? -1 : start + nextAt;
+function passwordFinder(text: string, wholeString: boolean): (start: number) => number {
+  if (wholeString) {
+    const last = text.lastIndexOf('@');
+    return () => last;
+  }
+  let tokenEnd = -1;
+  let lastAt = -1;
+  let lastSlash = -1;
+  let nextAt = -2;
+  return (start) => {
+    if (start >= tokenEnd) {
+      // A new token: scan it once.
+      tokenEnd = start;
+      lastAt = lastSlash = -1;
+      while (tokenEnd < text.length && !TOKEN_END.test(text[tokenEnd]!)) {
+        if (text[tokenEnd] === '@') lastAt = tokenEnd;
+        else if (text[tokenEnd] === '/') lastSlash = tokenEnd;
+        tokenEnd++;
+      }
+    }
+    if (lastAt >= start) return lastAt;
+    // The authority ended (a `/` came first): `host:port/path`, no password.
+    if (lastSlash >= start) return -1;
+    if (nextAt !== -1 && nextAt < start) nextAt = text.indexOf('@', start);
+    if (nextAt < 0) return -1;
+    const lineEnd = text.indexOf('\n', start);
+    return lineEnd >= 0 && lineEnd < nextAt ? -1 : nextAt;
+  };
 }
 
 function maskUserinfo(text: string, wholeString: boolean): string {
+  const passwordEnd = passwordFinder(text, wholeString);
   let out = '';
   let from = 0;
   URL_USERINFO.lastIndex = 0;
   for (let m = URL_USERINFO.exec(text); m !== null; m = URL_USERINFO.exec(text)) {
     const start = m.index + m[0].length;
-    const end = passwordEnd(text, start, wholeString);
+    const end = passwordEnd(start);
     if (end < start) continue;
     out += text.slice(from, start) + MASK;
     from = end;
@@ -48,7 +67,8 @@ function maskUserinfo(text: string, wholeString: boolean): string {
 
 // A name that holds a password: password, passwd, pwd, with any prefix (PGPASSWORD, app.db_password,
 // sslpassword), optionally quoted as a JSON key or SQL identifier.
-const KEY = String.raw`(["'\x60]?)((?:[\w.-]*?)(?:password|passwd|pwd))\1`;
+// A key starts where a word does: the lookbehind keeps a long run of letters linear, not quadratic.
+const KEY = String.raw`(["'\x60]?)((?<![\w.-])[\w.-]*?(?:password|passwd|pwd))\1`;
 // A value in every form SQL, libpq, JSON and shells write one. An unterminated literal (a query
 // text cut at 200 characters) is masked to the end.
 const LITERAL = [
