@@ -1,5 +1,5 @@
 import { RULES, effectiveOptions, type RuleContext } from './rules.js';
-import { passwordOf, redactText } from './redact.js';
+import { passwordsOf, redactText } from './redact.js';
 import { adminConsoleConfig, auditClientConfig, configuredPort, loadPgClient, readPgBouncer, readServer, serverEndpoint, withClient, type ClientConstructor } from './server.js';
 import type { AuditFinding, AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
 
@@ -78,6 +78,12 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
 
   let summary: AuditServerSummary | undefined;
   let serverError: string | undefined;
+  // Every password the inputs carry, in every form, scrubbed from what the server or pg said.
+  const secrets = [
+    ...passwordsOf(typeof server === 'string' ? server : undefined),
+    ...passwordsOf(typeof connectionOptions.connectionString === 'string' ? connectionOptions.connectionString : undefined),
+    typeof connectionOptions.password === 'string' ? connectionOptions.password : undefined,
+  ];
   if (server !== false && (server !== undefined || PoolClient !== undefined)) {
     try {
       if (isQueryable(server)) summary = await readServer(server);
@@ -96,13 +102,11 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
           });
           if (pgbouncer !== undefined) summary = { ...read, pgbouncer };
           else {
-            const secrets = [typeof server === 'string' ? passwordOf(server) : undefined, passwordOf(connectionOptions.connectionString as string | undefined), connectionOptions.password as string | undefined];
             summary = { ...read, unreadProxy: { dialledPort: configuredPort(config), serverPort: port, reason: redactText(reason, secrets) || 'no reason given' } };
           }
         }
       }
     } catch (err) {
-      const secrets = [typeof server === 'string' ? passwordOf(server) : undefined, passwordOf(connectionOptions.connectionString as string | undefined), connectionOptions.password as string | undefined];
       serverError = redactText(String((err as Error)?.message ?? err), secrets) || 'no reason given';
     }
   }

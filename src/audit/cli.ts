@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { formatDuration } from '../core/format.js';
 import { audit } from './audit.js';
 import { RULES } from './rules.js';
-import { passwordOf, redactText, redactUrl } from './redact.js';
+import { ConnectionStringError, parseConnectionString } from './conninfo.js';
+import { passwordsOf, redactConnectionString, redactDeep, redactLines, redactText } from './redact.js';
 import { auditClientConfig, loadPgClient, withClient } from './server.js';
 import type { AuditPoolOptions, AuditQueryable, AuditResult } from './types.js';
 
@@ -71,6 +72,7 @@ const STATUS_FLAGS: readonly FlagSpec[] = [
   { flag: 'max', type: 'int', min: 1, help: 'the pool\'s max: more backends of the application than max × instances is a leak' },
   { flag: 'instances', type: 'int', min: 1, help: 'how many processes run the pool (default 1)' },
   { flag: 'limit', type: 'int', min: 1, help: 'connections listed (default 30, longest in transaction first)' },
+  { flag: 'all-databases', type: 'bool', help: 'list the backends of every database, not only the one the URL names' },
 ];
 
 function usage(s: FlagSpec): string {
@@ -93,7 +95,7 @@ function parseFlags(command: string, args: readonly string[], specs: readonly Fl
   const out = new Map<FlagSpec, string | number | boolean>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`poolguard ${command}: unexpected argument ${JSON.stringify(arg)}; options are flags (--name value).`);
+    if (!arg.startsWith('--')) throw new UsageError(`poolguard ${command}: unexpected argument ${shown(arg)}; options are flags (--name value).`);
     let name = arg.slice(2);
     let value: string | undefined;
     const eq = name.indexOf('=');
@@ -105,11 +107,11 @@ function parseFlags(command: string, args: readonly string[], specs: readonly Fl
     }
     if (spec === undefined) {
       const hint = closest(name, [...byName.keys()].filter((k) => k.includes('-') || !/[A-Z_]/.test(k)));
-      throw new UsageError(`poolguard ${command}: unknown flag --${name}.${hint ? ` Did you mean --${hint}?` : ''}`);
+      throw new UsageError(`poolguard ${command}: unknown flag ${/^[\w-]+$/.test(name) ? `--${name}` : shown(`--${name}`)}.${hint ? ` Did you mean --${hint}?` : ''}`);
     }
     if (spec.type === 'bool') {
       if (value === undefined) value = 'true';
-      if (value !== 'true' && value !== 'false') throw new UsageError(`poolguard ${command}: --${spec.flag} is true or false, got ${JSON.stringify(value)}.`);
+      if (value !== 'true' && value !== 'false') throw new UsageError(`poolguard ${command}: --${spec.flag} is true or false, got ${shown(value)}.`);
       out.set(spec, value === 'true');
       continue;
     }
@@ -124,9 +126,7 @@ function parseFlags(command: string, args: readonly string[], specs: readonly Fl
       const least = spec.min ?? 0;
       if (!/^\d+$/.test(value) || Number(value) < least) {
         const what = spec.type === 'ms' ? `a whole number of milliseconds (≥ ${least})` : `a whole number (≥ ${least})`;
-        // The value may be a mistyped URL with a password: show it only when it cannot be one.
-        const shown = /[:@/]/.test(value) ? '(a value that looks like a URL, not shown)' : JSON.stringify(value);
-        throw new UsageError(`poolguard ${command}: --${spec.flag} must be ${what}, got ${shown}.`);
+        throw new UsageError(`poolguard ${command}: --${spec.flag} must be ${what}, got ${shown(value)}.`);
       }
       out.set(spec, Number(value));
     }
@@ -134,13 +134,30 @@ function parseFlags(command: string, args: readonly string[], specs: readonly Fl
   return out;
 }
 
+/**
+ * A value the user typed, fit to repeat in a message. It may be a misplaced connection string: one
+ * that looks like a URL or holds a `password=` is not shown at all.
+ */
+function shown(value: string): string {
+  if (/:\/\/|@|password|passwd|pwd/i.test(value)) return '(a value that looks like a connection string, not shown)';
+  return JSON.stringify(redactText(value));
+}
+
+/** A file name as typed, unless it looks like a misplaced connection string. */
+function shownPath(file: string): string {
+  return shown(file) === JSON.stringify(file) ? file : '(a path that looks like a connection string, not shown)';
+}
+
 function flag<T extends string | number | boolean>(flags: Map<FlagSpec, string | number | boolean>, name: string): T | undefined {
   for (const [spec, value] of flags) if (spec.flag === name) return value as T;
   return undefined;
 }
 
-async function loadConfig(file: string, cwd: string): Promise<Record<string, unknown>> {
-  const path = resolve(cwd, file);
+/** Reads a JSON or JavaScript file given as `--<flagName>`; its errors name that flag, with the command's prefix. */
+async function loadConfig(file: string, io: CliIo, command: string, flagName: string): Promise<Record<string, unknown>> {
+  const path = resolve(io.cwd, file);
+  const secretLooking = shownPath(file) !== file;
+  const prefix = `poolguard ${command}: --${flagName} ${shownPath(file)}`;
   let value: unknown;
   try {
     if (extname(path) === '.json') value = JSON.parse(await readFile(path, 'utf8'));
@@ -149,10 +166,11 @@ async function loadConfig(file: string, cwd: string): Promise<Record<string, unk
       value = mod.default ?? mod;
     }
   } catch (err) {
-    throw new UsageError(`--config ${file}: could not load it (${redactText(String((err as Error)?.message ?? err))}).`);
+    throw new UsageError(`${prefix}: could not load it (${secretLooking ? String((err as { code?: unknown })?.code ?? 'error') : redactText(String((err as Error)?.message ?? err))}).`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new UsageError(`--config ${file}: expected the pool's options as an object (what you pass to new Pool()), got ${Array.isArray(value) ? 'an array' : typeof value}.`);
+    const what = flagName === 'snapshot' ? 'the JSON of pool.guard.snapshot()' : "the pool's options (what you pass to new Pool())";
+    throw new UsageError(`${prefix}: expected ${what} as an object, got ${Array.isArray(value) ? 'an array' : typeof value}.`);
   }
   return { ...(value as Record<string, unknown>) };
 }
@@ -172,19 +190,39 @@ interface Target {
   url: string | undefined;
   /** Connection fields from the config when there is no URL. */
   hasHost: boolean;
+  /** Every password the target carries, in every form it was given, to scrub from all output. */
+  secrets: ReadonlyArray<string | undefined>;
 }
 
-function chooseTarget(flags: Map<FlagSpec, string | number | boolean>, options: Record<string, unknown>, io: CliIo): Target {
+/**
+ * The server to read, and how to name it without its password. A connection string pg would
+ * misread is refused here (exit 2), naming where it came from, never showing it.
+ */
+function chooseTarget(command: string, flags: Map<FlagSpec, string | number | boolean>, options: Record<string, unknown>, io: CliIo, check = true): Target {
   const fromFlag = flag<string>(flags, 'url');
   const fromConfig = typeof options.connectionString === 'string' ? options.connectionString : undefined;
   const fromEnv = io.env.DATABASE_URL || undefined;
   const url = fromFlag ?? fromConfig ?? fromEnv;
   const source = fromFlag !== undefined ? '--url' : fromConfig !== undefined ? 'the config\'s connectionString' : fromEnv !== undefined ? '$DATABASE_URL' : undefined;
-  if (url !== undefined) return { label: `${redactUrl(url)} (from ${source})`, url, hasHost: false };
-  if (typeof options.host === 'string') {
-    return { label: `${options.host}:${String(options.port ?? 5432)}/${String(options.database ?? options.user ?? 'postgres')} (from the config)`, url: undefined, hasHost: true };
+  const secrets = [...passwordsOf(url), typeof options.password === 'string' ? options.password : undefined, io.env.PGPASSWORD];
+  if (url !== undefined) {
+    if (check) {
+      try {
+        parseConnectionString(url);
+      } catch (err) {
+        // The message never contains the string (conninfo.ts builds it so), and must not be
+        // redacted: its example of the URL form would be masked.
+        if (err instanceof ConnectionStringError) throw new UsageError(`poolguard ${command}: ${source} ${err.message}`);
+        throw err;
+      }
+    }
+    return { label: `${redactConnectionString(url, secrets)} (from ${source})`, url, hasHost: false, secrets };
   }
-  return { label: 'no server', url: undefined, hasHost: false };
+  if (typeof options.host === 'string') {
+    const label = `${options.host}:${String(options.port ?? 5432)}/${String(options.database ?? options.user ?? 'postgres')} (from the config)`;
+    return { label: redactText(label, secrets), url: undefined, hasHost: true, secrets };
+  }
+  return { label: 'no server', url: undefined, hasHost: false, secrets };
 }
 
 /** Runs `fn` with a connection to the target, made from the pool's own options. */
@@ -203,8 +241,9 @@ function auditHelp(): string {
 Checks a pool's configuration against itself and, with a server, against the server's limits and
 timeouts, as the pool's own connections see them (its role, database and session settings).
 
-The server: --url, else the config's connectionString (or host), else $DATABASE_URL. Without one,
-only the static rules run. Passwords are never printed.
+The server: --url, else the config's connectionString (or host), else $DATABASE_URL: a postgres://
+URL or libpq's keyword/value pairs (host=db dbname=orders user=app password=…). Without one, only
+the static rules run. Passwords are never printed.
 
 Options:
 ${rows(AUDIT_FLAGS.filter((s) => !s.path))}
@@ -213,7 +252,8 @@ Pool options (override the config file; pg's own camelCase names work too, e.g. 
 ${rows(POOL_FLAGS)}
 
 Exit codes: 0 no errors (warnings allowed), 1 errors found (or warnings, with --fail-on warning),
-2 bad usage (an unknown flag, a bad value, an unreadable --config).
+2 bad usage (an unknown flag, a bad value, an unreadable --config, a connection string pg would
+misread: percent-encode its password with node -p 'encodeURIComponent(process.argv[1])' 'the-password').
 
 Rules (severity, needs the server or not):
 ${rules}
@@ -233,7 +273,8 @@ function printAudit(io: CliIo, result: AuditResult, target: Target, live: boolea
       `server: PostgreSQL ${s.version.split(' ')[0]}, max_connections ${s.maxConnections} (${s.reservedConnections} reserved), ${s.connectionsInUse} in use; ` +
         `role ${s.role} (${s.roleIsSuperuser ? 'superuser' : lim(s.roleConnectionLimit)}); database ${s.database} (${lim(s.databaseConnectionLimit)})\n`,
     );
-  } else if (!live) {
+  } else if (!live && target.url === undefined && !target.hasHost) {
+    // With --static the server was given and skipped on purpose: nothing to suggest.
     io.out('(give --url or set DATABASE_URL to check against the server too)\n');
   }
   io.out('\n');
@@ -262,33 +303,33 @@ async function runAudit(args: readonly string[], io: CliIo): Promise<number> {
   }
   const instances = flag<number>(flags, 'instances') ?? 1;
   const failOn = flag<string>(flags, 'fail-on') ?? 'error';
-  if (failOn !== 'error' && failOn !== 'warning') throw new UsageError(`poolguard audit: --fail-on must be error or warning, got ${JSON.stringify(failOn)}.`);
+  if (failOn !== 'error' && failOn !== 'warning') throw new UsageError(`poolguard audit: --fail-on must be error or warning, got ${shown(failOn)}.`);
   const configFile = flag<string>(flags, 'config');
-  const options = configFile === undefined ? {} : await loadConfig(configFile, io.cwd);
+  const options = configFile === undefined ? {} : await loadConfig(configFile, io, 'audit', 'config');
   for (const [spec, value] of flags) if (spec.path) setPath(options, spec.path, value);
 
-  const target = chooseTarget(flags, options, io);
-  const live = !flag(flags, 'static') && (target.url !== undefined || target.hasHost);
+  const isStatic = flag<boolean>(flags, 'static') === true;
+  // Under --static the connection string is never used, so it is not checked either.
+  const target = chooseTarget('audit', flags, options, io, !isStatic);
+  const live = !isStatic && (target.url !== undefined || target.hasHost);
   let result: AuditResult;
   const poolOptions = options as AuditPoolOptions;
   if (!live) result = await audit({ options: poolOptions, instances });
   else if (target.url !== undefined) result = await audit({ options: poolOptions, instances, server: target.url });
   else {
     // Connection fields from the config rather than a URL: the CLI connects, audit() reads.
-    const secrets = [options.password as string | undefined];
     result = await connected(target, options, (client) => audit({ options: poolOptions, instances, server: client })).catch((err: unknown) => {
-      const reason = redactText(String((err as Error)?.message ?? err), secrets);
+      const reason = redactText(String((err as Error)?.message ?? err), target.secrets);
       return audit({ options: poolOptions, instances, server: { query: () => Promise.reject(new Error(reason)) } });
     });
   }
 
-  const secrets = [passwordOf(target.url), options.password as string | undefined];
   if (flag(flags, 'json')) {
-    io.out(redactText(JSON.stringify({ target: live ? target.label : null, ...result }, null, 2), secrets) + '\n');
+    io.out(JSON.stringify(redactDeep({ target: live ? target.label : null, ...result }, target.secrets), null, 2) + '\n');
   } else {
     let text = '';
     printAudit({ ...io, out: (t) => (text += t) }, result, target, live, failOn);
-    io.out(redactText(text, secrets));
+    io.out(redactLines(text, target.secrets));
   }
   const failing = failOn === 'warning' ? result.counts.error + result.counts.warning : result.counts.error;
   return failing > 0 ? 1 : 0;
@@ -305,7 +346,7 @@ const STATUS_SQL = `SELECT pid, usename AS "user", datname AS database, coalesce
 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
 ORDER BY xact_start ASC NULLS LAST, backend_start ASC`;
 
-const LIMIT_SQL = `SELECT current_setting('server_version') AS version, current_setting('max_connections')::int AS max_connections,
+const LIMIT_SQL = `SELECT current_database() AS database, current_setting('server_version') AS version, current_setting('max_connections')::int AS max_connections,
   current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true), '0')::int AS reserved`;
 
 interface Backend {
@@ -324,11 +365,13 @@ interface Backend {
 
 function statusHelp(): string {
   const rows = STATUS_FLAGS.map((s) => `  --${usage(s).padEnd(28)}${s.help}`).join('\n');
-  return `Usage: poolguard status [--url URL] [--application-name NAME] [--snapshot FILE] [--max N --instances N] [--json]
+  return `Usage: poolguard status [--url URL] [--application-name NAME] [--snapshot FILE] [--max N --instances N] [--all-databases] [--json]
 
 Who holds connections on the server now, from pg_stat_activity: per application, how many are
 active, idle and idle in transaction (a transaction left open holds its locks), and the connections
-that have been in a transaction longest, with when their last query started.
+that have been in a transaction longest, with when their last query started. Only the backends of
+the database the connection names are listed (--all-databases for every database); the count of
+connections in use is the whole server's, as max_connections is.
 
 Given the pool's view (--snapshot with pool.guard.snapshot() saved as JSON, or --max and --instances
 with --application-name), it says where the server and the pool disagree: backends of the pool's
@@ -354,22 +397,30 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
     return 0;
   }
   const configFile = flag<string>(flags, 'config');
-  const options = configFile === undefined ? {} : await loadConfig(configFile, io.cwd);
+  const options = configFile === undefined ? {} : await loadConfig(configFile, io, 'status', 'config');
   const app = flag<string>(flags, 'application-name') ?? (typeof options.application_name === 'string' ? options.application_name : undefined);
+  for (const name of ['max', 'instances']) {
+    if (app === undefined && flag(flags, name) !== undefined) {
+      throw new UsageError(
+        `poolguard status: --${name} needs --application-name (or a config with application_name): the server tells a pool's connections ` +
+          `from others only by their application_name, so without it there is nothing to compare with --${name}.`,
+      );
+    }
+  }
   const max = flag<number>(flags, 'max') ?? (typeof options.max === 'number' ? options.max : undefined);
   const instances = flag<number>(flags, 'instances') ?? 1;
   const limit = flag<number>(flags, 'limit') ?? 30;
   let snapshotPids: Set<number> | undefined;
   const snapshotFile = flag<string>(flags, 'snapshot');
   if (snapshotFile !== undefined) {
-    const snap = await loadConfig(snapshotFile, io.cwd);
+    const snap = await loadConfig(snapshotFile, io, 'status', 'snapshot');
     const conns = snap.connections;
-    if (!Array.isArray(conns)) throw new UsageError(`--snapshot ${snapshotFile}: expected the JSON of pool.guard.snapshot() (with a connections array).`);
+    if (!Array.isArray(conns)) throw new UsageError(`poolguard status: --snapshot ${shownPath(snapshotFile)}: expected the JSON of pool.guard.snapshot() (with a connections array).`);
     snapshotPids = new Set(conns.map((c: { pid?: unknown }) => Number(c.pid)).filter((p) => Number.isInteger(p)));
   }
-  const target = chooseTarget(flags, options, io);
+  const target = chooseTarget('status', flags, options, io);
   if (target.url === undefined && !target.hasHost) throw new UsageError('poolguard status: no server: give --url or set DATABASE_URL.');
-  const secrets = [passwordOf(target.url), options.password as string | undefined];
+  const secrets = target.secrets;
 
   let rows: Array<Record<string, unknown>>;
   let server: Record<string, unknown>;
@@ -385,7 +436,7 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
   }
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? null : String(v));
   const numOrNull = (v: unknown) => (v == null ? null : Number(v));
-  const backends: Backend[] = rows.map((r) => ({
+  const everyBackend: Backend[] = rows.map((r) => ({
     pid: Number(r.pid),
     user: (r.user as string | null) ?? null,
     database: (r.database as string | null) ?? null,
@@ -398,6 +449,10 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
     xactMs: numOrNull(r.xact_ms),
     stateMs: numOrNull(r.state_ms),
   }));
+  // The database the connection landed in is the one the URL names (or pg's default for the user).
+  const database = server.database == null ? null : String(server.database);
+  const allDatabases = flag<boolean>(flags, 'all-databases') === true;
+  const backends = allDatabases ? everyBackend : everyBackend.filter((b) => b.database === database);
 
   const groups = new Map<string, { application: string; total: number; active: number; idle: number; idleInTransaction: number; oldestIdleInTransactionMs: number | null }>();
   for (const b of backends) {
@@ -428,7 +483,7 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
         );
       }
     }
-    const onServer = new Set(backends.map((b) => b.pid));
+    const onServer = new Set(everyBackend.map((b) => b.pid));
     vanished = [...snapshotPids].filter((pid) => !onServer.has(pid));
     if (vanished.length > 0) {
       problems.push(
@@ -444,24 +499,29 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
     );
   }
 
-  const inUse = backends.length;
+  const inUse = everyBackend.length;
   const maxConnections = Number(server.max_connections ?? 0);
   const reserved = Number(server.reserved ?? 0);
   if (flag(flags, 'json')) {
     const json = {
       target: target.label,
+      database,
+      allDatabases,
       server: { version: String(server.version ?? ''), maxConnections, reservedConnections: reserved, connectionsInUse: inUse },
       applications: [...groups.values()].sort((a, b) => b.total - a.total),
       backends,
       pool: app === undefined && snapshotPids === undefined ? undefined : { applicationName: app, max, instances, backendsOfApplication: app === undefined ? undefined : ofApp.length, untrackedPids: untracked.map((b) => b.pid), vanishedPids: vanished },
       problems,
     };
-    io.out(redactText(JSON.stringify(json, null, 2), secrets) + '\n');
+    io.out(JSON.stringify(redactDeep(json, secrets), null, 2) + '\n');
     return problems.length > 0 ? 1 : 0;
   }
 
   let text = `poolguard status: ${target.label}\n`;
-  text += `server: PostgreSQL ${String(server.version ?? '?').split(' ')[0]}, ${inUse} of ${maxConnections - reserved} client connections in use (max_connections ${maxConnections}, ${reserved} reserved)\n\n`;
+  text += `server: PostgreSQL ${String(server.version ?? '?').split(' ')[0]}, ${inUse} of ${maxConnections - reserved} client connections in use (max_connections ${maxConnections}, ${reserved} reserved)\n`;
+  text += allDatabases
+    ? `listed: the backends of every database (${backends.length})\n\n`
+    : `listed: the ${backends.length} backend(s) of database ${JSON.stringify(database)}, the one the connection names (--all-databases for every database)\n\n`;
   const table = (header: string[], body: string[][]) => {
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
     return [header, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
@@ -473,8 +533,8 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
   );
   text += `\nConnections (longest in a transaction first${backends.length > limit ? `; ${limit} of ${backends.length}, --limit for more` : ''}):\n`;
   text += table(
-    ['PID', 'USER', 'APPLICATION', 'STATE', 'IN TX FOR', 'IN STATE FOR', 'QUERY START', 'QUERY'],
-    backends.slice(0, limit).map((b) => [String(b.pid), b.user ?? '', b.application || '(none)', b.state ?? '(hidden)', age(b.xactMs), age(b.stateMs), b.queryStart ?? '', (b.query ?? '').slice(0, 60)]),
+    ['PID', 'DATABASE', 'USER', 'APPLICATION', 'STATE', 'IN TX FOR', 'IN STATE FOR', 'QUERY START', 'QUERY'],
+    backends.slice(0, limit).map((b) => [String(b.pid), b.database ?? '', b.user ?? '', b.application || '(none)', b.state ?? '(hidden)', age(b.xactMs), age(b.stateMs), b.queryStart ?? '', (b.query ?? '').slice(0, 60)]),
   );
   const stuck = backends.filter((b) => b.state?.startsWith('idle in transaction')).sort((a, b) => (b.xactMs ?? 0) - (a.xactMs ?? 0))[0];
   if (stuck !== undefined) {
@@ -483,7 +543,7 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
   }
   if (problems.length > 0) text += `\nThe pool's view and the server's disagree:\n${problems.map((p) => `- ${p}`).join('\n')}\n`;
   else if (app !== undefined || snapshotPids !== undefined) text += `\nThe pool's view and the server's agree${app !== undefined ? ` (${ofApp.length} backend(s) of ${JSON.stringify(app)})` : ''}.\n`;
-  io.out(redactText(text, secrets));
+  io.out(redactLines(text, secrets));
   return problems.length > 0 ? 1 : 0;
 }
 
@@ -515,6 +575,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (err) {
     if (err instanceof UsageError) {
       const cmd = command === 'audit' || command === 'status' ? ` ${command}` : '';
+      // Usage messages repeat what was typed only through shown(), which hides connection strings.
       io.err(`${err.message}\nRun poolguard${cmd} --help for usage.\n`);
       return 2;
     }

@@ -1,3 +1,4 @@
+import { ConnectionStringError, parseConnectionString } from './conninfo.js';
 import type { AuditQueryable, AuditServerSummary, PgBouncerSummary } from './types.js';
 
 const SETTINGS_SQL = `SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections', 'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', 'tcp_keepalives_idle')`;
@@ -60,16 +61,28 @@ const SESSION_OPTIONS = ['options', 'statement_timeout', 'idle_in_transaction_se
  */
 export function auditClientConfig(poolOptions: Record<string, unknown>, connectionString?: string): Record<string, unknown> {
   const config: Record<string, unknown> = {};
+  let password = poolOptions.password;
   if (connectionString !== undefined) {
     for (const key of SESSION_OPTIONS) if (poolOptions[key] !== undefined && key !== 'password') config[key] = poolOptions[key];
-    config.connectionString = connectionString;
+    // Throws, without the string, when pg would misread it; libpq's keyword form becomes options.
+    let target: ReturnType<typeof parseConnectionString>;
+    try {
+      target = parseConnectionString(connectionString);
+    } catch (err) {
+      throw err instanceof ConnectionStringError ? new ConnectionStringError(`the connection string ${err.message}`) : err;
+    }
+    if (target.kind === 'url') config.connectionString = target.connectionString;
+    else {
+      Object.assign(config, target.config);
+      if ('password' in target.config) password = target.config.password;
+    }
   } else {
     Object.assign(config, poolOptions);
   }
-  if ('password' in poolOptions && poolOptions.password !== undefined) {
-    Object.defineProperty(config, 'password', { value: poolOptions.password, enumerable: false, writable: true, configurable: true });
+  if (password !== undefined) {
+    Object.defineProperty(config, 'password', { value: password, enumerable: false, writable: true, configurable: true });
   }
-  const timeout = Number(poolOptions.connectionTimeoutMillis) || 0;
+  const timeout = Number(config.connectionTimeoutMillis ?? poolOptions.connectionTimeoutMillis) || 0;
   config.connectionTimeoutMillis = timeout > 0 ? Math.min(timeout, 10_000) : 5_000;
   config.query_timeout = 10_000;
   config.application_name = AUDIT_APPLICATION_NAME;

@@ -114,12 +114,12 @@ describe('poolguard audit (CLI)', () => {
     [['audit', '--json=maybe'], 'poolguard audit: --json is true or false, got "maybe".'],
     [['audit', '--fail-on', 'info'], 'poolguard audit: --fail-on must be error or warning, got "info".'],
     [['audit', 'extra'], 'poolguard audit: unexpected argument "extra"'],
-    [['audit', '--config', 'missing.json'], '--config missing.json: could not load it (ENOENT'],
-    [['audit', '--config', 'broken.json'], '--config broken.json: could not load it ('],
-    [['audit', '--config', 'array.json'], "--config array.json: expected the pool's options as an object (what you pass to new Pool()), got an array."],
+    [['audit', '--config', 'missing.json'], 'poolguard audit: --config missing.json: could not load it (ENOENT'],
+    [['audit', '--config', 'broken.json'], 'poolguard audit: --config broken.json: could not load it ('],
+    [['audit', '--config', 'array.json'], "poolguard audit: --config array.json: expected the pool's options (what you pass to new Pool()) as an object, got an array."],
     [['audti'], 'poolguard: unknown command "audti". Did you mean audit?'],
     [[], 'Usage: poolguard <command>'],
-    [['status', '--snapshot', 'sound.json'], "--snapshot sound.json: expected the JSON of pool.guard.snapshot() (with a connections array)."],
+    [['status', '--snapshot', 'sound.json'], "poolguard status: --snapshot sound.json: expected the JSON of pool.guard.snapshot() (with a connections array)."],
   ])('refuses %j with exit 2 and a clear message', (args, message) => {
     const run = cli(args);
     expect(run.code, run.stdout).toBe(2);
@@ -196,6 +196,64 @@ describe('poolguard status (CLI)', () => {
       expect(down.stderr).toContain('poolguard status: could not read postgres://postgres:***@127.0.0.1:1/test (from --url): connect ECONNREFUSED');
     } finally {
       await client.end();
+    }
+  });
+});
+
+describe('the CLI names the right thing (messages and exit codes)', () => {
+  const { hostname, port } = new URL(DATABASE_URL);
+  const keywords = `host=${hostname} port=${port || 5432} dbname=test user=postgres password='${SECRET} \\'q'`;
+
+  it.each([
+    ['a missing --snapshot blames --snapshot', ['status', '--snapshot', '/nonexistent.json'], 2, 'stderr', "poolguard status: --snapshot /nonexistent.json: could not load it (ENOENT: no such file or directory, open '/nonexistent.json')."],
+    ['a missing --config of status says status', ['status', '--config', 'missing.json'], 2, 'stderr', 'poolguard status: --config missing.json: could not load it (ENOENT'],
+    ['--config errors carry the command prefix', ['audit', '--config', 'broken.json'], 2, 'stderr', 'poolguard audit: --config broken.json: could not load it ('],
+    ['--max without --application-name is refused', ['status', '--max', '5'], 2, 'stderr', "poolguard status: --max needs --application-name (or a config with application_name): the server tells a pool's connections from others only by their application_name"],
+    ['--instances without --application-name is refused', ['status', '--instances', '2'], 2, 'stderr', 'poolguard status: --instances needs --application-name'],
+    ['garbage as --url (status)', ['status', '--url', 'garbage'], 2, 'stderr', 'poolguard status: --url is neither a postgres:// URL nor libpq keyword/value pairs (host=db port=5432 dbname=orders user=app password=…); not shown here'],
+    ['garbage as --url (audit)', ['audit', '--url', 'garbage'], 2, 'stderr', 'poolguard audit: --url is neither a postgres:// URL nor libpq keyword/value pairs'],
+    ['garbage in $DATABASE_URL names $DATABASE_URL', ['status'], 2, 'stderr', 'poolguard status: $DATABASE_URL is neither a postgres:// URL', { DATABASE_URL: 'garbage' }],
+    ['an unknown libpq keyword', ['status', '--url', 'host=127.0.0.1 sslkey=/k'], 2, 'stderr', 'poolguard status: --url has keyword "sslkey", which poolguard cannot pass to pg; it takes host, hostaddr, port, dbname, user, password'],
+    ['libpq keyword/value pairs work (status)', ['status', '--url', keywords], 0, 'stdout', `poolguard status: host=${hostname} port=${port || 5432} dbname=test user=postgres password=*** (from --url)`],
+    ['libpq keyword/value pairs work (audit)', ['audit', '--config', 'sound.json', '--url', keywords], 0, 'stdout', 'No findings: the configuration passes all'],
+    ['--static does not ask for a server it was given', ['audit', '--static', '--config', 'sound.json', '--url', URL_WITH_PASSWORD], 0, 'stdout', 'poolguard audit: static checks only, 1 instance\n\nNo findings'],
+    ['no server at all still says how to give one', ['audit', '--config', 'sound.json'], 0, 'stdout', 'poolguard audit: static checks only, 1 instance\n(give --url or set DATABASE_URL to check against the server too)', {}],
+  ] as const)('%s', (_name, args, code, stream, message, env?: Record<string, string>) => {
+    const run = cli([...args], env);
+    expect(run.code, run.stdout + run.stderr).toBe(code);
+    expect(run[stream]).toContain(message);
+    if (code === 2) expect(run.stdout).toBe('');
+  });
+
+  it('status lists the backends of the URL\'s database, with a database column; --all-databases lists every one', async () => {
+    const here = uniqueName('cli17_here');
+    const elsewhere = uniqueName('cli17_elsewhere');
+    const a = new pg.Client({ connectionString: DATABASE_URL, application_name: here });
+    const b = new pg.Client({ connectionString: urlAs('postgres', undefined, 'postgres'), application_name: elsewhere });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      const own = cli(['status', '--limit', '1000']);
+      expect(own.code, own.stderr).toBe(0);
+      expect(own.stdout).toContain('listed: the ');
+      expect(own.stdout).toContain('backend(s) of database "test", the one the connection names (--all-databases for every database)');
+      expect(own.stdout).toMatch(/PID\s+DATABASE\s+USER\s+APPLICATION/);
+      expect(own.stdout).toMatch(new RegExp(`\\d+\\s+test\\s+postgres\\s+${here}`));
+      expect(own.stdout).not.toContain(elsewhere);
+
+      const all = cli(['status', '--all-databases', '--limit', '1000']);
+      expect(all.code).toBe(0);
+      expect(all.stdout).toMatch(new RegExp(`\\d+\\s+postgres\\s+postgres\\s+${elsewhere}`));
+      expect(all.stdout).toMatch(new RegExp(`\\d+\\s+test\\s+postgres\\s+${here}`));
+
+      const json = JSON.parse(cli(['status', '--json']).stdout);
+      expect(json).toMatchObject({ database: 'test', allDatabases: false });
+      expect(json.backends.length).toBeGreaterThan(0);
+      expect(new Set(json.backends.map((x: { database: string }) => x.database))).toEqual(new Set(['test']));
+      expect(json.server.connectionsInUse).toBeGreaterThan(json.backends.length - 1);
+      const jsonAll = JSON.parse(cli(['status', '--json', '--all-databases']).stdout);
+      expect(jsonAll.backends.find((x: { application: string }) => x.application === elsewhere)).toMatchObject({ database: 'postgres' });
+    } finally {
+      await Promise.all([a.end(), b.end()]);
     }
   });
 });
