@@ -1,5 +1,7 @@
 import { closest } from './closest.js';
 import type { GuardLogger } from './logger.js';
+import { METER_METHODS, notAnObjectWith, TRACER_METHODS } from './telemetry.js';
+import { VERSION } from '../version.js';
 
 /**
  * poolguard's own options: the `guard` key of a pool's options, or the second argument of
@@ -276,11 +278,24 @@ function patterns(path: string, value: unknown): readonly RegExp[] {
   return Object.freeze(out);
 }
 
-function provider(path: string, value: unknown, method: string, what: string): unknown {
+function provider(path: string, value: unknown, method: 'getMeter' | 'getTracer', what: string, used: boolean): unknown {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
     throw new TypeError(`${path} must be an OpenTelemetry ${what} (an object with ${method}()), got ${show(value)}`);
   }
+  if (!used) return value;
+  // Asked once here, as the pool will ask: a provider whose meter or tracer is not one would
+  // otherwise fail later, inside a checkout or the leak timer, far from the option that caused it.
+  const product = method === 'getMeter' ? 'Meter' : 'Tracer';
+  const fix = `pass the ${what} of an OpenTelemetry SDK, or leave ${path} unset to use the one registered globally`;
+  let got: unknown;
+  try {
+    got = (value as Record<string, (name: string, version: string) => unknown>)[method]!('poolguard', VERSION);
+  } catch (err) {
+    throw new TypeError(`${path}.${method}() threw (${String((err as Error)?.message ?? err)}), so it is not a working ${what}: ${fix}`);
+  }
+  const problem = notAnObjectWith(got, method === 'getMeter' ? METER_METHODS : TRACER_METHODS);
+  if (problem !== undefined) throw new TypeError(`${path}.${method}() returned ${problem}, not an OpenTelemetry ${product}: ${fix}`);
   return value;
 }
 
@@ -410,8 +425,8 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   const unhandledErrors = oneOf('guard.unhandledErrors', o.unhandledErrors, ['report', 'throw'], GUARD_DEFAULTS.unhandledErrors);
 
   const telemetry = oneOf('guard.telemetry', o.telemetry, ['auto', 'all', 'off'], GUARD_DEFAULTS.telemetry);
-  const meterProvider = provider('guard.meterProvider', o.meterProvider, 'getMeter', 'MeterProvider') as GuardOptions['meterProvider'];
-  const tracerProvider = provider('guard.tracerProvider', o.tracerProvider, 'getTracer', 'TracerProvider') as GuardOptions['tracerProvider'];
+  const meterProvider = provider('guard.meterProvider', o.meterProvider, 'getMeter', 'MeterProvider', telemetry !== 'off') as GuardOptions['meterProvider'];
+  const tracerProvider = provider('guard.tracerProvider', o.tracerProvider, 'getTracer', 'TracerProvider', telemetry !== 'off') as GuardOptions['tracerProvider'];
 
   return Object.freeze({
     name,
