@@ -273,6 +273,8 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
   const withCounts = settings.mode === 'all' || !settings.countsRecordedElsewhere;
   const count = ud(sc.METRIC_CONNECTION_COUNT, '{connection}', 'The number of connections that are currently in state described by the state attribute.');
   const pending = ud(sc.METRIC_CONNECTION_PENDING_REQUESTS, '{request}', 'The number of current pending requests for an open connection.');
+  const ownCount = ud(sc.METRIC_POOL_CONNECTIONS, '{connection}', 'Connections by state, as db.client.connection.count, recorded whichever instrumentation records that one.');
+  const ownPending = ud(sc.METRIC_POOL_PENDING, '{request}', 'Callers waiting for a connection, as db.client.connection.pending_requests, recorded whichever instrumentation records that one.');
   const idleMax = ud(sc.METRIC_CONNECTION_IDLE_MAX, '{connection}', 'The maximum number of idle open connections allowed.');
   const idleMin = ud(sc.METRIC_CONNECTION_IDLE_MIN, '{connection}', 'The minimum number of idle open connections allowed.');
   const limit = ud(sc.METRIC_CONNECTION_LIMIT, '{connection}', 'The maximum number of open connections allowed.');
@@ -284,7 +286,7 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
   const retirements = counter(sc.METRIC_RETIREMENTS, '{connection}', 'Connections that left the pool, by reason.');
   const oldestLease = gauge(sc.METRIC_OLDEST_LEASE, 'How long the oldest open lease has been held: a drain shows here first.');
   const oldestWaiter = gauge(sc.METRIC_OLDEST_WAITER, 'How long the oldest waiting checkout has waited.');
-  const observables: Observable[] = [idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, retirements, oldestLease, oldestWaiter];
+  const observables: Observable[] = [ownCount, ownPending, idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, retirements, oldestLease, oldestWaiter];
   if (withCounts) observables.push(count, pending);
 
   const idleAttributes = { ...base, [sc.ATTR_CONNECTION_STATE]: 'idle' };
@@ -311,11 +313,15 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
     if (settings.isClosed()) queueMicrotask(unsubscribe);
     const counts = core.counts();
     const { totals, waiting } = core.ledger;
+    const used = Math.max(0, counts.total - counts.idle);
     if (withCounts) {
-      result.observe(count, Math.max(0, counts.total - counts.idle), usedAttributes);
+      result.observe(count, used, usedAttributes);
       result.observe(count, counts.idle, idleAttributes);
       result.observe(pending, counts.waiting, base);
     }
+    result.observe(ownCount, used, usedAttributes);
+    result.observe(ownCount, counts.idle, idleAttributes);
+    result.observe(ownPending, counts.waiting, base);
     result.observe(idleMax, counts.max, base);
     result.observe(idleMin, counts.min, base);
     result.observe(limit, counts.max, base);
