@@ -133,12 +133,21 @@ export interface GuardOptions {
   /**
    * OpenTelemetry: `'auto'` (the default) records every pool metric, except `count` and
    * `pending_requests` when pg's OpenTelemetry instrumentation already records them for this pool;
-   * `'all'` records them anyway; `'off'` records nothing and adds no trace ids.
+   * `'all'` records them anyway; `'off'` records nothing and adds no trace ids. poolguard's own
+   * `poolguard.connection.count` and `poolguard.request.pending` are recorded in both `'auto'` and
+   * `'all'`, so that a dashboard filtered on `name` always has them.
    */
   telemetry?: 'auto' | 'all' | 'off';
-  /** The OpenTelemetry `MeterProvider` to use instead of the global one. */
+  /**
+   * The OpenTelemetry `MeterProvider` to use instead of the global one. Its `getMeter()` is called
+   * at construction: one that throws or returns no Meter is refused with a `TypeError` then, rather
+   * than failing inside a checkout later.
+   */
   meterProvider?: { getMeter(name: string, version?: string, options?: object): unknown };
-  /** The OpenTelemetry `TracerProvider` to use instead of the global one. */
+  /**
+   * The OpenTelemetry `TracerProvider` to use instead of the global one. Its `getTracer()` is
+   * called at construction: one that throws or returns no Tracer is refused with a `TypeError`.
+   */
   tracerProvider?: { getTracer(name: string, version?: string, options?: object): unknown };
 }
 
