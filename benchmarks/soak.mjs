@@ -24,7 +24,6 @@ const LEAK_SHARE = 0.01;
 const DIRTY_SHARE = 0.02;
 /** How often each broken telemetry call throws. */
 const THROW_SHARE = 0.2;
-const CONNECTION_TIMEOUT_MS = 2_000;
 const appName = `poolguard-soak-${process.pid}`;
 
 // Crashes: what would have ended a service. Counted rather than fatal, so that the run reports.
@@ -63,13 +62,13 @@ const meterProvider = {
 const collector = setInterval(() => reader.collect().catch(() => {}), 250);
 
 /** One guarded pool under load: `Pool` is the ESM or the CommonJS copy's. */
-function load(Pool, name, max) {
+function load(Pool, name, max, connectionTimeoutMillis) {
   const telemetryLines = [];
   const pool = new Pool({
     connectionString: url,
     application_name: `${appName}-${name}`,
     max,
-    connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+    connectionTimeoutMillis,
     guard: {
       name,
       leakThresholdMs: 500,
@@ -78,7 +77,8 @@ function load(Pool, name, max) {
       reportBusy: false,
       meterProvider,
       tracerProvider,
-      logger: { warn: (_obj, msg) => msg.includes('OpenTelemetry') && telemetryLines.push(msg.split('.')[0]) },
+      // Only the telemetry failure lines are kept: which part failed, once per part if all is well.
+      logger: { warn: (_obj, msg) => msg.includes('OpenTelemetry failed in') && telemetryLines.push(/OpenTelemetry failed in (the \w+( callback)?)/.exec(msg)[1]) },
     },
   });
   const stats = { ok: 0, started: 0, settled: 0, errors: {}, leaksInjected: 0, dirtyInjected: 0 };
@@ -137,6 +137,7 @@ function load(Pool, name, max) {
         ok: stats.ok,
         errors: stats.errors,
         unsettled: stats.started - stats.settled,
+        timeouts: snapshot.totals.timeouts,
         leaksInjected: stats.leaksInjected,
         leaksDetected: detected.size,
         leaksInvented: invented.length,
@@ -156,7 +157,9 @@ function load(Pool, name, max) {
 
 const admin = new pg.Client({ connectionString: url });
 await admin.connect();
-const loads = [load(EsmPool, 'soak-esm', 10), load(CjsPool, 'soak-cjs', 5)];
+// The second pool's short timeout makes callers time out while leaks hold its connections, so that
+// the checkout-timeout path meets the broken tracer too.
+const loads = [load(EsmPool, 'soak-esm', 10, 2_000), load(CjsPool, 'soak-cjs', 5, 300)];
 
 const gc = globalThis.gc ?? (() => {});
 gc();
@@ -192,7 +195,7 @@ const progress = asJson
 // Every caller must settle: a checkout lost to a telemetry failure would hang here, so the wait is
 // bounded (the last calls end within the checkout timeout) and what is left is counted.
 const all = Promise.all(loads.map((l) => l.run(deadline)));
-await Promise.race([all, new Promise((r) => setTimeout(r, durationS * 1_000 + CONNECTION_TIMEOUT_MS + 5_000).unref())]);
+await Promise.race([all, new Promise((r) => setTimeout(r, durationS * 1_000 + 2_000 + 5_000).unref())]);
 clearInterval(killer);
 clearInterval(progress);
 // Let the last injected leaks cross the threshold and be reclaimed.
@@ -217,16 +220,22 @@ const result = {
   handlesEnd: -1,
 };
 await admin.end();
-await Promise.all(loads.map((l) => l.pool.end().catch(() => {})));
+// Bounded: pg's end() waits for every checked-out client, so a lease left behind would hang here.
+const ended = await Promise.race([
+  Promise.all(loads.map((l) => l.pool.end().catch(() => {}))).then(() => true),
+  new Promise((r) => setTimeout(r, 5_000, false).unref()),
+]);
+result.endedCleanly = ended;
 clearInterval(collector);
 await sdkMeters.shutdown();
 await new Promise((r) => setTimeout(r, 100));
 // Open sockets and timers after every pool closed: what the soak left behind.
 result.handlesEnd = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+clearInterval(killer);
 if (asJson) process.stdout.write(JSON.stringify(result));
 else console.log(JSON.stringify(result, null, 2));
 const each = Object.values(pools).every(
   (p) => p.leaksDetected === p.leaksInjected && p.leaksInvented === 0 && p.dirtyDetected === p.dirtyInjected && p.telemetryFailuresLogged.length <= 3,
 );
-const ok = each && result.crashes === 0 && result.unsettled === 0 && result.leasesLeft === 0 && result.handlesEnd <= result.handlesStart;
+const ok = each && ended && result.crashes === 0 && result.unsettled === 0 && result.leasesLeft === 0 && result.handlesEnd <= result.handlesStart;
 process.exit(ok ? 0 : 1);

@@ -123,7 +123,7 @@ class PoolTelemetry implements TelemetrySink {
       this.#waitTime = waitTime;
       this.#useTime = useTime;
     } catch (err) {
-      this.#failed('meter', err);
+      this.#failed('meter', err, 'this pool records no metrics');
     }
   }
 
@@ -139,13 +139,13 @@ class PoolTelemetry implements TelemetrySink {
       if (problem !== undefined) throw new TypeError(`getTracer() returned ${problem}, not a Tracer`);
       return tracer;
     } catch (err) {
-      this.#failed('tracer', err);
+      this.#failed('tracer', err, 'this pool records no spans (leak reports, snapshots and errors keep their trace ids)');
       return undefined;
     }
   }
 
   /** Logs the first failure of each part, with what to check; the rest are skipped quietly. */
-  #failed(part: Part, err: unknown): void {
+  #failed(part: Part, err: unknown, outcome = 'poolguard skips the call that failed and keeps recording the rest'): void {
     try {
       if (this.#reported.has(part)) return;
       this.#reported.add(part);
@@ -155,8 +155,8 @@ class PoolTelemetry implements TelemetrySink {
         'warn',
         `telemetry ${part}`,
         { err, part },
-        `poolguard[${this.#core.config.name}]: OpenTelemetry failed in ${what} (${detail}). The pool and its callers are unaffected: poolguard skips what failed ` +
-          `and keeps recording the rest; further OpenTelemetry failures of this kind on this pool are not logged. Check ${check}.`,
+        `poolguard[${this.#core.config.name}]: OpenTelemetry failed in ${what} (${detail}). The pool and its callers are unaffected: ${outcome}; ` +
+          `further OpenTelemetry failures of this kind on this pool are not logged. Check ${check}.`,
       );
     } catch {
       // Nothing left to tell it with: the logger is already guarded, this is for the message itself.
