@@ -49,6 +49,14 @@ describe('broken OpenTelemetry never crashes the process nor loses a caller', ()
     });
   }
 
+  it("an exporter that throws behind the SDK's SimpleSpanProcessor: the SDK catches it itself, so nothing reaches poolguard and nothing is logged", () => {
+    const out = run('exporter throws');
+    expect(out.callers.settled).toBe(3);
+    expect(out.callers.results['second connect (times out)']).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
+    expect(out.leaks).toBe(1);
+    expect(telemetryLines(out)).toEqual([]);
+  });
+
   it("startSpan throws on the checkout-timeout path alone: the waiting caller's connect() still rejects with the timeout error", () => {
     const out = run('startSpan throws', 'timeout only');
     expect(out.leaks).toBe(0);
