@@ -87,7 +87,7 @@ describe('examples run', () => {
   it('examples/grafana-dashboard.json is a dashboard whose queries use the exported metric names', () => {
     const dashboard = JSON.parse(readFileSync(join(root, 'examples/grafana-dashboard.json'), 'utf8'));
     const exprs: string[] = dashboard.panels.flatMap((p: { targets: Array<{ expr: string }> }) => p.targets.map((t) => t.expr));
-    for (const name of ['db_client_connection_count', 'db_client_connection_pending_requests', 'db_client_connection_wait_time_bucket', 'poolguard_lease_leaks_total', 'poolguard_lease_oldest_age']) {
+    for (const name of ['poolguard_connection_count', 'poolguard_request_pending', 'db_client_connection_limit', 'db_client_connection_wait_time_bucket', 'poolguard_lease_leaks_total', 'poolguard_lease_oldest_age']) {
       expect(exprs.some((e) => e.includes(name)), name).toBe(true);
     }
     expect(exprs.join('\n')).toContain('histogram_quantile(0.99');

@@ -1,5 +1,7 @@
 import { closest } from './closest.js';
 import type { GuardLogger } from './logger.js';
+import { METER_METHODS, notAnObjectWith, TRACER_METHODS } from './telemetry.js';
+import { VERSION } from '../version.js';
 
 /**
  * poolguard's own options: the `guard` key of a pool's options, or the second argument of
@@ -141,12 +143,21 @@ export interface GuardOptions {
   /**
    * OpenTelemetry: `'auto'` (the default) records every pool metric, except `count` and
    * `pending_requests` when pg's OpenTelemetry instrumentation already records them for this pool;
-   * `'all'` records them anyway; `'off'` records nothing and adds no trace ids.
+   * `'all'` records them anyway; `'off'` records nothing and adds no trace ids. poolguard's own
+   * `poolguard.connection.count` and `poolguard.request.pending` are recorded in both `'auto'` and
+   * `'all'`, so that a dashboard filtered on `name` always has them.
    */
   telemetry?: 'auto' | 'all' | 'off';
-  /** The OpenTelemetry `MeterProvider` to use instead of the global one. */
+  /**
+   * The OpenTelemetry `MeterProvider` to use instead of the global one. Its `getMeter()` is called
+   * at construction: one that throws or returns no Meter is refused with a `TypeError` then, rather
+   * than failing inside a checkout later.
+   */
   meterProvider?: { getMeter(name: string, version?: string, options?: object): unknown };
-  /** The OpenTelemetry `TracerProvider` to use instead of the global one. */
+  /**
+   * The OpenTelemetry `TracerProvider` to use instead of the global one. Its `getTracer()` is
+   * called at construction: one that throws or returns no Tracer is refused with a `TypeError`.
+   */
   tracerProvider?: { getTracer(name: string, version?: string, options?: object): unknown };
 }
 
@@ -289,11 +300,24 @@ function patterns(path: string, value: unknown): readonly RegExp[] {
   return Object.freeze(out);
 }
 
-function provider(path: string, value: unknown, method: string, what: string): unknown {
+function provider(path: string, value: unknown, method: 'getMeter' | 'getTracer', what: string, used: boolean): unknown {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
     throw new TypeError(`${path} must be an OpenTelemetry ${what} (an object with ${method}()), got ${show(value)}`);
   }
+  if (!used) return value;
+  // Asked once here, as the pool will ask: a provider whose meter or tracer is not one would
+  // otherwise fail later, inside a checkout or the leak timer, far from the option that caused it.
+  const product = method === 'getMeter' ? 'Meter' : 'Tracer';
+  const fix = `pass the ${what} of an OpenTelemetry SDK, or leave ${path} unset to use the one registered globally`;
+  let got: unknown;
+  try {
+    got = (value as Record<string, (name: string, version: string) => unknown>)[method]!('poolguard', VERSION);
+  } catch (err) {
+    throw new TypeError(`${path}.${method}() threw (${String((err as Error)?.message ?? err)}), so it is not a working ${what}: ${fix}`);
+  }
+  const problem = notAnObjectWith(got, method === 'getMeter' ? METER_METHODS : TRACER_METHODS);
+  if (problem !== undefined) throw new TypeError(`${path}.${method}() returned ${problem}, not an OpenTelemetry ${product}: ${fix}`);
   return value;
 }
 
@@ -424,8 +448,8 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   const unhandledErrors = oneOf('guard.unhandledErrors', o.unhandledErrors, ['report', 'throw'], GUARD_DEFAULTS.unhandledErrors);
 
   const telemetry = oneOf('guard.telemetry', o.telemetry, ['auto', 'all', 'off'], GUARD_DEFAULTS.telemetry);
-  const meterProvider = provider('guard.meterProvider', o.meterProvider, 'getMeter', 'MeterProvider') as GuardOptions['meterProvider'];
-  const tracerProvider = provider('guard.tracerProvider', o.tracerProvider, 'getTracer', 'TracerProvider') as GuardOptions['tracerProvider'];
+  const meterProvider = provider('guard.meterProvider', o.meterProvider, 'getMeter', 'MeterProvider', telemetry !== 'off') as GuardOptions['meterProvider'];
+  const tracerProvider = provider('guard.tracerProvider', o.tracerProvider, 'getTracer', 'TracerProvider', telemetry !== 'off') as GuardOptions['tracerProvider'];
 
   return Object.freeze({
     name,

@@ -47,3 +47,26 @@ export const NO_TELEMETRY: TelemetrySink = Object.freeze({
   leak: noop,
   close: noop,
 });
+
+/** What poolguard calls on a Meter and a Tracer: an object lacking one of these is not one. */
+export const METER_METHODS = Object.freeze([
+  'createHistogram',
+  'createObservableCounter',
+  'createObservableUpDownCounter',
+  'createObservableGauge',
+  'addBatchObservableCallback',
+  'removeBatchObservableCallback',
+]);
+export const TRACER_METHODS = Object.freeze(['startSpan']);
+
+/**
+ * Why `value` is not an object with `methods`, in words for an error message (`null`, `an object
+ * without createHistogram()`), or `undefined` when it has them all. Duck-typed: the core loads no
+ * telemetry library, and any implementation of the API is welcome.
+ */
+export function notAnObjectWith(value: unknown, methods: readonly string[]): string | undefined {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== 'object' && typeof value !== 'function') return `a ${typeof value}`;
+  const missing = methods.find((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  return missing === undefined ? undefined : `an object without ${missing}()`;
+}

@@ -39,6 +39,14 @@ export const METRIC_LEAKS_RESOLVED = 'poolguard.lease.leaks_resolved';
 export const METRIC_RECLAIMS = 'poolguard.lease.reclaims';
 export const METRIC_DIRTY_RELEASES = 'poolguard.lease.dirty_releases';
 export const METRIC_RETIREMENTS = 'poolguard.connection.retirements';
+/**
+ * `db.client.connection.count` and `pending_requests` under poolguard's own names, recorded in every
+ * mode: in `auto` mode the conventional two are left to pg's instrumentation, which names a pool by
+ * its host, port and database (`unknown_host:unknown_port/unknown_database` for a connection
+ * string), so a dashboard filtered on `guard.name` reads these.
+ */
+export const METRIC_POOL_CONNECTIONS = 'poolguard.connection.count';
+export const METRIC_POOL_PENDING = 'poolguard.request.pending';
 export const METRIC_OLDEST_LEASE = 'poolguard.lease.oldest_age';
 export const METRIC_OLDEST_WAITER = 'poolguard.request.oldest_wait';
 export const ATTR_RETIRE_REASON = 'poolguard.retire.reason';

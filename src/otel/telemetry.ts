@@ -18,7 +18,7 @@ import {
 import type { GuardCore, LeakReport } from '../core/guard.js';
 import type { Lease } from '../core/ledger.js';
 import { RETIRE_REASONS } from '../core/recycle-policy.js';
-import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from '../core/telemetry.js';
+import { METER_METHODS, NO_TELEMETRY, notAnObjectWith, TRACER_METHODS, type TelemetrySink, type TraceRef } from '../core/telemetry.js';
 import { VERSION } from '../version.js';
 import * as sc from './semconv.js';
 
@@ -68,35 +68,99 @@ export function createTelemetry(core: GuardCore, settings: TelemetrySettings): T
 const parentOf = (ref: TraceRef | undefined) =>
   ref === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { traceId: ref.traceId, spanId: ref.spanId, traceFlags: ref.traceFlags, isRemote: false });
 
+/** The parts of OpenTelemetry a pool calls, each reported once when it fails. */
+type Part = 'tracer' | 'meter' | 'callback';
+
+const PART_WORDS: Record<Part, { what: string; check: string }> = {
+  tracer: { what: 'the tracer', check: 'the tracer provider (guard.tracerProvider, or the one registered globally), its span processors and exporters' },
+  meter: { what: 'the meter', check: 'the meter provider (guard.meterProvider, or the one registered globally) and its instruments' },
+  callback: { what: "the metrics callback (called by the meter provider's readers at collection)", check: "the meter provider's readers and what their callbacks are handed" },
+};
+
 /**
  * One class for every pool, with or without a meter, so that the core's calls on the checkout path
  * see one shape and one set of methods whatever each pool's settings (a closure per setting gave
  * them one target per setting; the difference measured within the benchmark's noise).
+ *
+ * No method throws: OpenTelemetry is called from checkouts, releases, the checkout-timeout path and
+ * the leak timer, where an exception from a broken provider, span processor or exporter would
+ * crash the process or leave a caller's promise unsettled. A failure is logged once per part and
+ * pool through the pool's logger, and the call that failed is skipped.
  */
 class PoolTelemetry implements TelemetrySink {
+  readonly #core: GuardCore;
   readonly #clock: GuardCore['clock'];
   readonly #base: Attributes;
   readonly #spanAttributes: Attributes;
-  readonly #tracer: Tracer;
+  readonly #tracer: Tracer | undefined;
   readonly #createTime: Histogram | undefined;
   readonly #waitTime: Histogram | undefined;
   readonly #useTime: Histogram | undefined;
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #reported = new Set<Part>();
 
   constructor(core: GuardCore, settings: TelemetrySettings) {
+    this.#core = core;
     this.#clock = core.clock;
     this.#base = { [sc.ATTR_POOL_NAME]: core.config.name };
     this.#spanAttributes = settings.dbSystem ? { ...this.#base, [sc.ATTR_DB_SYSTEM_NAME]: settings.dbSystem } : this.#base;
-    this.#tracer = (settings.tracerProvider ?? trace.getTracerProvider()).getTracer('poolguard', VERSION);
-    const meterProvider = settings.meterProvider ?? metrics.getMeterProvider();
-    const meter = isNoopMeterProvider(meterProvider) ? undefined : meterProvider.getMeter('poolguard', VERSION);
-    if (meter === undefined) return;
-    const histogram = (name: string, description: string) =>
-      meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: [...sc.DURATION_BUCKETS_S] } });
-    this.#createTime = histogram(sc.METRIC_CONNECTION_CREATE_TIME, 'The time it took to create a new connection.');
-    this.#waitTime = histogram(sc.METRIC_CONNECTION_WAIT_TIME, 'The time it took to obtain an open connection from the pool.');
-    this.#useTime = histogram(sc.METRIC_CONNECTION_USE_TIME, 'The time between borrowing a connection and returning it to the pool.');
-    this.#unsubscribe = observePool(core, meter, this.#base, settings);
+    this.#tracer = this.#tracerOf(settings.tracerProvider);
+    let meter: Meter | undefined;
+    try {
+      const meterProvider = settings.meterProvider ?? metrics.getMeterProvider();
+      meter = isNoopMeterProvider(meterProvider) ? undefined : meterProvider.getMeter('poolguard', VERSION);
+      const problem = meter === undefined ? undefined : notAnObjectWith(meter, METER_METHODS);
+      if (problem !== undefined) throw new TypeError(`getMeter() returned ${problem}, not a Meter`);
+      if (meter === undefined) return;
+      const histogram = (name: string, description: string) =>
+        meter!.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: [...sc.DURATION_BUCKETS_S] } });
+      const createTime = histogram(sc.METRIC_CONNECTION_CREATE_TIME, 'The time it took to create a new connection.');
+      const waitTime = histogram(sc.METRIC_CONNECTION_WAIT_TIME, 'The time it took to obtain an open connection from the pool.');
+      const useTime = histogram(sc.METRIC_CONNECTION_USE_TIME, 'The time between borrowing a connection and returning it to the pool.');
+      this.#unsubscribe = observePool(core, meter, this.#base, settings, (err) => this.#failed('callback', err));
+      // Kept only once every instrument exists: a meter that fails half-way records nothing.
+      this.#createTime = createTime;
+      this.#waitTime = waitTime;
+      this.#useTime = useTime;
+    } catch (err) {
+      this.#failed('meter', err, 'this pool records no metrics');
+    }
+  }
+
+  /** The pool's tracer, or `undefined` (spans skipped) when the provider does not give one. */
+  #tracerOf(explicit: TracerProvider | undefined): Tracer | undefined {
+    try {
+      const provider = explicit ?? trace.getTracerProvider();
+      // The global provider is the API's proxy, which turns a delegate whose getTracer() returns
+      // nothing into a silent no-op: ask the delegate too, so that such a provider is said once.
+      const delegate = (provider as { getDelegate?: () => TracerProvider }).getDelegate?.();
+      const tracer = provider.getTracer('poolguard', VERSION);
+      const problem = notAnObjectWith(tracer, TRACER_METHODS) ?? (delegate === undefined ? undefined : notAnObjectWith(delegate.getTracer('poolguard', VERSION), TRACER_METHODS));
+      if (problem !== undefined) throw new TypeError(`getTracer() returned ${problem}, not a Tracer`);
+      return tracer;
+    } catch (err) {
+      this.#failed('tracer', err, 'this pool records no spans (leak reports, snapshots and errors keep their trace ids)');
+      return undefined;
+    }
+  }
+
+  /** Logs the first failure of each part, with what to check; the rest are skipped quietly. */
+  #failed(part: Part, err: unknown, outcome = 'poolguard skips the call that failed and keeps recording the rest'): void {
+    try {
+      if (this.#reported.has(part)) return;
+      this.#reported.add(part);
+      const { what, check } = PART_WORDS[part];
+      const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      this.#core.log(
+        'warn',
+        `telemetry ${part}`,
+        { err, part },
+        `poolguard[${this.#core.config.name}]: OpenTelemetry failed in ${what} (${detail}). The pool and its callers are unaffected: ${outcome}; ` +
+          `further OpenTelemetry failures of this kind on this pool are not logged. Check ${check}.`,
+      );
+    } catch {
+      // Nothing left to tell it with: the logger is already guarded, this is for the message itself.
+    }
   }
 
   activeTrace(): TraceRef | undefined {
@@ -104,15 +168,26 @@ class PoolTelemetry implements TelemetrySink {
     // API's lookup of its global registry costs about 100 ns per checkout on this kind of machine
     // (benchmarks/RESULTS.md): look at the registry slot the API itself uses, and stop there.
     if ((globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBAL]?.context === undefined) return undefined;
-    const spanContext = trace.getSpanContext(context.active());
-    if (spanContext === undefined || !isSpanContextValid(spanContext)) return undefined;
-    // A plain copy: reports and snapshots must serialise, and the SDK's trace state does not.
-    return { traceId: spanContext.traceId, spanId: spanContext.spanId, traceFlags: spanContext.traceFlags };
+    try {
+      const spanContext = trace.getSpanContext(context.active());
+      if (spanContext === undefined || !isSpanContextValid(spanContext)) return undefined;
+      // A plain copy: reports and snapshots must serialise, and the SDK's trace state does not.
+      return { traceId: spanContext.traceId, spanId: spanContext.spanId, traceFlags: spanContext.traceFlags };
+    } catch (err) {
+      this.#failed('tracer', err);
+      return undefined;
+    }
   }
 
   granted(lease: Lease): void {
     const waitedMs = lease.acquiredAt - lease.requestedAt;
-    this.#waitTime?.record(waitedMs / 1_000, this.#base);
+    if (this.#waitTime !== undefined) {
+      try {
+        this.#waitTime.record(waitedMs / 1_000, this.#base);
+      } catch (err) {
+        this.#failed('meter', err);
+      }
+    }
     if (waitedMs >= WAIT_SPAN_AFTER_MS) this.#waitSpan(lease, lease.acquiredAt, false);
   }
 
@@ -122,45 +197,67 @@ class PoolTelemetry implements TelemetrySink {
 
   released(lease: Lease): void {
     // Without a meter, no clock read: release is the cheapest half of a checkout.
-    this.#useTime?.record((this.#clock.now() - lease.acquiredAt) / 1_000, this.#base);
+    if (this.#useTime === undefined) return;
+    try {
+      this.#useTime.record((this.#clock.now() - lease.acquiredAt) / 1_000, this.#base);
+    } catch (err) {
+      this.#failed('meter', err);
+    }
   }
 
   created(ms: number): void {
-    this.#createTime?.record(ms / 1_000, this.#base);
+    try {
+      this.#createTime?.record(ms / 1_000, this.#base);
+    } catch (err) {
+      this.#failed('meter', err);
+    }
   }
 
   leak(report: LeakReport, lease: Lease): void {
-    const attributes: Attributes = {
-      ...this.#spanAttributes,
-      [sc.ATTR_LEASE_KIND]: report.kind,
-      [sc.ATTR_LEASE_STATE]: report.state,
-      [sc.ATTR_LEASE_HELD]: report.heldMs,
-    };
-    if (report.site !== undefined) attributes[sc.ATTR_LEASE_SITE] = report.site;
-    const links = lease.trace ? [{ context: { traceId: lease.trace.traceId, spanId: lease.trace.spanId, traceFlags: lease.trace.traceFlags, isRemote: false } }] : [];
-    const span = this.#tracer.startSpan(report.type === 'reclaim' ? 'poolguard.lease.reclaim' : 'poolguard.lease.leak', { kind: SpanKind.INTERNAL, attributes, links }, parentOf(lease.trace));
-    span.addEvent(report.type === 'reclaim' ? 'reclaimed' : 'leak detected', { [sc.ATTR_LEASE_HELD]: report.heldMs });
-    if (report.type === 'reclaim') span.setStatus({ code: SpanStatusCode.ERROR, message: 'lease reclaimed' });
-    span.end();
+    if (this.#tracer === undefined) return;
+    try {
+      const attributes: Attributes = {
+        ...this.#spanAttributes,
+        [sc.ATTR_LEASE_KIND]: report.kind,
+        [sc.ATTR_LEASE_STATE]: report.state,
+        [sc.ATTR_LEASE_HELD]: report.heldMs,
+      };
+      if (report.site !== undefined) attributes[sc.ATTR_LEASE_SITE] = report.site;
+      const links = lease.trace ? [{ context: { traceId: lease.trace.traceId, spanId: lease.trace.spanId, traceFlags: lease.trace.traceFlags, isRemote: false } }] : [];
+      const span = this.#tracer.startSpan(report.type === 'reclaim' ? 'poolguard.lease.reclaim' : 'poolguard.lease.leak', { kind: SpanKind.INTERNAL, attributes, links }, parentOf(lease.trace));
+      span.addEvent(report.type === 'reclaim' ? 'reclaimed' : 'leak detected', { [sc.ATTR_LEASE_HELD]: report.heldMs });
+      if (report.type === 'reclaim') span.setStatus({ code: SpanStatusCode.ERROR, message: 'lease reclaimed' });
+      span.end();
+    } catch (err) {
+      this.#failed('tracer', err);
+    }
   }
 
   close(): void {
-    this.#unsubscribe?.();
+    try {
+      this.#unsubscribe?.();
+    } catch (err) {
+      this.#failed('meter', err);
+    }
   }
 
   #waitSpan(lease: Lease, end: number, timedOut: boolean): void {
     // Only where it tells something: inside a request's trace, or a timeout.
-    if (lease.trace === undefined && !timedOut) return;
-    const span = this.#tracer.startSpan(
-      'poolguard.checkout.wait',
-      { kind: SpanKind.INTERNAL, startTime: this.#clock.wallTime(lease.requestedAt), attributes: { ...this.#spanAttributes, [sc.ATTR_LEASE_KIND]: lease.kind } },
-      parentOf(lease.trace),
-    );
-    if (timedOut) {
-      span.setAttribute(sc.ATTR_ERROR_TYPE, 'timeout');
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'no connection became free before the pool’s acquire timeout' });
+    if ((lease.trace === undefined && !timedOut) || this.#tracer === undefined) return;
+    try {
+      const span = this.#tracer.startSpan(
+        'poolguard.checkout.wait',
+        { kind: SpanKind.INTERNAL, startTime: this.#clock.wallTime(lease.requestedAt), attributes: { ...this.#spanAttributes, [sc.ATTR_LEASE_KIND]: lease.kind } },
+        parentOf(lease.trace),
+      );
+      if (timedOut) {
+        span.setAttribute(sc.ATTR_ERROR_TYPE, 'timeout');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'no connection became free before the pool’s acquire timeout' });
+      }
+      span.end(this.#clock.wallTime(end));
+    } catch (err) {
+      this.#failed('tracer', err);
     }
-    span.end(this.#clock.wallTime(end));
   }
 }
 
@@ -168,7 +265,7 @@ class PoolTelemetry implements TelemetrySink {
  * Every gauge-like metric is read from the pool and the ledger when the SDK collects, so the
  * checkout path pays nothing for them. Returns the function that stops observing.
  */
-function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: TelemetrySettings): () => void {
+function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: TelemetrySettings, onError: (err: unknown) => void): () => void {
   const ud = (name: string, unit: string, description: string) => meter.createObservableUpDownCounter(name, { unit, description });
   const counter = (name: string, unit: string, description: string) => meter.createObservableCounter(name, { unit, description });
   const gauge = (name: string, description: string) => meter.createObservableGauge(name, { unit: 's', description });
@@ -176,6 +273,8 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
   const withCounts = settings.mode === 'all' || !settings.countsRecordedElsewhere;
   const count = ud(sc.METRIC_CONNECTION_COUNT, '{connection}', 'The number of connections that are currently in state described by the state attribute.');
   const pending = ud(sc.METRIC_CONNECTION_PENDING_REQUESTS, '{request}', 'The number of current pending requests for an open connection.');
+  const ownCount = ud(sc.METRIC_POOL_CONNECTIONS, '{connection}', 'Connections by state, as db.client.connection.count, recorded whichever instrumentation records that one.');
+  const ownPending = ud(sc.METRIC_POOL_PENDING, '{request}', 'Callers waiting for a connection, as db.client.connection.pending_requests, recorded whichever instrumentation records that one.');
   const idleMax = ud(sc.METRIC_CONNECTION_IDLE_MAX, '{connection}', 'The maximum number of idle open connections allowed.');
   const idleMin = ud(sc.METRIC_CONNECTION_IDLE_MIN, '{connection}', 'The minimum number of idle open connections allowed.');
   const limit = ud(sc.METRIC_CONNECTION_LIMIT, '{connection}', 'The maximum number of open connections allowed.');
@@ -187,7 +286,7 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
   const retirements = counter(sc.METRIC_RETIREMENTS, '{connection}', 'Connections that left the pool, by reason.');
   const oldestLease = gauge(sc.METRIC_OLDEST_LEASE, 'How long the oldest open lease has been held: a drain shows here first.');
   const oldestWaiter = gauge(sc.METRIC_OLDEST_WAITER, 'How long the oldest waiting checkout has waited.');
-  const observables: Observable[] = [idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, retirements, oldestLease, oldestWaiter];
+  const observables: Observable[] = [ownCount, ownPending, idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, retirements, oldestLease, oldestWaiter];
   if (withCounts) observables.push(count, pending);
 
   const idleAttributes = { ...base, [sc.ATTR_CONNECTION_STATE]: 'idle' };
@@ -201,16 +300,28 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
     meter.removeBatchObservableCallback(callback, observables);
   };
   const callback = (result: BatchObservableResult): void => {
+    // A reader may call this from its own timer, where a throw would end the process.
+    try {
+      observe(result);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  const observe = (result: BatchObservableResult): void => {
     // An ended pool reports once more (no connections, final totals) and then stops, so that its
     // series settle on the truth rather than on the last values seen while it ran.
     if (settings.isClosed()) queueMicrotask(unsubscribe);
     const counts = core.counts();
     const { totals, waiting } = core.ledger;
+    const used = Math.max(0, counts.total - counts.idle);
     if (withCounts) {
-      result.observe(count, Math.max(0, counts.total - counts.idle), usedAttributes);
+      result.observe(count, used, usedAttributes);
       result.observe(count, counts.idle, idleAttributes);
       result.observe(pending, counts.waiting, base);
     }
+    result.observe(ownCount, used, usedAttributes);
+    result.observe(ownCount, counts.idle, idleAttributes);
+    result.observe(ownPending, counts.waiting, base);
     result.observe(idleMax, counts.max, base);
     result.observe(idleMin, counts.min, base);
     result.observe(limit, counts.max, base);

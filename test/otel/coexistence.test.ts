@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers/build.js';
 import { DATABASE_URL } from '../helpers/db.js';
+import { freePort } from '../helpers/net.js';
 
 interface Out {
   metrics: Array<{ scope: string; name: string; type: string; points: Array<{ attributes: Record<string, unknown>; value: number }> }>;
@@ -61,5 +64,48 @@ describe('poolguard beside @opentelemetry/instrumentation-pg', () => {
     expect(reallyUsed).toBe(3);
     // Its one running counter ends at whichever pool changed last (the second, with 2 in use).
     expect(used).toBe(2);
+  });
+
+  it("the shipped Grafana dashboard has series for the guarded pool's name in every panel, with instrumentation-pg on and default settings (scraped from a real Prometheus exporter)", async () => {
+    const port = await freePort();
+    const r = spawnSync(process.execPath, ['test/fixtures/otel-coexist.cjs', 'prometheus'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL, PROMETHEUS_PORT: String(port) },
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const { pool, scrape } = JSON.parse(r.stdout) as { pool: string; scrape: string };
+    const POOL = 'db_client_connection_pool_name';
+    const series = scrape
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => ({ name: line.slice(0, line.search(/[{ ]/)), labels: Object.fromEntries([...line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]])) }));
+    // The setting the issue describes: instrumentation-pg records the counts under a name the
+    // dashboard's $pool never matches.
+    expect(series.some((s) => s.name === 'db_client_connection_count' && s.labels[POOL] === 'unknown_host:unknown_port/unknown_database')).toBe(true);
+
+    const dashboard = JSON.parse(readFileSync(join(root, 'examples/grafana-dashboard.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+      templating: { list: Array<{ name: string; query: string }> };
+    };
+    const queries = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
+    const variable = dashboard.templating.list.find((v) => v.name === 'pool')!;
+    queries.push({ where: 'variable $pool', expr: variable.query.replace(/^label_values\((\w+), (\w+)\)$/, '$1{$2=~"$pool"}') });
+    expect(dashboard.panels).toHaveLength(6);
+    let checked = 0;
+    for (const { where, expr } of queries) {
+      const selectors = [...expr.matchAll(/([a-zA-Z_:][\w:]*)\{([^}]*)\}/g)];
+      expect(selectors.length, `${where}: ${expr}`).toBeGreaterThan(0);
+      const grouped = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()));
+      for (const [, name, matchers] of selectors) {
+        const labels = [...grouped, ...[...matchers!.matchAll(/(\w+)\s*=/g)].map((m) => m[1]!)];
+        const ofPool = series.filter((s) => s.name === name && s.labels[POOL] === pool);
+        expect(ofPool.length, `${where}: no series of ${name} for pool ${pool}`).toBeGreaterThan(0);
+        for (const label of labels) expect(ofPool.some((s) => label in s.labels), `${where}: ${name} has no label ${label}`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(12);
   });
 });

@@ -76,6 +76,8 @@ describe('OpenTelemetry metrics and spans after a scripted workload (real SDK, r
       ['db.client.connection.create_time', 'HISTOGRAM', undefined, 's'],
       ['db.client.connection.wait_time', 'HISTOGRAM', undefined, 's'],
       ['db.client.connection.use_time', 'HISTOGRAM', undefined, 's'],
+      ['poolguard.connection.count', 'SUM', false, '{connection}'],
+      ['poolguard.request.pending', 'SUM', false, '{request}'],
     ];
     for (const [name, pointType, monotonic, unit] of expected) {
       const m = metrics.find((x) => x.name === name);
@@ -92,6 +94,10 @@ describe('OpenTelemetry metrics and spans after a scripted workload (real SDK, r
     expect(pointOf(metrics, 'db.client.connection.count', { ...at, 'db.client.connection.state': 'used' })).toBe(1); // the leak
     expect(pointOf(metrics, 'db.client.connection.count', { ...at, 'db.client.connection.state': 'idle' })).toBe(countsAtCollection.idle);
     expect(pointOf(metrics, 'db.client.connection.pending_requests', at)).toBe(0);
+    // poolguard's own names carry the same numbers (the dashboard reads these)
+    expect(pointOf(metrics, 'poolguard.connection.count', { ...at, 'db.client.connection.state': 'used' })).toBe(1);
+    expect(pointOf(metrics, 'poolguard.connection.count', { ...at, 'db.client.connection.state': 'idle' })).toBe(countsAtCollection.idle);
+    expect(pointOf(metrics, 'poolguard.request.pending', at)).toBe(0);
     expect(pointOf(metrics, 'db.client.connection.limit', at)).toBe(2);
     expect(pointOf(metrics, 'db.client.connection.idle.max', at)).toBe(2);
     expect(pointOf(metrics, 'db.client.connection.idle.min', at)).toBe(0);
