@@ -21,6 +21,7 @@ export {
   type DirtyReleaseReport,
   type RetireReport,
   type UnhandledErrorReport,
+  type StallReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';

@@ -15,6 +15,18 @@ export function queryInFlight(resource: object): boolean | undefined {
 }
 
 /**
+ * The transaction the client's session is in, as of the server's last reply: pg keeps the status
+ * byte of every ReadyForQuery (`I` idle, `T` in a transaction, `E` in a failed one), so reading it
+ * costs no round trip. `undefined` outside a transaction, or when the resource is not a pg client.
+ */
+export function transactionStatus(resource: object): 'open' | 'failed' | undefined {
+  const read = (resource as { getTransactionStatus?: unknown }).getTransactionStatus;
+  if (typeof read !== 'function') return undefined;
+  const status: unknown = read.call(resource);
+  return status === 'T' ? 'open' : status === 'E' ? 'failed' : undefined;
+}
+
+/**
  * An open cursor between reads (pg-cursor's state `idle`, also under pg-query-stream's `cursor`)
  * occupies the client but waits for the application: nothing is in flight.
  */

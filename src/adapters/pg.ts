@@ -7,7 +7,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight } from './pg-client.js';
+import { queryInFlight, transactionStatus } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
@@ -58,7 +58,6 @@ interface ClientLike {
   on?(event: string, fn: (err: Error) => void): unknown;
   once?(event: string, fn: () => void): unknown;
   listenerCount?(event: string): number;
-  getTransactionStatus?: () => string | null;
   _poolUseCount?: number;
   [kRecord]?: ConnectionRecord;
 }
@@ -186,6 +185,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
   const config = resolveGuardConfig(options, defaultName((pool.options ?? {}) as Record<string, unknown>));
   const core = new GuardCore(config, {
     inFlight: queryInFlight,
+    transaction: transactionStatus,
     reclaim: reclaimClient,
     counts: () => ({
       total: pool.totalCount,
@@ -368,9 +368,8 @@ function releaseLease(state: PgGuardState, lease: Lease, release: Done, releaseE
     core.markRetiring(record, errorReason(releaseErr));
     return pgRelease.call(client, releaseErr);
   }
-  // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
-  const status = (client as ClientLike).getTransactionStatus?.();
-  if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
+  const transaction = transactionStatus(client);
+  if (transaction !== undefined) return releaseDirty(core, lease, client, pgRelease, transaction, release);
   if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
   pgRelease.call(client);
 }

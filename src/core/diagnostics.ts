@@ -26,6 +26,8 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   dirtyRelease: 'poolguard:dirty-release',
   /** The `unhandledError` event's `UnhandledErrorReport`. */
   unhandledError: 'poolguard:unhandled-error',
+  /** The `stall` event's `StallReport`: the pool's check ran late because the event loop was blocked. */
+  stall: 'poolguard:stall',
 } as const);
 
 /**
