@@ -8,9 +8,11 @@ import { guardedPool } from '../helpers/pools.js';
 
 const FIXTURE_SITE = 'test/fixtures/leaky.mjs:5:29';
 
-function events<K extends 'leak' | 'reclaim' | 'stall'>(pool: ReturnType<typeof guardedPool>, type: K) {
-  const seen: Array<K extends 'stall' ? StallReport : LeakReport> = [];
-  pool.guard.on(type, (r: never) => seen.push(r));
+function events(pool: ReturnType<typeof guardedPool>, type: 'leak' | 'reclaim'): LeakReport[];
+function events(pool: ReturnType<typeof guardedPool>, type: 'stall'): StallReport[];
+function events(pool: ReturnType<typeof guardedPool>, type: 'leak' | 'reclaim' | 'stall'): unknown[] {
+  const seen: unknown[] = [];
+  pool.guard.on(type as string, (r: unknown) => seen.push(r));
   return seen;
 }
 
