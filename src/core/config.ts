@@ -454,8 +454,10 @@ export interface SettingConflict {
   /** The option to change. */
   readonly option: string;
   readonly value: number;
-  /** What goes wrong, one line, with the values. */
+  /** What is set, one line, with the values. */
   readonly message: string;
+  /** What goes wrong because of it. */
+  readonly why: string;
   /** What to set instead. */
   readonly fix: string;
 }
@@ -463,7 +465,7 @@ export interface SettingConflict {
 /**
  * Options that each pass validation but contradict one another. Not refused, so that a service
  * that ran with them still starts; the pool logs each once at construction and `audit` flags them
- * (`idle-window-contradicts-thresholds`).
+ * (`idle-window-contradicts-thresholds`). The default `idleAfterMs` never contradicts.
  */
 export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs' | 'leakThresholdMs' | 'reclaimAfterMs'>): SettingConflict[] {
   const { idleAfterMs, leakThresholdMs, reclaimAfterMs } = config;
@@ -472,18 +474,20 @@ export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs'
     out.push({
       option: 'guard.idleAfterMs',
       value: idleAfterMs,
-      message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.reclaimAfterMs ${reclaimAfterMs}: a lease is reclaimed only after ${idleAfterMs} ms with nothing in flight, so reclaimAfterMs never applies as set`,
-      fix: `Set guard.idleAfterMs below ${reclaimAfterMs} (e.g. ${Math.floor(reclaimAfterMs / 2)}) or leave it unset.`,
+      message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.reclaimAfterMs ${reclaimAfterMs}`,
+      why: `A lease is reclaimed only once it has had nothing in flight for guard.idleAfterMs, so nothing is reclaimed after ${reclaimAfterMs} ms as reclaimAfterMs says, only after ${idleAfterMs} ms.`,
+      fix: `Set guard.idleAfterMs below ${reclaimAfterMs} (e.g. ${Math.floor(reclaimAfterMs / 2)}), or leave it unset.`,
     });
   }
   if (leakThresholdMs > 0 && idleAfterMs >= leakThresholdMs) {
     out.push({
       option: 'guard.idleAfterMs',
       value: idleAfterMs,
-      message:
-        `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.leakThresholdMs ${leakThresholdMs}: a resource whose work poolguard cannot read (a generic-pool resource that is not a pg client) ` +
-        `touched once in the last ${idleAfterMs} ms reads busy when it crosses the threshold, so a forgotten one is reported as slow first`,
-      fix: `Set guard.idleAfterMs below ${leakThresholdMs} (e.g. ${Math.floor(leakThresholdMs / 2)}) or leave it unset.`,
+      message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.leakThresholdMs ${leakThresholdMs}`,
+      why:
+        `For a resource whose work poolguard cannot read (a generic-pool resource that is not a pg client), one touch() in the last ${idleAfterMs} ms makes the lease read busy, ` +
+        `so a forgotten one touched shortly before the threshold is reported as slow, and as a possible leak only later. pg clients are not affected: their state is read from the driver.`,
+      fix: `Set guard.idleAfterMs below ${leakThresholdMs} (e.g. ${Math.floor(leakThresholdMs / 2)}), or leave it unset.`,
     });
   }
   return out;

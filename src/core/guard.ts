@@ -517,7 +517,7 @@ export class GuardCore {
     const due = Math.min(this.#suspectAfterMs / 4, config.maxLifetimeMs > 0 ? config.maxLifetimeMs / 10 : Infinity);
     this.#scanEveryMs = Math.min(1_000, Math.max(10, due));
     for (const conflict of settingConflicts(config)) {
-      this.#log.write('warn', `settings ${conflict.message}`, { pool: config.name, ...conflict }, `poolguard[${config.name}]: ${conflict.message}. ${conflict.fix}`);
+      this.#log.write('warn', `settings ${conflict.message}`, { pool: config.name, ...conflict }, `poolguard[${config.name}]: ${conflict.message}. ${conflict.why} ${conflict.fix}`);
     }
   }
 
