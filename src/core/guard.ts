@@ -249,7 +249,10 @@ export interface StallReport {
  * @public
  */
 export interface GuardEvents {
-  /** A lease crossed `guard.leakThresholdMs`; reported once per lease. */
+  /**
+   * A lease crossed `guard.leakThresholdMs`; reported once per lease, except that a lease busy
+   * (slow) at the threshold is reported again, once, if it then sits idle for the threshold.
+   */
   leak: [report: LeakReport];
   /** A lease that was reported as a leak has been released. */
   leakResolved: [report: LeakReport];
@@ -318,8 +321,8 @@ export class PoolGuard extends EventEmitter {
 
   /**
    * Marks a checked-out resource as active now, so that a lease doing work poolguard cannot see
-   * (a generic-pool resource that is not a pg client) is reported `busy`, not `idle`. pg clients
-   * need no call: their queries are seen.
+   * (a generic-pool resource that is not a pg client) reads `busy`, not `idle`, for the next
+   * `guard.idleAfterMs`. pg clients need no call: what is in flight is read from the client.
    */
   touch(resource: unknown): void {
     this.#core.touch(resource);
