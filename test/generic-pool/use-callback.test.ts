@@ -1,28 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createPool, type LeakReport } from '../../src/generic-pool.js';
+import type { LeakReport } from '../../src/generic-pool.js';
+import { memoryPool } from '../helpers/factories.js';
 
-interface Thing {
-  id: number;
-  destroyed: boolean;
-}
-
-function memoryPool(guard: Record<string, unknown> = {}) {
-  let next = 1;
-  const created: Thing[] = [];
+function guardedThings(guard: Record<string, unknown> = {}) {
   const lines: string[] = [];
-  const pool = createPool<Thing>(
-    {
-      create: async () => {
-        const t = { id: next++, destroyed: false };
-        created.push(t);
-        return t;
-      },
-      destroy: async (t) => {
-        t.destroyed = true;
-      },
-    },
-    { max: 1, guard: { logger: { warn: (_o: object, msg: string) => lines.push(msg) }, ...guard } },
-  );
+  const { pool, created } = memoryPool({ max: 1, guard: { logger: { warn: (_o: object, msg: string) => lines.push(msg) }, ...guard } });
   return { pool, created, lines };
 }
 
@@ -32,7 +14,7 @@ afterEach(() => {
 
 describe('a use() callback that never gives generic-pool a promise', () => {
   it('throws synchronously: use() rejects with its error, and the resource is destroyed instead of held (busy) forever', async () => {
-    const { pool, created, lines } = memoryPool();
+    const { pool, created, lines } = guardedThings();
     await expect(
       pool.use(() => {
         throw new Error('boom');
@@ -49,7 +31,7 @@ describe('a use() callback that never gives generic-pool a promise', () => {
   });
 
   it('returns a value that is not a promise: use() rejects as generic-pool makes it, and the resource is destroyed', async () => {
-    const { pool, created, lines } = memoryPool();
+    const { pool, created, lines } = guardedThings();
     await expect(pool.use((() => 42) as never)).rejects.toThrow(TypeError);
     await vi.waitFor(() => expect(created[0]!.destroyed).toBe(true));
     expect(pool.borrowed).toBe(0);
@@ -58,7 +40,7 @@ describe('a use() callback that never gives generic-pool a promise', () => {
 
   it('a callback still running is busy, with words about use(), never queries', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });
-    const { pool } = memoryPool({ leakThresholdMs: 1_000, captureStacks: 'all' });
+    const { pool } = guardedThings({ leakThresholdMs: 1_000, captureStacks: 'all' });
     const leaks: LeakReport[] = [];
     pool.guard.on('leak', (r) => leaks.push(r));
     const running = pool.use((t) => new Promise((resolve) => setTimeout(() => resolve(t.id), 2_000)));
@@ -73,7 +55,7 @@ describe('a use() callback that never gives generic-pool a promise', () => {
 
   it('an acquired resource poolguard cannot read is idle until touched, and the report says so without speaking of queries', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });
-    const { pool } = memoryPool({ leakThresholdMs: 1_000 });
+    const { pool } = guardedThings({ leakThresholdMs: 1_000 });
     const leaks: LeakReport[] = [];
     pool.guard.on('leak', (r) => leaks.push(r));
     const thing = await pool.acquire();
