@@ -3,7 +3,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight, transactionStatus } from './pg-client.js';
+import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
@@ -130,8 +130,11 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
 function recordFor(state: State, resource: unknown, createMs?: number): ConnectionRecord {
   let record = state.records.get(resource);
   if (record === undefined) {
-    record = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
-    state.records.set(resource, record);
+    const created = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
+    state.records.set(resource, created);
+    // A pg client resource tells when its queries end, as under poolguard/pg.
+    onQueryDone(created.resource, () => state.core.connectionActive(created));
+    record = created;
   }
   return record;
 }

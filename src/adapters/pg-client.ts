@@ -15,6 +15,20 @@ export function queryInFlight(resource: object): boolean | undefined {
 }
 
 /**
+ * Calls `onActive` each time the client finishes something: the end of a query (`readyForQuery`),
+ * the only activity signal pg gives without wrapping `client.query`, which the client itself
+ * listens to, so this costs one call per query; and each batch of an open cursor (pg-cursor,
+ * pg-query-stream), answered with `portalSuspended`, never `readyForQuery` until it closes. Does
+ * nothing for a resource that is not a pg client.
+ */
+export function onQueryDone(resource: object, onActive: () => void): void {
+  const connection = (resource as { connection?: { on?(event: string, fn: () => void): unknown } }).connection;
+  if (typeof connection?.on !== 'function' || !('_activeQuery' in resource || 'activeQuery' in resource)) return;
+  connection.on('readyForQuery', onActive);
+  connection.on('portalSuspended', onActive);
+}
+
+/**
  * The transaction the client's session is in, as of the server's last reply: pg keeps the status
  * byte of every ReadyForQuery (`I` idle, `T` in a transaction, `E` in a failed one), so reading it
  * costs no round trip. `undefined` outside a transaction, or when the resource is not a pg client.

@@ -7,7 +7,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight, transactionStatus } from './pg-client.js';
+import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
@@ -425,12 +425,7 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   const record = core.connectionOpened(client);
   if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
-  // The end of a query is the only activity signal pg gives without wrapping client.query; the
-  // client itself listens to the same message, so this costs one call per query.
-  client.connection?.on?.('readyForQuery', () => core.connectionActive(record));
-  // A cursor (pg-cursor, pg-query-stream) answers each read() with portalSuspended, never with
-  // readyForQuery until it closes: each batch counts as activity.
-  client.connection?.on?.('portalSuspended', () => core.connectionActive(record));
+  onQueryDone(client, () => core.connectionActive(record));
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.
