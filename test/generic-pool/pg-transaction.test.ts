@@ -17,14 +17,17 @@ describe('generic-pool with pg.Client resources: state read from the client (rea
     const leaks: LeakReport[] = [];
     pool.guard.on('leak', (r) => leaks.push(r));
     const client = await pool.acquire();
-    await client.query('BEGIN');
-    await client.query('SELECT 1');
-    await until(() => leaks.length > 0, 'a leak report');
-    expect(leaks[0]).toMatchObject({ kind: 'acquire', state: 'idle', transaction: 'open' });
-    expect(leaks[0]!.message).toMatch(/^poolguard\[generic-pool\]: possible connection leak inside an open transaction: a resource checked out at /);
-    expect(leaks[0]!.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);
-    expect(pool.guard.snapshot().leases[0]!.transaction).toBe('open');
-    await client.query('ROLLBACK');
-    await pool.release(client);
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1');
+      await until(() => leaks.length > 0, 'a leak report');
+      expect(leaks[0]).toMatchObject({ kind: 'acquire', state: 'idle', transaction: 'open' });
+      expect(leaks[0]!.message).toMatch(/^poolguard\[generic-pool\]: possible connection leak inside an open transaction: a resource checked out at /);
+      expect(leaks[0]!.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);
+      expect(pool.guard.snapshot().leases[0]!.transaction).toBe('open');
+    } finally {
+      await client.query('ROLLBACK');
+      await pool.release(client);
+    }
   });
 });
