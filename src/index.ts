@@ -23,6 +23,7 @@ export {
   type UnhandledErrorReport,
   type EndReport,
   type EndLease,
+  type StallReport,
 } from './core/guard.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';

@@ -3,7 +3,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight, transactionOf } from './pg-client.js';
+import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
@@ -132,8 +132,11 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
 function recordFor(state: State, resource: unknown, createMs?: number): ConnectionRecord {
   let record = state.records.get(resource);
   if (record === undefined) {
-    record = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
-    state.records.set(resource, record);
+    const created = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
+    state.records.set(resource, created);
+    // A pg client resource tells when its queries end, as under poolguard/pg.
+    onQueryDone(created.resource, () => state.core.connectionActive(created));
+    record = created;
   }
   return record;
 }
@@ -143,6 +146,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   const core = new GuardCore(config, {
     // A pg client resource is read as the pg adapter reads it; any other resource is unknown (touch()).
     inFlight: queryInFlight,
+    transaction: transactionStatus,
     reclaim: (lease) => {
       const resource = resourceOf(state, lease);
       if (resource === undefined) return;
@@ -154,7 +158,6 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max, min: pool.min }),
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
-    transaction: transactionOf,
   });
   const state: State = {
     core,
@@ -191,7 +194,8 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     // generic-pool's use() calls this.acquire() synchronously: that checkout becomes a `use` lease.
     const capture = core.prepareManagedCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, use);
-    return core.runManaged(capture, () => state.use.call(this, fn, priority));
+    const self = this;
+    return core.runManaged(capture, () => state.use.call(this, (resource: unknown) => callUse(state, self, fn, resource), priority));
   } as AnyPool['use'];
 
   pool.release = function release(this: AnyPool, resource: unknown) {
@@ -231,6 +235,31 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   } as AnyPool['drain'];
 
   return state;
+}
+
+/**
+ * Calls a use() callback as generic-pool does. generic-pool releases the resource when the
+ * callback's promise settles, and never when the callback throws before returning one or returns
+ * something else: the resource would stay checked out forever, its lease reading busy. poolguard
+ * destroys it then, as generic-pool does when the promise rejects, and use() rejects unchanged.
+ */
+function callUse(state: State, pool: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, resource: unknown): PromiseLike<unknown> {
+  let result: PromiseLike<unknown>;
+  try {
+    result = fn(resource);
+  } catch (err) {
+    useFailed(state, pool, resource, `threw synchronously (${String((err as Error)?.message ?? err)})`);
+    throw err;
+  }
+  if (result == null || typeof (result as { then?: unknown }).then !== 'function') {
+    useFailed(state, pool, resource, `returned ${result === null ? 'null' : typeof result === 'object' ? 'an object that is not a promise' : typeof result === 'undefined' ? 'undefined' : `a ${typeof result}`}`);
+  }
+  return result;
+}
+
+function useFailed(state: State, pool: AnyPool, resource: unknown, what: string): void {
+  state.core.useCallbackFailed(resource, what);
+  void Promise.resolve(pool.destroy(resource)).catch(() => {});
 }
 
 function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number | undefined, discarded: number): Promise<unknown> {

@@ -15,23 +15,38 @@ export function queryInFlight(resource: object): boolean | undefined {
 }
 
 /**
+ * Calls `onActive` each time the client finishes something: the end of a query (`readyForQuery`),
+ * the only activity signal pg gives without wrapping `client.query`, which the client itself
+ * listens to, so this costs one call per query; and each batch of an open cursor (pg-cursor,
+ * pg-query-stream), answered with `portalSuspended`, never `readyForQuery` until it closes. Does
+ * nothing for a resource that is not a pg client.
+ */
+export function onQueryDone(resource: object, onActive: () => void): void {
+  const connection = (resource as { connection?: { on?(event: string, fn: () => void): unknown } }).connection;
+  if (typeof connection?.on !== 'function' || !('_activeQuery' in resource || 'activeQuery' in resource)) return;
+  connection.on('readyForQuery', onActive);
+  connection.on('portalSuspended', onActive);
+}
+
+/**
+ * The transaction the client's session is in, as of the server's last reply: pg keeps the status
+ * byte of every ReadyForQuery (`I` idle, `T` in a transaction, `E` in a failed one), so reading it
+ * costs no round trip. `undefined` outside a transaction, or when the resource is not a pg client.
+ */
+export function transactionStatus(resource: object): 'open' | 'failed' | undefined {
+  const read = (resource as { getTransactionStatus?: unknown }).getTransactionStatus;
+  if (typeof read !== 'function') return undefined;
+  const status: unknown = read.call(resource);
+  return status === 'T' ? 'open' : status === 'E' ? 'failed' : undefined;
+}
+
+/**
  * An open cursor between reads (pg-cursor's state `idle`, also under pg-query-stream's `cursor`)
  * occupies the client but waits for the application: nothing is in flight.
  */
 function waitingForReader(query: unknown): boolean {
   const q = query as { state?: unknown; cursor?: { state?: unknown } };
   return q.state === 'idle' || q.cursor?.state === 'idle';
-}
-
-/**
- * Whether the client is inside a transaction: pg keeps the status of the last ReadyForQuery, so
- * reading it costs no round trip; `undefined` for a resource that is not a pg client.
- */
-export function transactionOf(resource: object): 'open' | 'failed' | 'none' | undefined {
-  const read = (resource as { getTransactionStatus?: unknown }).getTransactionStatus;
-  if (typeof read !== 'function') return undefined;
-  const status: unknown = read.call(resource);
-  return status === 'T' ? 'open' : status === 'E' ? 'failed' : status === 'I' ? 'none' : undefined;
 }
 
 function lengthOf(value: unknown): number {

@@ -7,7 +7,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
 import { createTelemetry } from '../otel/telemetry.js';
-import { queryInFlight, transactionOf } from './pg-client.js';
+import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
@@ -62,7 +62,6 @@ interface ClientLike {
   on?(event: string, fn: (err: Error) => void): unknown;
   once?(event: string, fn: () => void): unknown;
   listenerCount?(event: string): number;
-  getTransactionStatus?: () => string | null;
   _poolUseCount?: number;
   [kRecord]?: ConnectionRecord;
 }
@@ -201,6 +200,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
   const config = resolveGuardConfig(options, defaultName((pool.options ?? {}) as Record<string, unknown>));
   const core = new GuardCore(config, {
     inFlight: queryInFlight,
+    transaction: transactionStatus,
     reclaim: reclaimClient,
     counts: () => ({
       total: pool.totalCount,
@@ -211,7 +211,6 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
-    transaction: transactionOf,
   });
   core.useTelemetry(
     createTelemetry(core, {
@@ -427,9 +426,8 @@ function releaseLease(state: PgGuardState, lease: Lease, release: Done, releaseE
     core.markRetiring(record, errorReason(releaseErr));
     return pgRelease.call(client, releaseErr);
   }
-  // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
-  const status = (client as ClientLike).getTransactionStatus?.();
-  if (status === 'T' || status === 'E') return releaseDirty(core, lease, client, pgRelease, status === 'T' ? 'open' : 'failed', release);
+  const transaction = transactionStatus(client);
+  if (transaction !== undefined) return releaseDirty(core, lease, client, pgRelease, transaction, release);
   if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
   pgRelease.call(client);
 }
@@ -485,12 +483,7 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   const record = core.connectionOpened(client);
   if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
-  // The end of a query is the only activity signal pg gives without wrapping client.query; the
-  // client itself listens to the same message, so this costs one call per query.
-  client.connection?.on?.('readyForQuery', () => core.connectionActive(record));
-  // A cursor (pg-cursor, pg-query-stream) answers each read() with portalSuspended, never with
-  // readyForQuery until it closes: each batch counts as activity.
-  client.connection?.on?.('portalSuspended', () => core.connectionActive(record));
+  onQueryDone(client, () => core.connectionActive(record));
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.

@@ -1,4 +1,4 @@
-import { GUARD_DEFAULTS, resolveGuardConfig } from '../core/config.js';
+import { GUARD_DEFAULTS, resolveGuardConfig, settingConflicts } from '../core/config.js';
 import { formatDuration } from '../core/format.js';
 import type { AuditPoolOptions, AuditServerSummary, AuditSeverity } from './types.js';
 
@@ -261,6 +261,19 @@ export const RULES: readonly AuditRule[] = Object.freeze([
         option: 'guard.reclaimAfterMs',
         value: reclaimAfterMs,
       };
+    },
+  },
+  {
+    id: 'idle-window-contradicts-thresholds',
+    severity: 'warning',
+    live: false,
+    checks: '`guard.idleAfterMs`, when set, is shorter than `guard.leakThresholdMs` and than `guard.reclaimAfterMs` (when on); the pool also warns of it when constructed.',
+    check(ctx) {
+      // Unset, it defaults to at most half of each threshold: only a value someone chose can conflict.
+      const idleAfterMs = num(ctx.guard.idleAfterMs);
+      if (idleAfterMs === undefined) return undefined;
+      const { leakThresholdMs, reclaimAfterMs } = ctx.pool;
+      return settingConflicts({ idleAfterMs, leakThresholdMs, reclaimAfterMs }).map(({ option, value, message, why, fix }) => ({ message, why, fix, option, value }));
     },
   },
   {

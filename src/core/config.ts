@@ -20,13 +20,17 @@ export interface GuardOptions {
    */
   leakThresholdMs?: number;
   /**
-   * A lease with no query in flight and no activity for this long is `idle` (forgotten); otherwise
-   * it is `busy` (slow). Default `1000`.
+   * How long a lease must have had nothing in flight before poolguard may reclaim it
+   * (`reclaimAfterMs`); and, for resources whose work poolguard cannot read (generic-pool resources
+   * that are not pg clients), how recent a `touch()` must be for the lease to count as `busy`. It
+   * never makes a pg lease with nothing in flight read as busy. Default `1000`, or half of
+   * `leakThresholdMs` or `reclaimAfterMs` when that is shorter.
    */
   idleAfterMs?: number;
   /**
-   * Whether leases that are `busy` when they cross the threshold are reported. With `false`, a busy
-   * lease is watched and reported only if it later goes idle. Default `true`.
+   * Whether leases that are `busy` when they cross the threshold are reported (as slow). With
+   * `false`, a busy lease is watched and reported only if it then sits idle for `leakThresholdMs`.
+   * Default `true`.
    */
   reportBusy?: boolean;
   /**
@@ -348,8 +352,10 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   }
 
   const leakThresholdMs = milliseconds('guard.leakThresholdMs', o.leakThresholdMs, GUARD_DEFAULTS.leakThresholdMs);
-  const idleAfterMs = milliseconds('guard.idleAfterMs', o.idleAfterMs, GUARD_DEFAULTS.idleAfterMs);
   const reclaimAfterMs = milliseconds('guard.reclaimAfterMs', o.reclaimAfterMs, GUARD_DEFAULTS.reclaimAfterMs);
+  // The default never contradicts the thresholds (see settingConflicts): at most half of each.
+  const idleAfterDefault = Math.min(GUARD_DEFAULTS.idleAfterMs, ...[leakThresholdMs, reclaimAfterMs].filter((t) => t > 0).map((t) => t / 2));
+  const idleAfterMs = milliseconds('guard.idleAfterMs', o.idleAfterMs, idleAfterDefault);
   const endTimeoutMs = milliseconds('guard.endTimeoutMs', o.endTimeoutMs, GUARD_DEFAULTS.endTimeoutMs);
 
   let reportBusy: boolean = GUARD_DEFAULTS.reportBusy;
@@ -480,4 +486,48 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     meterProvider,
     tracerProvider,
   });
+}
+
+/** A combination of options that defeats one of them: warned at construction and by the audit. */
+export interface SettingConflict {
+  /** The option to change. */
+  readonly option: string;
+  readonly value: number;
+  /** What is set, one line, with the values. */
+  readonly message: string;
+  /** What goes wrong because of it. */
+  readonly why: string;
+  /** What to set instead. */
+  readonly fix: string;
+}
+
+/**
+ * Options that each pass validation but contradict one another. Not refused, so that a service
+ * that ran with them still starts; the pool logs each once at construction and `audit` flags them
+ * (`idle-window-contradicts-thresholds`). The default `idleAfterMs` never contradicts.
+ */
+export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs' | 'leakThresholdMs' | 'reclaimAfterMs'>): SettingConflict[] {
+  const { idleAfterMs, leakThresholdMs, reclaimAfterMs } = config;
+  const out: SettingConflict[] = [];
+  if (reclaimAfterMs > 0 && idleAfterMs >= reclaimAfterMs) {
+    out.push({
+      option: 'guard.idleAfterMs',
+      value: idleAfterMs,
+      message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.reclaimAfterMs ${reclaimAfterMs}`,
+      why: `A lease is reclaimed only once it has had nothing in flight for guard.idleAfterMs, so nothing is reclaimed after ${reclaimAfterMs} ms as reclaimAfterMs says, only after ${idleAfterMs} ms.`,
+      fix: `Set guard.idleAfterMs below ${reclaimAfterMs} (e.g. ${Math.floor(reclaimAfterMs / 2)}), or leave it unset.`,
+    });
+  }
+  if (leakThresholdMs > 0 && idleAfterMs >= leakThresholdMs) {
+    out.push({
+      option: 'guard.idleAfterMs',
+      value: idleAfterMs,
+      message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.leakThresholdMs ${leakThresholdMs}`,
+      why:
+        `For a resource whose work poolguard cannot read (a generic-pool resource that is not a pg client), one touch() in the last ${idleAfterMs} ms makes the lease read busy, ` +
+        `so a forgotten one touched shortly before the threshold is reported as slow, and as a possible leak only later. pg clients are not affected: their state is read from the driver.`,
+      fix: `Set guard.idleAfterMs below ${leakThresholdMs} (e.g. ${Math.floor(leakThresholdMs / 2)}), or leave it unset.`,
+    });
+  }
+  return out;
 }

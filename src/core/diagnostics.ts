@@ -30,6 +30,8 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   endBlocked: 'poolguard:end-blocked',
   /** The `endForced` event's `EndReport`. */
   endForced: 'poolguard:end-forced',
+  /** The `stall` event's `StallReport`: the pool's check ran late because the event loop was blocked. */
+  stall: 'poolguard:stall',
 } as const);
 
 /**

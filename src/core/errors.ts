@@ -12,10 +12,15 @@ export interface HolderGroup {
   readonly count: number;
   /** The longest of their hold times, in milliseconds. */
   readonly oldestHeldMs: number;
-  /** Leases with nothing in flight for `guard.idleAfterMs` or more: probably forgotten. */
+  /** Leases with nothing in flight when the error was made (see `LeaseState`). */
   readonly idle: number;
-  /** Leases with a query in flight or recent activity: slow, not forgotten. */
+  /** Leases with work in flight (a query, a `use()` callback, a recent `touch()`): slow, not forgotten. */
   readonly busy: number;
+  /**
+   * Leases whose session is inside an open or failed transaction (as of the server's last reply):
+   * their locks make other sessions wait.
+   */
+  readonly inTransaction: number;
   /** The trace active when the oldest of them was taken, if one was. */
   readonly trace: TraceRef | undefined;
 }
@@ -115,21 +120,37 @@ export class LeaseReclaimedError extends Error {
   }
 }
 
-/** The lines a timeout error adds after the pool's own message. */
-export function describeHolders(pool: string, holders: readonly HolderGroup[], total: number, max: number, waiting: number): string {
+/**
+ * The lines a timeout error adds after the pool's own message. `busyWords` says what "busy" was
+ * read from for these holders (`a query in flight or a use() callback running`).
+ */
+export function describeHolders(pool: string, holders: readonly HolderGroup[], total: number, max: number, waiting: number, busyWords = 'work in flight'): string {
   const lines = [
     `poolguard[${pool}]: ${total} of ${max} connections checked out, ${plural(waiting, 'other caller')} waiting.` +
       (holders.length ? ' Holders by call site:' : ' No lease is open: the pool could not open a connection in time (is the server reachable, and is max large enough?).'),
   ];
   for (const h of holders) {
-    const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'idle lease')}: probably never released` : '';
+    const tx = h.inTransaction > 0 ? `, ${h.inTransaction} inside a transaction` : '';
+    const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'lease')} with nothing in flight: look for a path that skips release()` : '';
     const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
-    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${verdict}`);
+    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
   }
-  if (holders.some((h) => h.idle > 0)) {
-    lines.push('Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().');
+  const details = 'Details: err.holders, pool.guard.snapshot().';
+  const inTransaction = holders.filter((h) => h.inTransaction > 0);
+  if (inTransaction.length) {
+    // The cause that blocks more than this pool: the locks of an open transaction.
+    const n = inTransaction.reduce((sum, h) => sum + h.inTransaction, 0);
+    lines.push(
+      `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
+        `add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
+    );
+  } else if (holders.some((h) => h.idle > 0)) {
+    lines.push(`Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
   } else if (holders.length) {
-    lines.push('Next: every holder is busy, so the pool is too small for the load or the queries are slow: raise max or find the slow queries. Details: err.holders, pool.guard.snapshot().');
+    lines.push(
+      `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (pg_stat_activity for the pids in pool.guard.snapshot()) ` +
+        `before raising max, and raise max only if the server has room. ${details}`,
+    );
   }
   return lines.join('\n');
 }

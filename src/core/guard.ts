@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { channels } from './diagnostics.js';
-import type { ResolvedGuardConfig } from './config.js';
+import { settingConflicts, type ResolvedGuardConfig } from './config.js';
 import { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, describeHolders, type HolderGroup } from './errors.js';
 import { formatDuration, plural } from './format.js';
 import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } from './ledger.js';
@@ -12,8 +12,10 @@ import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeC
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
- * Whether a lease was doing something when it was looked at: `busy` (a query in flight, or
- * activity within `guard.idleAfterMs`: slow, not forgotten) or `idle` (forgotten).
+ * Whether a lease had work in flight when it was looked at, read from the driver: `busy` is a pg
+ * query running or queued (or a cursor read), a `pool.query()` or `use()` callback not yet done, or,
+ * for a resource whose work poolguard cannot read, a `touch()` within `guard.idleAfterMs`; `idle`
+ * is nothing in flight.
  * @public
  */
 export type LeaseState = 'idle' | 'busy';
@@ -38,10 +40,20 @@ export interface LeakReport {
   readonly stack: string | undefined;
   /** How long the lease has been (or, for `leakResolved`, was) held, in milliseconds. */
   readonly heldMs: number;
-  /** `busy` or `idle` when the report was made. */
+  /** `busy` or `idle` when the report was made (for `leakResolved`: as last reported). */
   readonly state: LeaseState;
-  /** How long the lease has had nothing in flight, in milliseconds (0 when busy). */
+  /**
+   * How long the lease has had nothing in flight, in milliseconds: since its last query finished
+   * (or since checkout, if none did); 0 while a query is in flight. For a resource poolguard cannot
+   * read, since its last `touch()` (or checkout).
+   */
   readonly idleMs: number;
+  /**
+   * `open` when the lease's session is inside a transaction (`BEGIN` without `COMMIT`/`ROLLBACK`),
+   * `failed` inside a failed one, as of the server's last reply (no round trip); otherwise
+   * `undefined`. An open transaction keeps its locks: the message then leads with it.
+   */
+  readonly transaction: 'open' | 'failed' | undefined;
   /** How long the caller waited for the lease, in milliseconds. */
   readonly waitMs: number;
   /** When the lease was taken (ISO 8601). */
@@ -84,8 +96,10 @@ export interface LeaseSnapshot {
   readonly state: LeaseState;
   /** Time held so far, in milliseconds. */
   readonly heldMs: number;
-  /** Time with nothing in flight, in milliseconds (0 when busy). */
+  /** Time with nothing in flight, in milliseconds, as in `LeakReport.idleMs`. */
   readonly idleMs: number;
+  /** `open` or `failed` when its session is inside a transaction, as in `LeakReport.transaction`. */
+  readonly transaction: 'open' | 'failed' | undefined;
   /** Time the caller waited for it, in milliseconds. */
   readonly waitMs: number;
   /** When it was taken (ISO 8601). */
@@ -214,12 +228,6 @@ export interface UnhandledErrorReport {
  */
 export interface EndLease extends LeaseSnapshot {
   /**
-   * Whether its connection is inside a transaction (read from the driver, without a round trip):
-   * `open` (its locks block other sessions until it ends), `failed`, `none`, or `undefined` when
-   * the resource does not say (a resource that is not a pg client).
-   */
-  readonly transaction: 'open' | 'failed' | 'none' | undefined;
-  /**
    * Whether the driver says work is running on the connection now (a pg query); `undefined` when
    * the resource does not say, and then only `pool.guard.touch()` calls tell activity (`idleMs`).
    */
@@ -251,11 +259,36 @@ export interface EndReport {
 }
 
 /**
+ * The pool's periodic check ran late: the event loop was blocked (synchronous work, a long garbage
+ * collection, or a process that was not scheduled). Emitted as `stall`, once per late check.
+ * @public
+ */
+export interface StallReport {
+  /** The pool's name (`guard.name`). */
+  readonly pool: string;
+  /** How late the check ran, in milliseconds: the loop was blocked at least this long. */
+  readonly blockedMs: number;
+  /** The interval the check was due at, in milliseconds. */
+  readonly expectedMs: number;
+  /** The time since the previous check, in milliseconds. */
+  readonly actualMs: number;
+  /** Leases open when the check ran. */
+  readonly leased: number;
+  /** Callers waiting for a connection when the check ran. */
+  readonly waiting: number;
+  /** The readable line that was logged, with the next step. */
+  readonly message: string;
+}
+
+/**
  * The events of `pool.guard`.
  * @public
  */
 export interface GuardEvents {
-  /** A lease crossed `guard.leakThresholdMs`; reported once per lease. */
+  /**
+   * A lease crossed `guard.leakThresholdMs`; reported once per lease, except that a lease busy
+   * (slow) at the threshold is reported again, once, if it then sits idle for the threshold.
+   */
   leak: [report: LeakReport];
   /** A lease that was reported as a leak has been released. */
   leakResolved: [report: LeakReport];
@@ -271,6 +304,11 @@ export interface GuardEvents {
   endBlocked: [report: EndReport];
   /** `guard.endTimeoutMs` passed: poolguard reclaimed the connections still held so that the end finishes. */
   endForced: [report: EndReport];
+  /**
+   * The pool's check ran late because the event loop was blocked; no leak report or reclaim was
+   * decided on the time lost (the next check decides, once holders have run).
+   */
+  stall: [report: StallReport];
 }
 
 /** What the core needs from the pool it guards; each adapter supplies these. */
@@ -279,6 +317,8 @@ export interface AdapterHooks {
   recordOf?(resource: unknown): ConnectionRecord | undefined;
   /** Whether work is in flight on the resource right now; `undefined` when the adapter cannot tell. */
   inFlight(resource: object): boolean | undefined;
+  /** The transaction the resource's session is in, read without a round trip; `undefined`: none or unknown. */
+  transaction?(resource: object): 'open' | 'failed' | undefined;
   /**
    * Destroys the lease's resource (the pool replaces it) and makes the holder's later use of it
    * fail with an error from `makeError` (called at each use, so the stack is the holder's).
@@ -286,8 +326,6 @@ export interface AdapterHooks {
   reclaim(lease: Lease, makeError: () => LeaseReclaimedError): void;
   /** The pool's own counters. */
   counts(): PoolCounts;
-  /** Whether the resource is inside a transaction, where the driver tells it without a round trip. */
-  transaction?(resource: object): 'open' | 'failed' | 'none' | undefined;
   /**
    * Closes an idle connection the policy retired (lifetime, uses) and, where the pool's `min`
    * asks for it, opens a replacement. When the connection is not idle in the pool's own sense
@@ -323,8 +361,8 @@ export class PoolGuard extends EventEmitter {
 
   /**
    * Marks a checked-out resource as active now, so that a lease doing work poolguard cannot see
-   * (a generic-pool resource that is not a pg client) is reported `busy`, not `idle`. pg clients
-   * need no call: their queries are seen.
+   * (a generic-pool resource that is not a pg client) reads `busy`, not `idle`, for the next
+   * `guard.idleAfterMs`. pg clients need no call: what is in flight is read from the client.
    */
   touch(resource: unknown): void {
     this.#core.touch(resource);
@@ -384,6 +422,69 @@ const END_LINES = 10;
 
 /** Reports and reclaims handled per scan at most; the rest wait for the next scan (≤ 1 s later). */
 const MAX_REPORTS_PER_SCAN = 100;
+
+/**
+ * A check this late (and at least half its interval late) means the event loop was blocked. As
+ * HikariCP's housekeeper treats a run 1.5 periods after the last as a clock leap, and floored so
+ * that a garbage collection or a busy machine's scheduling does not count.
+ */
+const STALL_MIN_MS = 200;
+
+/**
+ * Late checks in a row that make no decision. A loop blocked this often would otherwise hide every
+ * leak: after this many, the check decides even though it ran late.
+ */
+const MAX_DEFERRED_SCANS = 3;
+
+/** What a lease is doing now, read from the driver (or, where it cannot tell, from `touch()`). */
+interface Activity {
+  readonly state: LeaseState;
+  /** As in `LeakReport.idleMs`. */
+  readonly idleMs: number;
+  /**
+   * How the state was read: a `pool.query()` or `use()` lease (released by the pool when its work
+   * ends), the driver's own state (`driver`: a pg client), or `touch()` within `idleAfterMs`.
+   */
+  readonly basis: 'query' | 'use' | 'driver' | 'touch';
+  /** Whether anything was seen done during the lease (a query finished, a `touch()`). */
+  readonly active: boolean;
+  readonly transaction: 'open' | 'failed' | undefined;
+}
+
+/** The clause of a report that says what a lease is doing, in the words of what was read. */
+function activityWords(act: Activity, idleAfterMs: number): string {
+  const idle = formatDuration(act.idleMs);
+  const unseen = `(poolguard cannot see this resource's work; pool.guard.touch(resource) marks it)`;
+  switch (act.basis) {
+    case 'query':
+      return 'with its pool.query() still running (pg releases the client when the query ends)';
+    case 'use':
+      return "with its use() callback still running (generic-pool releases the resource when the callback's promise settles)";
+    case 'driver':
+      if (act.state === 'busy') return 'with a query in flight now (running or queued)';
+      return act.active ? `with no query in flight; its last query finished ${idle} ago` : 'with no query in flight and none run since checkout';
+    default:
+      if (act.state === 'busy') return `and was last touched ${idle} ago (a touch() within guard.idleAfterMs, ${idleAfterMs} ms, counts as busy) ${unseen}`;
+      return act.active ? `and was last touched ${idle} ago ${unseen}` : `and has not been touched since checkout ${unseen}`;
+  }
+}
+
+/** What "busy" meant for the holders of a timeout error, in the words of what was read. */
+function busyWords(bases: ReadonlySet<Activity['basis']>): string {
+  const words: string[] = [];
+  if (bases.has('driver')) words.push('a query in flight');
+  if (bases.has('query')) words.push('a pool.query() running');
+  if (bases.has('use')) words.push('a use() callback running');
+  if (bases.has('touch')) words.push('a touch() within guard.idleAfterMs');
+  return words.join(' or ');
+}
+
+/** The sentence a report adds when the lease's session is inside a transaction. */
+function transactionWords(transaction: 'open' | 'failed'): string {
+  return transaction === 'open'
+    ? 'Its session is inside an open transaction (BEGIN without COMMIT or ROLLBACK, as of the server\'s last reply), which keeps every lock it took until it ends: other sessions that need those rows wait behind it.'
+    : 'Its session is inside a failed transaction (a statement failed and no ROLLBACK followed), which keeps every lock it took until ROLLBACK: other sessions that need those rows wait behind it.';
+}
 
 /** What a report says when no frame of the application was found, and what to do about it. */
 function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
@@ -446,6 +547,10 @@ export class GuardCore {
   readonly #suspectAfterMs: number;
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
+  /** When the timer last ran (or was started): a check much later than due means a blocked loop. */
+  #lastTickAt = 0;
+  /** Late checks in a row that deferred their decisions. */
+  #deferredScans = 0;
   #recordReleases: boolean;
   /** Set by `runManaged` around its synchronous call into the pool's checkout. */
   #managed = false;
@@ -487,6 +592,9 @@ export class GuardCore {
     // lifetimes are enforced to within a tenth of the lifetime, or a second.
     const due = Math.min(this.#suspectAfterMs / 4, config.maxLifetimeMs > 0 ? config.maxLifetimeMs / 10 : Infinity);
     this.#scanEveryMs = Math.min(1_000, Math.max(10, due));
+    for (const conflict of settingConflicts(config)) {
+      this.#log.write('warn', `settings ${conflict.message}`, { pool: config.name, ...conflict }, `poolguard[${config.name}]: ${conflict.message}. ${conflict.why} ${conflict.fix}`);
+    }
   }
 
   /** Plugs in the adapter's telemetry (OpenTelemetry's sink); until then, and when off, none. */
@@ -494,8 +602,47 @@ export class GuardCore {
     this.#telemetry = sink;
   }
 
-  #ensureTimer(): void {
-    if (this.#timer === undefined) this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
+  /** `now`: the caller's clock reading (a checkout reads the clock once). */
+  #ensureTimer(now: number): void {
+    if (this.#timer !== undefined) return;
+    this.#lastTickAt = now;
+    this.#deferredScans = 0;
+    this.#timer = this.clock.setInterval(() => this.#tick(), this.#scanEveryMs);
+  }
+
+  /**
+   * The timer's run: a check that ran late means the event loop was blocked, and every holder with
+   * it. Time gained that way is not the holders' doing, so the late check says so and decides
+   * nothing; the next one, after holders have had their turn (their timers and I/O), decides.
+   */
+  #tick(): void {
+    const now = this.clock.now();
+    const actualMs = now - this.#lastTickAt;
+    const late = actualMs - this.#scanEveryMs;
+    this.#lastTickAt = now;
+    let decide = true;
+    if (late >= Math.max(STALL_MIN_MS, this.#scanEveryMs / 2)) {
+      this.#stalled(late, actualMs);
+      decide = this.#deferredScans >= MAX_DEFERRED_SCANS;
+    }
+    this.#deferredScans = decide ? 0 : this.#deferredScans + 1;
+    this.#scan(now, decide);
+  }
+
+  #stalled(blockedMs: number, actualMs: number): void {
+    this.ledger.totals.stalls++;
+    const pool = this.config.name;
+    const leased = this.ledger.leased;
+    const waiting = Math.max(0, this.counts().waiting);
+    const deferred = this.#deferredScans < MAX_DEFERRED_SCANS;
+    const message =
+      `poolguard[${pool}]: the event loop was blocked for at least ${formatDuration(blockedMs)}: the pool's check, due every ${formatDuration(this.#scanEveryMs)}, ran ${formatDuration(actualMs)} after the previous one, ` +
+      `with ${plural(leased, 'lease')} out and ${plural(waiting, 'caller')} waiting. No holder could run meanwhile, so ` +
+      (deferred ? 'poolguard made no leak report or reclaim on that time (its next check decides). ' : `after ${MAX_DEFERRED_SCANS} late checks in a row poolguard decides anyway. `) +
+      `A blocked loop stalls every request and makes checkouts wait: find the synchronous work (a CPU-heavy handler, a sync fs or crypto call, a huge JSON.parse) with node --cpu-prof or perf_hooks.monitorEventLoopDelay().`;
+    const report: StallReport = Object.freeze({ pool, blockedMs: Math.round(blockedMs), expectedMs: this.#scanEveryMs, actualMs: Math.round(actualMs), leased, waiting, message });
+    this.#log.write('warn', 'stall', report, message);
+    this.#emit('stall', report);
   }
 
   /** Writes one line through the pool's rate-limited logger (for adapters' one-off messages). */
@@ -514,7 +661,7 @@ export class GuardCore {
       this.#telemetry.created(createMs);
     }
     record.retireAt = retireAt(now, this.config, this.#random);
-    if (this.config.maxLifetimeMs > 0) this.#ensureTimer();
+    if (this.config.maxLifetimeMs > 0) this.#ensureTimer(now);
     return record;
   }
 
@@ -609,6 +756,21 @@ export class GuardCore {
       // Not a resource of this pool (null, a primitive pg never lends): nothing to mark.
     }
     if (record !== undefined) this.connectionActive(record);
+  }
+
+  /**
+   * A `use()` callback threw before returning, or returned something that is not a promise:
+   * generic-pool then never releases its resource. Says so; the adapter destroys the resource, as
+   * generic-pool does when the callback's promise rejects.
+   */
+  useCallbackFailed(resource: unknown, what: string): void {
+    const lease = this.#hooks.recordOf?.(resource as object)?.lease;
+    const described = describeCapture(lease?.capture, this.#ignore);
+    const where = described?.site ?? unknownSite(described, 'use');
+    const message =
+      `poolguard[${this.config.name}]: a use() callback called at ${where} ${what} instead of returning a promise, so generic-pool would have kept its resource checked out forever. ` +
+      `poolguard destroyed the resource, as generic-pool does when the callback's promise rejects (use() still rejects as generic-pool makes it). Make the callback async, or return its promise.`;
+    this.#log.write('warn', `use ${where}`, { pool: this.config.name, leaseId: lease?.id, site: described?.site }, message);
   }
 
   /** A connection left the pool; `fallback` is the adapter's best guess when no cause was marked. */
@@ -728,7 +890,7 @@ export class GuardCore {
       if (conn.uses === 0 && lease.requestedAt <= conn.createdAt) this.#telemetry.created(conn.createdAt - lease.requestedAt);
     }
     this.#telemetry.granted(lease);
-    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
+    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer(now);
     if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
   }
 
@@ -755,10 +917,10 @@ export class GuardCore {
     const now = this.clock.now();
     this.ledger.totals.timeouts++;
     this.checkoutFailed(lease, true);
-    const holders = this.holders(now);
+    const { groups: holders, busyBy } = this.#holders(now);
     const counts = this.counts();
     const waiting = Math.max(0, counts.waiting);
-    const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting)}`;
+    const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
     return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#ignore)?.stack };
   }
@@ -862,7 +1024,11 @@ export class GuardCore {
 
   /** Looks at the leases old enough to matter. Cost: the leases that crossed a threshold, plus one. */
   scan(): void {
-    const now = this.clock.now();
+    this.#scan(this.clock.now(), true);
+  }
+
+  /** `decide`: false on a check that ran late, which reports and reclaims nothing (see `#tick`). */
+  #scan(now: number, decide: boolean): void {
     const { open, suspects } = this.ledger;
     const cfg = this.config;
     for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
@@ -874,7 +1040,7 @@ export class GuardCore {
     // A report formats a stack (about 25 µs): when thousands of leases cross a threshold at once,
     // a bounded number is handled per scan and the rest on the next ones, rather than blocking the
     // event loop for a quarter of a second (benchmarks/RESULTS.md, "Scale").
-    let budget = MAX_REPORTS_PER_SCAN;
+    let budget = decide ? MAX_REPORTS_PER_SCAN : 0;
     for (let lease = suspects.head; lease !== undefined && budget > 0; ) {
       const next = lease.next;
       if (lease.exempt !== undefined) {
@@ -882,18 +1048,30 @@ export class GuardCore {
         continue;
       }
       const heldMs = now - lease.acquiredAt;
-      let state: LeaseState | undefined;
-      if (!lease.reported && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
-        state = this.#state(lease, now);
-        if (state === 'idle' || cfg.reportBusy) {
-          this.#report(lease, now);
-          budget--;
+      let act: Activity | undefined;
+      if (lease.watch < 2 && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
+        act = this.#activity(lease, now);
+        if (act.state === 'idle') {
+          // At the threshold, what is read is reported; a lease that was busy there is reported
+          // again only once it has sat idle as long as the threshold (not in a pause between queries).
+          if (lease.watch === 0 || act.idleMs >= cfg.leakThresholdMs) {
+            this.#report(lease, now, act);
+            budget--;
+          }
+        } else if (lease.watch === 0) {
+          if (cfg.reportBusy) {
+            this.#report(lease, now, act);
+            budget--;
+          } else {
+            lease.watch = 1;
+          }
         }
       }
       if (cfg.reclaimAfterMs > 0 && heldMs >= cfg.reclaimAfterMs && !lease.managed) {
-        state ??= this.#state(lease, now);
-        if (state === 'idle' && this.#underPressure()) {
-          this.#reclaim(lease, now);
+        act ??= this.#activity(lease, now);
+        // Nothing in flight for idleAfterMs: a scan that falls between two queries takes nothing.
+        if (act.state === 'idle' && act.idleMs >= cfg.idleAfterMs && this.#underPressure()) {
+          this.#reclaim(lease, now, act);
           budget--;
         }
       }
@@ -940,28 +1118,37 @@ export class GuardCore {
     return max > 0 && (this.ledger.leased / max) * 100 >= percent;
   }
 
-  #idleMs(lease: Lease, now: number): number {
-    if (lease.managed) return 0;
-    const conn = lease.conn;
-    if (conn === undefined) return now - lease.acquiredAt;
-    let inFlight: boolean | undefined;
+  /** Reads an adapter probe; a probe that throws (a resource in a strange state) knows nothing. */
+  #probe<T>(probe: ((resource: object) => T) | undefined, resource: object): T | undefined {
+    if (probe === undefined) return undefined;
     try {
-      inFlight = this.#hooks.inFlight(conn.resource);
+      return probe(resource);
     } catch {
-      inFlight = undefined;
+      return undefined;
     }
-    if (inFlight === true) return 0;
-    return now - Math.max(lease.acquiredAt, conn.lastActiveAt);
   }
 
-  #state(lease: Lease, now: number): LeaseState {
-    return lease.managed || this.#idleMs(lease, now) < this.config.idleAfterMs ? 'busy' : 'idle';
+  /** What the lease is doing now: read from the driver where it can be, never guessed from time. */
+  #activity(lease: Lease, now: number): Activity {
+    const conn = lease.conn;
+    const transaction = conn === undefined ? undefined : this.#probe(this.#hooks.transaction, conn.resource);
+    if (lease.managed) return { state: 'busy', idleMs: 0, basis: lease.kind === 'use' ? 'use' : 'query', active: true, transaction };
+    if (conn === undefined) return { state: 'idle', idleMs: now - lease.acquiredAt, basis: 'touch', active: false, transaction };
+    const active = conn.lastActiveAt >= lease.acquiredAt;
+    const idleMs = now - (active ? conn.lastActiveAt : lease.acquiredAt);
+    const inFlight = this.#probe(this.#hooks.inFlight, conn.resource);
+    if (inFlight !== undefined) return { state: inFlight ? 'busy' : 'idle', idleMs: inFlight ? 0 : idleMs, basis: 'driver', active, transaction };
+    // Work poolguard cannot see: only a touch() during this lease, recently enough, says busy.
+    return { state: active && idleMs < this.config.idleAfterMs ? 'busy' : 'idle', idleMs, basis: 'touch', active, transaction };
   }
 
-  #report(lease: Lease, now: number): void {
+  #report(lease: Lease, now: number, act: Activity): void {
+    const again = lease.watch === 1;
+    // A lease reported slow and then as a possible leak counts once in the leak totals.
+    if (!lease.reported) this.ledger.totals.leaks++;
     lease.reported = true;
-    this.ledger.totals.leaks++;
-    const report = this.#buildReport('leak', lease, now, now - lease.acquiredAt);
+    lease.watch = act.state === 'idle' ? 2 : 1;
+    const report = this.#buildReport('leak', lease, now, now - lease.acquiredAt, act, again);
     this.#log.write('warn', `leak ${report.site ?? 'unknown'}`, report, report.message);
     this.#telemetry.leak(report, lease);
     this.#emit('leak', report);
@@ -969,13 +1156,13 @@ export class GuardCore {
 
   #resolved(lease: Lease, now: number): void {
     this.ledger.totals.leaksResolved++;
-    const report = this.#buildReport('leakResolved', lease, now, now - lease.acquiredAt);
+    const report = this.#buildReport('leakResolved', lease, now, now - lease.acquiredAt, undefined, false);
     this.#log.write('info', `resolved ${report.site ?? 'unknown'}`, report, report.message);
     this.#emit('leakResolved', report);
   }
 
-  #reclaim(lease: Lease, now: number, end?: { readonly call: string; readonly timeoutMs: number }): void {
-    const report = end === undefined ? this.#buildReport('reclaim', lease, now, now - lease.acquiredAt) : this.#endReclaimReport(lease, now, end);
+  #reclaim(lease: Lease, now: number, act: Activity, end?: { readonly call: string; readonly timeoutMs: number }): void {
+    const report = end === undefined ? this.#buildReport('reclaim', lease, now, now - lease.acquiredAt, act, false) : this.#endReclaimReport(lease, now, act, end);
     lease.reclaimed = true;
     lease.list?.remove(lease);
     if (lease.conn !== undefined) lease.conn.lease = undefined;
@@ -994,27 +1181,49 @@ export class GuardCore {
     this.#emit('reclaim', report);
   }
 
-  #buildReport(type: LeakReport['type'], lease: Lease, now: number, heldMs: number): LeakReport {
+  /**
+   * `act`: what the lease was doing (absent for `leakResolved`); `again`: a lease reported slow at
+   * the threshold, now reported as a possible leak.
+   */
+  #buildReport(type: LeakReport['type'], lease: Lease, now: number, heldMs: number, act: Activity | undefined, again: boolean): LeakReport {
     const described = describeCapture(lease.capture, this.#ignore);
-    const idleMs = type === 'leakResolved' ? 0 : this.#idleMs(lease, now);
-    const state: LeaseState = lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle';
     const site = described?.site;
     const pool = this.config.name;
     const where = site ?? unknownSite(described, lease.kind);
+    const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : 'a client';
+    const held = formatDuration(heldMs);
+    const transaction = act?.transaction;
+    const txLead = transaction === undefined ? '' : ` inside ${transaction === 'open' ? 'an open' : 'a failed'} transaction`;
+    const txWords = transaction === undefined ? '' : ` ${transactionWords(transaction)}`;
     let message: string;
-    if (type === 'leak') {
+    if (act === undefined) {
       message =
-        state === 'idle'
-          ? `poolguard[${pool}]: possible connection leak: a client checked out at ${where} has been held ${formatDuration(heldMs)} and has done nothing for ${formatDuration(idleMs)}. ` +
-            `Release it on every path (try/finally) at that line.`
-          : `poolguard[${pool}]: slow lease: a client checked out at ${where} has been held ${formatDuration(heldMs)} with a query in flight (busy, not forgotten). ` +
-            `If that is expected, raise guard.leakThresholdMs or set guard.reportBusy: false.`;
-    } else if (type === 'leakResolved') {
-      message = `poolguard[${pool}]: resolved: the lease from ${where} reported as a leak earlier was released after ${formatDuration(heldMs)}: slow, not lost. If it recurs, shorten the work done while holding the client, or raise guard.leakThresholdMs.`;
+        `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === 2 ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
+        `If it recurs, shorten the work done while holding the ${noun.slice(2)}, or raise guard.leakThresholdMs.`;
+    } else if (type === 'leak') {
+      const doing = activityWords(act, this.config.idleAfterMs);
+      if (act.state === 'idle') {
+        const fix =
+          transaction === undefined
+            ? 'Release it on every path (try/finally) at that line.'
+            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
+        message =
+          `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
+          (again ? ` It was busy when it crossed guard.leakThresholdMs (${this.config.leakThresholdMs} ms) and has sat idle since.` : '') +
+          `${txWords} ${fix}`;
+      } else {
+        message =
+          `poolguard[${pool}]: slow lease${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}: slow, not forgotten.${txWords} ` +
+          `If that is expected, raise guard.leakThresholdMs or set guard.reportBusy: false.`;
+      }
     } else {
+      const quiet = act.basis === 'touch' ? `not touched for ${formatDuration(act.idleMs)}` : `nothing in flight for ${formatDuration(act.idleMs)}`;
+      const after = noun === 'a client' ? "the holder's next query fails" : "the holder's late release() is harmless";
       message =
-        `poolguard[${pool}]: reclaimed a connection checked out at ${where}: held ${formatDuration(heldMs)}, idle ${formatDuration(idleMs)} ` +
-        `(guard.reclaimAfterMs is ${this.config.reclaimAfterMs}). The pool replaces it; the holder's next query fails. Fix the missing release() at that line.`;
+        `poolguard[${pool}]: reclaimed a connection${txLead} checked out at ${where}: held ${held}, ${quiet} ` +
+        `(guard.reclaimAfterMs is ${this.config.reclaimAfterMs}).` +
+        (transaction === undefined ? '' : ' Closing the connection makes the server roll its transaction back and release its locks.') +
+        ` The pool replaces it; ${after}. Fix the missing release() at that line.`;
     }
     if (type !== 'leakResolved' && described?.stack) message += `\n${described.stack}`;
     const conn = lease.conn;
@@ -1026,8 +1235,9 @@ export class GuardCore {
       site,
       stack: described?.stack,
       heldMs: Math.round(heldMs),
-      state,
-      idleMs: Math.round(idleMs),
+      state: act?.state ?? (lease.watch === 2 ? 'idle' : 'busy'),
+      idleMs: Math.round(act?.idleMs ?? 0),
+      transaction,
       waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
       checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
       connection: conn === undefined ? undefined : this.#summary(conn, now),
@@ -1141,19 +1351,9 @@ export class GuardCore {
     if (byId.size === 0) return { leases: [], listed: [] };
     const listed = this.snapshot().leases.map((s) => {
       const resource = byId.get(s.id)?.conn?.resource;
-      return Object.freeze({ ...s, transaction: this.#probe(resource, this.#hooks.transaction), inFlight: this.#probe(resource, this.#hooks.inFlight) });
+      return Object.freeze({ ...s, inFlight: resource === undefined ? undefined : this.#probe(this.#hooks.inFlight, resource) });
     });
     return { leases: listed.map((s) => byId.get(s.id)!), listed };
-  }
-
-  /** What an adapter probe reads of a resource, or `undefined` when it cannot say (or throws). */
-  #probe<T>(resource: object | undefined, probe: ((resource: object) => T | undefined) | undefined): T | undefined {
-    if (resource === undefined || probe === undefined) return undefined;
-    try {
-      return probe(resource);
-    } catch {
-      return undefined;
-    }
   }
 
   #endBlocked(): void {
@@ -1178,7 +1378,7 @@ export class GuardCore {
     if (leases.length === 0 || this.#endFinishedAt !== undefined) return;
     const now = this.clock.now();
     const end = { call: this.#endCall, timeoutMs: this.config.endTimeoutMs };
-    for (const lease of leases) this.#reclaim(lease, now, end);
+    for (const lease of leases) this.#reclaim(lease, now, this.#activity(lease, now), end);
     const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
     this.#endReport(
       'endForced',
@@ -1206,8 +1406,8 @@ export class GuardCore {
   }
 
   /** A lease cut at the end deadline: the `reclaim` report, with what happened in its words. */
-  #endReclaimReport(lease: Lease, now: number, end: { readonly call: string; readonly timeoutMs: number }): LeakReport {
-    const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt);
+  #endReclaimReport(lease: Lease, now: number, act: Activity, end: { readonly call: string; readonly timeoutMs: number }): LeakReport {
+    const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt, act, false);
     const message =
       `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.site ?? 'an unknown site'}: still held ${formatDuration(report.heldMs)} ` +
       `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). The holder's next query fails. Fix the missing release() at that line.`;
@@ -1218,25 +1418,36 @@ export class GuardCore {
 
   /** Open leases grouped by call site, largest group first. */
   holders(now = this.clock.now()): readonly HolderGroup[] {
+    return this.#holders(now).groups;
+  }
+
+  /** The holder groups, and how their busy leases were read (for the timeout error's words). */
+  #holders(now: number): { groups: readonly HolderGroup[]; busyBy: Set<Activity['basis']> } {
     const { open, suspects } = this.ledger;
-    if (open.size + suspects.size === 0) return EMPTY_HOLDERS;
-    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; trace: TraceRef | undefined }>();
+    const busyBy = new Set<Activity['basis']>();
+    if (open.size + suspects.size === 0) return { groups: EMPTY_HOLDERS, busyBy };
+    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; inTransaction: number; trace: TraceRef | undefined }>();
     for (const list of [suspects, open]) {
       for (const lease of list) {
         const site = describeCapture(lease.capture, this.#ignore)?.site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
         let g = groups.get(site);
-        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, trace: undefined }));
+        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, inTransaction: 0, trace: undefined }));
         g.count++;
         const held = Math.round(now - lease.acquiredAt);
         if (held >= g.oldestHeldMs) {
           g.oldestHeldMs = held;
           g.trace = lease.trace ?? g.trace;
         }
-        if (this.#state(lease, now) === 'idle') g.idle++;
-        else g.busy++;
+        const act = this.#activity(lease, now);
+        if (act.state === 'idle') g.idle++;
+        else {
+          g.busy++;
+          busyBy.add(act.basis);
+        }
+        if (act.transaction !== undefined) g.inTransaction++;
       }
     }
-    return [...groups.values()].sort((a, b) => b.count - a.count || b.oldestHeldMs - a.oldestHeldMs);
+    return { groups: [...groups.values()].sort((a, b) => b.count - a.count || b.oldestHeldMs - a.oldestHeldMs), busyBy };
   }
 
   snapshot(): GuardSnapshot {
@@ -1245,14 +1456,15 @@ export class GuardCore {
     const leases: LeaseSnapshot[] = [];
     for (const list of [suspects, open]) {
       for (const lease of list) {
-        const idleMs = this.#idleMs(lease, now);
+        const act = this.#activity(lease, now);
         leases.push({
           id: lease.id,
           kind: lease.kind,
           site: describeCapture(lease.capture, this.#ignore)?.site,
-          state: lease.managed || idleMs < this.config.idleAfterMs ? 'busy' : 'idle',
+          state: act.state,
           heldMs: Math.round(now - lease.acquiredAt),
-          idleMs: Math.round(idleMs),
+          idleMs: Math.round(act.idleMs),
+          transaction: act.transaction,
           waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
           checkedOutAt: new Date(this.clock.wallTime(lease.acquiredAt)).toISOString(),
           connectionId: lease.conn?.id,

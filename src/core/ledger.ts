@@ -20,8 +20,11 @@ export class ConnectionRecord {
   uses = 0;
   /** Backend process id, where the driver tells it. */
   pid: number | undefined = undefined;
-  /** Last time the adapter saw the connection do something (a query finished). */
-  lastActiveAt: number;
+  /**
+   * Last time the adapter saw the connection do something (a query finished, a `touch()`);
+   * `-Infinity` until then, so that a lease can tell whether anything happened while it held it.
+   */
+  lastActiveAt = -Infinity;
   lease: Lease | undefined = undefined;
   /** When the lifetime policy retires it (`Infinity`: never). */
   retireAt = Infinity;
@@ -38,7 +41,6 @@ export class ConnectionRecord {
     this.resource = resource;
     this.id = id;
     this.createdAt = now;
-    this.lastActiveAt = now;
     this.idleSince = now;
   }
 }
@@ -71,6 +73,12 @@ export class Lease implements Linked<Lease> {
   declare releasedAt: number;
   declare releaseCapture: CapturedStack | undefined;
   declare reported: boolean;
+  /**
+   * What the scan has seen at the threshold: `0` not yet past it, `1` busy there (reported slow,
+   * or muted by `reportBusy: false`), `2` reported as a possible leak. A `1` lease is reported again,
+   * once, if it then sits idle past the threshold.
+   */
+  declare watch: 0 | 1 | 2;
   declare reclaimed: boolean;
   /** Why the lease is held on purpose (`pool.guard.exempt()`, `guard.exemptSites`): never reported or reclaimed. */
   declare exempt: string | undefined;
@@ -92,6 +100,7 @@ export class Lease implements Linked<Lease> {
     this.releasedAt = -1;
     this.releaseCapture = undefined;
     this.reported = false;
+    this.watch = 0;
     this.reclaimed = false;
     this.exempt = undefined;
     this.prev = undefined;
@@ -131,6 +140,8 @@ export interface GuardTotals {
   validationFailures: number;
   /** Connection errors that nobody listened for, which pg would have thrown. */
   unhandledErrors: number;
+  /** Times the pool's checks found that the event loop had been blocked (`stall` events). */
+  stalls: number;
   /** Connections retired, by reason. */
   retired: Record<RetireReason, number>;
 }
@@ -156,6 +167,7 @@ export class Ledger {
     dirtyReleases: 0,
     validationFailures: 0,
     unhandledErrors: 0,
+    stalls: 0,
     retired: Object.fromEntries(RETIRE_REASONS.map((r) => [r, 0])) as Record<RetireReason, number>,
   };
   #nextLeaseId = 1;

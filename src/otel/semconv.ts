@@ -49,6 +49,7 @@ export const METRIC_POOL_CONNECTIONS = 'poolguard.connection.count';
 export const METRIC_POOL_PENDING = 'poolguard.request.pending';
 export const METRIC_OLDEST_LEASE = 'poolguard.lease.oldest_age';
 export const METRIC_OLDEST_WAITER = 'poolguard.request.oldest_wait';
+export const METRIC_EVENT_LOOP_STALLS = 'poolguard.event_loop.stalls';
 export const ATTR_RETIRE_REASON = 'poolguard.retire.reason';
 export const ATTR_LEASE_SITE = 'poolguard.lease.site';
 export const ATTR_LEASE_STATE = 'poolguard.lease.state';

@@ -283,10 +283,11 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
   const resolved = counter(sc.METRIC_LEAKS_RESOLVED, '{lease}', 'Reported leases that were released afterwards (slow, not lost).');
   const reclaims = counter(sc.METRIC_RECLAIMS, '{lease}', 'Leases taken back by poolguard (guard.reclaimAfterMs).');
   const dirty = counter(sc.METRIC_DIRTY_RELEASES, '{lease}', 'Leases released inside an open or failed transaction.');
+  const stalls = counter(sc.METRIC_EVENT_LOOP_STALLS, '{stall}', "Times the pool's check ran late because the event loop was blocked (stall events).");
   const retirements = counter(sc.METRIC_RETIREMENTS, '{connection}', 'Connections that left the pool, by reason.');
   const oldestLease = gauge(sc.METRIC_OLDEST_LEASE, 'How long the oldest open lease has been held: a drain shows here first.');
   const oldestWaiter = gauge(sc.METRIC_OLDEST_WAITER, 'How long the oldest waiting checkout has waited.');
-  const observables: Observable[] = [ownCount, ownPending, idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, retirements, oldestLease, oldestWaiter];
+  const observables: Observable[] = [ownCount, ownPending, idleMax, idleMin, limit, timeouts, leaks, resolved, reclaims, dirty, stalls, retirements, oldestLease, oldestWaiter];
   if (withCounts) observables.push(count, pending);
 
   const idleAttributes = { ...base, [sc.ATTR_CONNECTION_STATE]: 'idle' };
@@ -330,6 +331,7 @@ function observePool(core: GuardCore, meter: Meter, base: Attributes, settings: 
     result.observe(resolved, totals.leaksResolved, base);
     result.observe(reclaims, totals.reclaims, base);
     result.observe(dirty, totals.dirtyReleases, base);
+    result.observe(stalls, totals.stalls, base);
     for (const reason of RETIRE_REASONS) result.observe(retirements, totals.retired[reason], reasonAttributes[reason]);
     const now = core.clock.now();
     const leaseAt = core.ledger.oldestLeaseAt;

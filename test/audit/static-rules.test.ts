@@ -22,6 +22,8 @@ describe('static audit rules', () => {
     ['leak-threshold-above-acquire-timeout', { guard: { leakThresholdMs: 30_000 } }, 1, 'guard.leakThresholdMs is 30000 (30.0 s), longer than connectionTimeoutMillis 5000'],
     ['reclaim-before-leak-report', { guard: { leakThresholdMs: 5_000, reclaimAfterMs: 2_000 } }, 1, 'guard.reclaimAfterMs is 2000 (2.0 s), shorter than guard.leakThresholdMs 5000'],
     ['reclaim-before-leak-report', { guard: { leakThresholdMs: 0, reclaimAfterMs: 2_000 } }, 1, 'shorter than guard.leakThresholdMs 0 (off)'],
+    ['idle-window-contradicts-thresholds', { guard: { leakThresholdMs: 500, idleAfterMs: 1_000 } }, 1, 'guard.idleAfterMs 1000 is not shorter than guard.leakThresholdMs 500'],
+    ['idle-window-contradicts-thresholds', { guard: { leakThresholdMs: 5_000, reclaimAfterMs: 20_000, idleAfterMs: 30_000 } }, 1, 'guard.idleAfterMs 30000 is not shorter than guard.reclaimAfterMs 20000'],
     ['lifetime-too-short', { maxLifetimeSeconds: 30 }, 1, 'maxLifetimeSeconds is 30 (30.0 s)'],
     ['lifetime-too-short', { guard: { leakThresholdMs: 5_000, maxLifetimeMs: 10_000 } }, 1, 'guard.maxLifetimeMs is 10000'],
     ['lifetime-without-jitter', { maxLifetimeSeconds: 1800 }, 4, 'maxLifetimeSeconds is 1800 with 4 instances'],
@@ -47,6 +49,11 @@ describe('static audit rules', () => {
     expect(await findings({ ...SOUND, guard: { leakThresholdMs: 5_000, maxLifetimeMs: 1_800_000, lifetimeJitter: 0.1 } }, 4)).toEqual([]);
     // Without an explicit jitter the guard's own default applies, whatever it is.
     expect(await findings({ ...SOUND, guard: { leakThresholdMs: 5_000, maxLifetimeMs: 1_800_000 } }, 4)).toEqual([]);
+  });
+
+  it('an idleAfterMs below the thresholds, or unset, is quiet', async () => {
+    expect(await findings({ ...SOUND, guard: { leakThresholdMs: 5_000, idleAfterMs: 1_000 } })).toEqual([]);
+    expect(await findings({ ...SOUND, guard: { leakThresholdMs: 500 } })).toEqual([]);
   });
 
   it('reclaim longer than the leak threshold is quiet', async () => {

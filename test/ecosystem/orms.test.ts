@@ -220,13 +220,17 @@ describe('calls V8 loses inside the data layer, without and with guard.asyncCall
 });
 
 describe('pg-cursor and pg-query-stream on a checked-out client', () => {
-  it('a cursor being read batch after batch stays busy', async () => {
+  it('a cursor read in flight is busy; between reads nothing is in flight, and idleMs counts from the last batch', async () => {
     const pool = guardedPool({ guard: { leakThresholdMs: 5_000, idleAfterMs: 40 } });
     const { client, cursor } = await orm.cursorForgotten(pool);
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      await cursor.read(5);
+      const reading = cursor.read(5);
       expect(pool.guard.snapshot().leases[0]!.state).toBe('busy');
+      await reading;
+      const lease = pool.guard.snapshot().leases[0]!;
+      expect(lease.state).toBe('idle');
+      expect(lease.idleMs).toBeLessThan(50);
     }
     await cursor.close();
     client.release();

@@ -1,30 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPool, type LeakReport, type RetireReport } from '../../src/generic-pool.js';
-
-/** An in-memory resource: timing paths run on a fake clock, with no I/O to wait for. */
-interface Thing {
-  id: number;
-  destroyed: boolean;
-}
-
-function memoryPool(options: Parameters<typeof createPool>[1] = {}) {
-  let next = 1;
-  const created: Thing[] = [];
-  const pool = createPool<Thing>(
-    {
-      create: async () => {
-        const t = { id: next++, destroyed: false };
-        created.push(t);
-        return t;
-      },
-      destroy: async (t) => {
-        t.destroyed = true;
-      },
-    },
-    { max: 3, ...options, guard: { logger: false, ...options.guard } },
-  );
-  return { pool, created };
-}
+import { memoryPool, type Thing } from '../helpers/factories.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });

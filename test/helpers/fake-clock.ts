@@ -28,6 +28,20 @@ export class FakeClock implements Clock {
     return this.#timers.size;
   }
 
+  /**
+   * A blocked event loop: time moves `ms` with nothing running, then each overdue interval fires
+   * once, in order, and is rescheduled from the new time, as Node's timers do after a block.
+   */
+  block(ms: number): void {
+    this.#now += ms;
+    const overdue = [...this.#timers].filter(([, t]) => t.due <= this.#now).sort((a, b) => a[1].due - b[1].due);
+    for (const [id, timer] of overdue) {
+      if (!this.#timers.has(id)) continue;
+      timer.due = this.#now + timer.every;
+      timer.fn();
+    }
+  }
+
   /** Moves time forward by `ms`, running every interval that falls due on the way. */
   advance(ms: number): void {
     const end = this.#now + ms;

@@ -3,9 +3,13 @@ import { GuardCore, type AdapterHooks } from '../../src/core/guard.js';
 import type { ConnectionRecord, Lease } from '../../src/core/ledger.js';
 import { FakeClock } from './fake-clock.js';
 
-/** A resource whose "query in flight" flag the test sets by hand. */
+/**
+ * A resource whose "query in flight" flag the test sets by hand (`undefined`: poolguard cannot
+ * read it, as for a generic-pool resource that is not a pg client), and its session's transaction.
+ */
 export interface FakeResource {
-  busy: boolean;
+  busy: boolean | undefined;
+  transaction?: 'open' | 'failed';
   destroyed: boolean;
   reclaimError?: Error;
 }
@@ -22,6 +26,7 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
   const hooks: AdapterHooks = {
     recordOf: (r) => (typeof r === 'object' && r !== null ? records.get(r) : undefined),
     inFlight: (r) => (r as FakeResource).busy,
+    transaction: (r) => (r as FakeResource).transaction,
     reclaim: (lease: Lease, makeError) => {
       const r = lease.conn!.resource as FakeResource;
       r.destroyed = true;

@@ -79,7 +79,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     expect(await within(ended, 3_000)).toEqual({ value: undefined });
     expect(performance.now() - started).toBeLessThan(2_500);
     expect(ends.map((e) => e.type)).toEqual(['endBlocked', 'endForced']);
-    expect(ends[0]!.leases[0]).toMatchObject({ site: 'test/fixtures/leaky.mjs:11:10', transaction: 'none' });
+    expect(ends[0]!.leases[0]).toMatchObject({ site: 'test/fixtures/leaky.mjs:11:10', transaction: undefined });
     const err = await new Promise<Error>((resolve) => client.query('SELECT 1', (e: Error) => resolve(e)));
     expect(err).toBeInstanceOf(LeaseReclaimedError);
   });
@@ -91,7 +91,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
     const running = client.query('SELECT pg_sleep(30)').catch((e: unknown) => e);
     await sleep(50);
     expect(await within(pool.end(), 3_000)).toEqual({ value: undefined });
-    expect(ends[0]!.leases[0]).toMatchObject({ idleMs: 0, inFlight: true, transaction: 'none' });
+    expect(ends[0]!.leases[0]).toMatchObject({ idleMs: 0, inFlight: true, transaction: undefined });
     expect(ends[0]!.message).toContain('a query in flight');
     expect(await within(running, 2_000)).toMatchObject({ value: expect.any(Error) });
   });

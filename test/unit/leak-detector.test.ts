@@ -53,31 +53,8 @@ describe('leak detection (fake clock)', () => {
     expect(idle.message).toContain('possible connection leak');
   });
 
-  it('counts recent activity as busy: a lease between two quick queries is not idle', () => {
-    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 500 });
-    const events = collect(g.guard);
-    const { record } = g.checkout();
-    g.clock.advance(900);
-    g.core.connectionActive(record);
-    g.clock.advance(200);
-    expect(events[0]!.state).toBe('busy');
-    expect(events[0]!.idleMs).toBeLessThan(500);
-  });
-
-  it('with reportBusy false, mutes a busy lease but reports it once it goes idle', () => {
-    const g = memoryGuard({ leakThresholdMs: 1_000, idleAfterMs: 500, reportBusy: false });
-    const events = collect(g.guard);
-    const { resource, record } = g.checkout();
-    resource.busy = true;
-    g.clock.advance(3_000);
-    expect(events).toHaveLength(0);
-    resource.busy = false;
-    g.core.connectionActive(record);
-    g.clock.advance(300);
-    expect(events).toHaveLength(0);
-    g.clock.advance(600);
-    expect(events.map((e) => [e.type, e.state])).toEqual([['leak', 'idle']]);
-  });
+  // A lease between two queries, and reportBusy: false: test/unit/lease-state.test.ts (state is
+  // read from the driver, never from recent activity).
 
   it('says "resolved" with the total hold time when a reported lease is released', () => {
     const g = memoryGuard({ leakThresholdMs: 1_000 });
