@@ -33,7 +33,7 @@ echo "== types in every resolution mode (arethetypeswrong), package.json (publin
 echo "== a scratch consumer project"
 consumer="$work/consumer"
 mkdir "$consumer"
-cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$consumer/"
+cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$repo/scripts/consumer/checks.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
@@ -44,8 +44,8 @@ echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.js
   "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" \
   "typescript-5.9@npm:typescript@5.9.3")
 
-echo "== run: ESM and CommonJS ($(node -v))"
-(cd "$consumer" && node run.mjs && node run.cjs)
+echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
+(cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
 
 echo "== type-check under each moduleResolution"
 tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
