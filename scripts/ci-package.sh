@@ -46,6 +46,10 @@ echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.js
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
 (cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
+echo "== the poolguard command"
+usage="$(cd "$consumer" && npx --no-install poolguard --help)"
+grep -q '^Usage: poolguard ' <<<"$usage" || { echo "poolguard --help printed: $usage" >&2; exit 1; }
+echo "poolguard --help: ok"
 
 echo "== type-check under each moduleResolution"
 tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
