@@ -38,7 +38,8 @@ cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
 # typescript 5.9 beside the pinned one: node10 resolution is what TypeScript 5.9 projects (NestJS's
-# default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off.
+# default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off (the
+# declarations must not need it).
 (cd "$consumer" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
   "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" \
@@ -63,7 +64,10 @@ EOF
   (cd "$consumer" && node "node_modules/$ts/bin/tsc" -p "tsconfig.$label.json")
 }
 tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts
-tsc_check node10-ts5.9 typescript-5.9 commonjs node10 ', "esModuleInterop": false, "allowSyntheticDefaultImports": false' types.ts
+noInterop=', "esModuleInterop": false, "allowSyntheticDefaultImports": false'
+tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts
+tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts
+tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts
 tsc_check node16 typescript node16 node16 '' types.ts types.mts
 tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts
 tsc_check bundler typescript esnext bundler '' types.ts

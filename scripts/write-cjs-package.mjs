@@ -6,8 +6,7 @@ writeFileSync(new URL('package.json', cjs), JSON.stringify({ type: 'commonjs' })
 
 // The CommonJS declarations are what TypeScript reads under moduleResolution node10 and from
 // CommonJS under node16. There a default import of a module with no default export (`import pg from
-// 'pg'`, `node:diagnostics_channel`) needs esModuleInterop or allowSyntheticDefaultImports in the
-// user's tsconfig; TypeScript 5.9 with module commonjs has both off, and with skipLibCheck every pg
+// 'pg'`) needs esModuleInterop or allowSyntheticDefaultImports in the user's tsconfig; TypeScript 5.9 with module commonjs has both off, and with skipLibCheck every pg
 // type then silently becomes an error type (`'connectionString' does not exist in type
 // 'PoolOptions'`). A namespace import names the same types under every setting. Declarations only:
 // the JavaScript keeps the default import, which is what runs on every pg 8.

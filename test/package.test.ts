@@ -77,14 +77,16 @@ describe('the packed package', () => {
     expect(pkg.peerDependenciesMeta['@types/pg']).toEqual({ optional: true });
   });
 
-  it('names no default import of a package in the CommonJS declarations (they would need esModuleInterop)', () => {
+  it('declarations need no esModuleInterop: no default import of a package (CommonJS) or of a node: module', () => {
     const offenders: string[] = [];
-    const cjs = join(root, 'dist', 'cjs');
-    for (const entry of readdirSync(cjs, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
-      const path = join(entry.parentPath, entry.name);
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (/^import \w+ from '[^'.]/.test(line)) offenders.push(`${path.slice(root.length + 1)}: ${line}`);
+    for (const [format, pattern] of [['cjs', /^import \w+ from '[^'.]/], ['esm', /^import \w+ from 'node:/]] as const) {
+      const dir = join(root, 'dist', format);
+      for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
+        const path = join(entry.parentPath, entry.name);
+        for (const line of readFileSync(path, 'utf8').split('\n')) {
+          if (pattern.test(line)) offenders.push(`${path.slice(root.length + 1)}: ${line}`);
+        }
       }
     }
     expect(offenders).toEqual([]);
