@@ -1,4 +1,6 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+// A namespace import: a default import would need esModuleInterop in the user's tsconfig to read
+// the declarations (node's modules have no default export in @types/node).
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 /**
  * The `node:diagnostics_channel` channels poolguard publishes on, for APM agents and applications

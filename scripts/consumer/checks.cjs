@@ -1,0 +1,53 @@
+'use strict';
+// The checks run.mjs (ESM) and run.cjs (CommonJS) make on the package they loaded, in a scratch
+// project that installed the packed tarball (scripts/ci-package.sh), against the real server.
+const assert = require('node:assert/strict');
+const { existsSync } = require('node:fs');
+const { once } = require('node:events');
+
+/** Every frame of poolguard's in `stack` names a file the installed package has: maps resolve. */
+function assertFramesExist(stack) {
+  const frames = [...stack.matchAll(/\(?((?:file:\/\/)?\/[^():]*node_modules\/poolguard\/[^():]+):\d+:\d+\)?$/gm)];
+  assert.ok(frames.length > 0, `no poolguard frame in:\n${stack}`);
+  for (const [, file] of frames) assert.ok(existsSync(file.replace(/^file:\/\//, '')), `a frame names ${file}, which the package does not ship`);
+  return frames.map(([, file]) => file);
+}
+
+module.exports = async function check(label, { pg, Pool, createPool, DoubleReleaseError }) {
+  const connectionString = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const app = `pkgci-${label}`;
+  const pool = new Pool({ connectionString, max: 2, application_name: app, guard: { name: app, logger: false, leakThresholdMs: 100 } });
+  assert.ok(pool instanceof pg.Pool, "poolguard/pg's Pool is the consumer's own pg.Pool");
+  const leak = once(pool.guard, 'leak');
+  const client = await pool.connect();
+  const { rows } = await client.query("select current_setting('application_name') as app, 1 + 1 as two");
+  assert.deepEqual(rows, [{ app, two: 2 }]);
+  assert.equal(pool.guard.snapshot().counts.leased, 1);
+
+  // The leak site is this file, not a frame inside the installed package or the driver.
+  const [report] = await leak;
+  assert.match(report.site, /checks\.cjs:\d+:\d+$/, `leak site: ${report.site}`);
+  client.release();
+  assert.throws(() => client.release(), DoubleReleaseError);
+  let error;
+  try {
+    client.release();
+  } catch (err) {
+    error = err;
+  }
+  // With --enable-source-maps the frames are the shipped src/*.ts; without, dist/*.js.
+  const files = assertFramesExist(error.stack);
+  const mapped = process.execArgv.includes('--enable-source-maps');
+  assert.ok(files.every((f) => f.includes(mapped ? '/poolguard/src/' : '/poolguard/dist/')), files.join('\n'));
+  assert.equal(pool.guard.snapshot().totals.checkouts, 1);
+  await pool.end();
+
+  const resources = createPool({ create: async () => ({ id: 7 }), destroy: async () => {} }, { max: 1, guard: { logger: false } });
+  const resource = await resources.acquire();
+  assert.equal(resource.id, 7);
+  assert.equal(resources.guard.snapshot().counts.leased, 1);
+  await resources.release(resource);
+  await resources.drain();
+  await resources.clear();
+  console.log(`${label}: ok${mapped ? ' (source maps)' : ''}`);
+};

@@ -1,0 +1,56 @@
+// Type-checked (never run) by scripts/ci-package.sh under each moduleResolution, against the packed
+// tarball. The @ts-expect-error lines fail the check if a type silently resolves to `any`.
+import { Pool, guard, type PoolOptions } from 'poolguard/pg';
+import { createPool, type GuardedPool } from 'poolguard/generic-pool';
+import { CheckoutTimeoutError, type GuardSnapshot, type LeakReport } from 'poolguard';
+import { Pool as PgPool, type PoolClient } from 'pg';
+
+const options: PoolOptions = {
+  connectionString: 'postgres://postgres@127.0.0.1:5432/postgres',
+  max: 2,
+  connectionTimeoutMillis: 5_000,
+  guard: { name: 'pkgci-types', leakThresholdMs: 30_000 },
+};
+const pool = new Pool(options);
+const asPg: PgPool = pool;
+pool.guard.on('leak', (report: LeakReport) => {
+  const site: string | undefined = report.site;
+  const held: number = report.heldMs;
+  void site;
+  void held;
+});
+const snapshot: GuardSnapshot = pool.guard.snapshot();
+const leased: number = snapshot.counts.leased;
+
+async function run(): Promise<number> {
+  const client: PoolClient = await pool.connect();
+  try {
+    const result = await client.query<{ one: number }>('select 1 as one');
+    const one: number = result.rows[0]!.one;
+    return one + pool.totalCount + leased;
+  } catch (err) {
+    if (err instanceof CheckoutTimeoutError) return -1;
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+guard(new PgPool(), { name: 'pkgci-existing' });
+
+const resources: GuardedPool<{ id: number }> = createPool(
+  { create: async () => ({ id: 1 }), destroy: async () => {} },
+  { max: 1, guard: { leakThresholdMs: 10_000 } },
+);
+resources.guard.snapshot();
+resources.acquire().then((resource) => resources.release(resource));
+
+// @ts-expect-error connectionString is a string in @types/pg's PoolConfig
+new Pool({ connectionString: 5 });
+// @ts-expect-error leakThresholdMs is a number
+new Pool({ guard: { leakThresholdMs: 'soon' } });
+// @ts-expect-error a guarded generic-pool has no query()
+resources.query('select 1');
+
+void asPg;
+void run;

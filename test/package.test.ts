@@ -1,0 +1,94 @@
+// What `npm pack` would publish, read without building again (scripts/ci-package.sh packs a copy
+// with no dist/, installs the tarball and uses it; this is the quick check that runs with the suite).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, root } from './helpers/build.js';
+
+interface PackageJson {
+  main: string;
+  module: string;
+  types: string;
+  bin: Record<string, string>;
+  exports: Record<string, string | Record<string, Record<string, string>>>;
+  typesVersions: Record<string, Record<string, string[]>>;
+  scripts: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  engines: { node: string };
+}
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
+let packed: Set<string>;
+
+function normal(path: string): string {
+  return posix.normalize(path).replace(/^\.\//, '');
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+  const [result] = JSON.parse(out) as [{ files: Array<{ path: string }> }];
+  packed = new Set(result.files.map((f) => f.path));
+}, 60_000);
+
+describe('the packed package', () => {
+  it('builds before packing, from a fresh clone and as a git dependency (prepare runs for both)', () => {
+    expect(pkg.scripts.prepare).toBe('npm run build');
+  });
+
+  it('ships every file package.json points to', () => {
+    const targets = [pkg.main, pkg.module, pkg.types, ...Object.values(pkg.bin)];
+    for (const [subpath, entry] of Object.entries(pkg.exports)) {
+      if (typeof entry === 'string') targets.push(entry);
+      else for (const conditions of Object.values(entry)) targets.push(...Object.values(conditions));
+      if (subpath !== '.' && subpath !== './package.json') {
+        // moduleResolution node10 ignores exports: typesVersions is how it finds the subpath.
+        expect(pkg.typesVersions['*']?.[subpath.slice(2)], `typesVersions for ${subpath}`).toBeDefined();
+      }
+    }
+    for (const paths of Object.values(pkg.typesVersions['*'] ?? {})) targets.push(...paths);
+    const missing = targets.map(normal).filter((t) => !packed.has(t));
+    expect(missing).toEqual([]);
+  });
+
+  it('ships the sources every source map points to', () => {
+    const maps = [...packed].filter((p) => p.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(100);
+    const unresolved: string[] = [];
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(join(root, map), 'utf8')) as { sources: string[] };
+      for (const source of sources) {
+        const target = posix.join(posix.dirname(map), source);
+        if (!packed.has(target)) unresolved.push(`${map} -> ${target}`);
+      }
+    }
+    expect(unresolved).toEqual([]);
+  });
+
+  it('ships no tests, benchmarks or demo', () => {
+    const extra = [...packed].filter((p) => !/^(dist|src)\//.test(p) && !['package.json', 'README.md'].includes(p));
+    expect(extra).toEqual([]);
+  });
+
+  it('declares @types/pg, which its declarations import, as an optional peer', () => {
+    expect(pkg.peerDependencies['@types/pg']).toMatch(/^\^8\./);
+    expect(pkg.peerDependenciesMeta['@types/pg']).toEqual({ optional: true });
+  });
+
+  it('declarations need no esModuleInterop: no default import of a package (CommonJS) or of a node: module', () => {
+    const offenders: string[] = [];
+    for (const [format, pattern] of [['cjs', /^import \w+ from '[^'.]/], ['esm', /^import \w+ from 'node:/]] as const) {
+      const dir = join(root, 'dist', format);
+      for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
+        const path = join(entry.parentPath, entry.name);
+        for (const line of readFileSync(path, 'utf8').split('\n')) {
+          if (pattern.test(line)) offenders.push(`${path.slice(root.length + 1)}: ${line}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});
