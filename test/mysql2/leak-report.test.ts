@@ -97,7 +97,7 @@ describe('mysql2 leak reports name the line that took the connection', () => {
     const waiter = pool.query('SELECT CONNECTION_ID() AS id');
     await until(() => reclaims.length > 0, 'a reclaim');
     expect(reclaims[0]!.site).toBe(`${FIXTURE}:5:33`);
-    const [rows] = (await waiter) as [Array<{ id: number }>];
+    const [rows] = (await waiter) as unknown as [Array<{ id: number }>];
     expect(rows[0]!.id).not.toBe(thread);
     const err = (await leaked.query('SELECT 1').catch((e: unknown) => e)) as LeaseReclaimedError;
     expect(err).toBeInstanceOf(LeaseReclaimedError);
