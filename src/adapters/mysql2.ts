@@ -456,17 +456,21 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   Object.defineProperty(connection, kStatus, { value: 0, writable: true, configurable: true });
   Object.defineProperty(connection, kLastLease, { value: undefined, writable: true, configurable: true });
   // Each command ends on a packet that carries the server's status flags (OK or EOF; an ERR
-  // packet carries none and leaves the last ones): read there, without a round trip.
+  // packet carries none and leaves the last ones): read there, without a round trip. They are
+  // read before mysql2 handles the packet, since the pool's own query() releases the connection
+  // from inside that call, and put back if the packet turns out not to end the command (a row).
   const handle = connection.handlePacket;
   connection.handlePacket = function handlePacket(this: ConnectionLike, packet?: PacketLike): void {
     const command = this._command;
-    handle.call(this, packet);
-    if (packet == null || this._command === command) return;
-    const name = (command as { constructor?: { name?: string } } | null)?.constructor?.name;
+    if (packet == null) return handle.call(this, packet);
+    const before = this[kStatus];
     // A prepared statement's OK packet has the same first byte but no status flags.
-    if (name !== 'Prepare') {
-      const status = statusFlags(packet);
-      if (status !== undefined) this[kStatus] = status;
+    const status = (command as { constructor?: { name?: string } } | null)?.constructor?.name === 'Prepare' ? undefined : statusFlags(packet);
+    if (status !== undefined) this[kStatus] = status;
+    handle.call(this, packet);
+    if (this._command === command) {
+      if (status !== undefined) this[kStatus] = before;
+      return;
     }
     core.connectionActive(record);
   };
