@@ -103,6 +103,9 @@ function legend() {
   return `<div class="legend">${item(COLORS.used, 'connections in use')}${item(COLORS.idle, 'connections idle in the pool')}${item(COLORS.waiting, 'requests waiting for a connection', 'line')}${item(COLORS.failed, 'failed requests per second')}${item(COLORS.culprit, 'poolguard names the culprit', 'dash')}</div>`;
 }
 
+/** Seconds to one decimal, truncated: an event at 6.97 s is in the chart's second 6, and says 6.9 s. */
+export const seconds = (ms) => `${(Math.floor(ms / 100) / 10).toFixed(1)} s`;
+
 const pct = (v) => `${(v * 100).toFixed(1)} %`;
 const ms = (v) => (v === undefined ? '–' : `${Math.round(v)} ms`);
 
@@ -112,7 +115,7 @@ function summaryTable(runs) {
 ${row('pool class', (r) => `<code>${esc(r.importLine)}</code>`)}
 ${row('requests answered without error', (r) => `${pct(r.successRate)} <span class="dim">(${r.ok} of ${r.total})</span>`)}
 ${row('failed requests', (r) => `${r.failed}${r.timeouts ? ` <span class="dim">(${r.timeouts} checkout timeouts)</span>` : ''}${r.unanswered?.length ? ` <span class="dim">(${r.unanswered.length} unanswered when the run ended: ${esc(r.unanswered.map((u) => u.route).join(', '))})</span>` : ''}`)}
-${row('first failure', (r) => (r.firstFailureMs === undefined ? 'none' : `${(r.firstFailureMs / 1000).toFixed(1)} s`))}
+${row('first failure', (r) => (r.firstFailureMs === undefined ? 'none' : seconds(r.firstFailureMs)))}
 ${row('latency p50 / p99 of the requests answered without error', (r) => `${ms(r.p50)} / ${ms(r.p99)}`)}
 ${row('time until the error, p50 of the failed requests', (r) => (r.failedP50 === undefined ? '<span class="dim">none failed</span>' : ms(r.failedP50)))}
 ${row('culprit named after', (r) => (r.culprit ? `<strong>${(r.culprit.atMs / 1000).toFixed(1)} s</strong>` : 'never'))}
@@ -135,7 +138,7 @@ function leakReports(run) {
     shown.map((r) => `<div class="leak"><p><strong>${(r.atMs / 1000).toFixed(1)} s</strong> · <code>${esc(r.site)}</code> · held ${Math.round(r.heldMs)} ms · ${esc(r.state)}</p><pre>${esc(r.message?.includes(r.stack?.split('\n')[0]?.trim() ?? '\u0000') ? r.message : `${r.message}\n${r.stack ?? ''}`)}</pre></div>`).join('') +
     (more > 0 ? `<p class="dim">… and ${more} more report${more === 1 ? '' : 's'}, all from ${esc([...new Set(run.leakReports.map((r) => r.site))].join(', '))}.</p>` : '') +
     (run.totals
-      ? `<p>poolguard's totals when the run ended (<code>pool.guard.snapshot().totals</code>, taken at the same moment as the leak and reclaim counts above; <code>leaks</code> counts leases reported, <code>reclaims</code> leases taken back, <code>timeouts</code> checkouts that gave up, <code>retired</code> connections closed, by reason):</p><pre>${esc(JSON.stringify(run.totals))}</pre>`
+      ? `<p>poolguard's totals when the run ended (<code>pool.guard.snapshot().totals</code>, taken at the same moment as the leak and reclaim counts above; <code>leaks</code> counts leases reported, <code>reclaims</code> leases taken back, <code>timeouts</code> checkouts that gave up, <code>retired</code> connections closed, by reason):</p><pre>${esc(JSON.stringify(run.totals, null, 1).replace(/\n\s*/g, ' '))}</pre>`
       : '')
   );
 }

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DemoError, createEmbeddedPostgres } from './embedded-db.mjs';
 import { runLoad } from './load.mjs';
-import { writeReport } from './report.mjs';
+import { seconds, writeReport } from './report.mjs';
 import { SCHEMA, createService, dropSchema, setupSchema } from './service.mjs';
 
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
@@ -194,7 +194,7 @@ async function runOnce(run, { poolOptions, durationMs, ratePerSecond, sampleEver
         errorShapes.add(shape);
         errorSamples.push(r.error);
         if (errorSamples.length === 1) {
-          out.line(`  ${out.red('✗')} ${(r.doneAt / 1000).toFixed(1)} s  first failed request (${r.route}), ${guarded ? 'and what it was told:' : 'and all it was told (nothing says who holds the connections):'}`);
+          out.line(`  ${out.red('✗')} ${seconds(r.doneAt)}  first failed request (${r.route}), ${guarded ? 'and what it was told:' : 'and all it was told (nothing says who holds the connections):'}`);
           out.line(out.dim(indent(r.error, 4)));
         }
       }
@@ -356,7 +356,7 @@ function printSummary(out, data, reportPath) {
     ['requests answered without error', ...data.runs.map((r) => `${(r.successRate * 100).toFixed(1)} % (${r.ok}/${r.total})`)],
     ['latency p50 / p99 (answered)', ...data.runs.map((r) => (r.p50 === undefined ? '–' : `${Math.round(r.p50)} / ${Math.round(r.p99)} ms`))],
     ['failed after (p50 of failed)', ...data.runs.map((r) => (r.failedP50 === undefined ? '–' : `${Math.round(r.failedP50)} ms`))],
-    ['first failure', ...data.runs.map((r) => (r.firstFailureMs === undefined ? 'none' : `${(r.firstFailureMs / 1000).toFixed(1)} s`))],
+    ['first failure', ...data.runs.map((r) => (r.firstFailureMs === undefined ? 'none' : seconds(r.firstFailureMs)))],
     ['culprit named after', ...data.runs.map((r) => (r.culprit ? `${(r.culprit.atMs / 1000).toFixed(1)} s` : 'never'))],
     ['culprit', ...data.runs.map((r) => r.culprit?.site ?? '–')],
     ['leaks reported / reclaimed', ...data.runs.map((r) => (r.guarded ? `${r.leaks} / ${r.reclaims}` : '–'))],

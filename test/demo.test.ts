@@ -150,7 +150,7 @@ describe('the demo', () => {
     expect(result.stdout).toMatch(new RegExp(`leaks reported / reclaimed +– +${guarded.totals!.leaks} / ${guarded.totals!.reclaims}\n`));
     const html = readFileSync(reportPath, 'utf8');
     expect(html).toContain(`<td>${guarded.totals!.leaks} / ${guarded.totals!.reclaims}</td>`);
-    expect(html).toContain(`&quot;leaks&quot;:${guarded.totals!.leaks},`);
+    expect(html).toContain(`&quot;leaks&quot;: ${guarded.totals!.leaks},`);
   });
 
   it('counts leaks and reclaims at one moment, also when leases are still reported while the pool closes', async () => {
