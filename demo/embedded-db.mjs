@@ -11,7 +11,7 @@
 // reach the binaries (a clone under /root, mode 0700), they are copied into the run's private
 // directory first.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
@@ -83,6 +83,31 @@ function postgresUser() {
 function reachable(path, user) {
   const r = spawnSync('test', ['-x', path], { ...user, stdio: 'ignore', timeout: 10_000 });
   return !r.error && r.status === 0;
+}
+
+/**
+ * The server's files under `to`, as hard links (no data copied, so no cost worth measuring) where
+ * `from` and `to` share a file system, as copies where they do not. Static libraries are left out.
+ * Returns how it was done.
+ */
+function placeBinaries(from, to) {
+  const link = (src, dst) => {
+    mkdirSync(dst);
+    for (const entry of readdirSync(src, { withFileTypes: true })) {
+      const [s, d] = [join(src, entry.name), join(dst, entry.name)];
+      if (entry.isDirectory()) link(s, d);
+      else if (entry.isSymbolicLink()) symlinkSync(readlinkSync(s), d);
+      else if (!entry.name.endsWith('.a')) linkSync(s, d);
+    }
+  };
+  try {
+    link(from, to);
+    return 'linked';
+  } catch {
+    rmSync(to, { recursive: true, force: true });
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true, filter: (src) => !src.endsWith('.a') });
+    return 'copied';
+  }
 }
 
 function sleepSync(ms) {
@@ -203,11 +228,12 @@ export function createEmbeddedPostgres({ nativeDir } = {}) {
     }
     let bin = join(native, 'bin');
     let copyMs;
+    let copied;
     if (user.uid !== undefined && !reachable(join(bin, 'postgres'), user)) {
       // Not reachable by the postgres user (a parent directory it cannot enter): run a copy.
       const t = performance.now();
       try {
-        cpSync(native, join(dir, 'native'), { recursive: true, verbatimSymlinks: true, filter: (src) => !src.endsWith('.a') });
+        copied = placeBinaries(native, join(dir, 'native'));
       } catch (err) {
         throw failure('copy its binaries where the postgres user can reach them', err.message);
       }
@@ -245,13 +271,13 @@ export function createEmbeddedPostgres({ nativeDir } = {}) {
       throw failure('start', err.message);
     }
     const version = /PostgreSQL \d+(\.\d+)?/.exec(log.join(''))?.[0] ?? 'PostgreSQL';
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, version, startMs: performance.now() - started, copyMs };
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, version, startMs: performance.now() - started, copyMs, copied };
   }
 
   const handle = {
     /**
      * Starts the server; on failure, removes what it made and throws a DemoError.
-     * @returns {Promise<{ url: string, version: string, startMs: number, copyMs?: number }>}
+     * @returns {Promise<{ url: string, version: string, startMs: number, copyMs?: number, copied?: 'linked' | 'copied' }>}
      */
     async start() {
       try {

@@ -439,7 +439,10 @@ async function main() {
     out.status('Starting an embedded PostgreSQL (no DATABASE_URL set)…', true);
     const started = await embedded.start();
     databaseUrl = started.url;
-    const copied = started.copyMs === undefined ? '' : `, ${(started.copyMs / 1000).toFixed(1)} s of it copying the server binaries where the postgres user can reach them`;
+    const copied =
+      started.copyMs === undefined
+        ? ''
+        : `, ${(started.copyMs / 1000).toFixed(1)} s of it ${started.copied === 'linked' ? 'linking' : 'copying'} the server binaries where the postgres user can reach them`;
     databaseLabel = `embedded ${started.version} (started in ${(started.startMs / 1000).toFixed(1)} s${copied}; removed on exit)`;
   } else {
     databaseLabel = `PostgreSQL at ${redactUrl(databaseUrl)} (DATABASE_URL)`;

