@@ -62,6 +62,12 @@ function startExample(example: string, env: Record<string, string> = {}) {
       clearTimeout(timer);
       return { ...result, exitMs: performance.now() - sentAt };
     },
+    /** Stops it with `signal` and asserts what every example owes its operator: code 0, at once. */
+    async expectCleanStop(signal: NodeJS.Signals, withinMs: number): Promise<void> {
+      const stopped = await this.stop(signal);
+      expect(stopped, out + err).toMatchObject({ code: 0, signal: null });
+      expect(stopped.exitMs).toBeLessThan(withinMs);
+    },
     kill: () => child.kill('SIGKILL'),
   };
 }
@@ -121,9 +127,7 @@ describe('examples run', () => {
       expect(text).toMatch(/^poolguard_lease_oldest_age\{/m);
       // Past the SDK's 5 s span batch: its default OTLP exporter used to hold the exit about 8 s here.
       await sleep(Math.max(0, 6_000 - example.sinceStartMs()));
-      const stopped = await example.stop('SIGTERM');
-      expect(stopped, example.output()).toMatchObject({ code: 0, signal: null });
-      expect(stopped.exitMs).toBeLessThan(3_000);
+      await example.expectCleanStop('SIGTERM', 3_000);
       expect(example.stderr()).toBe('');
     } finally {
       example.kill();
@@ -136,9 +140,7 @@ describe('examples run', () => {
     try {
       // The SDK is up (its Prometheus endpoint answers) and the pool is being filled.
       await listening(port);
-      const stopped = await example.stop('SIGTERM');
-      expect(stopped, example.output()).toMatchObject({ code: 0, signal: null });
-      expect(stopped.exitMs).toBeLessThan(3_000);
+      await example.expectCleanStop('SIGTERM', 3_000);
       expect(example.stderr()).toBe('');
     } finally {
       example.kill();
@@ -150,9 +152,7 @@ describe('examples run', () => {
     const example = startExample('otel-service.mjs', { METRICS_PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1' });
     try {
       await example.waitFor('metrics on http://');
-      const stopped = await example.stop('SIGINT');
-      expect(stopped, example.output()).toMatchObject({ code: 0, signal: null });
-      expect(stopped.exitMs).toBeLessThan(4_000);
+      await example.expectCleanStop('SIGINT', 4_000);
       expect(example.stderr()).toMatch(/^SIGINT: the last telemetry export (did not finish within 2 s|failed \(.+\)); stopped anyway\n$/);
     } finally {
       example.kill();
