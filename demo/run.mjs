@@ -415,7 +415,9 @@ async function main() {
   let databaseUrl = process.env.DATABASE_URL;
   let databaseLabel;
   const embedded = databaseUrl ? undefined : createEmbeddedPostgres();
+  let stopping = false;
   const interrupted = (signal) => {
+    stopping = true;
     quietOpenClients();
     out.last(`\n${signal}: stopping${embedded ? ' the embedded database and removing its files' : ''}; no report was written.`);
     if (embedded) embedded.stop().finally(() => process.exit(130));
@@ -426,14 +428,17 @@ async function main() {
   // A crash outside the awaited path (an event listener that throws) still stops the embedded
   // database and removes its files before the process ends.
   const crashed = (err) => {
+    // Once stopping on a signal, the connections the server closes under the demo fail as expected.
+    if (stopping) return;
+    stopping = true;
     quietOpenClients();
     out.last('');
     process.stderr.write(`demo: unexpected failure (a bug in the demo; please report it with this output):\n${err?.stack ?? err}\n`);
     if (embedded) embedded.stop().finally(() => process.exit(1));
     else process.exit(1);
   };
-  process.once('uncaughtException', crashed);
-  process.once('unhandledRejection', crashed);
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
 
   if (embedded) {
     out.status('Starting an embedded PostgreSQL (no DATABASE_URL set)…', true);

@@ -220,12 +220,20 @@ describe('the demo', () => {
     const tmp = scratch('pgdemo-signal-');
     try {
       let sent = false;
-      const run = await runDemo(['--duration', '10'], { DATABASE_URL: undefined, TMPDIR: tmp.dir }, (stdout, kill) => {
-        if (!sent && stdout.includes('Run 1: plain pg.Pool')) {
-          sent = true;
-          setTimeout(() => kill(signal), 500);
-        }
-      });
+      // Loaded before the demo: a query left unawaited fails as the server stops under it (pg's
+      // 'Connection terminated unexpectedly'), as the demo's own connections may.
+      const failOnStop = `process.once('${signal}', () => void Promise.reject(new Error('Connection terminated unexpectedly')));`;
+      const run = await runDemo(
+        ['--duration', '10'],
+        { DATABASE_URL: undefined, TMPDIR: tmp.dir },
+        (stdout, kill) => {
+          if (!sent && stdout.includes('Run 1: plain pg.Pool')) {
+            sent = true;
+            setTimeout(() => kill(signal), 500);
+          }
+        },
+        { nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(failOnStop)}`] },
+      );
       expect(sent, run.stdout + run.stderr).toBe(true);
       expect(run.stdout).toMatch(/Database: embedded PostgreSQL \d+/);
       expect(run.stdout).toContain(`${signal}: stopping the embedded database and removing its files; no report was written.`);
