@@ -6,8 +6,14 @@ import type { TraceRef } from './telemetry.js';
  * @public
  */
 export interface HolderGroup {
-  /** `file:line:column` of the code that took the leases, or a label when no stack was captured. */
+  /**
+   * Where the leases were taken, as reports say it: `file:line:column` of the application's line,
+   * or what is known instead (`an unknown site inside knex`, `an unknown site (no stack captured
+   * for this pool.query())`); leases are grouped by it.
+   */
   readonly site: string;
+  /** When the site is unknown: why, and what finds the line (as the leak report says it). */
+  readonly hint: string | undefined;
   /** Leases open from this site. */
   readonly count: number;
   /** The longest of their hold times, in milliseconds. */
@@ -91,11 +97,11 @@ export class LeaseReclaimedError extends Error {
   readonly heldMs: number;
 
   /** @internal */
-  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number) {
+  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, where = site ?? 'an unknown site') {
     super(
       `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
         `with nothing in flight for ${formatDuration(idleMs)} (guard.reclaimAfterMs is ${reclaimAfterMs}). ` +
-        `It was checked out at ${site ?? 'an unknown site (stack capture was off for it)'} and never released. ` +
+        `It was checked out at ${where} and never released. ` +
         `Release the client in a finally block there; calling release() now is harmless.`,
     );
     this.name = 'LeaseReclaimedError';
@@ -115,6 +121,7 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
     const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'idle lease')}: probably never released` : '';
     const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
     lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${verdict}`);
+    if (h.hint !== undefined) lines.push(`    (${h.hint})`);
   }
   if (holders.some((h) => h.idle > 0)) {
     lines.push('Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().');
