@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LeakReport, Pool as GuardedPool, type Pool } from '../../src/pg.js';
 import { root } from '../helpers/build.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
+import { otelHarness } from '../helpers/otel.js';
 import { forceEnd, guardedPool } from '../helpers/pools.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as handlers from '../fixtures/handlers.mjs';
@@ -349,8 +350,10 @@ describe('a leaking handler on each data layer, with default settings', () => {
     expect(report.message).toContain('run with guard.asyncCallers: true until the next report');
   });
 
-  it('Knex: knex.transaction() and an early return: no line, guard.asyncCallers named; the timeout error and snapshot say it the same way', async () => {
-    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: THRESHOLD });
+  it('Knex: knex.transaction() and an early return: no line, guard.asyncCallers named; the timeout error, snapshot and leak span say it the same way', async () => {
+    const otel = otelHarness();
+    cleanups.push(() => otel.shutdown());
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { ...THRESHOLD, tracerProvider: otel.tracerProvider } });
     const knex = orm.knexOnPool(pool);
     const reported = firstReport(pool);
     expect(await handlers.knexHandler(knex, { id: 0 })).toEqual({ status: 404 });
@@ -365,6 +368,8 @@ describe('a leaking handler on each data layer, with default settings', () => {
     expect(err?.message).toContain('1 × an unknown site inside knex: ');
     expect(err?.message).not.toContain('stack not captured');
     expect(err?.holders[0]).toMatchObject({ site: report.where, hint: expect.stringContaining('guard.asyncCallers: true') });
+    const span = otel.exporter.getFinishedSpans().find((s) => s.name === 'poolguard.lease.leak');
+    expect(span?.attributes['poolguard.lease.site']).toBe('an unknown site inside knex');
   });
 
   describe('TypeORM (DataSource with driver: { ...pg, Pool })', () => {
