@@ -372,6 +372,20 @@ describe('a leaking handler on each data layer, with default settings', () => {
     expect(span?.attributes['poolguard.lease.site']).toBe('an unknown site inside knex');
   });
 
+  it("Kysely and Knex with guard.asyncCallers, as their reports advise: the handler's line, not its earlier await", async () => {
+    for (const [layer, run] of [
+      ['kysely', (pool: Pool) => handlers.kyselyHandler(orm.kysely(pool), { id: 0 })],
+      ['knex', (pool: Pool) => handlers.knexHandler(orm.knexOnPool(pool), { id: 0 })],
+    ] as const) {
+      const pool = guardedPool({ guard: { ...THRESHOLD, asyncCallers: true } });
+      const reported = firstReport(pool);
+      expect(await run(pool)).toEqual({ status: 404 });
+      const report = await reported;
+      expect(report.site, layer).toMatch(handlerSite(`${layer}-handler`));
+      expect(report.site, layer).not.toMatch(authLine);
+    }
+  });
+
   describe('TypeORM (DataSource with driver: { ...pg, Pool })', () => {
     let admin: pg.Client;
     beforeAll(async () => {
