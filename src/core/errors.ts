@@ -8,8 +8,8 @@ import type { TraceRef } from './telemetry.js';
 export interface HolderGroup {
   /**
    * Where the leases were taken, as reports say it: `file:line:column` of the application's line,
-   * or what is known instead (`an unknown site inside knex`, `an unknown site (no stack captured
-   * for this pool.query())`); leases are grouped by it.
+   * or what is known instead (`an unknown site inside knex`, or
+   * `an unknown site (no stack captured for this pool.query())`); leases are grouped by it.
    */
   readonly site: string;
   /** When the site is unknown: why, and what finds the line (as the leak report says it). */

@@ -39,8 +39,9 @@ export interface LeakReport {
   readonly site: string | undefined;
   /**
    * Where the lease was taken, as reports, holder groups, snapshots and telemetry all say it: the
-   * `site`, or `an unknown site inside knex`, `an unknown site (no stack captured for this
-   * pool.query())`… The message adds why and what finds the line.
+   * `site`, or `an unknown site inside knex`, or
+   * `an unknown site (no stack captured for this pool.query())`. The message adds why and what
+   * finds the line.
    */
   readonly where: string;
   /** The stack captured at checkout, one frame per line, or `undefined`. */

@@ -167,8 +167,11 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * ORM's `acquireConnection`.
  *
  * The list is matched against file paths, `node_modules/<package>/` in any package manager's
- * layout. Extend it with `guard.ignoreFrames` (a data-access helper of your own, a data layer not
- * listed here); user patterns are added to this list, never replace it.
+ * layout. Besides the list, a frame inside any installed package (a `node_modules` path segment)
+ * is never the site, so that a report never sends its reader into a library's own file; the list
+ * still matters where a package's code is not under `node_modules` (a bundle). Extend it with
+ * `guard.ignoreFrames` (a data-access helper of your own, a data layer bundled into the
+ * application); user patterns are added to this list, never replace it.
  *
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
  * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize`, `@mikro-orm/*`, `objection`,
