@@ -21,15 +21,17 @@ const StacksItem = new EntitySchema({
   columns: { id: { type: Number, primary: true, generated: true }, name: { type: String } },
 });
 
-const FIXTURE = 'test/fixtures/orm.mjs';
-const source = readFileSync(join(root, FIXTURE), 'utf8').split('\n');
-
-/** `test/fixtures/orm.mjs:<line>:` of the line marked `SITE:<name>`. */
-function site(name: string): string {
-  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
-  if (index === -1) throw new Error(`no SITE:${name} marker in ${FIXTURE}`);
-  return `${FIXTURE}:${index + 1}:`;
+/** For a fixture: `<file>:<line>:` of its line marked `SITE:<name>` (or containing `text`). */
+function markers(file: string): (name: string, text?: string) => string {
+  const lines = readFileSync(join(root, file), 'utf8').split('\n');
+  return (name, text = `// SITE:${name}`) => {
+    const index = lines.findIndex((line) => line.includes(text));
+    if (index === -1) throw new Error(`no ${text} in ${file}`);
+    return `${file}:${index + 1}:`;
+  };
 }
+
+const site = markers('test/fixtures/orm.mjs');
 
 function reports(pool: Pool, type: 'leak' | 'leakResolved' = 'leak'): LeakReport[] {
   const seen: LeakReport[] = [];
@@ -288,15 +290,10 @@ describe('pg-cursor and pg-query-stream on a checked-out client', () => {
  * finds it, and never names a library's file or an unrelated line.
  */
 describe('a leaking handler on each data layer, with default settings', () => {
-  const HANDLERS = 'test/fixtures/handlers.mjs';
-  const handlerSource = readFileSync(join(root, HANDLERS), 'utf8').split('\n');
-  /** `^test/fixtures/handlers.mjs:<line>:\d+$` of the line marked `SITE:<name>`. */
-  function handlerSite(name: string): RegExp {
-    const index = handlerSource.findIndex((line) => line.includes(`// SITE:${name}`));
-    if (index === -1) throw new Error(`no SITE:${name} marker in ${HANDLERS}`);
-    return new RegExp(`^${HANDLERS}:${index + 1}:\\d+$`);
-  }
-  const authLine = new RegExp(`^${HANDLERS}:${handlerSource.findIndex((l) => l.includes('await auth(request)')) + 1}:`);
+  const marked = markers('test/fixtures/handlers.mjs');
+  const handlerSite = (name: string): RegExp => new RegExp(`^${marked(name)}\\d+$`);
+  // The handlers' earlier await: on the trail, but not on the path to the checkout.
+  const authLine = new RegExp(`^${marked('auth', 'await auth(request)')}`);
   const THRESHOLD = { leakThresholdMs: 100 };
 
   /** The first report, checked for what every report must be whatever the data layer. */
