@@ -325,6 +325,14 @@ describe('a leaking handler on each data layer, with default settings', () => {
     expect((await reported).site).toMatch(handlerSite('cursor-handler'));
   });
 
+  it('pg-query-stream: a return from inside for await: the connect() line', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    const reported = firstReport(pool);
+    const { row } = await handlers.streamHandler(pool, { wanted: 3 });
+    expect(row.n).toBe(3);
+    expect((await reported).site).toMatch(handlerSite('stream-handler'));
+  });
+
   it('Drizzle: a transaction whose callback never returns: the db.transaction() line', async () => {
     const pool = guardedPool({ guard: THRESHOLD });
     const reported = firstReport(pool);
