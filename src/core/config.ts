@@ -55,8 +55,9 @@ export interface GuardOptions {
   stackDepth?: number;
   /**
    * Extra frames to skip when looking for the call site, as path substrings or regular expressions
-   * (a data-access helper of your own, an ORM). poolguard, pg, pg-pool and Node internals are
-   * always skipped.
+   * (a data-access helper of your own, an ORM bundled into the application). poolguard, the
+   * driver, the data layers of `DEFAULT_IGNORED_FRAMES`, Node internals and every installed
+   * package (`node_modules`) are always skipped.
    */
   ignoreFrames?: ReadonlyArray<string | RegExp>;
   /**
