@@ -6,8 +6,14 @@ import type { TraceRef } from './telemetry.js';
  * @public
  */
 export interface HolderGroup {
-  /** `file:line:column` of the code that took the leases, or a label when no stack was captured. */
+  /**
+   * Where the leases were taken, as reports say it: `file:line:column` of the application's line,
+   * or what is known instead (`an unknown site inside knex`, or
+   * `an unknown site (no stack captured for this pool.query())`); leases are grouped by it.
+   */
   readonly site: string;
+  /** When the site is unknown: why, and what finds the line (as the leak report says it). */
+  readonly hint: string | undefined;
   /** Leases open from this site. */
   readonly count: number;
   /** The longest of their hold times, in milliseconds. */
@@ -99,8 +105,8 @@ export class LeaseReclaimedError extends Error {
   readonly reason: 'idle' | 'end';
 
   /** @internal */
-  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }) {
-    const where = `It was checked out at ${site ?? 'an unknown site (stack capture was off for it)'} and never released. `;
+  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }, taken = site ?? 'an unknown site') {
+    const where = `It was checked out at ${taken} and never released. `;
     super(
       end === undefined
         ? `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
@@ -134,6 +140,7 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
     const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'lease')} with nothing in flight: look for a path that skips release()` : '';
     const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
     lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
+    if (h.hint !== undefined) lines.push(`    (${h.hint})`);
   }
   const details = 'Details: err.holders, pool.guard.snapshot().';
   const inTransaction = holders.filter((h) => h.inTransaction > 0);
