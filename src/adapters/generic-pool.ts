@@ -220,22 +220,43 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
 
 function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number | undefined, discarded: number): Promise<unknown> {
   const { core } = state;
-  return Promise.resolve(state.acquire.call(pool, priority)).then(
+  let acquiring: PromiseLike<unknown>;
+  try {
+    acquiring = state.acquire.call(pool, priority);
+  } catch (err) {
+    // generic-pool's acquire() can throw synchronously (a priority that is not a number): the
+    // caller gets its throw unchanged, and the lease leaves the ledger.
+    core.checkoutFailed(lease, false);
+    throw err;
+  }
+  return Promise.resolve(acquiring).then(
     (resource) => {
-      const record = recordFor(state, resource);
-      // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
-      if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
-        return Promise.resolve(state.destroy.call(pool, resource)).then(() => acquireFor(state, pool, lease, priority, discarded + 1));
+      try {
+        const record = recordFor(state, resource);
+        // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
+        if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
+          return Promise.resolve(state.destroy.call(pool, resource)).then(
+            () => acquireFor(state, pool, lease, priority, discarded + 1),
+            (err: unknown) => failed(core, lease, err),
+          );
+        }
+        core.checkoutGranted(lease, record);
+        return resource;
+      } catch (err) {
+        return failed(core, lease, err);
       }
-      core.checkoutGranted(lease, record);
-      return resource;
     },
     (err: unknown) => {
       if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
-      core.checkoutFailed(lease, false);
-      throw err;
+      return failed(core, lease, err);
     },
   );
+}
+
+/** Whatever ended a checkout, its lease leaves the ledger (a no-op for one already granted or failed). */
+function failed(core: GuardCore, lease: Lease, err: unknown): never {
+  core.checkoutFailed(lease, false);
+  throw err;
 }
 
 /** generic-pool's TimeoutError, same class and message prefix, naming who holds the resources. */

@@ -278,7 +278,14 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
   // An idle client and nobody ahead: pg-pool hands it over on its next tick, without a wait.
   const lease = state.core.checkoutRequested('connect', capture, 'query', !pool.ending && pool.idleCount > pool.waitingCount);
   if (typeof cb === 'function') {
-    return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
+    try {
+      return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
+    } catch (err) {
+      // pg-pool throws synchronously when it cannot even build a client (an unparseable
+      // connection string): the caller gets pg's own throw, and the lease leaves the ledger.
+      state.core.checkoutFailed(lease, false);
+      throw err;
+    }
   }
   // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
   // error), but resolved from the callback form, so that the checkout costs one promise, as in pg.
@@ -294,7 +301,13 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     throw err;
   });
   const settle: Callback = (e, c) => (e ? reject(e) : resolve(c!));
-  state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, settle, 0));
+  try {
+    state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, settle, 0));
+  } catch (err) {
+    // As above: pg's promise form throws synchronously too, and so does this one.
+    state.core.checkoutFailed(lease, false);
+    throw err;
+  }
   return result;
 }
 
@@ -343,7 +356,13 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
 }
 
 function retry(state: PgGuardState, lease: Lease, cb: Callback, discarded: number): void {
-  state.connect.call(state.pool, (err, client, done) => granted(state, lease, err, client, done, cb, discarded));
+  try {
+    state.connect.call(state.pool, (err, client, done) => granted(state, lease, err, client, done, cb, discarded));
+  } catch (err) {
+    // Inside pg-pool's callback: nobody above would catch it, so the caller gets it instead.
+    state.core.checkoutFailed(lease, false);
+    cb(err instanceof Error ? err : new Error(String(err)), undefined, () => {});
+  }
 }
 
 function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, client: pg.PoolClient, pgRelease: Done, cb: Callback): void {
