@@ -45,7 +45,7 @@ interface State {
   readonly pool: AnyPool;
   readonly records: Map<unknown, ConnectionRecord>;
   /** Reclaimed leases whose holders have not called release() yet: that call must be harmless. */
-  readonly reclaimed: Map<unknown, Lease>;
+  readonly reclaimed: ReclaimedLeases;
   readonly acquire: (priority?: number) => PromiseLike<unknown>;
   readonly release: (resource: unknown) => PromiseLike<void>;
   readonly destroy: (resource: unknown) => PromiseLike<void>;
@@ -144,8 +144,6 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     reclaim: (lease) => {
       const resource = resourceOf(state, lease);
       if (resource === undefined) return;
-      // Bounded: a holder that never comes back must not grow this map without limit.
-      if (state.reclaimed.size >= 1_000) state.reclaimed.clear();
       state.reclaimed.set(resource, lease);
       void Promise.resolve(state.destroy.call(pool, resource)).catch(() => {});
     },
@@ -157,7 +155,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     core,
     pool,
     records,
-    reclaimed: new Map(),
+    reclaimed: new ReclaimedLeases(),
     acquire: pool.acquire,
     release: pool.release,
     destroy: pool.destroy,
@@ -191,15 +189,16 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   } as AnyPool['use'];
 
   pool.release = function release(this: AnyPool, resource: unknown) {
-    const late = state.reclaimed.get(resource);
-    if (late !== undefined) {
-      state.reclaimed.delete(resource);
-      core.released(late, release, NOT_IN_POOL_MESSAGE);
-      return Promise.resolve();
-    }
     const record = records.get(resource);
     const lease = record?.lease;
-    if (lease === undefined || lease.released) return doubleRelease(state, this, resource, release);
+    if (lease === undefined || lease.released) {
+      const late = state.reclaimed.take(resource);
+      if (late !== undefined) {
+        core.released(late, release, NOT_IN_POOL_MESSAGE);
+        return Promise.resolve();
+      }
+      return doubleRelease(state, this, resource, release);
+    }
     core.released(lease, release, NOT_IN_POOL_MESSAGE);
     if (record !== undefined && core.dueForRetirement(record) !== undefined) return state.destroy.call(this, resource);
     return state.release.call(this, resource);
@@ -258,6 +257,42 @@ function failed(core: GuardCore, lease: Lease, err: unknown): never {
   core.checkoutFailed(lease, false);
   throw err;
 }
+
+/**
+ * The reclaimed leases whose holders may still call release(). An object resource is remembered
+ * for as long as anything (its holder) can still reach it, and no longer: a WeakMap, so that no
+ * number of reclaims forgets a live holder or grows memory. A primitive resource cannot be held
+ * weakly: the most recent {@link MAX_RECLAIMED_PRIMITIVES} are kept, the oldest forgotten one by one.
+ */
+class ReclaimedLeases {
+  readonly #objects = new WeakMap<object, Lease>();
+  readonly #primitives = new Map<unknown, Lease>();
+
+  set(resource: unknown, lease: Lease): void {
+    if ((typeof resource === 'object' && resource !== null) || typeof resource === 'function') {
+      this.#objects.set(resource as object, lease);
+      return;
+    }
+    this.#primitives.delete(resource);
+    this.#primitives.set(resource, lease);
+    if (this.#primitives.size > MAX_RECLAIMED_PRIMITIVES) this.#primitives.delete(this.#primitives.keys().next().value);
+  }
+
+  /** The reclaimed lease of `resource`, forgotten once returned (a second release is a double release). */
+  take(resource: unknown): Lease | undefined {
+    if ((typeof resource === 'object' && resource !== null) || typeof resource === 'function') {
+      const lease = this.#objects.get(resource as object);
+      if (lease !== undefined) this.#objects.delete(resource as object);
+      return lease;
+    }
+    const lease = this.#primitives.get(resource);
+    if (lease !== undefined) this.#primitives.delete(resource);
+    return lease;
+  }
+}
+
+/** Reclaimed primitive resources (numbers, strings) remembered for a late release() (README). */
+const MAX_RECLAIMED_PRIMITIVES = 10_000;
 
 /** generic-pool's TimeoutError, same class and message prefix, naming who holds the resources. */
 function timeoutError(state: State, lease: Lease, original: Error): Error {
