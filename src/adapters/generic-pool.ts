@@ -1,4 +1,5 @@
 import * as genericPool from 'generic-pool';
+import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
@@ -107,10 +108,10 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
   const wrapped: genericPool.Factory<unknown> = {
     create: async () => {
       // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
-      // this reads the same monotonic source as the core clock directly.
-      const started = performance.now();
+      // this reads the core's clock directly.
+      const started = systemClock.now();
       const resource = await factory.create();
-      if (holder.state !== undefined) recordFor(holder.state, resource, performance.now() - started);
+      if (holder.state !== undefined) recordFor(holder.state, resource, systemClock.now() - started);
       return resource;
     },
     destroy: async (resource) => {

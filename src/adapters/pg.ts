@@ -451,7 +451,7 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   // A cursor (pg-cursor, pg-query-stream) answers each read() with portalSuspended, never with
   // readyForQuery until it closes: each batch counts as activity.
   client.connection?.on?.('portalSuspended', () => core.connectionActive(record));
-  client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
+  client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record, core.clock.now())));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.
   client.on?.('error', (err: Error) => {
@@ -462,11 +462,11 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
 }
 
 /** Why pg-pool removed a connection nobody marked: its own policies, read from its options. */
-function inferredReason(pool: PgPoolLike, client: ClientLike, record: ConnectionRecord): RetireReason {
+function inferredReason(pool: PgPoolLike, client: ClientLike, record: ConnectionRecord, now: number): RetireReason {
   if (pool.ending) return 'ended';
   const options = (pool.options ?? {}) as { maxUses?: number; maxLifetimeSeconds?: number };
   if (typeof options.maxUses === 'number' && (client._poolUseCount ?? 0) >= options.maxUses) return 'uses';
-  if (options.maxLifetimeSeconds && record.lease === undefined && performance.now() - record.createdAt >= options.maxLifetimeSeconds * 1_000 - 50) return 'lifetime';
+  if (options.maxLifetimeSeconds && record.lease === undefined && now - record.createdAt >= options.maxLifetimeSeconds * 1_000 - 50) return 'lifetime';
   return record.lease === undefined ? 'idle' : 'error';
 }
 

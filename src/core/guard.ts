@@ -370,6 +370,8 @@ export class GuardCore {
   readonly #suspectAfterMs: number;
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
+  /** The clock's `epoch` when the timer was made. */
+  #timerEpoch: number | undefined = undefined;
   #recordReleases: boolean;
   /** Set by `runManaged` around its synchronous call into the pool's checkout. */
   #managed = false;
@@ -414,7 +416,13 @@ export class GuardCore {
   }
 
   #ensureTimer(): void {
-    if (this.#timer === undefined) this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
+    if (this.#timer !== undefined) {
+      if (this.#timerEpoch === this.clock.epoch) return;
+      // Made under another clock (fake timers installed or removed since): it may never fire.
+      this.clock.clearInterval(this.#timer);
+    }
+    this.#timerEpoch = this.clock.epoch;
+    this.#timer = this.clock.setInterval(() => this.scan(), this.#scanEveryMs);
   }
 
   /** Writes one line through the pool's rate-limited logger (for adapters' one-off messages). */
@@ -647,7 +655,7 @@ export class GuardCore {
       if (conn.uses === 0 && lease.requestedAt <= conn.createdAt) this.#telemetry.created(conn.createdAt - lease.requestedAt);
     }
     this.#telemetry.granted(lease);
-    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
+    if ((this.#timer === undefined || this.#timerEpoch !== this.clock.epoch) && this.#suspectAfterMs !== Infinity) this.#ensureTimer();
     if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
   }
 
