@@ -2,6 +2,7 @@ import * as genericPool from 'generic-pool';
 import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
 import { queryInFlight } from './pg-client.js';
@@ -81,9 +82,7 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
  */
 export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
-  if (target == null || typeof target.acquire !== 'function' || typeof target.release !== 'function') {
-    throw new TypeError(`guard(pool) needs a generic-pool Pool (an object with acquire() and release()), got ${target === null ? 'null' : typeof target}`);
-  }
+  if (!isGenericPool(target)) throw wrongPool('poolguard/generic-pool', 'a generic-pool Pool', target);
   const existing = target[kState];
   if (existing !== undefined) return existing.core.handle;
   const config = resolveConfig(options);
@@ -105,7 +104,10 @@ function resolveConfig(options: GuardOptions | undefined) {
 
 /** Every resource the pool creates or destroys passes the factory: the lifecycle's choke point. */
 function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: State }): genericPool.Factory<unknown> {
-  const wrapped: genericPool.Factory<unknown> = {
+  // Everything else the factory carries stays readable through the prototype: a guard adds
+  // to the factory's two lifecycle calls and changes nothing a pool might read from it.
+  const wrapped: genericPool.Factory<unknown> = Object.create(factory);
+  Object.assign(wrapped, {
     create: async () => {
       // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
       // this reads the core's clock directly.
@@ -114,7 +116,7 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
       if (holder.state !== undefined) recordFor(holder.state, resource, systemClock.now() - started);
       return resource;
     },
-    destroy: async (resource) => {
+    destroy: async (resource: unknown) => {
       const state = holder.state;
       const record = state?.records.get(resource);
       if (state !== undefined && record !== undefined) {
@@ -123,8 +125,8 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
       }
       return factory.destroy(resource);
     },
-  };
-  if (factory.validate !== undefined) wrapped.validate = factory.validate.bind(factory);
+  });
+  if (typeof factory.validate === 'function') wrapped.validate = factory.validate.bind(factory);
   return wrapped;
 }
 

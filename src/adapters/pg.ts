@@ -3,6 +3,7 @@ import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isPgPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
@@ -157,9 +158,7 @@ Object.defineProperty(Pool.prototype, 'emit', {
  */
 export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as PgPoolLike & { [kState]?: PgGuardState };
-  if (target == null || typeof target.connect !== 'function' || typeof target.query !== 'function') {
-    throw new TypeError(`guard(pool) needs a pg.Pool (an object with connect() and query()), got ${target === null ? 'null' : typeof target}`);
-  }
+  if (!isPgPool(target)) throw wrongPool('poolguard/pg', 'a pg.Pool', target);
   const existing = target[kState];
   if (existing !== undefined) return existing.core.handle;
   const state = attach(target, options, target.connect, target.query, target.emit);
