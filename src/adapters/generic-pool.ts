@@ -3,6 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
 import { queryInFlight } from './pg-client.js';
@@ -83,8 +84,12 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
 export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
   if (!isGenericPool(target)) throw wrongPool('poolguard/generic-pool', 'a generic-pool Pool', target);
-  const existing = target[kState];
-  if (existing !== undefined) return existing.core.handle;
+  // Guarded already, by this copy of poolguard or another: one guard per pool (see poolguard/pg).
+  const existing = guardOf<PoolGuard>(target);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing, options, resolveConfig(options));
+    return existing;
+  }
   const config = resolveConfig(options);
   const holder: { state?: State } = {};
   if (target._factory !== undefined) target._factory = wrapFactory(target._factory, holder);
@@ -175,7 +180,8 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     }),
   );
   Object.defineProperty(pool, kState, { value: state });
-  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => (pool as GenericPoolInternals)._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
     // Captured in this frame, not in a helper: see GuardCore.prepareCapture.

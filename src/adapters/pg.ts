@@ -4,6 +4,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isPgPool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
@@ -105,7 +106,7 @@ export class Pool extends pg.Pool {
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
     const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit);
     Object.defineProperty(this, kState, { value: state });
-    Object.defineProperty(this, 'guard', { value: state.core.handle, enumerable: false });
+    markGuarded(this, state.core.handle);
   }
 }
 
@@ -159,11 +160,16 @@ Object.defineProperty(Pool.prototype, 'emit', {
 export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as PgPoolLike & { [kState]?: PgGuardState };
   if (!isPgPool(target)) throw wrongPool('poolguard/pg', 'a pg.Pool', target);
-  const existing = target[kState];
-  if (existing !== undefined) return existing.core.handle;
+  // Guarded already, by this copy of poolguard or another (CommonJS and ESM builds both loaded):
+  // one guard per pool, and options that differ are said, not silently dropped.
+  const existing = guardOf<PoolGuard>(target);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing, options, resolveGuardConfig(options, defaultName((target.options ?? {}) as Record<string, unknown>)));
+    return existing;
+  }
   const state = attach(target, options, target.connect, target.query, target.emit);
   Object.defineProperty(target, kState, { value: state });
-  Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
+  markGuarded(target, state.core.handle);
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
     const capture = state.core.prepareCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, connect);
@@ -206,6 +212,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       isClosed: () => (pool as { ended?: boolean }).ended === true,
     }),
   );
+  claimName(config.name, pool, () => (pool as { ended?: boolean }).ended === true || pool.ending === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit };
 }

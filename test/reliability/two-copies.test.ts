@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, root } from '../helpers/build.js';
+import { DATABASE_URL } from '../helpers/db.js';
+
+/**
+ * Issue 16.6: two copies of poolguard in one process (its CommonJS and ESM builds both loaded,
+ * by package name as a service and its dependencies would). The fixture runs in its own process
+ * against the real server and reports what each cross-copy operation did.
+ */
+let out: Record<string, any>;
+beforeAll(() => {
+  ensureBuilt();
+  const r = spawnSync(process.execPath, ['test/fixtures/two-copies.mjs'], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL }, timeout: 30_000 });
+  expect(r.status, r.stderr).toBe(0);
+  out = JSON.parse(r.stdout);
+}, 60_000);
+
+describe('two copies of poolguard in one process (CommonJS and ESM builds)', () => {
+  it('the fixture really loads two copies: two Pool classes, two error classes', () => {
+    expect(out.twoCopies).toBe(true);
+  });
+
+  it('guarding is idempotent across copies: guard() from one copy on a pool of the other returns its handle, without throwing', () => {
+    expect(out.esmGuardOnCjsPool).toEqual({ sameHandle: true });
+    expect(out.cjsGuardOnEsmPool).toEqual({ sameHandle: true });
+    expect(out.bareTwice).toEqual({ sameHandle: true, wrappedOnce: true, sameOptionsSilent: true });
+    expect(out.bareCheckouts).toBe(1);
+    expect(out.genericTwice).toEqual({ sameHandle: true, wrappedOnce: true });
+    expect(out.esmGuardOnCjsGenericPool).toEqual({ sameHandle: true });
+  });
+
+  it('a second guard() with different options warns once, naming the options it did not apply', () => {
+    expect(out.differentOptionsWarning).toEqual([
+      "poolguard[contain-bare]: guard() was called on a pool that is already guarded, with different options (guard.leakThresholdMs); the first guard's options stay in force and these were not applied. Guard each pool once, where it is created, with all its options.",
+    ]);
+  });
+
+  it('errors are recognisable across copies: the same code, and instanceof holds with either copy’s class', () => {
+    expect(out.timeout).toEqual({
+      code: 'POOLGUARD_CHECKOUT_TIMEOUT',
+      cjsInstanceofCjs: true,
+      cjsInstanceofEsm: true,
+      esmInstanceofCjs: true,
+      instanceofError: true,
+      notADoubleRelease: true,
+      plainErrorIsNot: true,
+    });
+  });
+
+  it('two live pools that share a name warn once, whichever copy built them; a name freed by an ended pool does not', () => {
+    expect(out.sharedName).toEqual([
+      "poolguard[contain-shared]: another live pool is already guarded under the name 'contain-shared': their metrics (db.client.connection.pool.name) and reports would merge. Give each pool its own guard.name.",
+    ]);
+    expect(out.reusedAfterEnd).toEqual([]);
+  });
+});
