@@ -77,8 +77,10 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
 }
 
 /**
- * Guards a generic-pool `Pool` someone else created. Idempotent: a second call returns the same
- * handle. Resources created before the call are tracked from their first checkout.
+ * Guards a generic-pool `Pool` someone else created. Idempotent, even across two copies of
+ * poolguard: a second call returns the same handle, and logs the options it did not apply when
+ * they differ. Resources created before the call are tracked from their first checkout. Anything
+ * but a generic-pool `Pool` (Sequelize's sequelize-pool, tarn) is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {

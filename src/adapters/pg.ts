@@ -153,8 +153,10 @@ Object.defineProperty(Pool.prototype, 'emit', {
 
 /**
  * Guards a pool someone else constructed (an ORM's, a framework's): leak detection, reports and
- * snapshots as with `poolguard/pg`'s `Pool`. Idempotent: a second call returns the same handle.
- * The pool's `connect`, `query` and `emit` are wrapped in place; it also gains a `guard` property.
+ * snapshots as with `poolguard/pg`'s `Pool`. Idempotent, even across two copies of poolguard (its
+ * CommonJS and ESM builds): a second call returns the same handle, and logs the options it did not
+ * apply when they differ. The pool's `connect`, `query` and `emit` are wrapped in place; it also
+ * gains a `guard` property. Anything but a `pg.Pool` is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
