@@ -285,16 +285,7 @@ function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, capture: CapturedStack | undefined): unknown {
   // An idle client and nobody ahead: pg-pool hands it over on its next tick, without a wait.
   const lease = state.core.checkoutRequested('connect', capture, 'query', !pool.ending && pool.idleCount > pool.waitingCount);
-  if (typeof cb === 'function') {
-    try {
-      return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
-    } catch (err) {
-      // pg-pool throws synchronously when it cannot even build a client (an unparseable
-      // connection string): the caller gets pg's own throw, and the lease leaves the ledger.
-      state.core.checkoutFailed(lease, false);
-      throw err;
-    }
-  }
+  if (typeof cb === 'function') return callConnect(state, pool, lease, cb);
   // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
   // error), but resolved from the callback form, so that the checkout costs one promise, as in pg.
   let resolve!: (client: pg.PoolClient) => void;
@@ -308,15 +299,24 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
     throw err;
   });
-  const settle: Callback = (e, c) => (e ? reject(e) : resolve(c!));
+  callConnect(state, pool, lease, (e, c) => (e ? reject(e) : resolve(c!)));
+  return result;
+}
+
+/** pg-pool's own connect, in its callback form, for one lease. */
+function callConnect(state: PgGuardState, pool: PgPoolLike, lease: Lease, cb: Callback): unknown {
+  const onGrant: Callback = (err, client, done) => granted(state, lease, err, client, done, cb, 0);
+  // An idle client: pg-pool builds none, so nothing throws here (and the hot path has no handler).
+  if (lease.ready) return state.connect.call(pool, onGrant);
   try {
-    state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, settle, 0));
+    return state.connect.call(pool, onGrant);
   } catch (err) {
-    // As above: pg's promise form throws synchronously too, and so does this one.
+    // pg-pool throws synchronously when it cannot even build a client (an unparseable
+    // connection string), in both forms: the caller gets pg's own throw, and the lease leaves
+    // the ledger.
     state.core.checkoutFailed(lease, false);
     throw err;
   }
-  return result;
 }
 
 /**
