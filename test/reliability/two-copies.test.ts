@@ -55,3 +55,21 @@ describe('two copies of poolguard in one process (CommonJS and ESM builds)', () 
     expect(out.reusedAfterEnd).toEqual([]);
   });
 });
+
+describe('soak with both module formats (short version of benchmarks/soak-two-copies.mjs)', () => {
+  it('under load with leaks, timeouts and synchronous failures, through both copies: zero crashes, zero unsettled callers, zero leases left in the ledger', () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', 'benchmarks/soak-two-copies.mjs', '--duration', '3', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL },
+      timeout: 60_000,
+    });
+    const result = JSON.parse(run.stdout);
+    expect(run.status, JSON.stringify(result)).toBe(0);
+    expect([result.sameHandle, result.crossGuarded, result.crashes, result.unsettled]).toEqual([true, true, [], 0]);
+    expect(result.calls).toBeGreaterThan(500);
+    expect(result.syncThrows).toBeGreaterThan(0);
+    expect(result.leaksInjected).toBeGreaterThan(0);
+    for (const ledger of Object.values(result.ledgers) as Array<{ leased: number; leases: number }>) expect([ledger.leased, ledger.leases]).toEqual([0, 0]);
+  }, 60_000);
+});
