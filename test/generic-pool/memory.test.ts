@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ensureBuilt, root } from '../helpers/build.js';
 import { createPool, type LeakReport, type RetireReport } from '../../src/generic-pool.js';
 
 /** An in-memory resource: timing paths run on a fake clock, with no I/O to wait for. */
@@ -179,4 +181,16 @@ describe("generic-pool's documented usage, unchanged, on the guarded pool", () =
     await pool.drain();
     await pool.clear();
   });
+});
+
+describe('memory stays bounded without forgetting live holders', () => {
+  it('reclaimed resources are remembered only while a holder can reach them: after 2,000 reclaims, the ones let go are collected', () => {
+    ensureBuilt();
+    const run = spawnSync(process.execPath, ['--expose-gc', 'test/fixtures/reclaimed-gc.mjs'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const { reclaims, collected } = JSON.parse(run.stdout) as { reclaims: number; collected: number };
+    expect(reclaims).toBe(2_000);
+    // All but a handful (the last few a closure or the collector still holds): none kept for a late release.
+    expect(collected).toBeGreaterThanOrEqual(1_990);
+  }, 60_000);
 });
