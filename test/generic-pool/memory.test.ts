@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ensureBuilt, root } from '../helpers/build.js';
+import { runJsonScript } from '../helpers/scripts.js';
 import { createPool, type LeakReport, type RetireReport } from '../../src/generic-pool.js';
 
 /** An in-memory resource: timing paths run on a fake clock, with no I/O to wait for. */
@@ -185,10 +184,9 @@ describe("generic-pool's documented usage, unchanged, on the guarded pool", () =
 
 describe('memory stays bounded without forgetting live holders', () => {
   it('reclaimed resources are remembered only while a holder can reach them: after 2,000 reclaims, the ones let go are collected', () => {
-    ensureBuilt();
-    const run = spawnSync(process.execPath, ['--expose-gc', 'test/fixtures/reclaimed-gc.mjs'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-    expect(run.status, run.stderr).toBe(0);
-    const { reclaims, collected } = JSON.parse(run.stdout) as { reclaims: number; collected: number };
+    const { status, stderr, result } = runJsonScript<{ reclaims: number; collected: number }>('test/fixtures/reclaimed-gc.mjs');
+    expect(status, stderr).toBe(0);
+    const { reclaims, collected } = result;
     expect(reclaims).toBe(2_000);
     // All but a handful (the last few a closure or the collector still holds): none kept for a late release.
     expect(collected).toBeGreaterThanOrEqual(1_990);

@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, root } from '../helpers/build.js';
-import { DATABASE_URL } from '../helpers/db.js';
+import { runJsonScript } from '../helpers/scripts.js';
 
 /**
  * Issue 16.6: two copies of poolguard in one process (its CommonJS and ESM builds both loaded,
@@ -10,10 +8,9 @@ import { DATABASE_URL } from '../helpers/db.js';
  */
 let out: Record<string, any>;
 beforeAll(() => {
-  ensureBuilt();
-  const r = spawnSync(process.execPath, ['test/fixtures/two-copies.mjs'], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL }, timeout: 30_000 });
-  expect(r.status, r.stderr).toBe(0);
-  out = JSON.parse(r.stdout);
+  const { status, stderr, result } = runJsonScript('test/fixtures/two-copies.mjs');
+  expect(status, stderr).toBe(0);
+  out = result;
 }, 60_000);
 
 describe('two copies of poolguard in one process (CommonJS and ESM builds)', () => {
@@ -58,14 +55,8 @@ describe('two copies of poolguard in one process (CommonJS and ESM builds)', () 
 
 describe('soak with both module formats (short version of benchmarks/soak-two-copies.mjs)', () => {
   it('under load with leaks, timeouts and synchronous failures, through both copies: zero crashes, zero unsettled callers, zero leases left in the ledger', () => {
-    const run = spawnSync(process.execPath, ['--expose-gc', 'benchmarks/soak-two-copies.mjs', '--duration', '3', '--json'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, DATABASE_URL },
-      timeout: 60_000,
-    });
-    const result = JSON.parse(run.stdout);
-    expect(run.status, JSON.stringify(result)).toBe(0);
+    const { status, result } = runJsonScript('benchmarks/soak-two-copies.mjs', ['--duration', '3', '--json']);
+    expect(status, JSON.stringify(result)).toBe(0);
     expect([result.sameHandle, result.crossGuarded, result.crashes, result.unsettled]).toEqual([true, true, [], 0]);
     expect(result.calls).toBeGreaterThan(500);
     expect(result.syncThrows).toBeGreaterThan(0);
