@@ -601,6 +601,8 @@ export class GuardCore {
   #lastTickAt = 0;
   /** Late checks in a row that deferred their decisions. */
   #deferredScans = 0;
+  /** The clock's `epoch` when the timer was made. */
+  #timerEpoch: number | undefined = undefined;
   #recordReleases: boolean;
   /** Set by `runManaged` around its synchronous call into the pool's checkout. */
   #managed = false;
@@ -654,7 +656,12 @@ export class GuardCore {
 
   /** `now`: the caller's clock reading (a checkout reads the clock once). */
   #ensureTimer(now: number): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined) {
+      if (this.#timerEpoch === this.clock.epoch) return;
+      // Made under another clock (fake timers installed or removed since): it may never fire.
+      this.clock.clearInterval(this.#timer);
+    }
+    this.#timerEpoch = this.clock.epoch;
     this.#lastTickAt = now;
     this.#deferredScans = 0;
     this.#timer = this.clock.setInterval(() => this.#tick(), this.#scanEveryMs);
@@ -941,7 +948,7 @@ export class GuardCore {
       if (conn.uses === 0 && lease.requestedAt <= conn.createdAt) this.#telemetry.created(conn.createdAt - lease.requestedAt);
     }
     this.#telemetry.granted(lease);
-    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer(now);
+    if ((this.#timer === undefined || this.#timerEpoch !== this.clock.epoch) && this.#suspectAfterMs !== Infinity) this.#ensureTimer(now);
     if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
   }
 
