@@ -103,6 +103,9 @@ function legend() {
   return `<div class="legend">${item(COLORS.used, 'connections in use')}${item(COLORS.idle, 'connections idle in the pool')}${item(COLORS.waiting, 'requests waiting for a connection', 'line')}${item(COLORS.failed, 'failed requests per second')}${item(COLORS.culprit, 'poolguard names the culprit', 'dash')}</div>`;
 }
 
+/** Seconds to one decimal, truncated: an event at 6.97 s is in the chart's second 6, and says 6.9 s. */
+export const seconds = (ms) => `${(Math.floor(ms / 100) / 10).toFixed(1)} s`;
+
 const pct = (v) => `${(v * 100).toFixed(1)} %`;
 const ms = (v) => (v === undefined ? '–' : `${Math.round(v)} ms`);
 
@@ -112,11 +115,12 @@ function summaryTable(runs) {
 ${row('pool class', (r) => `<code>${esc(r.importLine)}</code>`)}
 ${row('requests answered without error', (r) => `${pct(r.successRate)} <span class="dim">(${r.ok} of ${r.total})</span>`)}
 ${row('failed requests', (r) => `${r.failed}${r.timeouts ? ` <span class="dim">(${r.timeouts} checkout timeouts)</span>` : ''}${r.unanswered?.length ? ` <span class="dim">(${r.unanswered.length} unanswered when the run ended: ${esc(r.unanswered.map((u) => u.route).join(', '))})</span>` : ''}`)}
-${row('first failure', (r) => (r.firstFailureMs === undefined ? 'none' : `${(r.firstFailureMs / 1000).toFixed(1)} s`))}
-${row('latency p50 / p99', (r) => `${ms(r.p50)} / ${ms(r.p99)}`)}
+${row('first failure', (r) => (r.firstFailureMs === undefined ? 'none' : seconds(r.firstFailureMs)))}
+${row('latency p50 / p99 of the requests answered without error', (r) => `${ms(r.p50)} / ${ms(r.p99)}`)}
+${row('time until the error, p50 of the failed requests', (r) => (r.failedP50 === undefined ? '<span class="dim">none failed</span>' : ms(r.failedP50)))}
 ${row('culprit named after', (r) => (r.culprit ? `<strong>${(r.culprit.atMs / 1000).toFixed(1)} s</strong>` : 'never'))}
 ${row('culprit', (r) => (r.culprit ? `<code>${esc(r.culprit.site)}</code>` : '<span class="dim">nothing says who holds the connections</span>'))}
-${row('leaks reported / reclaimed', (r) => (r.guarded ? `${r.leaks} / ${r.reclaims}` : '<span class="dim">not tracked</span>'))}
+${row('leases reported as leaks / reclaimed, when the run ended', (r) => (r.guarded ? `${r.leaks} / ${r.reclaims}` : '<span class="dim">not tracked</span>'))}
 </tbody></table>`;
 }
 
@@ -133,7 +137,9 @@ function leakReports(run) {
   return (
     shown.map((r) => `<div class="leak"><p><strong>${(r.atMs / 1000).toFixed(1)} s</strong> · <code>${esc(r.site)}</code> · held ${Math.round(r.heldMs)} ms · ${esc(r.state)}</p><pre>${esc(r.message?.includes(r.stack?.split('\n')[0]?.trim() ?? '\u0000') ? r.message : `${r.message}\n${r.stack ?? ''}`)}</pre></div>`).join('') +
     (more > 0 ? `<p class="dim">… and ${more} more report${more === 1 ? '' : 's'}, all from ${esc([...new Set(run.leakReports.map((r) => r.site))].join(', '))}.</p>` : '') +
-    (run.totals ? `<p>poolguard's totals at the end of the run (<code>pool.guard.snapshot().totals</code>):</p><pre>${esc(JSON.stringify(run.totals))}</pre>` : '')
+    (run.totals
+      ? `<p>poolguard's totals when the run ended (<code>pool.guard.snapshot().totals</code>, taken at the same moment as the leak and reclaim counts above; <code>leaks</code> counts leases reported, <code>reclaims</code> leases taken back, <code>timeouts</code> checkouts that gave up, <code>retired</code> connections closed, by reason):</p><pre>${esc(JSON.stringify(run.totals, null, 1).replace(/\n\s*/g, ' '))}</pre>`
+      : '')
   );
 }
 
@@ -169,7 +175,7 @@ table.summary td{min-width:300px}tr.error td:first-child{color:#b00;font-weight:
 svg .grid{stroke:#e6e6e6;stroke-width:1}svg .frame{fill:none;stroke:#999}svg .tick{font-size:12px;fill:#555}svg .axis{font-size:13px;fill:#333}svg .marker{font-size:13px;fill:#8a5a00;font-weight:bold}
 </style></head><body>
 <h1>poolguard demo: the outage, replayed twice</h1>
-<p class="dim">${esc(meta.startedAt)} · ${esc(meta.database)} · ${runs[0].total} requests per run at ${meta.ratePerSecond}/s for ${(meta.durationMs / 1000).toFixed(0)} s · pool max ${meta.max}, connectionTimeoutMillis ${meta.connectionTimeoutMillis}</p>
+<p class="dim">${esc(meta.startedAt)} · ${esc(meta.database)} · ${new Set(runs.map((r) => r.total)).size === 1 ? runs[0].total : runs.map((r) => r.total).join(' and ')} requests per run at ${meta.ratePerSecond}/s for ${(meta.durationMs / 1000).toFixed(0)} s · pool max ${meta.max}, connectionTimeoutMillis ${meta.connectionTimeoutMillis}</p>
 <p>The same service and the same traffic, twice. <code>POST /orders</code> forgets <code>client.release()</code> when an item is out of stock.
 Run 1 uses plain <code>pg.Pool</code>; run 2 changes one import to <code>poolguard/pg</code>.</p>
 ${summaryTable(runs)}
