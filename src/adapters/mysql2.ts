@@ -4,6 +4,8 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { createTelemetry } from '../otel/telemetry.js';
@@ -15,7 +17,6 @@ const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was al
 // SERVER_STATUS_IN_TRANS, in the status flags of every OK and EOF packet.
 const SERVER_STATUS_IN_TRANS = 1;
 
-const kState = Symbol('poolguard.mysql2.state');
 const kRecord = Symbol('poolguard.mysql2.connection');
 const kStatus = Symbol('poolguard.mysql2.serverStatus');
 const kLastLease = Symbol('poolguard.mysql2.lastLease');
@@ -81,6 +82,8 @@ interface Waiter {
   readonly lease: Lease;
   readonly cb: ConnectionCallback;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** mysql2 answered (a connection or an error); it may do so synchronously (`Queue limit reached.`). */
+  answered: boolean;
   timedOut: boolean;
   discarded: number;
 }
@@ -161,20 +164,25 @@ export function createPool(options: GuardedPoolOptions | string): GuardedPool {
 
 /**
  * Guards a mysql2 pool someone else built (an ORM's, a query builder's): the callback pool or the
- * promise pool (`mysql2/promise`), whose callback pool is the one guarded. Idempotent: a second
- * call returns the same handle. The pool's methods are wrapped in place; it gains a `guard` property.
+ * promise pool (`mysql2/promise`), whose callback pool is the one guarded. Idempotent, even across
+ * two copies of poolguard: a second call returns the same handle, and logs the options it did not
+ * apply when they differ. The pool's methods are wrapped in place; it gains a `guard` property.
+ * Anything but a mysql2 pool is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as (CorePoolLike & { pool?: CorePoolLike }) | null;
   // A promise pool (mysql2/promise) keeps its callback pool in `pool`.
-  const core = target != null && typeof target.pool?.getConnection === 'function' ? target.pool : target;
-  if (core == null || typeof core.getConnection !== 'function' || typeof core.releaseConnection !== 'function') {
-    throw new TypeError(`guard(pool) needs a mysql2 pool (from createPool() of mysql2 or mysql2/promise), got ${target === null ? 'null' : typeof target}`);
+  const promiseForm = isMysql2PromisePool(target);
+  if (!promiseForm && !isMysql2Pool(target)) throw wrongPool('poolguard/mysql2', 'a mysql2 pool', target);
+  const core = (promiseForm ? target!.pool : target) as CorePoolLike;
+  let handle = guardOf<PoolGuard>(core);
+  if (handle !== undefined) {
+    if (options !== undefined) secondGuard(handle, options, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {})));
+  } else {
+    handle = install(core, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {}))).core.handle;
   }
-  const existing = (core as { [kState]?: State })[kState];
-  const handle = existing?.core.handle ?? install(core, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {}))).core.handle;
-  if (target !== core) Object.defineProperty(target, 'guard', { value: handle, enumerable: false, configurable: true });
+  if (promiseForm) Object.defineProperty(target, 'guard', { value: handle, enumerable: false, configurable: true });
   return handle;
 }
 
@@ -213,8 +221,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
       isClosed: () => pool._closed === true,
     }),
   );
-  Object.defineProperty(pool, kState, { value: state });
-  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => pool._closed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   const target = pool as CorePoolLike & Record<string, unknown>;
 
   target.getConnection = function getConnection(this: CorePoolLike, cb: WaiterCallback): void {
@@ -266,14 +274,20 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
   const free = pool._freeConnections?.length ?? 0;
   const ready = !pool._closed && free > 0;
   const lease = core.checkoutRequested('connect', capture, 'query', ready);
-  const waiter: Waiter = { lease, cb, timer: undefined, timedOut: false, discarded: 0 };
+  const waiter: Waiter = { lease, cb, timer: undefined, answered: false, timedOut: false, discarded: 0 };
   const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
   answer[kWaiter] = waiter;
-  state.getConnection.call(pool, answer);
+  try {
+    state.getConnection.call(pool, answer);
+  } catch (err) {
+    // Whatever mysql2 throws goes to the caller unchanged; the lease leaves the ledger.
+    if (!waiter.answered) state.core.checkoutFailed(lease, false);
+    throw err;
+  }
   // A free connection is handed over on mysql2's next tick: only a caller that waits (queued, or
   // for a new connection to open) needs a timer.
   const timeoutMs = core.config.acquireTimeoutMs;
-  if (timeoutMs > 0 && !ready && !waiter.timedOut && lease.acquiredAt < 0) {
+  if (timeoutMs > 0 && !ready && !waiter.answered) {
     waiter.timer = setTimeout(() => timedOut(state, pool, waiter, answer), timeoutMs);
   }
 }
@@ -285,7 +299,7 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
  */
 function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: WaiterCallback): void {
   waiter.timer = undefined;
-  if (waiter.lease.acquiredAt >= 0) return;
+  if (waiter.answered) return;
   waiter.timedOut = true;
   const queue = pool._connectionQueue;
   if (queue !== undefined && typeof queue.removeOne === 'function') {
@@ -311,6 +325,7 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
   const { core, pool } = state;
   const { lease } = waiter;
   const c = connection as unknown as ConnectionLike | undefined;
+  waiter.answered = true;
   if (waiter.timedOut) {
     // The caller has its timeout error; a connection that opened for it goes to the next caller.
     if (!err && c !== undefined) {
@@ -336,7 +351,7 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
     waiter.discarded++;
     core.checkoutWaits(lease);
     c.destroy();
-    return state.getConnection.call(pool, answer);
+    return askAgain(state, waiter, answer);
   }
   if (core.validates && core.needsValidation(record)) {
     core.checkoutWaits(lease);
@@ -348,10 +363,21 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
         core.checkoutFailed(lease, false);
         return waiter.cb(validationErr);
       }
-      state.getConnection.call(pool, answer);
+      askAgain(state, waiter, answer);
     });
   }
   handOut(state, waiter, record, c);
+}
+
+/** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
+function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
+  waiter.answered = false;
+  state.getConnection.call(state.pool, answer);
+  const timeoutMs = state.core.config.acquireTimeoutMs;
+  if (timeoutMs > 0 && !waiter.answered) {
+    const left = Math.max(0, timeoutMs - (state.core.clock.now() - waiter.lease.requestedAt));
+    waiter.timer = setTimeout(() => timedOut(state, state.pool, waiter, answer), left);
+  }
 }
 
 function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {

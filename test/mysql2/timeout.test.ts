@@ -59,6 +59,19 @@ describe('guard.acquireTimeoutMs: mysql2 waits for ever, poolguard names who hol
     held.release();
   });
 
+  it("mysql2's own queueLimit error (given synchronously) reaches the caller once, and no timeout follows it", async () => {
+    const pool = guardedMysqlPool({ connectionLimit: 1, queueLimit: 1, guard: { acquireTimeoutMs: 100 } });
+    const held = await leakWithPromise(pool.promise());
+    const queued = new Promise<Error | null>((resolve) => pool.getConnection((e, c) => (c?.release(), resolve(e))));
+    const calls: Array<Error | null> = [];
+    pool.getConnection((e) => calls.push(e));
+    await sleep(250);
+    expect(calls.map((e) => e?.message)).toEqual(['Queue limit reached.']);
+    expect(await queued).toBeInstanceOf(CheckoutTimeoutError);
+    expect(pool.guard.snapshot().counts).toMatchObject({ leased: 1, waiting: 0 });
+    held.release();
+  });
+
   it('a waiter served in time clears its timer and is not failed later', async () => {
     const pool = guardedPromisePool({ connectionLimit: 1, guard: { acquireTimeoutMs: 150 } });
     const held = await pool.getConnection();
