@@ -51,8 +51,10 @@ interface ConnectionLike {
   _pool: CorePoolLike | null;
   _released: boolean;
   _command?: unknown;
-  _commands?: { readonly length: number };
+  _commands?: { readonly length: number; shift?(): unknown };
+  stream?: { destroy?(): void };
   threadId?: number | null;
+  _isMariaDB?: boolean;
   config?: unknown;
   constructor: { createQuery?(sql: unknown, values: unknown, cb: unknown, config: unknown): QueryCommand };
   handlePacket(packet?: PacketLike): void;
@@ -98,6 +100,8 @@ interface State {
   readonly execute: CorePoolLike['execute'];
   readonly releaseConnection: CorePoolLike['releaseConnection'];
   readonly end: CorePoolLike['end'];
+  /** `db.system.name`, from the first connection's handshake. */
+  readonly server: { system: 'mysql' | 'mariadb' | undefined };
 }
 
 /**
@@ -187,6 +191,7 @@ export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOp
 }
 
 function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
+  const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
   const core = new GuardCore(config, {
     inFlight: commandInFlight,
     transaction: (resource) => (((resource as ConnectionLike)[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS ? 'open' : undefined),
@@ -210,13 +215,15 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     execute: pool.execute,
     releaseConnection: pool.releaseConnection,
     end: pool.end,
+    server,
   };
   core.useTelemetry(
     createTelemetry(core, {
       mode: config.telemetry,
       meterProvider: config.meterProvider as MeterProvider | undefined,
       tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      dbSystem: 'mysql',
+      // Known once a connection has shaken hands: mysql2 reads it from the server's version string.
+      dbSystem: () => server.system,
       countsRecordedElsewhere: false,
       isClosed: () => pool._closed === true,
     }),
@@ -478,6 +485,7 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   const { core } = state;
   const record = core.connectionOpened(connection);
   if (typeof connection.threadId === 'number') record.pid = connection.threadId;
+  if (typeof connection._isMariaDB === 'boolean') state.server.system ??= connection._isMariaDB ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
   Object.defineProperty(connection, kStatus, { value: 0, writable: true, configurable: true });
   Object.defineProperty(connection, kLastLease, { value: undefined, writable: true, configurable: true });
@@ -566,7 +574,21 @@ function reclaimConnection(lease: Lease, makeError: () => LeaseReclaimedError): 
   };
   connection.query = refuse;
   connection.execute = refuse;
+  // mysql2's destroy() only half-closes the socket and answers nobody: a query still running (a
+  // lease cut at the end deadline) would hold its caller, and pool.end(), until the server replies.
   connection.destroy();
+  const cut = makeError();
+  const running = connection._command as QueryCommand | null | undefined;
+  connection._command = null;
+  const queued: QueryCommand[] = [];
+  for (let next = connection._commands?.shift?.(); next != null; next = connection._commands?.shift?.()) queued.push(next as QueryCommand);
+  connection.stream?.destroy?.();
+  running?.onResult?.(cut);
+  for (const command of queued) {
+    // pool.end() queued a Quit behind the running query: with the socket gone, it is done.
+    if ((command as { constructor?: { name?: string } }).constructor?.name === 'Quit') (command.onResult as (() => void) | undefined)?.();
+    else command.onResult?.(cut);
+  }
 }
 
 function defaultName(options: unknown): string {
