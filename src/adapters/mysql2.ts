@@ -322,12 +322,6 @@ function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: Wait
   waiter.cb(state.core.checkoutTimedOut(waiter.lease, message, undefined));
 }
 
-/**
- * How many connections one checkout may discard (past their lifetime, or failing validation)
- * before it gives the caller the last error instead: a dead server must not hold callers forever.
- */
-const MAX_DISCARDS = 3;
-
 function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
   const { core, pool } = state;
   const { lease } = waiter;
@@ -352,24 +346,19 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
     return waiter.cb(err);
   }
   const record = c[kRecord] ?? register(state, c);
-  // A connection whose lifetime ended while it sat idle (and the pool could not close it then)
-  // is closed here instead of being handed out; mysql2 then serves this caller again.
-  if (core.recycles && waiter.discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
+  if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
+  const next = core.admission(lease, record, waiter.discarded);
+  if (next === 'retire') {
+    // mysql2 then serves this caller again.
     waiter.discarded++;
-    core.checkoutWaits(lease);
     c.destroy();
     return askAgain(state, waiter, answer);
   }
-  if (core.validates && core.needsValidation(record)) {
-    core.checkoutWaits(lease);
-    return validate(state, record, c, (validationErr) => {
+  if (next === 'validate') {
+    return core.validateConnection(record, c, () => new Promise<void>((resolve, reject) => c.ping((err) => (err ? reject(err) : resolve()))), (validationErr) => {
       if (validationErr === undefined) return handOut(state, waiter, record, c);
-      core.validationFailed(record, validationErr);
       c.destroy();
-      if (++waiter.discarded >= MAX_DISCARDS) {
-        core.checkoutFailed(lease, false);
-        return waiter.cb(validationErr);
-      }
+      if (core.validationDiscarded(lease, record, validationErr, ++waiter.discarded)) return waiter.cb(validationErr);
       askAgain(state, waiter, answer);
     });
   }
@@ -390,29 +379,6 @@ function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
 function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {
   state.core.checkoutGranted(waiter.lease, record);
   waiter.cb(null, connection as unknown as mysql.PoolConnection);
-}
-
-/** `validateAfterIdleMs`: a ping (one round trip, no statement), or `guard.validate`. */
-function validate(state: State, record: ConnectionRecord, connection: ConnectionLike, then: (err: Error | undefined) => void): void {
-  const { core } = state;
-  const { validate: check, validationTimeoutMs, name } = core.config;
-  let settled = false;
-  const settle = (err: Error | undefined): void => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    if (err === undefined) core.validationPassed(record);
-    then(err);
-  };
-  const timer = setTimeout(() => settle(new Error(`poolguard[${name}]: connection check did not answer within guard.validationTimeoutMs (${validationTimeoutMs} ms)`)), validationTimeoutMs);
-  timer.unref?.();
-  const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
-  try {
-    if (check) Promise.resolve(check(connection)).then(() => settle(undefined), (err: unknown) => settle(asError(err)));
-    else connection.ping((err) => settle(err ? asError(err) : undefined));
-  } catch (err) {
-    settle(asError(err));
-  }
 }
 
 /**
