@@ -1,7 +1,7 @@
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
-import { resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
+import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
@@ -150,15 +150,7 @@ export function createPromisePool(options: GuardedPoolOptions | string): Guarded
  * @public
  */
 export function createPool(options: GuardedPoolOptions | string): GuardedPool {
-  let poolOptions: mysql.PoolOptions | string = options;
-  let guardOptions: unknown;
-  if (options != null && typeof options === 'object' && 'guard' in options) {
-    // mysql2 warns about (and will refuse) options it does not know.
-    const { guard: g, ...rest } = options;
-    guardOptions = g;
-    poolOptions = rest;
-    if ('password' in options) Object.defineProperty(rest, 'password', { value: options.password, enumerable: false, writable: true, configurable: true });
-  }
+  const { pool: poolOptions, guard: guardOptions } = splitGuardOptions<mysql.PoolOptions | string>(options);
   // Checked before mysql2 builds the pool, which may start its idle timer at once.
   const config = resolveGuardConfig(guardOptions, defaultName(options));
   const pool = mysql.createPool(poolOptions as mysql.PoolOptions) as unknown as CorePoolLike;

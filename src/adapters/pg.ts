@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { audit } from '../audit/audit.js';
-import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { resolveGuardConfig, splitGuardOptions, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isPgPool, wrongPool } from '../core/pool-kind.js';
@@ -97,15 +97,7 @@ export class Pool extends pg.Pool {
   declare readonly guard: PoolGuard;
 
   constructor(options?: PoolOptions) {
-    let pgOptions: pg.PoolConfig | undefined = options;
-    let guardOptions: unknown;
-    if (options != null && typeof options === 'object' && 'guard' in options) {
-      // The guard key must not reach pg.Client, which receives the pool's options verbatim.
-      const { guard: g, ...rest } = options;
-      guardOptions = g;
-      pgOptions = rest;
-      if ('password' in options) Object.defineProperty(rest, 'password', { value: options.password, enumerable: false, writable: true, configurable: true });
-    }
+    const { pool: pgOptions, guard: guardOptions } = splitGuardOptions<pg.PoolConfig | undefined>(options);
     super(pgOptions);
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
     const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit, base.end);

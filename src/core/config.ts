@@ -547,3 +547,17 @@ export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs'
   }
   return out;
 }
+
+/**
+ * Splits a pool library's options from poolguard's `guard` key, which must never reach the
+ * library (pg hands the pool's options verbatim to each `pg.Client`; mysql2 warns about keys it
+ * does not know). A password stays readable on the copy but is not enumerable, so that logging
+ * the options a library keeps does not print it. Anything that is not an object with `guard`
+ * passes through unchanged.
+ */
+export function splitGuardOptions<T>(options: T): { pool: T; guard: unknown } {
+  if (options == null || typeof options !== 'object' || !('guard' in options)) return { pool: options, guard: undefined };
+  const { guard, ...rest } = options as T & { guard: unknown; password?: unknown };
+  if ('password' in options) Object.defineProperty(rest, 'password', { value: (options as { password?: unknown }).password, enumerable: false, writable: true, configurable: true });
+  return { pool: rest as T, guard };
+}
