@@ -80,14 +80,19 @@ interface QueryCommand {
 }
 
 /** One getConnection() call: its lease, until the pool answers or the wait times out. */
-interface Waiter {
+class Waiter {
   readonly lease: Lease;
   readonly cb: ConnectionCallback;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** mysql2 answered (a connection or an error); it may do so synchronously (`Queue limit reached.`). */
-  answered: boolean;
-  timedOut: boolean;
-  discarded: number;
+  answered = false;
+  timedOut = false;
+  discarded = 0;
+
+  constructor(lease: Lease, cb: ConnectionCallback) {
+    this.lease = lease;
+    this.cb = cb;
+  }
 }
 
 type WaiterCallback = ConnectionCallback & { [kWaiter]?: Waiter };
@@ -273,9 +278,11 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
   const free = pool._freeConnections?.length ?? 0;
   const ready = !pool._closed && free > 0;
   const lease = core.checkoutRequested('connect', capture, 'query', ready);
-  const waiter: Waiter = { lease, cb, timer: undefined, answered: false, timedOut: false, discarded: 0 };
+  const waiter = new Waiter(lease, cb);
   const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
-  answer[kWaiter] = waiter;
+  // Only a caller mysql2 may queue can come back through getConnection (see there); a free
+  // connection is handed over directly, and the mark would cost every such checkout.
+  if (!ready) answer[kWaiter] = waiter;
   try {
     state.getConnection.call(pool, answer);
   } catch (err) {
@@ -360,6 +367,7 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
 /** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
 function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
   waiter.answered = false;
+  answer[kWaiter] = waiter;
   state.getConnection.call(state.pool, answer);
   const timeoutMs = state.core.config.acquireTimeoutMs;
   if (timeoutMs > 0 && !waiter.answered) {
