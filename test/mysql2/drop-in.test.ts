@@ -82,6 +82,26 @@ describe('poolguard/mysql2 is mysql2', () => {
     }
   });
 
+  it('the password never appears in the name, the snapshot or a report; mysql2 still gets it', async () => {
+    const secret = 'Kq7-drop-in-secret';
+    const lines: string[] = [];
+    const pool = createPool({ host: '127.0.0.1', user: 'root', password: secret, database: 'test', connectionLimit: 1, guard: { leakThresholdMs: 30, logger: { warn: (o, m) => lines.push(JSON.stringify(o), m) } } });
+    const fromUrl = createPool({ uri: `mysql://root:${secret}@127.0.0.1:3306/test`, guard: { logger: false } });
+    try {
+      expect((pool as unknown as { config: { connectionConfig: { password: string } } }).config.connectionConfig.password).toBe(secret);
+      // root has no password here: the server refuses this one, and the error is mysql2's own.
+      const err = await new Promise<Error | null>((resolve) => pool.getConnection((e) => resolve(e)));
+      expect(err?.message).toContain('Access denied');
+      const seen = JSON.stringify([pool.guard.snapshot(), fromUrl.guard.snapshot(), lines]);
+      expect(pool.guard.snapshot().pool).toBe('127.0.0.1:3306/test');
+      expect(fromUrl.guard.snapshot().pool).toBe('127.0.0.1:3306/test');
+      expect(seen).not.toContain(secret);
+    } finally {
+      await new Promise((r) => pool.end(r));
+      await new Promise((r) => fromUrl.end(r));
+    }
+  });
+
   it('bad guard options are refused before mysql2 builds the pool', () => {
     expect(() => createPool({ uri: MYSQL_URL, guard: { leakThresholdMs: -5 } })).toThrow(new RangeError('guard.leakThresholdMs must be ≥ 0, got -5'));
     expect(() => createPromisePool({ uri: MYSQL_URL, guard: { acquireTimeoutMs: 'x' as unknown as number } })).toThrow(TypeError);
