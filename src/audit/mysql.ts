@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/format.js';
 import { passwordsOf, redactText } from './redact.js';
-import type { AuditFinding, AuditSeverity } from './types.js';
+import { runRules, type Draft } from './rules.js';
+import type { AuditResult, AuditSeverity } from './types.js';
 
 /**
  * What the live MySQL/MariaDB audit read from the server, as the pool's own user sees it.
@@ -40,20 +41,13 @@ export interface MysqlAuditInput {
 }
 
 /**
- * The MySQL/MariaDB audit's result: the same findings and counts as `audit()`'s.
+ * The MySQL/MariaDB audit's result: the same findings and counts as `audit()`'s, with what the
+ * live rules read from a MySQL or MariaDB server.
  * @public
  */
-export interface MysqlAuditResult {
-  /** `true` when no finding is an `error`. */
-  readonly ok: boolean;
-  /** Findings, errors first. */
-  readonly findings: readonly AuditFinding[];
-  /** How many findings of each severity. */
-  readonly counts: { readonly error: number; readonly warning: number; readonly info: number };
+export interface MysqlAuditResult extends Omit<AuditResult, 'server'> {
   /** What the live rules read; absent when only static rules ran. */
   readonly server?: MysqlServerSummary;
-  /** How many instances of the pool the audit assumed. */
-  readonly instances: number;
 }
 
 interface Pool {
@@ -70,14 +64,6 @@ interface Ctx {
   readonly instances: number;
   readonly server: MysqlServerSummary | undefined;
   readonly serverError: string | undefined;
-}
-
-interface Draft {
-  message: string;
-  why: string;
-  fix: string;
-  option?: string;
-  value?: unknown;
 }
 
 interface Rule {
@@ -119,6 +105,20 @@ function longestIdleMs(pool: Pool): { ms: number; by: string } {
   return candidates.sort((a, b) => a.ms - b.ms)[0] ?? { ms: Infinity, by: '' };
 }
 
+/** An error when connectionLimit × instances exceeds one of the server's limits (`0`: none). */
+function limitRule(id: string, limit: (s: MysqlServerSummary) => number, say: (s: MysqlServerSummary, ctx: Ctx) => Omit<Draft, 'option' | 'value'>): Rule {
+  return {
+    id,
+    severity: 'error',
+    live: true,
+    check: (ctx) => {
+      const s = ctx.server;
+      if (s === undefined || limit(s) <= 0 || ctx.pool.connectionLimit * ctx.instances <= limit(s)) return undefined;
+      return { ...say(s, ctx), option: 'connectionLimit', value: ctx.pool.connectionLimit };
+    },
+  };
+}
+
 const RULES: readonly Rule[] = [
   {
     id: 'acquire-timeout-infinite',
@@ -148,38 +148,16 @@ const RULES: readonly Rule[] = [
             fix: 'Check the host, port, user and password the pool uses, and that this machine can reach the server.',
           },
   },
-  {
-    id: 'max-exceeds-server',
-    severity: 'error',
-    live: true,
-    check: (ctx) => {
-      const s = ctx.server;
-      if (s === undefined || ctx.pool.connectionLimit * ctx.instances <= s.maxConnections) return undefined;
-      return {
-        message: `${poolsOf(ctx)} exceeds the server's max_connections ${s.maxConnections}`,
-        why: `Past ${s.maxConnections} sessions the server refuses new ones ("Too many connections"): under load the pools cannot all open what they are allowed to, and other clients are locked out.`,
-        fix: `Lower connectionLimit to at most ${Math.max(1, Math.floor(s.maxConnections / ctx.instances) - 1)} per instance (leave room for administrators), or raise max_connections.`,
-        option: 'connectionLimit',
-        value: ctx.pool.connectionLimit,
-      };
-    },
-  },
-  {
-    id: 'max-exceeds-user-limit',
-    severity: 'error',
-    live: true,
-    check: (ctx) => {
-      const s = ctx.server;
-      if (s === undefined || s.maxUserConnections <= 0 || ctx.pool.connectionLimit * ctx.instances <= s.maxUserConnections) return undefined;
-      return {
-        message: `${poolsOf(ctx)} exceeds max_user_connections ${s.maxUserConnections} of ${s.user}`,
-        why: `The server refuses the account's session past ${s.maxUserConnections} ("User ${s.user} already has more than 'max_user_connections' active connections").`,
-        fix: `Lower connectionLimit to at most ${Math.max(1, Math.floor(s.maxUserConnections / ctx.instances))} per instance, or raise the account's MAX_USER_CONNECTIONS.`,
-        option: 'connectionLimit',
-        value: ctx.pool.connectionLimit,
-      };
-    },
-  },
+  limitRule('max-exceeds-server', (s) => s.maxConnections, (s, ctx) => ({
+    message: `${poolsOf(ctx)} exceeds the server's max_connections ${s.maxConnections}`,
+    why: `Past ${s.maxConnections} sessions the server refuses new ones ("Too many connections"): under load the pools cannot all open what they are allowed to, and other clients are locked out.`,
+    fix: `Lower connectionLimit to at most ${Math.max(1, Math.floor(s.maxConnections / ctx.instances) - 1)} per instance (leave room for administrators), or raise max_connections.`,
+  })),
+  limitRule('max-exceeds-user-limit', (s) => s.maxUserConnections, (s, ctx) => ({
+    message: `${poolsOf(ctx)} exceeds max_user_connections ${s.maxUserConnections} of ${s.user}`,
+    why: `The server refuses the account's session past ${s.maxUserConnections} ("User ${s.user} already has more than 'max_user_connections' active connections").`,
+    fix: `Lower connectionLimit to at most ${Math.max(1, Math.floor(s.maxUserConnections / ctx.instances))} per instance, or raise the account's MAX_USER_CONNECTIONS.`,
+  })),
   {
     id: 'wait-timeout-below-idle',
     severity: 'warning',
@@ -204,8 +182,6 @@ const RULES: readonly Rule[] = [
 
 /** The rule ids, severities and whether each needs the server: for `--help`. */
 export const MYSQL_RULES: ReadonlyArray<Pick<Rule, 'id' | 'severity' | 'live'>> = RULES.map(({ id, severity, live }) => ({ id, severity, live }));
-
-const ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 /** A promise-API connection's query, as mysql2/promise gives it. */
 interface PromiseQueryable {
@@ -283,19 +259,8 @@ export async function auditMysql(input: MysqlAuditInput): Promise<MysqlAuditResu
     }
   }
   const ctx: Ctx = { pool: effective(options), instances, server, serverError };
-  const findings: AuditFinding[] = [];
-  for (const rule of RULES) {
-    const d = rule.check(ctx);
-    if (d === undefined) continue;
-    const finding: AuditFinding = { rule: rule.id, severity: rule.severity, message: d.message, why: d.why, fix: d.fix };
-    if (d.option !== undefined) Object.assign(finding, { option: d.option });
-    if (d.value !== undefined) Object.assign(finding, { value: d.value });
-    findings.push(finding);
-  }
-  findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
-  const counts = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  const result: MysqlAuditResult = { ok: counts.error === 0, findings, counts, instances };
+  const { ok, findings, counts } = runRules(RULES, ctx);
+  const result: MysqlAuditResult = { ok, findings, counts, instances };
   return server === undefined ? result : { ...result, server };
 }
 
