@@ -445,7 +445,7 @@ interface Activity {
    * How the state was read: a `pool.query()` or `use()` lease (released by the pool when its work
    * ends), the driver's own state (`driver`: a pg client), or `touch()` within `idleAfterMs`.
    */
-  readonly basis: 'query' | 'use' | 'driver' | 'touch';
+  readonly basis: 'query' | 'use' | 'statement' | 'driver' | 'touch';
   /** Whether anything was seen done during the lease (a query finished, a `touch()`). */
   readonly active: boolean;
   readonly transaction: 'open' | 'failed' | undefined;
@@ -460,6 +460,8 @@ function activityWords(act: Activity, idleAfterMs: number): string {
       return 'with its pool.query() still running (pg releases the client when the query ends)';
     case 'use':
       return "with its use() callback still running (generic-pool releases the resource when the callback's promise settles)";
+    case 'statement':
+      return 'with its query still running (the data layer releases the connection when the query ends)';
     case 'driver':
       if (act.state === 'busy') return 'with a query in flight now (running or queued)';
       return act.active ? `with no query in flight; its last query finished ${idle} ago` : 'with no query in flight and none run since checkout';
@@ -475,6 +477,7 @@ function busyWords(bases: ReadonlySet<Activity['basis']>): string {
   if (bases.has('driver')) words.push('a query in flight');
   if (bases.has('query')) words.push('a pool.query() running');
   if (bases.has('use')) words.push('a use() callback running');
+  if (bases.has('statement')) words.push("a data layer's query running");
   if (bases.has('touch')) words.push('a touch() within guard.idleAfterMs');
   return words.join(' or ');
 }
@@ -505,11 +508,25 @@ function unknownSite(described: StackDescription | undefined, kind: LeaseKind): 
   return 'an unknown site (every frame was inside the driver or an ignored path)';
 }
 
+/** A holder group's name when no stack names the site. */
+function unnamedSite(lease: Lease): string {
+  switch (lease.kind) {
+    case 'statement':
+      return "a data layer's query (stack not captured: guard.captureStacks: 'all' names it)";
+    case 'transaction':
+      return 'a data layer transaction (stack not captured: see guard.captureStacks)';
+    default:
+      return lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`;
+  }
+}
+
 /** One line of an end report: where the lease was taken, how long ago, and what it is doing. */
 function describeEndLease(l: EndLease): string {
   const doing =
     l.kind === 'query'
       ? 'taken by pool.query(), which releases it when the query ends'
+      : l.kind === 'statement' && l.inFlight !== false
+        ? "taken by a data layer's query, which releases it when the query ends"
       : l.kind === 'use'
         ? 'taken by pool.use(), which releases it when the callback settles'
         : l.inFlight === true
@@ -794,6 +811,15 @@ export class GuardCore {
    */
   prepareCapture(): CapturedStack | undefined {
     return this.#managed ? undefined : this.#explicit.prepare();
+  }
+
+  /**
+   * Puts `Error.stackTraceLimit` back after a capture into a holder from `prepareCapture()`
+   * (`managed: false`) or `prepareManagedCapture()` (`managed: true`), for an adapter whose
+   * checkout comes later, asynchronously (a data layer's transaction or builder).
+   */
+  captureTaken(managed: boolean): void {
+    (managed ? this.#managedPlan : this.#explicit).finish();
   }
 
   /**
@@ -1132,7 +1158,13 @@ export class GuardCore {
   #activity(lease: Lease, now: number): Activity {
     const conn = lease.conn;
     const transaction = conn === undefined ? undefined : this.#probe(this.#hooks.transaction, conn.resource);
-    if (lease.managed) return { state: 'busy', idleMs: 0, basis: lease.kind === 'use' ? 'use' : 'query', active: true, transaction };
+    if (lease.managed) {
+      // A data layer's query runs on a driver connection whose state can be read: a query that
+      // is no longer in flight (a stream nobody reads) is not called busy.
+      const inFlight = lease.kind === 'statement' && conn !== undefined ? this.#probe(this.#hooks.inFlight, conn.resource) : undefined;
+      if (inFlight === false) return { state: 'idle', idleMs: now - Math.max(lease.acquiredAt, conn!.lastActiveAt), basis: 'driver', active: conn!.lastActiveAt >= lease.acquiredAt, transaction };
+      return { state: 'busy', idleMs: 0, basis: inFlight === true ? 'driver' : lease.kind === 'use' ? 'use' : lease.kind === 'statement' ? 'statement' : 'query', active: true, transaction };
+    }
     if (conn === undefined) return { state: 'idle', idleMs: now - lease.acquiredAt, basis: 'touch', active: false, transaction };
     const active = conn.lastActiveAt >= lease.acquiredAt;
     const idleMs = now - (active ? conn.lastActiveAt : lease.acquiredAt);
@@ -1190,7 +1222,7 @@ export class GuardCore {
     const site = described?.site;
     const pool = this.config.name;
     const where = site ?? unknownSite(described, lease.kind);
-    const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : 'a client';
+    const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : 'a client';
     const held = formatDuration(heldMs);
     const transaction = act?.transaction;
     const txLead = transaction === undefined ? '' : ` inside ${transaction === 'open' ? 'an open' : 'a failed'} transaction`;
@@ -1204,9 +1236,11 @@ export class GuardCore {
       const doing = activityWords(act, this.config.idleAfterMs);
       if (act.state === 'idle') {
         const fix =
-          transaction === undefined
-            ? 'Release it on every path (try/finally) at that line.'
-            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
+          lease.kind === 'transaction'
+            ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
+            : transaction === undefined
+              ? 'Release it on every path (try/finally) at that line.'
+              : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
         message =
           `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
           (again ? ` It was busy when it crossed guard.leakThresholdMs (${this.config.leakThresholdMs} ms) and has sat idle since.` : '') +
@@ -1429,7 +1463,7 @@ export class GuardCore {
     const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; inTransaction: number; trace: TraceRef | undefined }>();
     for (const list of [suspects, open]) {
       for (const lease of list) {
-        const site = describeCapture(lease.capture, this.#ignore)?.site ?? (lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`);
+        const site = describeCapture(lease.capture, this.#ignore)?.site ?? unnamedSite(lease);
         let g = groups.get(site);
         if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, inTransaction: 0, trace: undefined }));
         g.count++;

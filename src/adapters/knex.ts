@@ -1,0 +1,408 @@
+import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
+import type { CapturedStack } from '../core/stack.js';
+import type { LeaseReclaimedError } from '../core/errors.js';
+import { createTelemetry } from '../otel/telemetry.js';
+import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+
+const kState = Symbol.for('poolguard.tarn.state');
+const kCapture = Symbol('poolguard.knex.capture');
+
+/**
+ * The structural shape of a tarn `Pool` (Knex's own pool, `knex.client.pool`) that poolguard
+ * reads: its events and counters; nothing of it is replaced.
+ * @public
+ */
+export interface TarnPoolLike {
+  acquire(): { promise: Promise<unknown> };
+  release(resource: unknown): boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+  numPendingCreates(): number;
+  readonly max: number;
+  readonly min: number;
+}
+
+/**
+ * The structural shape of a Knex instance (`knex(config)`) that `guardKnex` needs.
+ * @public
+ */
+export interface KnexLike {
+  readonly client: object;
+}
+
+/** tarn internals used to take a reclaimed connection out of the pool; feature-detected. */
+interface TarnInternals {
+  used?: Array<{ resource: unknown }>;
+  _destroy?: (resource: unknown) => unknown;
+  _tryAcquireOrCreate?: () => void;
+  destroyed?: boolean;
+}
+
+interface KnexClientLike {
+  pool?: unknown;
+  dialect?: string;
+  driverName?: string;
+  connectionSettings?: Record<string, unknown>;
+  acquireConnection(): Promise<unknown>;
+  transaction(container: unknown, config: unknown, outerTx: unknown): object;
+  runner(builder: unknown): { ensureConnection(...args: unknown[]): unknown; builder?: unknown };
+  queryBuilder(): object;
+  raw(...args: unknown[]): object;
+  schemaBuilder(): object;
+  [kState]?: TarnState;
+}
+
+interface Pending {
+  kind: LeaseKind;
+  capture: CapturedStack | undefined;
+  /** The caller that asked (Knex's acquireConnection): it turns a timeout into the holders' error. */
+  owned: boolean;
+}
+
+interface TarnState {
+  readonly core: GuardCore;
+  readonly pool: TarnPoolLike;
+  readonly records: Map<unknown, ConnectionRecord>;
+  readonly requests: Map<number, Lease>;
+  readonly creating: Map<number, number>;
+  /** Set by the adapter's entry points just before tarn's synchronous `acquireRequest`. */
+  pending: Pending | undefined;
+  /** The lease tarn's `acquireRequest` created for the entry point that is running now. */
+  requested: Lease | undefined;
+  readonly owned: WeakSet<Lease>;
+  ending: boolean;
+}
+
+/**
+ * Guards the tarn pool a Knex instance owns (Knex's default, without `connectionPool`), in place:
+ * leak reports name your line for `knex.transaction()` (with or without a callback) never
+ * committed and, with `guard.captureStacks: 'all'`, for a builder query stuck in flight; Knex's
+ * `KnexTimeoutError` names who holds the connections. Idempotent: a second call returns the same
+ * handle. The pool's behaviour and settings are Knex's own.
+ * @public
+ */
+export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
+  const client = (knex as { client?: unknown } | null | undefined)?.client as KnexClientLike | undefined;
+  if (client == null || typeof client.acquireConnection !== 'function' || typeof client.transaction !== 'function') {
+    throw new TypeError(`guardKnex(knex) needs a Knex instance (the function knex(config) returns), got ${knex === null ? 'null' : typeof knex}`);
+  }
+  const existing = client[kState];
+  if (existing !== undefined) return existing.core.handle;
+  if (!isTarnPool(client.pool)) {
+    throw new TypeError(
+      client.pool == null
+        ? 'guardKnex(knex): this Knex instance has no pool (no connection configured, pool.max 0, or destroyed). Guard it after knex(config) with a connection, before knex.destroy().'
+        : 'guardKnex(knex): this Knex instance uses an external pool (connectionPool), not its own tarn pool. Guard that pool instead: guard(pool) from poolguard/pg for a pg.Pool.',
+    );
+  }
+  const state = guardTarnPool(client.pool, options, defaultName(client));
+  Object.defineProperty(client, kState, { value: state, configurable: true });
+  wrapClient(state, client);
+  return state.core.handle;
+}
+
+/**
+ * Guards a tarn `Pool` through its events only (`knex.client.pool`, or a pool of your own). Leases
+ * are named at the line that called `pool.acquire()` when it is on the stack; through Knex, use
+ * `guardKnex(knex)`, which also names the line of a transaction or builder query. Idempotent.
+ * @public
+ */
+export function guard(pool: TarnPoolLike, options?: GuardOptions): PoolGuard {
+  if (!isTarnPool(pool)) {
+    throw new TypeError(`guard(pool) from poolguard/knex needs a tarn Pool (knex.client.pool), got ${pool === null ? 'null' : typeof pool}`);
+  }
+  return guardTarnPool(pool, options, 'tarn').core.handle;
+}
+
+function isTarnPool(pool: unknown): pool is TarnPoolLike {
+  const p = pool as Partial<TarnPoolLike> | null | undefined;
+  return p != null && typeof p.acquire === 'function' && typeof p.release === 'function' && typeof p.on === 'function' && typeof p.numUsed === 'function' && typeof p.numPendingAcquires === 'function';
+}
+
+function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string): TarnState {
+  const target = pool as TarnPoolLike & { [kState]?: TarnState };
+  const existing = target[kState];
+  if (existing !== undefined) return existing;
+  const config = resolveGuardConfig(options, name);
+  refuseUnsupported(config);
+  const records = new Map<unknown, ConnectionRecord>();
+  const core = new GuardCore(config, {
+    inFlight: driverInFlight,
+    transaction: driverTransaction,
+    reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
+    counts: () => ({
+      total: pool.numUsed() + pool.numFree() + pool.numPendingCreates(),
+      idle: pool.numFree(),
+      waiting: pool.numPendingAcquires(),
+      max: pool.max,
+      min: pool.min,
+    }),
+    recordOf: (resource) => records.get(resource),
+  });
+  const state: TarnState = {
+    core,
+    pool,
+    records,
+    requests: new Map(),
+    creating: new Map(),
+    pending: undefined,
+    requested: undefined,
+    owned: new WeakSet(),
+    ending: false,
+  };
+  core.useTelemetry(
+    createTelemetry(core, {
+      mode: config.telemetry,
+      meterProvider: config.meterProvider as MeterProvider | undefined,
+      tracerProvider: config.tracerProvider as TracerProvider | undefined,
+      dbSystem: undefined,
+      countsRecordedElsewhere: false,
+      isClosed: () => (pool as TarnInternals).destroyed === true,
+    }),
+  );
+  Object.defineProperty(pool, kState, { value: state, configurable: true });
+  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  listen(state);
+  return state;
+}
+
+/** Options whose mechanism lives in the pool itself, which tarn and Knex already provide. */
+function refuseUnsupported(config: ReturnType<typeof resolveGuardConfig>): void {
+  const knexOwn: Array<[string, unknown, boolean, string]> = [
+    ['maxLifetimeMs', config.maxLifetimeMs, config.maxLifetimeMs > 0, "Knex's pool.maxConnectionLifetimeMillis"],
+    ['maxUses', config.maxUses, config.maxUses > 0, "Knex's pool.validate"],
+    ['validateAfterIdleMs', config.validateAfterIdleMs, config.validateAfterIdleMs > 0, "Knex's pool.validate (tarn validates every connection it hands out)"],
+    ['auditOnStart', config.auditOnStart, config.auditOnStart, 'npx poolguard audit with the same connection settings'],
+  ];
+  for (const [key, value, set, instead] of knexOwn) {
+    if (set) throw new TypeError(`guard.${key} is not available for a tarn (Knex) pool, got ${String(value)}: use ${instead}`);
+  }
+}
+
+function listen(state: TarnState): void {
+  const { core, pool, records, requests, creating } = state;
+  pool.on('createRequest', (eventId: number) => creating.set(eventId, core.clock.now()));
+  pool.on('createSuccess', (eventId: number, resource: unknown) => {
+    const started = creating.get(eventId);
+    creating.delete(eventId);
+    recordFor(state, resource, started === undefined ? undefined : core.clock.now() - started);
+  });
+  pool.on('createFail', (eventId: number) => creating.delete(eventId));
+  const removed = (_eventId: number, resource: unknown): void => {
+    const record = records.get(resource);
+    if (record === undefined) return;
+    records.delete(resource);
+    // Knex marks a connection whose driver reported an error or an end (`__knex__disposed`);
+    // its validation then has tarn destroy it at the next acquire.
+    const failed = record.lease !== undefined || (resource as { __knex__disposed?: unknown } | null)?.__knex__disposed != null;
+    core.connectionRemoved(record, state.ending || (pool as TarnInternals).destroyed ? 'ended' : failed ? 'error' : 'idle');
+  };
+  pool.on('destroySuccess', removed);
+  pool.on('destroyFail', removed);
+  pool.on('poolDestroyRequest', () => {
+    state.ending = true;
+    core.endStarted('knex.destroy()');
+  });
+  pool.on('poolDestroySuccess', () => core.endFinished());
+  pool.on('acquireRequest', function acquireRequest(eventId: number) {
+    let pending = state.pending;
+    state.pending = undefined;
+    if (pending === undefined) {
+      // Someone called the pool's acquire() directly: the stack above tarn names the caller.
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, acquireRequest);
+      pending = { kind: 'acquire', capture, owned: false };
+    }
+    const lease = core.checkoutRequested(pending.kind, pending.capture);
+    if (pending.owned) state.owned.add(lease);
+    requests.set(eventId, lease);
+    state.requested = lease;
+  });
+  pool.on('acquireSuccess', (eventId: number, resource: unknown) => {
+    const lease = requests.get(eventId);
+    if (lease === undefined) return;
+    requests.delete(eventId);
+    core.checkoutGranted(lease, recordFor(state, resource));
+  });
+  pool.on('acquireFail', (eventId: number, err: unknown) => {
+    const lease = requests.get(eventId);
+    if (lease === undefined) return;
+    requests.delete(eventId);
+    const timedOut = err instanceof Error && err.name === 'TimeoutError';
+    // Knex's acquireConnection turns the timeout into its own error, with the holders.
+    if (timedOut && state.owned.has(lease)) return;
+    core.checkoutFailed(lease, timedOut);
+  });
+  pool.on('release', function release(resource: unknown) {
+    const lease = records.get(resource)?.lease;
+    // tarn announces every release() call, also of a resource it no longer lends (and ignores it).
+    if (lease === undefined || lease.released) return;
+    core.released(lease, release, 'tarn: release');
+  });
+}
+
+function recordFor(state: TarnState, resource: unknown, createMs?: number): ConnectionRecord {
+  let record = state.records.get(resource);
+  if (record === undefined) {
+    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
+    record = state.core.connectionOpened(object, createMs);
+    const pid = (object as { processID?: unknown; threadId?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
+    if (typeof pid === 'number') record.pid = pid;
+    state.records.set(resource, record);
+    const created = record;
+    onDriverActivity(object, () => state.core.connectionActive(created));
+  }
+  return record;
+}
+
+/**
+ * Takes the connection out of tarn's hands and destroys it through tarn (Knex closes the driver
+ * connection, the server rolls back its transaction, tarn opens a replacement for waiters). The
+ * holder's late release is ignored by tarn; its next query fails with the driver's closed-connection
+ * error, and Knex's validation never hands the connection out again.
+ */
+function reclaimConnection(state: TarnState, lease: Lease, makeError: () => LeaseReclaimedError): void {
+  const resource = lease.conn?.resource;
+  const p = state.pool as TarnInternals;
+  if (resource === undefined || !Array.isArray(p.used) || typeof p._destroy !== 'function') return;
+  const index = p.used.findIndex((u) => u.resource === resource);
+  if (index === -1) return;
+  (resource as { __knex__disposed?: unknown }).__knex__disposed = makeError();
+  p.used.splice(index, 1);
+  Promise.resolve(p._destroy.call(p, resource)).catch(() => {});
+  p._tryAcquireOrCreate?.call(p);
+}
+
+/**
+ * The entry points where an application's call reaches Knex synchronously: the stack captured
+ * there holds the application's line, which the later, asynchronous acquire has lost.
+ */
+function wrapClient(state: TarnState, client: KnexClientLike): void {
+  const { core } = state;
+  const acquireConnection = client.acquireConnection;
+  const transaction = client.transaction;
+  const runner = client.runner;
+
+  client.acquireConnection = function guardedAcquireConnection(this: KnexClientLike): Promise<unknown> {
+    if (state.pending === undefined) {
+      // A direct call (a plugin, or application code): the caller's stack is here.
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, guardedAcquireConnection);
+      state.pending = { kind: 'acquire', capture, owned: true };
+    } else {
+      state.pending.owned = true;
+    }
+    state.requested = undefined;
+    let result: Promise<unknown>;
+    try {
+      result = acquireConnection.call(this);
+    } finally {
+      state.pending = undefined;
+    }
+    const lease = state.requested as Lease | undefined;
+    state.requested = undefined;
+    if (lease === undefined) return result;
+    return result.catch((err: unknown) => {
+      if (err instanceof Error && err.name === 'KnexTimeoutError') throw timeoutError(state, lease, err);
+      core.checkoutFailed(lease, false);
+      throw err;
+    });
+  };
+
+  client.transaction = function guardedTransaction(this: KnexClientLike, container: unknown, config: unknown, outerTx: unknown): object {
+    const capture = core.prepareCapture();
+    if (capture !== undefined) {
+      Error.captureStackTrace(capture, guardedTransaction);
+      core.captureTaken(false);
+    }
+    const trx = transaction.call(this, container, config, outerTx) as { acquireConnection?: (...args: unknown[]) => unknown };
+    const own = trx.acquireConnection;
+    if (typeof own === 'function') {
+      // Transaction#acquireConnection runs later, from a promise: it carries this call's stack.
+      trx.acquireConnection = function acquireForTransaction(this: unknown, ...args: unknown[]): unknown {
+        state.pending = { kind: 'transaction', capture, owned: false };
+        try {
+          return own.apply(this, args);
+        } finally {
+          state.pending = undefined;
+        }
+      };
+    }
+    return trx;
+  };
+
+  client.runner = function guardedRunner(this: KnexClientLike, builder: unknown): ReturnType<KnexClientLike['runner']> {
+    const r = runner.call(this, builder);
+    const ensure = r.ensureConnection;
+    r.ensureConnection = function ensureConnection(this: unknown, ...args: unknown[]): unknown {
+      state.pending = { kind: 'statement', capture: (builder as { [kCapture]?: CapturedStack } | null)?.[kCapture], owned: false };
+      try {
+        return ensure.apply(this, args);
+      } finally {
+        state.pending = undefined;
+      }
+    };
+    return r;
+  };
+
+  // With captureStacks: 'all', a builder keeps the stack of the line that built it: awaiting a
+  // builder (a thenable) runs its query from a microtask, where no frame of the application is left.
+  if (core.config.captureStacks === 'all') {
+    for (const method of ['queryBuilder', 'raw', 'schemaBuilder'] as const) {
+      const make = client[method] as (...args: unknown[]) => object;
+      client[method] = function builderWithStack(this: KnexClientLike, ...args: unknown[]): object {
+        const capture = core.prepareManagedCapture();
+        if (capture !== undefined) {
+          Error.captureStackTrace(capture, builderWithStack);
+          core.captureTaken(true);
+        }
+        const builder = make.apply(this, args);
+        if (capture !== undefined && builder !== null && typeof builder === 'object') (builder as { [kCapture]?: CapturedStack })[kCapture] = capture;
+        return builder;
+      };
+    }
+  }
+}
+
+/** Knex's KnexTimeoutError, same class, Knex's message first, then who holds the connections. */
+function timeoutError(state: TarnState, lease: Lease, original: Error): Error {
+  const { message, holders, waitedMs, frames } = state.core.timeoutDetails(lease, original.message);
+  const Ctor = original.constructor as new (message: string) => Error;
+  let error: Error;
+  try {
+    error = new Ctor(message);
+  } catch {
+    error = new Error(message);
+    error.name = original.name;
+  }
+  Object.assign(error, { pool: state.core.config.name, holders, waitedMs, cause: (original as { cause?: unknown }).cause ?? original });
+  if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+  return error;
+}
+
+/** `dialect host:port/database` from Knex's connection settings (never the password or a URL). */
+function defaultName(client: KnexClientLike): string {
+  const s = client.connectionSettings ?? {};
+  let host = s.host as string | undefined;
+  let port = s.port as string | number | undefined;
+  let database = s.database as string | undefined;
+  const cs = typeof s.connectionString === 'string' ? s.connectionString : undefined;
+  if (cs !== undefined) {
+    try {
+      const url = new URL(cs);
+      host ??= decodeURIComponent(url.hostname) || undefined;
+      port ??= url.port || undefined;
+      database ??= decodeURIComponent(url.pathname.slice(1)) || undefined;
+    } catch {
+      // Not a URL: the name does without it.
+    }
+  }
+  const dialect = client.dialect ?? client.driverName ?? 'knex';
+  if (host === undefined && database === undefined) return `knex:${dialect}`;
+  return `knex:${dialect} ${host ?? 'localhost'}${port === undefined ? '' : `:${port}`}/${database ?? ''}`;
+}
