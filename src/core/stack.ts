@@ -147,7 +147,8 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * listed here); user patterns are added to this list, never replace it.
  *
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
- * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize`, `@mikro-orm/*`, `objection`,
+ * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
+ * which it runs every query, and `sequelize-pool`), `@mikro-orm/*`, `objection`,
  * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`,
  * `@opentelemetry/instrumentation-pg` and `shimmer` (which wrap `pool.connect`); and `node:`,
  * `internal/`, `native` and `<anonymous>` frames.
@@ -168,6 +169,9 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   pkg('knex'),
   pkg('typeorm'),
   pkg('sequelize'),
+  // Sequelize runs every query through it
+  pkg('retry-as-promised'),
+  pkg('sequelize-pool'),
   /[\\/]node_modules[\\/]@mikro-orm[\\/]/,
   pkg('objection'),
   pkg('@prisma/adapter-pg'),
