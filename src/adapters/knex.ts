@@ -16,14 +16,23 @@ const kCapture = Symbol('poolguard.knex.capture');
  * @public
  */
 export interface TarnPoolLike {
+  /** Left as tarn's own: poolguard listens to the `acquireRequest`/`acquireSuccess`/`acquireFail` events it emits. */
   acquire(): { promise: Promise<unknown> };
+  /** Left as tarn's own: poolguard listens to its `release` event. */
   release(resource: unknown): boolean;
+  /** tarn's event subscription, through which poolguard follows every acquire, release, create and destroy. */
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Connections lent out now (the snapshot's `total` adds the free and the ones being opened). */
   numUsed(): number;
+  /** Idle connections, the snapshot's `idle`. */
   numFree(): number;
+  /** Callers waiting, the snapshot's `waiting`. */
   numPendingAcquires(): number;
+  /** Connections being opened. */
   numPendingCreates(): number;
+  /** Knex's `pool.max`. */
   readonly max: number;
+  /** Knex's `pool.min`. */
   readonly min: number;
 }
 
@@ -32,6 +41,7 @@ export interface TarnPoolLike {
  * @public
  */
 export interface KnexLike {
+  /** Knex's dialect client: its `pool` is guarded, its `acquireConnection`, `transaction` and `runner` record who asked. */
   readonly client: object;
 }
 

@@ -14,6 +14,7 @@ const kManager = Symbol.for('poolguard.sequelize.state');
  * @public
  */
 export interface SequelizeLike {
+  /** Sequelize's connection manager: its pools are guarded, its `getConnection` records who asked. */
   readonly connectionManager: object;
 }
 

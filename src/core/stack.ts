@@ -204,7 +204,7 @@ export const OWN_FRAMES: RegExp | undefined = (() => {
   const match = /^(.*)[\\/]core[\\/]stack\.[cm]?[jt]s$/.exec(file);
   if (match === null) return undefined;
   const root = match[1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool)\\.[cm]?[jt]s$)`);
+  return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool|knex|sequelize)\\.[cm]?[jt]s$)`);
 })();
 
 function describeStack(raw: string | undefined, ignore: readonly RegExp[]): StackDescription {
