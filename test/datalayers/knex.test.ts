@@ -167,6 +167,17 @@ describe.each(['pg', 'mysql2'] as const)('Knex (%s), its own tarn pool guarded i
   });
 });
 
+describe('guardKnex refuses what it cannot guard, naming what to use instead', () => {
+  it('recycling options (the pool has its own) and a Knex without its own pool', () => {
+    const knex = make('pg');
+    expect(() => guardKnex(knex, { maxLifetimeMs: 1_000 })).toThrow(new TypeError("guard.maxLifetimeMs is not available for a tarn (Knex) pool, got 1000: use Knex's pool.maxConnectionLifetimeMillis"));
+    expect(() => guardKnex(knex, { leakThresholdMs: -5 })).toThrow('guard.leakThresholdMs must be ≥ 0, got -5');
+    const noPool = knexFactory({ client: 'pg' });
+    expect(() => guardKnex(noPool)).toThrow(/this Knex instance has no pool/);
+    expect(() => guardKnex({} as never)).toThrow(TypeError);
+  });
+});
+
 describe('Knex (pg): a connection held by an unfinished transaction, terminated by the server', () => {
   it('the holder gets the error, the connection leaves the pool, the pool keeps serving', async () => {
     const knex = make('pg', { min: 0, max: 2 }, { log: { warn() {} } });

@@ -138,6 +138,14 @@ describe.each(['postgres', 'mysql'] as const)('Sequelize (%s), its own pool guar
   });
 });
 
+describe('guardSequelize refuses what it cannot guard', () => {
+  it('recycling options (the pool has its own) and something that is not a Sequelize', () => {
+    const sequelize = make('postgres');
+    expect(() => guardSequelize(sequelize, { maxUses: 10 })).toThrow(new TypeError("guard.maxUses is not available for a Sequelize pool, got 10: use Sequelize's pool.maxUses"));
+    expect(() => guardSequelize({} as never)).toThrow(/needs a Sequelize instance/);
+  });
+});
+
 describe('Sequelize with replication: the read and the write pool, each guarded under its own name', () => {
   it('a forgotten transaction is reported on the write pool, reads are leased from the read pool', async () => {
     const base = connections.postgres();
