@@ -149,7 +149,7 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
  * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
  * which it runs every query, and `sequelize-pool`), `@mikro-orm/*`, `objection`,
- * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`,
+ * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`, `pg-boss`,
  * `@opentelemetry/instrumentation-pg` and `shimmer` (which wrap `pool.connect`); and `node:`,
  * `internal/`, `native` and `<anonymous>` frames.
  * @public
@@ -179,6 +179,7 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   pkg('pg-promise'),
   pkg('slonik'),
   pkg('@databases/pg'),
+  pkg('pg-boss'),
   // instrumentation that wraps pool.connect
   pkg('@opentelemetry/instrumentation-pg'),
   pkg('shimmer'),
