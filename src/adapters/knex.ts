@@ -9,6 +9,7 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 const kState = Symbol.for('poolguard.tarn.state');
 const kCapture = Symbol('poolguard.knex.capture');
+const OWNED = Symbol('poolguard.knex.owned');
 
 /**
  * The structural shape of a tarn `Pool` (Knex's own pool, `knex.client.pool`) that poolguard
@@ -84,7 +85,6 @@ interface TarnState {
   pending: Pending | undefined;
   /** The lease tarn's `acquireRequest` created for the entry point that is running now. */
   requested: Lease | undefined;
-  readonly owned: WeakSet<Lease>;
   ending: boolean;
 }
 
@@ -162,7 +162,6 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
     creating: new Map(),
     pending: undefined,
     requested: undefined,
-    owned: new WeakSet(),
     ending: false,
   };
   core.useTelemetry(
@@ -229,7 +228,8 @@ function listen(state: TarnState): void {
       pending = { kind: 'acquire', capture, owned: false };
     }
     const lease = core.checkoutRequested(pending.kind, pending.capture);
-    if (pending.owned) state.owned.add(lease);
+    // Marks the lease whose timeout Knex's acquireConnection (wrapped) turns into its error.
+    if (pending.owned) lease.token = OWNED;
     requests.set(eventId, lease);
     state.requested = lease;
   });
@@ -245,7 +245,7 @@ function listen(state: TarnState): void {
     requests.delete(eventId);
     const timedOut = err instanceof Error && err.name === 'TimeoutError';
     // Knex's acquireConnection turns the timeout into its own error, with the holders.
-    if (timedOut && state.owned.has(lease)) return;
+    if (timedOut && lease.token === OWNED) return;
     core.checkoutFailed(lease, timedOut);
   });
   pool.on('release', function release(resource: unknown) {
@@ -346,17 +346,20 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
     return trx;
   };
 
+  // One function for every runner (no closure per query): the runner knows its builder.
+  let ensure: ((...args: unknown[]) => unknown) | undefined;
+  const ensureConnection = function ensureConnection(this: { builder?: { [kCapture]?: CapturedStack } | null }, a: unknown, b: unknown): unknown {
+    state.pending = { kind: 'statement', capture: this.builder?.[kCapture], owned: false };
+    try {
+      return ensure!.call(this, a, b);
+    } finally {
+      state.pending = undefined;
+    }
+  };
   client.runner = function guardedRunner(this: KnexClientLike, builder: unknown): ReturnType<KnexClientLike['runner']> {
     const r = runner.call(this, builder);
-    const ensure = r.ensureConnection;
-    r.ensureConnection = function ensureConnection(this: unknown, ...args: unknown[]): unknown {
-      state.pending = { kind: 'statement', capture: (builder as { [kCapture]?: CapturedStack } | null)?.[kCapture], owned: false };
-      try {
-        return ensure.apply(this, args);
-      } finally {
-        state.pending = undefined;
-      }
-    };
+    ensure ??= r.ensureConnection;
+    r.ensureConnection = ensureConnection;
     return r;
   };
 
