@@ -3,8 +3,9 @@
 // barely moves on a busy machine. The loop is an async function, as in a service: V8 optimises it,
 // and what a stack capture costs depends on the optimised frames it walks (at module top level the
 // same capture measured 25 times cheaper).
+// POOLGUARD_PG points at another build's pg entry, to count an older build the same way.
 import pg from 'pg';
-import { Pool } from 'poolguard/pg';
+const { Pool } = await import(process.env.POOLGUARD_PG ?? 'poolguard/pg');
 const [variant, n] = [process.argv[2], Number(process.argv[3])];
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bare = variant === 'bare' || variant === 'bound';

@@ -23,7 +23,8 @@ export async function run() {
     { name: 'bare pg.Pool', pool: new pg.Pool({ connectionString: url, max: 10 }) },
     { name: "captureStacks 'none'", pool: mk({ captureStacks: 'none' }) },
     { name: "'connect', stackDepth 1", pool: mk({ stackDepth: 1 }) },
-    { name: "'connect', stackDepth 10 (default)", pool: mk({}) },
+    { name: "'connect', stackDepth 10", pool: mk({ stackDepth: 10 }) },
+    { name: "'connect', stackDepth 30 (default)", pool: mk({}) },
     { name: "'connect', stackDepth 50", pool: mk({ stackDepth: 50 }) },
     { name: "'connect', stackSampleRate 0.1", pool: mk({ stackSampleRate: 0.1 }) },
   ];

@@ -1,6 +1,9 @@
 import * as genericPool from 'generic-pool';
+import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isGenericPool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { createTelemetry } from '../otel/telemetry.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
@@ -46,7 +49,7 @@ interface State {
   readonly pool: AnyPool;
   readonly records: Map<unknown, ConnectionRecord>;
   /** Reclaimed leases whose holders have not called release() yet: that call must be harmless. */
-  readonly reclaimed: Map<unknown, Lease>;
+  readonly reclaimed: ReclaimedLeases;
   readonly acquire: (priority?: number) => PromiseLike<unknown>;
   readonly release: (resource: unknown) => PromiseLike<void>;
   readonly destroy: (resource: unknown) => PromiseLike<void>;
@@ -76,17 +79,21 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
 }
 
 /**
- * Guards a generic-pool `Pool` someone else created. Idempotent: a second call returns the same
- * handle. Resources created before the call are tracked from their first checkout.
+ * Guards a generic-pool `Pool` someone else created. Idempotent, even across two copies of
+ * poolguard: a second call returns the same handle, and logs the options it did not apply when
+ * they differ. Resources created before the call are tracked from their first checkout. Anything
+ * but a generic-pool `Pool` (Sequelize's sequelize-pool, tarn) is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
-  if (target == null || typeof target.acquire !== 'function' || typeof target.release !== 'function') {
-    throw new TypeError(`guard(pool) needs a generic-pool Pool (an object with acquire() and release()), got ${target === null ? 'null' : typeof target}`);
+  if (!isGenericPool(target)) throw wrongPool('poolguard/generic-pool', 'a generic-pool Pool', target);
+  // Guarded already, by this copy of poolguard or another: one guard per pool (see poolguard/pg).
+  const existing = guardOf<PoolGuard>(target);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing, options, resolveConfig(options));
+    return existing;
   }
-  const existing = target[kState];
-  if (existing !== undefined) return existing.core.handle;
   const config = resolveConfig(options);
   const holder: { state?: State } = {};
   if (target._factory !== undefined) target._factory = wrapFactory(target._factory, holder);
@@ -106,16 +113,19 @@ function resolveConfig(options: GuardOptions | undefined) {
 
 /** Every resource the pool creates or destroys passes the factory: the lifecycle's choke point. */
 function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: State }): genericPool.Factory<unknown> {
-  const wrapped: genericPool.Factory<unknown> = {
+  // Everything else the factory carries stays readable through the prototype: a guard adds
+  // to the factory's two lifecycle calls and changes nothing a pool might read from it.
+  const wrapped: genericPool.Factory<unknown> = Object.create(factory);
+  Object.assign(wrapped, {
     create: async () => {
       // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
-      // this reads the same monotonic source as the core clock directly.
-      const started = performance.now();
+      // this reads the core's clock directly.
+      const started = systemClock.now();
       const resource = await factory.create();
-      if (holder.state !== undefined) recordFor(holder.state, resource, performance.now() - started);
+      if (holder.state !== undefined) recordFor(holder.state, resource, systemClock.now() - started);
       return resource;
     },
-    destroy: async (resource) => {
+    destroy: async (resource: unknown) => {
       const state = holder.state;
       const record = state?.records.get(resource);
       if (state !== undefined && record !== undefined) {
@@ -124,8 +134,8 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
       }
       return factory.destroy(resource);
     },
-  };
-  if (factory.validate !== undefined) wrapped.validate = factory.validate.bind(factory);
+  });
+  if (typeof factory.validate === 'function') wrapped.validate = factory.validate.bind(factory);
   return wrapped;
 }
 
@@ -150,8 +160,6 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     reclaim: (lease) => {
       const resource = resourceOf(state, lease);
       if (resource === undefined) return;
-      // Bounded: a holder that never comes back must not grow this map without limit.
-      if (state.reclaimed.size >= 1_000) state.reclaimed.clear();
       state.reclaimed.set(resource, lease);
       void Promise.resolve(state.destroy.call(pool, resource)).catch(() => {});
     },
@@ -163,7 +171,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     core,
     pool,
     records,
-    reclaimed: new Map(),
+    reclaimed: new ReclaimedLeases(),
     acquire: pool.acquire,
     release: pool.release,
     destroy: pool.destroy,
@@ -181,7 +189,8 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     }),
   );
   Object.defineProperty(pool, kState, { value: state });
-  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => (pool as GenericPoolInternals)._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
     // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
@@ -199,15 +208,16 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   } as AnyPool['use'];
 
   pool.release = function release(this: AnyPool, resource: unknown) {
-    const late = state.reclaimed.get(resource);
-    if (late !== undefined) {
-      state.reclaimed.delete(resource);
-      core.released(late, release, NOT_IN_POOL_MESSAGE);
-      return Promise.resolve();
-    }
     const record = records.get(resource);
     const lease = record?.lease;
-    if (lease === undefined || lease.released) return doubleRelease(state, this, resource, release);
+    if (lease === undefined || lease.released) {
+      const late = state.reclaimed.take(resource);
+      if (late !== undefined) {
+        core.released(late, release, NOT_IN_POOL_MESSAGE);
+        return Promise.resolve();
+      }
+      return doubleRelease(state, this, resource, release);
+    }
     core.released(lease, release, NOT_IN_POOL_MESSAGE);
     if (record !== undefined && core.dueForRetirement(record) !== undefined) return state.destroy.call(this, resource);
     return state.release.call(this, resource);
@@ -264,26 +274,83 @@ function useFailed(state: State, pool: AnyPool, resource: unknown, what: string)
 
 function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number | undefined, discarded: number): Promise<unknown> {
   const { core } = state;
-  return Promise.resolve(state.acquire.call(pool, priority)).then(
+  let acquiring: PromiseLike<unknown>;
+  try {
+    acquiring = state.acquire.call(pool, priority);
+  } catch (err) {
+    // generic-pool's acquire() can throw synchronously (a priority that is not a number): the
+    // caller gets its throw unchanged, and the lease leaves the ledger.
+    core.checkoutFailed(lease, false);
+    throw err;
+  }
+  return Promise.resolve(acquiring).then(
     (resource) => {
-      const record = recordFor(state, resource);
-      // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
-      if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
-        return Promise.resolve(state.destroy.call(pool, resource)).then(() => acquireFor(state, pool, lease, priority, discarded + 1));
+      try {
+        const record = recordFor(state, resource);
+        // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
+        if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
+          return Promise.resolve(state.destroy.call(pool, resource)).then(
+            () => acquireFor(state, pool, lease, priority, discarded + 1),
+            (err: unknown) => failed(core, lease, err),
+          );
+        }
+        core.checkoutGranted(lease, record);
+        return resource;
+      } catch (err) {
+        return failed(core, lease, err);
       }
-      core.checkoutGranted(lease, record);
-      return resource;
     },
     (err: unknown) => {
       if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
       // drain() still serves the callers queued before it; only new ones are refused, and told why.
       const refused = err instanceof Error && err.message === DRAINING_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
       if (refused !== undefined) throw refused;
-      core.checkoutFailed(lease, false);
-      throw err;
+      return failed(core, lease, err);
     },
   );
 }
+
+/** Whatever ended a checkout, its lease leaves the ledger (a no-op for one already granted or failed). */
+function failed(core: GuardCore, lease: Lease, err: unknown): never {
+  core.checkoutFailed(lease, false);
+  throw err;
+}
+
+/**
+ * The reclaimed leases whose holders may still call release(). An object resource is remembered
+ * for as long as anything (its holder) can still reach it, and no longer: a WeakMap, so that no
+ * number of reclaims forgets a live holder or grows memory. A primitive resource cannot be held
+ * weakly: the most recent {@link MAX_RECLAIMED_PRIMITIVES} are kept, the oldest forgotten one by one.
+ */
+class ReclaimedLeases {
+  readonly #objects = new WeakMap<object, Lease>();
+  readonly #primitives = new Map<unknown, Lease>();
+
+  set(resource: unknown, lease: Lease): void {
+    if ((typeof resource === 'object' && resource !== null) || typeof resource === 'function') {
+      this.#objects.set(resource as object, lease);
+      return;
+    }
+    this.#primitives.delete(resource);
+    this.#primitives.set(resource, lease);
+    if (this.#primitives.size > MAX_RECLAIMED_PRIMITIVES) this.#primitives.delete(this.#primitives.keys().next().value);
+  }
+
+  /** The reclaimed lease of `resource`, forgotten once returned (a second release is a double release). */
+  take(resource: unknown): Lease | undefined {
+    if ((typeof resource === 'object' && resource !== null) || typeof resource === 'function') {
+      const lease = this.#objects.get(resource as object);
+      if (lease !== undefined) this.#objects.delete(resource as object);
+      return lease;
+    }
+    const lease = this.#primitives.get(resource);
+    if (lease !== undefined) this.#primitives.delete(resource);
+    return lease;
+  }
+}
+
+/** Reclaimed primitive resources (numbers, strings) remembered for a late release() (README). */
+const MAX_RECLAIMED_PRIMITIVES = 10_000;
 
 /** generic-pool's TimeoutError, same class and message prefix, naming who holds the resources. */
 function timeoutError(state: State, lease: Lease, original: Error): Error {

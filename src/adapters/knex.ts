@@ -3,11 +3,14 @@ import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
+import { wrongPool } from '../core/pool-kind.js';
 import { createTelemetry } from '../otel/telemetry.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
-const kState = Symbol.for('poolguard.tarn.state');
+const kState = Symbol('poolguard.tarn.state');
+const kClient = Symbol('poolguard.knex.client');
 const kCapture = Symbol('poolguard.knex.capture');
 const OWNED = Symbol('poolguard.knex.owned');
 
@@ -65,7 +68,7 @@ interface KnexClientLike {
   queryBuilder(): object;
   raw(...args: unknown[]): object;
   schemaBuilder(): object;
-  [kState]?: TarnState;
+  [kClient]?: true;
 }
 
 interface Pending {
@@ -101,17 +104,24 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
   if (client == null || typeof client.acquireConnection !== 'function' || typeof client.transaction !== 'function') {
     throw new TypeError(`guardKnex(knex) needs a Knex instance (the function knex(config) returns), got ${knex === null ? 'null' : typeof knex}`);
   }
-  const existing = client[kState];
-  if (existing !== undefined) return existing.core.handle;
   if (!isTarnPool(client.pool)) {
     throw new TypeError(
       client.pool == null
         ? 'guardKnex(knex): this Knex instance has no pool (no connection configured, pool.max 0, or destroyed). Guard it after knex(config) with a connection, before knex.destroy().'
-        : 'guardKnex(knex): this Knex instance uses an external pool (connectionPool), not its own tarn pool. Guard that pool instead: guard(pool) from poolguard/pg for a pg.Pool.',
+        : "guardKnex(knex): this Knex instance uses an external pool (connectionPool), not its own tarn pool. Guard that pool instead: guard(pool) from 'poolguard/pg' for a pg.Pool.",
     );
   }
-  const state = guardTarnPool(client.pool, options, defaultName(client));
-  Object.defineProperty(client, kState, { value: state, configurable: true });
+  const pool = client.pool as TarnPoolLike & { [kState]?: TarnState };
+  const guarded = guardOf<PoolGuard>(pool);
+  if (guarded !== undefined && client[kClient] === true) {
+    if (options !== undefined) secondGuard(guarded, options, resolveConfig(options, defaultName(client)));
+    return guarded;
+  }
+  // A pool guarded through guard(pool) by this copy gains the Knex entry points; by another copy
+  // of poolguard, it keeps that copy's guard.
+  const state = pool[kState] ?? (guarded === undefined ? guardTarnPool(pool, options, defaultName(client)) : undefined);
+  if (state === undefined) return guarded!;
+  Object.defineProperty(client, kClient, { value: true, configurable: true });
   wrapClient(state, client);
   return state.core.handle;
 }
@@ -123,8 +133,11 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
  * @public
  */
 export function guard(pool: TarnPoolLike, options?: GuardOptions): PoolGuard {
-  if (!isTarnPool(pool)) {
-    throw new TypeError(`guard(pool) from poolguard/knex needs a tarn Pool (knex.client.pool), got ${pool === null ? 'null' : typeof pool}`);
+  if (!isTarnPool(pool)) throw wrongPool('poolguard/knex', 'a tarn Pool (knex.client.pool)', pool);
+  const guarded = guardOf<PoolGuard>(pool);
+  if (guarded !== undefined) {
+    if (options !== undefined) secondGuard(guarded, options, resolveConfig(options, 'tarn'));
+    return guarded;
   }
   return guardTarnPool(pool, options, 'tarn').core.handle;
 }
@@ -135,11 +148,7 @@ function isTarnPool(pool: unknown): pool is TarnPoolLike {
 }
 
 function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string): TarnState {
-  const target = pool as TarnPoolLike & { [kState]?: TarnState };
-  const existing = target[kState];
-  if (existing !== undefined) return existing;
-  const config = resolveGuardConfig(options, name);
-  refuseUnsupported(config);
+  const config = resolveConfig(options, name);
   const records = new Map<unknown, ConnectionRecord>();
   const core = new GuardCore(config, {
     inFlight: driverInFlight,
@@ -175,13 +184,15 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
     }),
   );
   Object.defineProperty(pool, kState, { value: state, configurable: true });
-  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => (pool as TarnInternals).destroyed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   listen(state);
   return state;
 }
 
-/** Options whose mechanism lives in the pool itself, which tarn and Knex already provide. */
-function refuseUnsupported(config: ReturnType<typeof resolveGuardConfig>): void {
+/** Options whose mechanism lives in the pool itself, which tarn and Knex already provide, are refused. */
+function resolveConfig(options: GuardOptions | undefined, name: string): ReturnType<typeof resolveGuardConfig> {
+  const config = resolveGuardConfig(options, name);
   const knexOwn: Array<[string, unknown, boolean, string]> = [
     ['maxLifetimeMs', config.maxLifetimeMs, config.maxLifetimeMs > 0, "Knex's pool.maxConnectionLifetimeMillis"],
     ['maxUses', config.maxUses, config.maxUses > 0, "Knex's pool.validate"],
@@ -191,6 +202,7 @@ function refuseUnsupported(config: ReturnType<typeof resolveGuardConfig>): void 
   for (const [key, value, set, instead] of knexOwn) {
     if (set) throw new TypeError(`guard.${key} is not available for a tarn (Knex) pool, got ${String(value)}: use ${instead}`);
   }
+  return config;
 }
 
 function listen(state: TarnState): void {

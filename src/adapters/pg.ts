@@ -3,6 +3,8 @@ import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isPgPool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
@@ -108,7 +110,7 @@ export class Pool extends pg.Pool {
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
     const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit, base.end);
     Object.defineProperty(this, kState, { value: state });
-    Object.defineProperty(this, 'guard', { value: state.core.handle, enumerable: false });
+    markGuarded(this, state.core.handle);
   }
 }
 
@@ -162,20 +164,25 @@ Object.defineProperty(Pool.prototype, 'emit', {
 
 /**
  * Guards a pool someone else constructed (an ORM's, a framework's): leak detection, reports and
- * snapshots as with `poolguard/pg`'s `Pool`. Idempotent: a second call returns the same handle.
- * The pool's `connect`, `query` and `emit` are wrapped in place; it also gains a `guard` property.
+ * snapshots as with `poolguard/pg`'s `Pool`. Idempotent, even across two copies of poolguard (its
+ * CommonJS and ESM builds): a second call returns the same handle, and logs the options it did not
+ * apply when they differ. The pool's `connect`, `query` and `emit` are wrapped in place; it also
+ * gains a `guard` property. Anything but a `pg.Pool` is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard(pool: pg.Pool, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as PgPoolLike & { [kState]?: PgGuardState };
-  if (target == null || typeof target.connect !== 'function' || typeof target.query !== 'function') {
-    throw new TypeError(`guard(pool) needs a pg.Pool (an object with connect() and query()), got ${target === null ? 'null' : typeof target}`);
+  if (!isPgPool(target)) throw wrongPool('poolguard/pg', 'a pg.Pool', target);
+  // Guarded already, by this copy of poolguard or another (CommonJS and ESM builds both loaded):
+  // one guard per pool, and options that differ are said, not silently dropped.
+  const existing = guardOf<PoolGuard>(target);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing, options, resolveGuardConfig(options, defaultName((target.options ?? {}) as Record<string, unknown>)));
+    return existing;
   }
-  const existing = target[kState];
-  if (existing !== undefined) return existing.core.handle;
   const state = attach(target, options, target.connect, target.query, target.emit, target.end);
   Object.defineProperty(target, kState, { value: state });
-  Object.defineProperty(target, 'guard', { value: state.core.handle, enumerable: false, configurable: true });
+  markGuarded(target, state.core.handle);
   target.connect = function connect(this: PgPoolLike, cb?: Callback): unknown {
     const capture = state.core.prepareCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, connect);
@@ -222,6 +229,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
       isClosed: () => (pool as { ended?: boolean }).ended === true,
     }),
   );
+  claimName(config.name, pool, () => (pool as { ended?: boolean }).ended === true || pool.ending === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };
 }
@@ -331,9 +339,7 @@ function auditOnFirstConnection(pool: PgPoolLike, core: GuardCore): void {
 function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | undefined, capture: CapturedStack | undefined): unknown {
   // An idle client and nobody ahead: pg-pool hands it over on its next tick, without a wait.
   const lease = state.core.checkoutRequested('connect', capture, 'query', !pool.ending && pool.idleCount > pool.waitingCount);
-  if (typeof cb === 'function') {
-    return state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, cb, 0));
-  }
+  if (typeof cb === 'function') return callConnect(state, pool, lease, cb);
   // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
   // error), but resolved from the callback form, so that the checkout costs one promise, as in pg.
   let resolve!: (client: pg.PoolClient) => void;
@@ -347,9 +353,24 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
     throw err;
   });
-  const settle: Callback = (e, c) => (e ? reject(e) : resolve(c!));
-  state.connect.call(pool, (err, client, done) => granted(state, lease, err, client, done, settle, 0));
+  callConnect(state, pool, lease, (e, c) => (e ? reject(e) : resolve(c!)));
   return result;
+}
+
+/** pg-pool's own connect, in its callback form, for one lease. */
+function callConnect(state: PgGuardState, pool: PgPoolLike, lease: Lease, cb: Callback): unknown {
+  const onGrant: Callback = (err, client, done) => granted(state, lease, err, client, done, cb, 0);
+  // An idle client: pg-pool builds none, so nothing throws here (and the hot path has no handler).
+  if (lease.ready) return state.connect.call(pool, onGrant);
+  try {
+    return state.connect.call(pool, onGrant);
+  } catch (err) {
+    // pg-pool throws synchronously when it cannot even build a client (an unparseable
+    // connection string), in both forms: the caller gets pg's own throw, and the lease leaves
+    // the ledger.
+    state.core.checkoutFailed(lease, false);
+    throw err;
+  }
 }
 
 /**
@@ -401,7 +422,13 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
 }
 
 function retry(state: PgGuardState, lease: Lease, cb: Callback, discarded: number): void {
-  state.connect.call(state.pool, (err, client, done) => granted(state, lease, err, client, done, cb, discarded));
+  try {
+    state.connect.call(state.pool, (err, client, done) => granted(state, lease, err, client, done, cb, discarded));
+  } catch (err) {
+    // Inside pg-pool's callback: nobody above would catch it, so the caller gets it instead.
+    state.core.checkoutFailed(lease, false);
+    cb(err instanceof Error ? err : new Error(String(err)), undefined, () => {});
+  }
 }
 
 function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, client: pg.PoolClient, pgRelease: Done, cb: Callback): void {
@@ -484,7 +511,7 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
   onQueryDone(client, () => core.connectionActive(record));
-  client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record)));
+  client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record, core.clock.now())));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.
   client.on?.('error', (err: Error) => {
@@ -495,11 +522,11 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
 }
 
 /** Why pg-pool removed a connection nobody marked: its own policies, read from its options. */
-function inferredReason(pool: PgPoolLike, client: ClientLike, record: ConnectionRecord): RetireReason {
+function inferredReason(pool: PgPoolLike, client: ClientLike, record: ConnectionRecord, now: number): RetireReason {
   if (pool.ending) return 'ended';
   const options = (pool.options ?? {}) as { maxUses?: number; maxLifetimeSeconds?: number };
   if (typeof options.maxUses === 'number' && (client._poolUseCount ?? 0) >= options.maxUses) return 'uses';
-  if (options.maxLifetimeSeconds && record.lease === undefined && performance.now() - record.createdAt >= options.maxLifetimeSeconds * 1_000 - 50) return 'lifetime';
+  if (options.maxLifetimeSeconds && record.lease === undefined && now - record.createdAt >= options.maxLifetimeSeconds * 1_000 - 50) return 'lifetime';
   return record.lease === undefined ? 'idle' : 'error';
 }
 

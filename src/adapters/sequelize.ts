@@ -3,11 +3,12 @@ import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { createTelemetry } from '../otel/telemetry.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
-const kState = Symbol.for('poolguard.sequelize-pool.state');
-const kManager = Symbol.for('poolguard.sequelize.state');
+const kState = Symbol('poolguard.sequelize-pool.state');
+const kManager = Symbol('poolguard.sequelize.state');
 
 /**
  * The structural shape of a Sequelize instance (`new Sequelize(…)`) that `guardSequelize` needs.
@@ -69,9 +70,15 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
     throw new TypeError(`guardSequelize(sequelize) needs a Sequelize instance (new Sequelize(…)), got ${sequelize === null ? 'null' : typeof sequelize}`);
   }
   const existing = cm[kManager];
-  if (existing !== undefined) return existing.write.core.handle;
-  const pool = cm.pool;
   const base = defaultName(cm);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing.write.core.handle, options, resolveConfig(options, base));
+    return existing.write.core.handle;
+  }
+  const pool = cm.pool;
+  // Guarded by another copy of poolguard: that copy's guard stays.
+  const other = guardOf<PoolGuard>((isSequelizePool(pool) ? pool : (pool as { write?: object } | undefined)?.write) ?? {});
+  if (other !== undefined) return other;
   let states: { read: PoolState | undefined; write: PoolState };
   if (isSequelizePool(pool)) {
     states = { read: undefined, write: attach(pool, resolveConfig(options, base)) };
@@ -149,7 +156,8 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
     };
   }
   Object.defineProperty(pool, kState, { value: state, configurable: true });
-  Object.defineProperty(pool, 'guard', { value: core.handle, enumerable: false, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => pool._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   return state;
 }
 

@@ -24,7 +24,7 @@ export const MAX_TRAIL_DEPTH = 32;
  * layer's frames between the application's call and the promise it creates (knex's transaction
  * takes seven), and the application's. Deeper costs more on every promise in the process.
  */
-const TRAIL_FRAMES = 30;
+export const TRAIL_FRAMES = 30;
 
 const KEY: unique symbol = Symbol('poolguard.asyncTrail');
 

@@ -11,18 +11,105 @@ export interface Clock {
   /** A repeating timer that never holds the process open. */
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
+  /**
+   * Changes when the clock's source changes (fake timers installed or removed): a timer made
+   * before then may never fire again, and is made anew.
+   */
+  readonly epoch?: number;
 }
 
-export const systemClock: Clock = Object.freeze({
-  now: () => performance.now(),
-  wallTime: (monotonic: number) => performance.timeOrigin + monotonic,
+type Now = () => number;
+
+// The runtime's own timer, taken when this module loads: fake timers (@sinonjs/fake-timers, as
+// Vitest and Jest install them) replace the global one, and a timer they made dies with them.
+const nativeSetInterval = globalThis.setInterval;
+const nativeClearInterval = globalThis.clearInterval;
+
+/**
+ * `performance.now()`, made safe against the clocks tests swap in and out. Fake timers replace
+ * `performance.now` with a clock of their own, which starts wherever the test says (usually 0)
+ * and moves only when told; uninstalling them brings the real one back, hours ahead or behind.
+ * Read raw, a lease taken one fake minute in would be held for -56,778 ms once the fake clock is
+ * gone, and reported only when real time caught up. So:
+ * - when the source changes (another `performance.now` function), the reading carries on from
+ *   where it was: the switch itself takes no time;
+ * - within one source, a step backwards is never shown: the reading carries on from where it was,
+ *   moving with the source from then on;
+ * - a step forwards within one source (a fake clock advanced by the test) is followed, so that
+ *   tests that advance fake timers see the leak reports they expect.
+ * Durations read from it are therefore never negative.
+ */
+export class MonotonicClock implements Clock {
+  #source: Now | undefined = undefined;
+  #perf: typeof globalThis.performance | undefined = undefined;
+  /** Added to the source's reading: moves only when the source changes or steps back. */
+  #offset = 0;
+  #last = -Infinity;
+  /** Changes of source so far: a guard re-arms a timer made under another source (see setInterval). */
+  epoch = 0;
+
+  now(): number {
+    const perf = globalThis.performance;
+    const source = perf.now;
+    let reading = perf.now() + this.#offset;
+    if (source !== this.#source) {
+      if (this.#source !== undefined) {
+        // Another clock: continue from where the old one stands now (the time it moved since the
+        // last reading counts), rather than jump to the new clock's time.
+        let until = this.#last;
+        try {
+          until = Math.max(until, this.#source.call(this.#perf) + this.#offset);
+        } catch {
+          // The old clock cannot be read any more: continue from the last reading.
+        }
+        this.#offset += until - reading;
+        reading = until;
+        this.epoch++;
+      }
+      this.#source = source;
+      this.#perf = perf;
+    } else if (reading < this.#last) {
+      // The same clock stepped back (a fake clock set back): carry on from the last reading.
+      this.#offset += this.#last - reading;
+      reading = this.#last;
+    }
+    this.#last = reading;
+    return reading;
+  }
+
+  wallTime(monotonic: number): number {
+    // The current source's origin, and the reading in its terms: exact while the source is the
+    // same as when the reading was taken; across a switch, the switch's gap is not counted.
+    return globalThis.performance.timeOrigin + monotonic - this.#offset;
+  }
+
   setInterval(fn: () => void, ms: number): unknown {
     const handle = setInterval(fn, ms);
     // A pool's housekeeping must never keep a finished process alive.
-    handle.unref?.();
-    return handle;
-  },
+    (handle as { unref?: () => void }).unref?.();
+    if (globalThis.setInterval === nativeSetInterval) return handle;
+    // Made under fake timers: that timer fires when the test advances time and stops for good
+    // when the fake clock is uninstalled, so a runtime timer beside it keeps the scans going.
+    const native = nativeSetInterval(fn, ms);
+    native.unref?.();
+    return { handle, native };
+  }
+
   clearInterval(handle: unknown): void {
-    clearInterval(handle as ReturnType<typeof setInterval>);
-  },
-});
+    if (handle !== null && typeof handle === 'object' && 'native' in handle) {
+      const pair = handle as { handle: unknown; native: ReturnType<typeof setInterval> };
+      nativeClearInterval(pair.native);
+      handle = pair.handle;
+    }
+    // Cleared by whichever clearInterval is current: the fake one knows its own timers, and once
+    // uninstalled the fake timer needs no clearing.
+    try {
+      clearInterval(handle as ReturnType<typeof setInterval>);
+    } catch {
+      // A fake timer's handle given to the runtime's clearInterval (or the reverse): nothing to stop.
+    }
+  }
+}
+
+/** The clock every guard uses: one per copy of poolguard, shared by its pools and adapters. */
+export const systemClock = new MonotonicClock();

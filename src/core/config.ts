@@ -63,15 +63,17 @@ export interface GuardOptions {
   /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
   stackSampleRate?: number;
   /**
-   * Frames kept in a captured stack, 1–200. Default: the process's `Error.stackTraceLimit` (10
-   * unless the application changes it), which costs nothing; a set depth is applied around each
-   * capture.
+   * Frames kept in a captured stack, 1–200, applied around each capture (the process's
+   * `Error.stackTraceLimit` is put back). Default `30`: an ORM spends ten frames or more between
+   * the application's call and the pool (TypeORM's `find()` ten, after an `await`), which is the
+   * whole of V8's default limit. A report that says the stack was cut names this option.
    */
   stackDepth?: number;
   /**
    * Extra frames to skip when looking for the call site, as path substrings or regular expressions
-   * (a data-access helper of your own, an ORM). poolguard, pg, pg-pool and Node internals are
-   * always skipped.
+   * (a data-access helper of your own, an ORM bundled into the application). poolguard, the
+   * driver, the data layers of `DEFAULT_IGNORED_FRAMES`, Node internals and every installed
+   * package (`node_modules`) are always skipped.
    */
   ignoreFrames?: ReadonlyArray<string | RegExp>;
   /**
@@ -177,7 +179,7 @@ export interface ResolvedGuardConfig {
   readonly captureStacks: 'connect' | 'all' | 'none';
   readonly asyncCallers: boolean;
   readonly stackSampleRate: number;
-  readonly stackDepth: number | undefined;
+  readonly stackDepth: number;
   readonly ignoreFrames: readonly RegExp[];
   readonly exemptSites: readonly RegExp[];
   readonly releaseStacks: 'auto' | 'always' | 'never';
@@ -206,6 +208,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   captureStacks: 'connect',
   asyncCallers: false,
   stackSampleRate: 1,
+  stackDepth: 30,
   releaseStacks: 'auto',
   dirtyRelease: 'destroy',
   maxLifetimeMs: 0,
@@ -402,7 +405,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     stackSampleRate = v;
   }
 
-  let stackDepth: number | undefined;
+  let stackDepth: number = GUARD_DEFAULTS.stackDepth;
   if (o.stackDepth !== undefined) {
     const v = o.stackDepth;
     if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`guard.stackDepth must be a whole number from 1 to 200, got ${show(v)}`);

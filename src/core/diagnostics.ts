@@ -10,7 +10,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
  * @public
  */
 export const DIAGNOSTICS_CHANNELS = Object.freeze({
-  /** A lease was handed out: `{ pool, leaseId, kind, waitMs, connectionId, site }`; `site` (the checkout's `file:line:column`) formats the stack only when read. */
+  /** A lease was handed out: `{ pool, leaseId, kind, waitMs, connectionId, site, where }`; `site` (the checkout's `file:line:column`) and `where` (as reports say it) format the stack only when read. */
   checkout: 'poolguard:checkout',
   /** A lease was given back: `{ pool, leaseId, kind, heldMs, connectionId }`. */
   release: 'poolguard:release',

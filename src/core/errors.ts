@@ -2,12 +2,44 @@ import { formatDuration, plural } from './format.js';
 import type { TraceRef } from './telemetry.js';
 
 /**
+ * The brand every poolguard error carries: a `Symbol.for` key, the same in every copy of poolguard
+ * in a process (CommonJS and ESM builds, two versions), with the error's stable `code` as value.
+ */
+const ERROR_BRAND = Symbol.for('poolguard.error.v1');
+
+function brandError(error: Error, code: string): void {
+  Object.defineProperty(error, ERROR_BRAND, { value: code, enumerable: false });
+}
+
+/**
+ * `err instanceof CheckoutTimeoutError` holds for an error made by any copy of poolguard: with two
+ * copies loaded, each has its own class, and a plain prototype check would say no to the other's.
+ * Defined outside the class bodies so that the public API stays the classes as declared.
+ */
+function recogniseAcrossCopies(cls: Function, code: string): void {
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value: function hasInstance(this: Function, value: unknown): boolean {
+      // A subclass inherits this static: for it, the ordinary prototype check.
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERROR_BRAND] === code;
+    },
+    configurable: true,
+  });
+}
+
+/**
  * Who holds a pool's connections, grouped by the call site that took them.
  * @public
  */
 export interface HolderGroup {
-  /** `file:line:column` of the code that took the leases, or a label when no stack was captured. */
+  /**
+   * Where the leases were taken, as reports say it: `file:line:column` of the application's line,
+   * or what is known instead (`an unknown site inside knex`, or
+   * `an unknown site (no stack captured for this pool.query())`); leases are grouped by it.
+   */
   readonly site: string;
+  /** When the site is unknown: why, and what finds the line (as the leak report says it). */
+  readonly hint: string | undefined;
   /** Leases open from this site. */
   readonly count: number;
   /** The longest of their hold times, in milliseconds. */
@@ -46,6 +78,7 @@ export class CheckoutTimeoutError extends Error {
   constructor(message: string, pool: string, holders: readonly HolderGroup[], waitedMs: number, cause: unknown) {
     super(message, { cause });
     this.name = 'CheckoutTimeoutError';
+    brandError(this, 'POOLGUARD_CHECKOUT_TIMEOUT');
     this.pool = pool;
     this.holders = holders;
     this.waitedMs = waitedMs;
@@ -73,6 +106,7 @@ export class DoubleReleaseError extends Error {
   constructor(message: string, pool: string, checkoutSite: string | undefined, firstReleaseSite: string | undefined, firstReleaseStack: string | undefined) {
     super(message);
     this.name = 'DoubleReleaseError';
+    brandError(this, 'POOLGUARD_DOUBLE_RELEASE');
     this.pool = pool;
     this.checkoutSite = checkoutSite;
     this.firstReleaseSite = firstReleaseSite;
@@ -99,8 +133,8 @@ export class LeaseReclaimedError extends Error {
   readonly reason: 'idle' | 'end';
 
   /** @internal */
-  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }) {
-    const where = `It was checked out at ${site ?? 'an unknown site (stack capture was off for it)'} and never released. `;
+  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }, taken = site ?? 'an unknown site') {
+    const where = `It was checked out at ${taken} and never released. `;
     super(
       end === undefined
         ? `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
@@ -113,6 +147,7 @@ export class LeaseReclaimedError extends Error {
             `Release the client in a finally block there, and stop work that uses the pool before ending it; calling release() now is harmless.`,
     );
     this.name = 'LeaseReclaimedError';
+    brandError(this, 'POOLGUARD_LEASE_RECLAIMED');
     this.pool = pool;
     this.site = site;
     this.heldMs = heldMs;
@@ -134,6 +169,7 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
     const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'lease')} with nothing in flight: look for a path that skips release()` : '';
     const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
     lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
+    if (h.hint !== undefined) lines.push(`    (${h.hint})`);
   }
   const details = 'Details: err.holders, pool.guard.snapshot().';
   const inTransaction = holders.filter((h) => h.inTransaction > 0);
@@ -168,5 +204,11 @@ export class DirtyReleaseError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DirtyReleaseError';
+    brandError(this, 'POOLGUARD_DIRTY_RELEASE');
   }
 }
+
+recogniseAcrossCopies(CheckoutTimeoutError, 'POOLGUARD_CHECKOUT_TIMEOUT');
+recogniseAcrossCopies(DoubleReleaseError, 'POOLGUARD_DOUBLE_RELEASE');
+recogniseAcrossCopies(LeaseReclaimedError, 'POOLGUARD_LEASE_RECLAIMED');
+recogniseAcrossCopies(DirtyReleaseError, 'POOLGUARD_DIRTY_RELEASE');

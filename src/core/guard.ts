@@ -8,7 +8,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { enableAsyncTrail, MAX_TRAIL_DEPTH } from './async-trail.js';
-import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
+import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type SiteRules, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -34,8 +34,18 @@ export interface LeakReport {
   readonly leaseId: number;
   /** How the lease was taken. */
   readonly kind: LeaseKind;
-  /** `file:line:column` of the code that took the lease, or `undefined` when no stack was captured. */
+  /**
+   * `file:line:column` of the application's code that took the lease, or `undefined` when no stack
+   * was captured or none of its frames is the application's (see `where`).
+   */
   readonly site: string | undefined;
+  /**
+   * Where the lease was taken, as reports, holder groups, snapshots and telemetry all say it: the
+   * `site`, or `an unknown site inside knex`, or
+   * `an unknown site (no stack captured for this pool.query())`. The message adds why and what
+   * finds the line.
+   */
+  readonly where: string;
   /** The stack captured at checkout, one frame per line, or `undefined`. */
   readonly stack: string | undefined;
   /** How long the lease has been (or, for `leakResolved`, was) held, in milliseconds. */
@@ -90,8 +100,10 @@ export interface LeaseSnapshot {
   readonly id: number;
   /** How the lease was taken. */
   readonly kind: LeaseKind;
-  /** `file:line:column` of the code that took it, if its stack was captured. */
+  /** `file:line:column` of the application's code that took it, if its stack was captured and names it. */
   readonly site: string | undefined;
+  /** Where it was taken, said as reports say it (`site`, or `an unknown site inside knex`…). */
+  readonly where: string;
   /** `busy` or `idle` now. */
   readonly state: LeaseState;
   /** Time held so far, in milliseconds. */
@@ -489,35 +501,14 @@ function transactionWords(transaction: 'open' | 'failed'): string {
     : 'Its session is inside a failed transaction (a statement failed and no ROLLBACK followed), which keeps every lock it took until ROLLBACK: other sessions that need those rows wait behind it.';
 }
 
-/** What a report says when no frame of the application was found, and what to do about it. */
-function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
-  if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
-  if (described.via !== undefined) {
-    if (described.trailSearched) {
-      return (
-        `an unknown site inside ${described.via} (guard.asyncCallers followed the call back through ${described.via}'s promises, up to ${MAX_TRAIL_DEPTH} steps, ` +
-        `without reaching a frame of the application: check that guard.ignoreFrames does not skip your own files; report.trace names the request)`
-      );
-    }
-    return (
-      `an unknown site inside ${described.via} (the call reached ${described.via} through a thenable or a promise it started itself, ` +
-      `where V8's async stack stops; to get your line, run with guard.asyncCallers: true until the next report (a diagnostic mode with a cost ` +
-      `on every promise, see the README's "ORMs and query builders"); report.trace names the request meanwhile)`
-    );
-  }
-  return 'an unknown site (every frame was inside the driver or an ignored path)';
-}
-
-/** A holder group's name when no stack names the site. */
-function unnamedSite(lease: Lease): string {
-  switch (lease.kind) {
-    case 'statement':
-      return "a data layer's query (stack not captured: guard.captureStacks: 'all' names it)";
-    case 'transaction':
-      return 'a data layer transaction (stack not captured: see guard.captureStacks)';
-    default:
-      return lease.managed ? `pool.${lease.kind}() (stack not captured)` : `${lease.kind}() (stack not captured)`;
-  }
+/** Where a lease was taken: the one description reports, holder groups, snapshots and telemetry use. */
+export interface LeaseWhereabouts {
+  /** `file:line:column` of the application's line, if the capture names one. */
+  readonly site: string | undefined;
+  /** The site, or a short statement of what is known (`an unknown site inside typeorm`): a group key. */
+  readonly where: string;
+  /** When the site is unknown: why, and what finds the line. */
+  readonly hint: string | undefined;
 }
 
 /** One line of an end report: where the lease was taken, how long ago, and what it is doing. */
@@ -541,8 +532,58 @@ function describeEndLease(l: EndLease): string {
         ? ', inside a failed transaction never rolled back'
         : '';
   const exempt = l.exempt === undefined ? '' : `, exempt from leak reports (${l.exempt})`;
-  return `  lease ${l.id} (${l.kind}) from ${l.site ?? 'an unknown site'}: held ${formatDuration(l.heldMs)}, ${doing}${transaction}${exempt}`;
+  return `  lease ${l.id} (${l.kind}) from ${l.where}: held ${formatDuration(l.heldMs)}, ${doing}${transaction}${exempt}`;
 }
+
+/**
+ * Says where a lease was taken, or why that is unknown and what will find it. Unknown is stated by
+ * what the capture shows (no capture, cut at its depth, ended where V8's async stack stops), never
+ * guessed: a wrong line costs its reader more than no line.
+ */
+export function whereTaken(described: StackDescription | undefined, lease: Pick<Lease, 'kind' | 'managed'>, config: Pick<ResolvedGuardConfig, 'captureStacks' | 'stackDepth' | 'stackSampleRate'>): LeaseWhereabouts {
+  if (described === undefined) {
+    // A data layer's (Knex's, Sequelize's) lease is named by what the application called.
+    const call = lease.kind === 'statement' ? "data layer's query" : lease.kind === 'transaction' ? 'transaction' : lease.managed ? `pool.${lease.kind}()` : `${lease.kind}()`;
+    const hint =
+      config.captureStacks === 'none'
+        ? `guard.captureStacks is 'none'`
+        : lease.kind === 'statement' && config.captureStacks !== 'all'
+          ? `the data layer releases the connection of each query itself, so queries capture no stack unless guard.captureStacks is 'all'`
+        : lease.managed && config.captureStacks !== 'all'
+          ? `the pool releases ${call} leases itself, so they capture no stack unless guard.captureStacks is 'all'`
+          : config.stackSampleRate < 1
+            ? `guard.stackSampleRate is ${config.stackSampleRate} and this checkout was not sampled`
+            : `see guard.captureStacks`;
+    return { site: undefined, where: `an unknown site (no stack captured for this ${call})`, hint };
+  }
+  if (described.site !== undefined) return { site: described.site, where: described.site, hint: undefined };
+  const via = described.via;
+  const where = via === undefined ? 'an unknown site' : `an unknown site inside ${via}`;
+  let hint: string;
+  if (described.cutAt !== undefined) {
+    hint =
+      `the stack was cut at ${described.cutAt} frames, inside ${via ?? 'ignored frames'}, before it reached your code: ` +
+      (config.stackDepth < 200 ? `raise guard.stackDepth (now ${config.stackDepth}, at most 200) and the next report names your line` : `add your own data-access helpers to guard.ignoreFrames sparingly, or take the connection closer to your code`);
+  } else if (via === undefined) {
+    hint = 'every captured frame was inside poolguard, the driver, Node or guard.ignoreFrames';
+  } else if (described.trailSearched === 'cut') {
+    hint =
+      `guard.asyncCallers followed the call back through ${via}'s promises to a step whose own stack was cut, and stopped there rather than name a line ` +
+      `that may not be on the path to the checkout: check that guard.ignoreFrames does not skip your own files; report.trace names the request`;
+  } else if (described.trailSearched === 'ended') {
+    hint =
+      `guard.asyncCallers followed the call back through ${via}'s promises, up to ${MAX_TRAIL_DEPTH} steps, ` +
+      `without reaching a frame of the application: check that guard.ignoreFrames does not skip your own files; report.trace names the request`;
+  } else {
+    hint =
+      `the call reached ${via} through a thenable or a promise it started itself, where V8's async stack stops; to get your line, ` +
+      `run with guard.asyncCallers: true until the next report (a diagnostic mode with a cost on every promise, see the README's "ORMs and query builders"); ` +
+      `report.trace names the request meanwhile`;
+  }
+  return { site: undefined, where, hint };
+}
+
+const siteAndWhere = ({ site, where }: LeaseWhereabouts): { site: string | undefined; where: string } => ({ site, where });
 
 /**
  * The choke point: every checkout, release, reclaim and removal of a guarded pool passes here.
@@ -556,7 +597,7 @@ export class GuardCore {
   readonly clock: Clock;
   readonly #hooks: AdapterHooks;
   readonly #log: RateLimitedLog;
-  readonly #ignore: readonly RegExp[];
+  readonly #sites: SiteRules;
   readonly #explicit: CapturePlan;
   readonly #managedPlan: CapturePlan;
   readonly #captureRelease: StackCapturer;
@@ -568,6 +609,8 @@ export class GuardCore {
   #lastTickAt = 0;
   /** Late checks in a row that deferred their decisions. */
   #deferredScans = 0;
+  /** The clock's `epoch` when the timer was made. */
+  #timerEpoch: number | undefined = undefined;
   #recordReleases: boolean;
   /** Set by `runManaged` around its synchronous call into the pool's checkout. */
   #managed = false;
@@ -593,7 +636,7 @@ export class GuardCore {
     this.#hooks = hooks;
     this.handle = new PoolGuard(this);
     this.#log = new RateLimitedLog(config.logger, () => clock.now());
-    this.#ignore = [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames];
+    this.#sites = { ignore: [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames], depth: config.stackDepth };
     const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth, asyncCallers: config.asyncCallers };
     if (config.asyncCallers) enableAsyncTrail();
     this.#explicit = makeCapturePlan(config.captureStacks !== 'none', settings);
@@ -621,7 +664,12 @@ export class GuardCore {
 
   /** `now`: the caller's clock reading (a checkout reads the clock once). */
   #ensureTimer(now: number): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined) {
+      if (this.#timerEpoch === this.clock.epoch) return;
+      // Made under another clock (fake timers installed or removed since): it may never fire.
+      this.clock.clearInterval(this.#timer);
+    }
+    this.#timerEpoch = this.clock.epoch;
     this.#lastTickAt = now;
     this.#deferredScans = 0;
     this.#timer = this.clock.setInterval(() => this.#tick(), this.#scanEveryMs);
@@ -729,11 +777,12 @@ export class GuardCore {
     }
     this.ledger.totals.unhandledErrors++;
     const lease = record?.lease;
-    const site = describeCapture(lease?.capture, this.#ignore)?.site;
+    const taken = lease === undefined ? undefined : this.whereTaken(lease);
+    const site = taken?.site;
     const pool = this.config.name;
     const what = String(err?.message ?? err);
     const message = lease
-      ? `poolguard[${pool}]: a checked-out connection failed (${what}) and its holder, which took it at ${site ?? 'an unknown site'}, listens for no 'error' event. ` +
+      ? `poolguard[${pool}]: a checked-out connection failed (${what}) and its holder, which took it at ${taken?.where}, listens for no 'error' event. ` +
         `pg would have ended the process; poolguard kept it running. The holder's next query fails; release the client as usual.`
       : `poolguard[${pool}]: an idle connection failed (${what}) and the pool has no 'error' listener. pg would have ended the process; poolguard removed the connection and kept running. ` +
         `Add pool.on('error', …) to handle it yourself, or set guard.unhandledErrors: 'throw' for pg's behaviour.`;
@@ -782,12 +831,12 @@ export class GuardCore {
    */
   useCallbackFailed(resource: unknown, what: string): void {
     const lease = this.#hooks.recordOf?.(resource as object)?.lease;
-    const described = describeCapture(lease?.capture, this.#ignore);
-    const where = described?.site ?? unknownSite(described, 'use');
+    const taken = lease === undefined ? undefined : this.whereTaken(lease);
+    const where = taken?.where ?? 'an unknown site';
     const message =
       `poolguard[${this.config.name}]: a use() callback called at ${where} ${what} instead of returning a promise, so generic-pool would have kept its resource checked out forever. ` +
       `poolguard destroyed the resource, as generic-pool does when the callback's promise rejects (use() still rejects as generic-pool makes it). Make the callback async, or return its promise.`;
-    this.#log.write('warn', `use ${where}`, { pool: this.config.name, leaseId: lease?.id, site: described?.site }, message);
+    this.#log.write('warn', `use ${where}`, { pool: this.config.name, leaseId: lease?.id, site: taken?.site }, message);
   }
 
   /** A connection left the pool; `fallback` is the adapter's best guess when no cause was marked. */
@@ -916,12 +965,13 @@ export class GuardCore {
       if (conn.uses === 0 && lease.requestedAt <= conn.createdAt) this.#telemetry.created(conn.createdAt - lease.requestedAt);
     }
     this.#telemetry.granted(lease);
-    if (this.#timer === undefined && this.#suspectAfterMs !== Infinity) this.#ensureTimer(now);
+    if ((this.#timer === undefined || this.#timerEpoch !== this.clock.epoch) && this.#suspectAfterMs !== Infinity) this.#ensureTimer(now);
     if (channels.checkout.hasSubscribers) this.#publishCheckout(lease, now);
   }
 
   #publishCheckout(lease: Lease, now: number): void {
-    const ignore = this.#ignore;
+    const sites = this.#sites;
+    const core = this;
     channels.checkout.publish({
       pool: this.config.name,
       leaseId: lease.id,
@@ -930,7 +980,10 @@ export class GuardCore {
       connectionId: lease.conn?.id,
       // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
       get site(): string | undefined {
-        return describeCapture(lease.capture, ignore)?.site;
+        return describeCapture(lease.capture, sites)?.site;
+      },
+      get where(): string {
+        return core.whereTaken(lease).where;
       },
     });
   }
@@ -948,7 +1001,7 @@ export class GuardCore {
     const waiting = Math.max(0, counts.waiting);
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
-    return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#ignore)?.stack };
+    return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#sites)?.stack };
   }
 
   /** A checkout timed out: the error names who holds the connections. */
@@ -1000,14 +1053,15 @@ export class GuardCore {
     this.ledger.totals.dirtyReleases++;
     const action = this.config.dirtyRelease;
     if (action === 'destroy' && lease.conn !== undefined) this.markRetiring(lease.conn, 'dirty');
-    const released = describeCapture(this.#captureRelease(above), this.#ignore);
-    const checkoutSite = describeCapture(lease.capture, this.#ignore)?.site;
+    const released = describeCapture(this.#captureRelease(above), this.#sites);
+    const taken = this.whereTaken(lease);
+    const checkoutSite = taken.site;
     const pool = this.config.name;
     const state = transaction === 'open' ? 'an open transaction (BEGIN without COMMIT or ROLLBACK)' : 'a failed transaction that was never rolled back';
     const done = action === 'destroy' ? 'closed it instead of returning it to the pool' : 'rolled it back before returning it to the pool';
     const message =
       `poolguard[${pool}]: a client was released inside ${state} at ${released?.site ?? 'an unknown site'} ` +
-      `(checked out at ${checkoutSite ?? 'an unknown site'}); poolguard ${done}, so the next caller does not inherit it. ` +
+      `(checked out at ${taken.where}); poolguard ${done}, so the next caller does not inherit it. ` +
       `Commit or roll back on every path before release().`;
     const conn = lease.conn;
     const report: DirtyReleaseReport = Object.freeze({
@@ -1029,8 +1083,9 @@ export class GuardCore {
 
   #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {
     this.ledger.totals.doubleReleases++;
-    const checkoutSite = describeCapture(lease.capture, this.#ignore)?.site;
-    const first = describeCapture(lease.releaseCapture, this.#ignore);
+    const taken = this.whereTaken(lease);
+    const checkoutSite = taken.site;
+    const first = describeCapture(lease.releaseCapture, this.#sites);
     let detail: string;
     if (first?.site !== undefined) {
       detail = `The first release() was ${formatDuration(this.clock.now() - lease.releasedAt)} ago at ${first.site}.`;
@@ -1042,7 +1097,7 @@ export class GuardCore {
     if (this.config.releaseStacks === 'auto') this.#recordReleases = true;
     const message =
       `${poolMessage} poolguard[${this.config.name}]: ${detail} ` +
-      `The lease was taken at ${checkoutSite ?? 'an unknown site (no stack captured)'}. Release each client exactly once, in one finally block.`;
+      `The lease was taken at ${taken.where}. Release each client exactly once, in one finally block.`;
     return new DoubleReleaseError(message, this.config.name, checkoutSite, first?.site, first?.stack);
   }
 
@@ -1114,7 +1169,7 @@ export class GuardCore {
 
   /** The `guard.exemptSites` pattern the lease's site matches, as its exemption reason. */
   #exemptSite(lease: Lease): string | undefined {
-    const site = describeCapture(lease.capture, this.#ignore)?.site;
+    const site = describeCapture(lease.capture, this.#sites)?.site;
     if (site === undefined) return undefined;
     const match = this.config.exemptSites.find((re) => re.test(site));
     return match === undefined ? undefined : `guard.exemptSites ${String(match)}`;
@@ -1181,7 +1236,7 @@ export class GuardCore {
     lease.reported = true;
     lease.watch = act.state === 'idle' ? 2 : 1;
     const report = this.#buildReport('leak', lease, now, now - lease.acquiredAt, act, again);
-    this.#log.write('warn', `leak ${report.site ?? 'unknown'}`, report, report.message);
+    this.#log.write('warn', `leak ${report.where}`, report, report.message);
     this.#telemetry.leak(report, lease);
     this.#emit('leak', report);
   }
@@ -1189,7 +1244,7 @@ export class GuardCore {
   #resolved(lease: Lease, now: number): void {
     this.ledger.totals.leaksResolved++;
     const report = this.#buildReport('leakResolved', lease, now, now - lease.acquiredAt, undefined, false);
-    this.#log.write('info', `resolved ${report.site ?? 'unknown'}`, report, report.message);
+    this.#log.write('info', `resolved ${report.where}`, report, report.message);
     this.#emit('leakResolved', report);
   }
 
@@ -1201,14 +1256,14 @@ export class GuardCore {
     this.ledger.totals.reclaims++;
     if (lease.conn !== undefined) this.markRetiring(lease.conn, 'reclaimed');
     const { name, reclaimAfterMs } = this.config;
-    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs, end);
+    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs, end, report.where);
     try {
       this.#hooks.reclaim(lease, makeError);
     } catch {
       // The adapter destroys a connection that may already be broken; nothing to add.
     }
     // At the end deadline one summary (`endForced`) names every lease cut, rather than a line each.
-    if (end === undefined) this.#log.write('warn', `reclaim ${report.site ?? 'unknown'}`, report, report.message);
+    if (end === undefined) this.#log.write('warn', `reclaim ${report.where}`, report, report.message);
     this.#telemetry.leak(report, lease);
     this.#emit('reclaim', report);
   }
@@ -1218,10 +1273,11 @@ export class GuardCore {
    * the threshold, now reported as a possible leak.
    */
   #buildReport(type: LeakReport['type'], lease: Lease, now: number, heldMs: number, act: Activity | undefined, again: boolean): LeakReport {
-    const described = describeCapture(lease.capture, this.#ignore);
-    const site = described?.site;
+    const described = describeCapture(lease.capture, this.#sites);
+    const taken = this.whereTaken(lease);
+    const site = taken.site;
     const pool = this.config.name;
-    const where = site ?? unknownSite(described, lease.kind);
+    const where = taken.hint === undefined ? taken.where : `${taken.where} (${taken.hint})`;
     const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : 'a client';
     const held = formatDuration(heldMs);
     const transaction = act?.transaction;
@@ -1267,6 +1323,7 @@ export class GuardCore {
       leaseId: lease.id,
       kind: lease.kind,
       site,
+      where: taken.where,
       stack: described?.stack,
       heldMs: Math.round(heldMs),
       state: act?.state ?? (lease.watch === 2 ? 'idle' : 'busy'),
@@ -1443,12 +1500,17 @@ export class GuardCore {
   #endReclaimReport(lease: Lease, now: number, act: Activity, end: { readonly call: string; readonly timeoutMs: number }): LeakReport {
     const report = this.#buildReport('reclaim', lease, now, now - lease.acquiredAt, act, false);
     const message =
-      `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.site ?? 'an unknown site'}: still held ${formatDuration(report.heldMs)} ` +
+      `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.where}: still held ${formatDuration(report.heldMs)} ` +
       `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). The holder's next query fails. Fix the missing release() at that line.`;
     return Object.freeze({ ...report, message: report.stack ? `${message}\n${report.stack}` : message });
   }
 
   // ---- views -------------------------------------------------------------------------------
+
+  /** Where a lease was taken, or why that is unknown: the one description every output uses. */
+  whereTaken(lease: Lease): LeaseWhereabouts {
+    return whereTaken(describeCapture(lease.capture, this.#sites), lease, this.config);
+  }
 
   /** Open leases grouped by call site, largest group first. */
   holders(now = this.clock.now()): readonly HolderGroup[] {
@@ -1460,12 +1522,12 @@ export class GuardCore {
     const { open, suspects } = this.ledger;
     const busyBy = new Set<Activity['basis']>();
     if (open.size + suspects.size === 0) return { groups: EMPTY_HOLDERS, busyBy };
-    const groups = new Map<string, { site: string; count: number; oldestHeldMs: number; idle: number; busy: number; inTransaction: number; trace: TraceRef | undefined }>();
+    const groups = new Map<string, { site: string; hint: string | undefined; count: number; oldestHeldMs: number; idle: number; busy: number; inTransaction: number; trace: TraceRef | undefined }>();
     for (const list of [suspects, open]) {
       for (const lease of list) {
-        const site = describeCapture(lease.capture, this.#ignore)?.site ?? unnamedSite(lease);
+        const { where: site, hint } = this.whereTaken(lease);
         let g = groups.get(site);
-        if (g === undefined) groups.set(site, (g = { site, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, inTransaction: 0, trace: undefined }));
+        if (g === undefined) groups.set(site, (g = { site, hint, count: 0, oldestHeldMs: 0, idle: 0, busy: 0, inTransaction: 0, trace: undefined }));
         g.count++;
         const held = Math.round(now - lease.acquiredAt);
         if (held >= g.oldestHeldMs) {
@@ -1494,7 +1556,7 @@ export class GuardCore {
         leases.push({
           id: lease.id,
           kind: lease.kind,
-          site: describeCapture(lease.capture, this.#ignore)?.site,
+          ...siteAndWhere(this.whereTaken(lease)),
           state: act.state,
           heldMs: Math.round(now - lease.acquiredAt),
           idleMs: Math.round(act.idleMs),

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { currentTrail, type TrailRecord } from './async-trail.js';
+import { currentTrail, TRAIL_FRAMES, type TrailRecord } from './async-trail.js';
 
 /**
  * A stack captured at checkout: a plain object on which `Error.captureStackTrace` installed a lazy
@@ -16,44 +16,70 @@ export interface CapturedStack {
   trail?: TrailRecord | undefined;
 }
 
+/**
+ * What a capture is read with: the frames that are not the application's, and the depth the capture
+ * was limited to (a stack as long as that was cut, and its missing frames may hold the line).
+ */
+export interface SiteRules {
+  readonly ignore: readonly RegExp[];
+  readonly depth: number;
+}
+
 /** Formats a capture once, finds the caller's frame, caches both on it. */
-export function describeCapture(capture: CapturedStack | undefined, ignore: readonly RegExp[]): StackDescription | undefined {
+export function describeCapture(capture: CapturedStack | undefined, rules: SiteRules): StackDescription | undefined {
   if (capture === undefined) return undefined;
-  return (capture.described ??= followTrail(describeStack(capture.stack, ignore), capture.trail, ignore));
+  return (capture.described ??= followTrail(describeStack(capture.stack, rules.ignore, rules.depth), capture.trail, rules.ignore));
 }
 
 /**
  * When the stack at checkout holds no application frame, the first record on the async trail that
  * does names the site; its frames are appended under a marker line so that the report shows how the
- * call got there.
+ * call got there. The trail is a causal chain, not the call path: a record names the right line only
+ * when every record before it was complete. A checkout stack that was cut has the line in the frames
+ * it lost, and the trail would name an earlier line of the same handler (its previous `await`); a
+ * record cut the same way could skip the step that holds the line. Either way the site stays unknown.
  */
 function followTrail(described: StackDescription, trail: TrailRecord | undefined, ignore: readonly RegExp[]): StackDescription {
-  if (described.site !== undefined || trail === undefined) return described;
+  if (described.site !== undefined || trail === undefined || described.cutAt !== undefined) return described;
   for (let record: TrailRecord | undefined = trail; record !== undefined; record = record.parent) {
-    const found = describeStack(record.stack, ignore);
-    if (found.site === undefined) continue;
+    const found = describeStack(record.stack, ignore, TRAIL_FRAMES);
+    if (found.site === undefined) {
+      if (found.cutAt !== undefined) return { ...described, trailSearched: 'cut' };
+      continue;
+    }
     const frames = found.stack
       .split('\n')
       .filter((frame) => !/\((node:)?internal[\\/]async_hooks|\bpromiseInitHook\b|\bemitInit(Native|Script)\b/.test(frame))
       .join('\n');
     return { stack: `${described.stack}\n    --- reached through promises created at (guard.asyncCallers) ---\n${frames}`, site: found.site, via: described.via };
   }
-  return { ...described, trailSearched: true };
+  return { ...described, trailSearched: 'ended' };
 }
 
 /** The formatted stack of a capture and the first frame that belongs to the application. */
 export interface StackDescription {
   /** The frames, one per line, without the `Error` header line. */
   readonly stack: string;
-  /** `file:line:column` of the first frame outside poolguard, the driver and Node, if any. */
+  /**
+   * `file:line:column` of the first frame outside poolguard, the driver, Node, the ignore list and
+   * every installed package (`node_modules`), if any.
+   */
   readonly site: string | undefined;
   /**
    * When no frame is the application's: the outermost package the checkout came through (`knex`,
    * `drizzle-orm`), so that a report can say where the trail ends.
    */
   readonly via?: string | undefined;
-  /** The async trail was there and held no application frame either. */
-  readonly trailSearched?: boolean;
+  /**
+   * When no frame is the application's and the capture holds as many frames as its depth allowed:
+   * that number. The stack was cut; the application's line may be in the frames it lost.
+   */
+  readonly cutAt?: number | undefined;
+  /**
+   * With `guard.asyncCallers`, when the trail named no line either: `'ended'` (it held no frame of
+   * the application) or `'cut'` (it stopped at a record whose own stack was cut, rather than guess).
+   */
+  readonly trailSearched?: 'ended' | 'cut';
 }
 
 /** Captures a stack whose top frame is the caller of `above`, or returns `undefined`. */
@@ -64,10 +90,11 @@ export interface CaptureSettings {
   /** Fraction of eligible checkouts that get a stack, in (0, 1]. */
   readonly sampleRate: number;
   /**
-   * Frames kept per stack; `undefined` follows the process's `Error.stackTraceLimit`, which costs
-   * nothing, where reading, setting and restoring the limit around every capture measurably does.
+   * Frames kept per stack (`guard.stackDepth`), set on `Error.stackTraceLimit` around each capture
+   * and put back: the process's own limit (10 unless changed) runs out inside a data layer before
+   * it reaches the application's line.
    */
-  readonly depth: number | undefined;
+  readonly depth: number;
   /** Keep the async trail with each capture (`guard.asyncCallers`); the trail must be enabled. */
   readonly asyncCallers?: boolean;
 }
@@ -79,8 +106,8 @@ export interface CaptureSettings {
  */
 export interface CapturePlan {
   /**
-   * A holder to capture into, or `undefined` (capture off, or sampled out). With a configured depth
-   * it also sets `Error.stackTraceLimit`, until `finish()`.
+   * A holder to capture into, or `undefined` (capture off, or sampled out). It also sets
+   * `Error.stackTraceLimit` to the capture's depth, until `finish()`.
    */
   prepare(): CapturedStack | undefined;
   /** After the capture into a prepared holder: puts `Error.stackTraceLimit` back. */
@@ -96,7 +123,6 @@ export function makeCapturePlan(enabled: boolean, settings: CaptureSettings): Ca
   if (!enabled || settings.sampleRate <= 0) return NO_CAPTURE;
   const { depth, sampleRate, asyncCallers } = settings;
   const holder: () => CapturedStack = asyncCallers ? () => ({ trail: currentTrail() }) : () => ({});
-  if (depth === undefined && sampleRate >= 1) return { prepare: holder, finish: noop };
   // Deterministic sampling: an accumulator instead of Math.random, so that a rate of 0.1 captures
   // exactly every tenth checkout and a test can rely on it.
   let credit = 0;
@@ -108,13 +134,11 @@ export function makeCapturePlan(enabled: boolean, settings: CaptureSettings): Ca
         if (credit < 1) return undefined;
         credit -= 1;
       }
-      if (depth !== undefined) {
-        limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = depth;
-      }
+      limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = depth;
       return holder();
     },
-    finish: depth === undefined ? noop : () => void (Error.stackTraceLimit = limit),
+    finish: () => void (Error.stackTraceLimit = limit),
   };
 }
 
@@ -143,8 +167,11 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * ORM's `acquireConnection`.
  *
  * The list is matched against file paths, `node_modules/<package>/` in any package manager's
- * layout. Extend it with `guard.ignoreFrames` (a data-access helper of your own, a data layer not
- * listed here); user patterns are added to this list, never replace it.
+ * layout. Besides the list, a frame inside any installed package (a `node_modules` path segment)
+ * is never the site, so that a report never sends its reader into a library's own file; the list
+ * still matters where a package's code is not under `node_modules` (a bundle). Extend it with
+ * `guard.ignoreFrames` (a data-access helper of your own, a data layer bundled into the
+ * application); user patterns are added to this list, never replace it.
  *
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
  * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
@@ -208,7 +235,15 @@ export const OWN_FRAMES: RegExp | undefined = (() => {
   return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool|knex|sequelize)\\.[cm]?[jt]s$)`);
 })();
 
-function describeStack(raw: string | undefined, ignore: readonly RegExp[]): StackDescription {
+/**
+ * Any installed package's files. A frame there is never the site, whatever the ignore list says: a
+ * report that names `node_modules/@prisma/client/runtime/client.js` sends its reader into a
+ * library that only did what the application asked. The list still matters for everything outside
+ * `node_modules` (a bundle, a workspace package linked by its real path, `guard.ignoreFrames`).
+ */
+const INSTALLED = /[\\/]node_modules[\\/]/;
+
+function describeStack(raw: string | undefined, ignore: readonly RegExp[], depth: number): StackDescription {
   const lines = (raw ?? '').split('\n');
   const frames = lines.filter((l) => /^\s+at /.test(l));
   let site: string | undefined;
@@ -216,17 +251,17 @@ function describeStack(raw: string | undefined, ignore: readonly RegExp[]): Stac
     const location = frameLocation(frame);
     if (location === undefined) continue;
     const file = location.file;
-    if (OWN_FRAMES?.test(file) || ignore.some((re) => re.test(file))) continue;
+    if (INSTALLED.test(file) || OWN_FRAMES?.test(file) || ignore.some((re) => re.test(file))) continue;
     site = `${displayPath(file)}${location.position}`;
     break;
   }
   if (site !== undefined) return { stack: frames.join('\n'), site };
   let via: string | undefined;
   for (const frame of frames) {
-    const name = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(frameFile(frame) ?? '')?.[1]?.replace('\\', '/');
+    const name = /.*[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(frameFile(frame) ?? '')?.[1]?.replace('\\', '/');
     if (name !== undefined && !DRIVER_PACKAGES.has(name)) via = name;
   }
-  return { stack: frames.join('\n'), site, via };
+  return { stack: frames.join('\n'), site, via, cutAt: frames.length >= depth ? frames.length : undefined };
 }
 
 // The driver's own frames say nothing about which data layer took the connection.

@@ -221,8 +221,9 @@ class PoolTelemetry implements TelemetrySink {
         [sc.ATTR_LEASE_KIND]: report.kind,
         [sc.ATTR_LEASE_STATE]: report.state,
         [sc.ATTR_LEASE_HELD]: report.heldMs,
+        // The same words as the report: an unknown site is one value per cause, never dropped.
+        [sc.ATTR_LEASE_SITE]: report.where,
       };
-      if (report.site !== undefined) attributes[sc.ATTR_LEASE_SITE] = report.site;
       const links = lease.trace ? [{ context: { traceId: lease.trace.traceId, spanId: lease.trace.spanId, traceFlags: lease.trace.traceFlags, isRemote: false } }] : [];
       const span = this.#tracer.startSpan(report.type === 'reclaim' ? 'poolguard.lease.reclaim' : 'poolguard.lease.leak', { kind: SpanKind.INTERNAL, attributes, links }, parentOf(lease.trace));
       span.addEvent(report.type === 'reclaim' ? 'reclaimed' : 'leak detected', { [sc.ATTR_LEASE_HELD]: report.heldMs });

@@ -39,7 +39,8 @@ describe('guard.auditOnStart', () => {
     const sound = capture();
     const quiet = capture();
     const a = guardedPool({ ...SOUND, guard: { ...SOUND.guard, auditOnStart: true, logger: sound.logger } });
-    const b = guardedPool({ guard: { logger: quiet.logger } });
+    // Its own name: two live pools under one name would (rightly) log that their metrics merge.
+    const b = guardedPool({ guard: { name: 'audit-off-by-default', logger: quiet.logger } });
     await Promise.all([a.query('SELECT 1'), b.query('SELECT 1')]);
     await sleep(300);
     expect(sound.lines).toEqual([]);
@@ -52,7 +53,7 @@ describe('guard.auditOnStart', () => {
     const pool = new pg.Pool({ ...pgOptions, connectionString: urlWithPassword(SECRET) });
     cleanup.push(() => pool.end());
     await pool.query('SELECT 1');
-    guard(pool, { leakThresholdMs: 0, auditOnStart: true, logger });
+    guard(pool, { name: 'audit-already-connected', leakThresholdMs: 0, auditOnStart: true, logger });
     await until(() => lines.length > 0, 'the audit log line');
     expect(lines[0]).toContain('warning leak-detection-off');
   });

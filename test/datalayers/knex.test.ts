@@ -139,7 +139,10 @@ describe.each(['pg', 'mysql2'] as const)('Knex (%s), its own tarn pool guarded i
     expect(seen).toHaveLength(1);
     expect(seen[0]!.site).toBeUndefined();
     expect(seen[0]!.state).toBe('busy');
-    expect(seen[0]!.message).toContain('an unknown site (no stack captured for this statement: see guard.captureStacks)');
+    expect(seen[0]!.where).toBe("an unknown site (no stack captured for this data layer's query)");
+    expect(seen[0]!.message).toContain(
+      "an unknown site (no stack captured for this data layer's query) (the data layer releases the connection of each query itself, so queries capture no stack unless guard.captureStacks is 'all')",
+    );
   });
 
   it('KnexTimeoutError keeps its class and message first, and names the holder by call site', async () => {

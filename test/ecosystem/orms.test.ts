@@ -1,22 +1,37 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { LeakReport, Pool } from '../../src/pg.js';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { DataSource, EntitySchema } from 'typeorm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type LeakReport, Pool as GuardedPool, type Pool } from '../../src/pg.js';
 import { root } from '../helpers/build.js';
-import { until } from '../helpers/db.js';
-import { guardedPool } from '../helpers/pools.js';
+import { DATABASE_URL, until } from '../helpers/db.js';
+import { otelHarness } from '../helpers/otel.js';
+import { forceEnd, guardedPool } from '../helpers/pools.js';
+// @ts-expect-error plain JavaScript fixture with marked lines
+import * as handlers from '../fixtures/handlers.mjs';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as orm from '../fixtures/orm.mjs';
 
-const FIXTURE = 'test/fixtures/orm.mjs';
-const source = readFileSync(join(root, FIXTURE), 'utf8').split('\n');
+const StacksItem = new EntitySchema({
+  name: 'StacksItem',
+  tableName: 'stacks_item',
+  columns: { id: { type: Number, primary: true, generated: true }, name: { type: String } },
+});
 
-/** `test/fixtures/orm.mjs:<line>:` of the line marked `SITE:<name>`. */
-function site(name: string): string {
-  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
-  if (index === -1) throw new Error(`no SITE:${name} marker in ${FIXTURE}`);
-  return `${FIXTURE}:${index + 1}:`;
+/** For a fixture: `<file>:<line>:` of its line marked `SITE:<name>` (or containing `text`). */
+function markers(file: string): (name: string, text?: string) => string {
+  const lines = readFileSync(join(root, file), 'utf8').split('\n');
+  return (name, text = `// SITE:${name}`) => {
+    const index = lines.findIndex((line) => line.includes(text));
+    if (index === -1) throw new Error(`no ${text} in ${file}`);
+    return `${file}:${index + 1}:`;
+  };
 }
+
+const site = markers('test/fixtures/orm.mjs');
 
 function reports(pool: Pool, type: 'leak' | 'leakResolved' = 'leak'): LeakReport[] {
   const seen: LeakReport[] = [];
@@ -221,7 +236,10 @@ describe('calls V8 loses inside the data layer, without and with guard.asyncCall
     const { report } = await reportOf(cases['a knex transaction never committed']!, true, { ignoreFrames });
     expect(report.site).toBeUndefined();
     expect(report.message).toContain('an unknown site inside knex');
-    expect(report.message).toContain('without reaching a frame of the application: check that guard.ignoreFrames does not skip your own files');
+    // The trail stops at the first step whose own stack was cut (thirty frames, all ignored) rather
+    // than walk on past frames it never saw.
+    expect(report.message).toContain("guard.asyncCallers followed the call back through knex's promises to a step whose own stack was cut");
+    expect(report.message).toContain('check that guard.ignoreFrames does not skip your own files');
   });
 });
 
@@ -272,5 +290,212 @@ describe('pg-cursor and pg-query-stream on a checked-out client', () => {
     expect(seen[0]!.state).toBe('idle');
     stream.destroy();
     client.release(true);
+  });
+});
+
+/**
+ * One handler per data layer, leaking the way its users leak: the request's earlier `await`, the
+ * library's own call at its real depth, an early return before commit or release. DEFAULT settings,
+ * but for a short leakThresholdMs: the report names the handler's line, or says it cannot and what
+ * finds it, and never names a library's file or an unrelated line.
+ */
+describe('a leaking handler on each data layer, with default settings', () => {
+  const marked = markers('test/fixtures/handlers.mjs');
+  const handlerSite = (name: string): RegExp => new RegExp(`^${marked(name)}\\d+$`);
+  // The handlers' earlier await: on the trail, but not on the path to the checkout.
+  const authLine = new RegExp(`^${marked('auth', 'await auth(request)')}`);
+  const THRESHOLD = { leakThresholdMs: 100 };
+
+  /** The first report, checked for what every report must be whatever the data layer. */
+  async function firstReport(pool: Pool): Promise<LeakReport> {
+    const seen = reports(pool);
+    await until(() => seen.length > 0, 'a leak report', 5_000);
+    const report = seen[0]!;
+    // The paragraph (the stack follows it) names no library file.
+    expect(report.message.split('\n')[0]).not.toContain('node_modules');
+    expect(report.site ?? '').not.toMatch(/node_modules/);
+    expect(report.message).toContain(`checked out at ${report.where}`);
+    // The snapshot and the holder groups say it in the same words.
+    expect(pool.guard.snapshot().leases.find((l) => l.id === report.leaseId)?.where).toBe(report.where);
+    return report;
+  }
+
+  it('pg: pool.connect() and an early return: the connect() line', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    const reported = firstReport(pool);
+    expect(await handlers.pgHandler(pool, { id: 0 })).toEqual({ status: 404 });
+    expect((await reported).site).toMatch(handlerSite('pg'));
+  });
+
+  it('pg-cursor: a cursor read once and an early return: the connect() line', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    const reported = firstReport(pool);
+    const { rows } = await handlers.cursorHandler(pool, { pageSize: 50 });
+    expect(rows).toHaveLength(10);
+    expect((await reported).site).toMatch(handlerSite('cursor-handler'));
+  });
+
+  it('pg-query-stream: a return from inside for await: the connect() line', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    const reported = firstReport(pool);
+    const { row } = await handlers.streamHandler(pool, { wanted: 3 });
+    expect(row.n).toBe(3);
+    expect((await reported).site).toMatch(handlerSite('stream-handler'));
+  });
+
+  it('Drizzle: a transaction whose callback never returns: the db.transaction() line', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    const reported = firstReport(pool);
+    let unstick!: () => void;
+    const done = handlers.drizzleHandler(orm.drizzleDb(pool), {}, new Promise<void>((r) => (unstick = r)));
+    expect((await reported).site).toMatch(handlerSite('drizzle-handler'));
+    unstick();
+    await done;
+  });
+
+  it('Kysely: startTransaction() and an early return: no line (V8 loses it in Kysely), and guard.asyncCallers named as what finds it', async () => {
+    const pool = guardedPool({ guard: THRESHOLD });
+    // No db.destroy(): it would wait for the leaked connection. The pool is ended after the test.
+    const db = orm.kysely(pool);
+    const reported = firstReport(pool);
+    expect(await handlers.kyselyHandler(db, { id: 0 })).toEqual({ status: 404 });
+    const report = await reported;
+    expect(report.site).toBeUndefined();
+    expect(report.where).toBe('an unknown site inside kysely');
+    expect(report.message).toContain('run with guard.asyncCallers: true until the next report');
+  });
+
+  it('Knex: knex.transaction() and an early return: no line, guard.asyncCallers named; the timeout error, snapshot and leak span say it the same way', async () => {
+    const otel = otelHarness();
+    cleanups.push(() => otel.shutdown());
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { ...THRESHOLD, tracerProvider: otel.tracerProvider } });
+    const knex = orm.knexOnPool(pool);
+    const reported = firstReport(pool);
+    expect(await handlers.knexHandler(knex, { id: 0 })).toEqual({ status: 404 });
+    const report = await reported;
+    expect(report.site).toBeUndefined();
+    expect(report.where).toBe('an unknown site inside knex');
+    expect(report.message).toContain('run with guard.asyncCallers: true until the next report');
+    const err = await pool.connect().then(
+      () => undefined,
+      (e: unknown) => e as { message: string; holders: Array<{ site: string; hint: string | undefined }> },
+    );
+    expect(err?.message).toContain('1 × an unknown site inside knex: ');
+    // …and, under the group, what finds the line, as the leak report says it.
+    expect(err?.message).toContain(`\n    (${err?.holders[0]?.hint})\n`);
+    expect(report.message).toContain(`checked out at ${report.where} (${err?.holders[0]?.hint})`);
+    expect(err?.message).not.toContain('stack not captured');
+    expect(err?.holders[0]).toMatchObject({ site: report.where, hint: expect.stringContaining('guard.asyncCallers: true') });
+    const span = otel.exporter.getFinishedSpans().find((s) => s.name === 'poolguard.lease.leak');
+    expect(span?.attributes['poolguard.lease.site']).toBe('an unknown site inside knex');
+  });
+
+  it("Kysely and Knex with guard.asyncCallers, as their reports advise: the handler's line, not its earlier await", async () => {
+    for (const [layer, run] of [
+      ['kysely', (pool: Pool) => handlers.kyselyHandler(orm.kysely(pool), { id: 0 })],
+      ['knex', (pool: Pool) => handlers.knexHandler(orm.knexOnPool(pool), { id: 0 })],
+    ] as const) {
+      const pool = guardedPool({ guard: { ...THRESHOLD, asyncCallers: true } });
+      const reported = firstReport(pool);
+      expect(await run(pool)).toEqual({ status: 404 });
+      const report = await reported;
+      expect(report.site, layer).toMatch(handlerSite(`${layer}-handler`));
+      expect(report.site, layer).not.toMatch(authLine);
+    }
+  });
+
+  describe('TypeORM (DataSource with driver: { ...pg, Pool })', () => {
+    let admin: pg.Client;
+    beforeAll(async () => {
+      admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query('CREATE TABLE IF NOT EXISTS stacks_item (id serial PRIMARY KEY, name text NOT NULL)');
+    });
+    afterAll(async () => {
+      await admin.query('DROP TABLE IF EXISTS stacks_item');
+      await admin.end();
+    });
+
+    async function dataSource(guard: Record<string, unknown>): Promise<{ ds: DataSource; pool: Pool }> {
+      const ds = new DataSource({ type: 'postgres', url: DATABASE_URL, entities: [StacksItem], driver: { ...pg, Pool: GuardedPool }, extra: { guard: { logger: false, ...guard } } } as never);
+      await ds.initialize();
+      cleanups.push(() => forceEnd((ds.driver as unknown as { master: Pool }).master));
+      return { ds, pool: (ds.driver as unknown as { master: Pool }).master };
+    }
+
+    it('a QueryRunner transaction and an early return: the runner.connect() line', async () => {
+      const { ds, pool } = await dataSource(THRESHOLD);
+      const reported = firstReport(pool);
+      expect(await handlers.typeormHandler(ds, { id: 0 })).toEqual({ status: 404 });
+      expect((await reported).site).toMatch(handlerSite('typeorm-handler'));
+    });
+
+    /** A find() that waits on a lock another session holds: held past the threshold at TypeORM's real depth. */
+    async function blockedFind(guard: Record<string, unknown>): Promise<LeakReport> {
+      const { ds, pool } = await dataSource(guard);
+      const reported = firstReport(pool);
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE stacks_item IN ACCESS EXCLUSIVE MODE');
+      const found = handlers.typeormFindHandler(ds, { name: 'x' });
+      try {
+        return await reported;
+      } finally {
+        await admin.query('COMMIT');
+        expect((await found).status).toBe(200);
+      }
+    }
+
+    it('repo.find() after an earlier await: the find() line (ten frames inside TypeORM, past V8\'s default limit)', async () => {
+      const report = await blockedFind(THRESHOLD);
+      expect(report.site).toMatch(handlerSite('typeorm-find'));
+    });
+
+    it('with guard.stackDepth: 10, the report says the stack was cut inside typeorm and names the option, not async code', async () => {
+      const report = await blockedFind({ ...THRESHOLD, stackDepth: 10 });
+      expect(report.site).toBeUndefined();
+      expect(report.where).toBe('an unknown site inside typeorm');
+      expect(report.message).toContain('the stack was cut at 10 frames, inside typeorm, before it reached your code: raise guard.stackDepth (now 10, at most 200)');
+      expect(report.message).not.toMatch(/thenable|asyncCallers/);
+    });
+
+    it("with guard.stackDepth: 10 and guard.asyncCallers, it still names no line: never the handler's earlier await", async () => {
+      const report = await blockedFind({ ...THRESHOLD, stackDepth: 10, asyncCallers: true });
+      expect(report.site ?? '').not.toMatch(authLine);
+      expect(report.site).toBeUndefined();
+      expect(report.message).toContain('the stack was cut at 10 frames, inside typeorm');
+    });
+  });
+
+  describe('Prisma 7 (@prisma/adapter-pg on the guarded pool)', () => {
+    let PrismaClient: new (options: object) => { $disconnect(): Promise<void>; $executeRawUnsafe(sql: string): Promise<number> };
+    beforeAll(async () => {
+      // The client is generated here, not committed. Prisma 7's client needs no query engine; the CLI
+      // still looks for a schema engine at start-up (and would download one) unless told where one is.
+      execFileSync(process.execPath, [join(root, 'node_modules/prisma/build/index.js'), 'generate', '--schema', join(root, 'test/fixtures/prisma/schema.prisma')], {
+        cwd: root,
+        env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+        stdio: 'pipe',
+      });
+      ({ PrismaClient } = await import(join(root, 'test/fixtures/prisma/generated/client.ts')));
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query('CREATE TABLE IF NOT EXISTS stacks_item (id serial PRIMARY KEY, name text NOT NULL)');
+      await admin.end();
+    }, 60_000);
+
+    it('an interactive $transaction whose callback never returns: the $transaction() line', async () => {
+      const pool = guardedPool({ guard: THRESHOLD });
+      const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+      cleanups.push(() => prisma.$disconnect());
+      const reported = firstReport(pool);
+      let unstick!: () => void;
+      const done = handlers.prismaHandler(prisma, { name: 'x' }, new Promise<void>((r) => (unstick = r)));
+      const report = await reported;
+      expect(report.site).toMatch(handlerSite('prisma-handler'));
+      // The checkout is made inside @prisma/client's runtime, a package in no ignore list.
+      expect(report.stack).toContain('node_modules/@prisma/client/');
+      unstick();
+      expect(await done).toEqual({ status: 200 });
+    });
   });
 });

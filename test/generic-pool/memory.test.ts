@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runJsonScript } from '../helpers/scripts.js';
 import { createPool, type LeakReport, type RetireReport } from '../../src/generic-pool.js';
 import { memoryPool, type Thing } from '../helpers/factories.js';
 
@@ -46,6 +47,32 @@ describe('generic-pool timing paths (fake clock)', () => {
     await expect(pool.release(leaked)).resolves.toBeUndefined();
     await pool.release(waiterGot!);
   });
+
+  for (const [kind, make] of [
+    ['object', (i: number) => ({ id: i })],
+    ['primitive', (i: number) => i],
+  ] as const) {
+    it(`a late release after a reclaim resolves quietly, even after 1,500 reclaims (${kind} resources)`, async () => {
+      let next = 1;
+      const pool = createPool<unknown>(
+        { create: async () => make(next++), destroy: async () => {} },
+        { max: 1_500, guard: { logger: false, leakThresholdMs: 1_000, idleAfterMs: 100, reclaimAfterMs: 1_000 } },
+      );
+      const holders = await Promise.all(Array.from({ length: 1_500 }, () => pool.acquire()));
+      // 100 reports and reclaims per scan: enough scans for every lease.
+      for (let i = 0; i < 40 && pool.guard.snapshot().totals.reclaims < 1_500; i++) await vi.advanceTimersByTimeAsync(1_000);
+      expect(pool.guard.snapshot().totals.reclaims).toBe(1_500);
+      // The very first holder comes back last of all, past any bound on what is remembered.
+      await expect(pool.release(holders[0])).resolves.toBeUndefined();
+      for (const h of holders.slice(1)) await expect(pool.release(h)).resolves.toBeUndefined();
+      expect(pool.guard.snapshot().totals.doubleReleases).toBe(0);
+      // Remembered once only: a second late release is a double release, as any other.
+      await expect(pool.release(holders[0])).rejects.toThrow(/Resource not currently part of this pool/);
+      expect(pool.guard.snapshot().totals.doubleReleases).toBe(1);
+      await pool.drain();
+      await pool.clear();
+    });
+  }
 
   it('retires idle resources on a jittered lifetime, never a borrowed one', async () => {
     const { pool } = memoryPool({ max: 3, guard: { maxLifetimeMs: 60_000, lifetimeJitter: 0.25, leakThresholdMs: 0 } });
@@ -129,4 +156,15 @@ describe("generic-pool's documented usage, unchanged, on the guarded pool", () =
     await pool.drain();
     await pool.clear();
   });
+});
+
+describe('memory stays bounded without forgetting live holders', () => {
+  it('reclaimed resources are remembered only while a holder can reach them: after 2,000 reclaims, the ones let go are collected', () => {
+    const { status, stderr, result } = runJsonScript<{ reclaims: number; collected: number }>('test/fixtures/reclaimed-gc.mjs');
+    expect(status, stderr).toBe(0);
+    const { reclaims, collected } = result;
+    expect(reclaims).toBe(2_000);
+    // All but a handful (the last few a closure or the collector still holds): none kept for a late release.
+    expect(collected).toBeGreaterThanOrEqual(1_990);
+  }, 60_000);
 });

@@ -2,9 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeakReport } from '../../src/generic-pool.js';
 import { memoryPool } from '../helpers/factories.js';
 
+let pools = 0;
+
 function guardedThings(guard: Record<string, unknown> = {}) {
   const lines: string[] = [];
-  const { pool, created } = memoryPool({ max: 1, guard: { logger: { warn: (_o: object, msg: string) => lines.push(msg) }, ...guard } });
+  // A name per pool: two live pools sharing one would add the shared-name warning to the lines.
+  const name = `use-callback-${++pools}`;
+  const { pool, created } = memoryPool({ max: 1, guard: { name, logger: { warn: (_o: object, msg: string) => lines.push(msg) }, ...guard } });
   return { pool, created, lines };
 }
 

@@ -37,6 +37,7 @@ describe('node:diagnostics_channel (poolguard:*)', () => {
     expect(checkout!.message).toMatchObject({ pool: 'dc-basic', kind: 'connect', connectionId: 1 });
     expect(checkout!.message.waitMs).toBeTypeOf('number');
     expect(checkout!.message.site).toBe('test/fixtures/leaky.mjs:5:29');
+    expect(checkout!.message.where).toBe('test/fixtures/leaky.mjs:5:29');
     expect(release!.channel).toBe('poolguard:release');
     expect(release!.message).toMatchObject({ pool: 'dc-basic', leaseId: checkout!.message.leaseId, kind: 'connect', connectionId: 1 });
     expect(release!.message.heldMs).toBeTypeOf('number');

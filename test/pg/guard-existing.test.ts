@@ -42,7 +42,7 @@ describe('guard(existingPool)', () => {
   });
 
   it('rejects what is not a pool, naming what it got', () => {
-    expect(() => guard(null as unknown as pg.Pool)).toThrow('guard(pool) needs a pg.Pool (an object with connect() and query()), got null');
+    expect(() => guard(null as unknown as pg.Pool)).toThrow("guard(pool) needs a pg.Pool for 'poolguard/pg', got null: pass a pg.Pool (new pg.Pool(…), or use Pool from 'poolguard/pg').");
     expect(() => guard({} as pg.Pool)).toThrow(/needs a pg\.Pool/);
   });
 

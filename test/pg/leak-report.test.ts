@@ -106,7 +106,8 @@ describe('leak reports name the line that took the connection', () => {
     await until(() => seen.length > 0, 'a leak report');
     expect(seen[0]!.site).toBeUndefined();
     expect(seen[0]!.stack).toBeUndefined();
-    expect(seen[0]!.message).toContain('see guard.captureStacks');
+    expect(seen[0]!.where).toBe('an unknown site (no stack captured for this connect())');
+    expect(seen[0]!.message).toContain("checked out at an unknown site (no stack captured for this connect()) (guard.captureStacks is 'none')");
     client.release();
   });
 

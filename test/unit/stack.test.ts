@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { GUARD_DEFAULTS } from '../../src/core/config.js';
+import { whereTaken } from '../../src/core/guard.js';
 import { describeCapture, DEFAULT_IGNORED_FRAMES, type CapturedStack, type StackDescription, OWN_FRAMES, makeStackCapturer } from '../../src/core/stack.js';
 
-function stackOf(text: string): { describe(ignore: readonly RegExp[]): StackDescription } {
-  const c: CapturedStack = { stack: text };
-  return { describe: (ignore) => describeCapture(c, ignore)! };
+function stackOf(text: string, depth = 200): { describe(ignore: readonly RegExp[]): StackDescription } {
+  return { describe: (ignore) => describeCapture({ stack: text } as CapturedStack, { ignore, depth })! };
 }
 
 describe('finding the call site in a stack', () => {
@@ -48,9 +49,38 @@ describe('finding the call site in a stack', () => {
     expect(c.describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/src/orders.js:42:5');
   });
 
-  it('does not mistake a package whose name starts like a skipped one', () => {
-    expect(stackOf('Error\n    at x (/srv/app/node_modules/pg-boss/src/db.js:1:1)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/node_modules/pg-boss/src/db.js:1:1');
-    expect(stackOf('Error\n    at x (/srv/app/node_modules/knexfile-helper/a.js:1:1)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/node_modules/knexfile-helper/a.js:1:1');
+  it('never names a frame inside an installed package, listed or not, and says which package the stack ended in', () => {
+    // Prisma 7's client checks out through @prisma/client's runtime, which is in no list.
+    const prisma = [
+      'Error',
+      '    at PrismaPgAdapter.startTransaction (file:///srv/app/node_modules/@prisma/adapter-pg/dist/index.mjs:708:36)',
+      '    at #i (/srv/app/node_modules/@prisma/client/runtime/client.js:11:91948)',
+      '    at async gr.startTransaction (/srv/app/node_modules/@prisma/client/runtime/client.js:11:91065)',
+      '    at async Proxy._transactionWithCallback (/srv/app/node_modules/@prisma/client/runtime/client.js:99:4746)',
+    ];
+    expect(stackOf([...prisma, '    at async closeInvoice (/srv/app/src/billing.mjs:90:10)'].join('\n')).describe(DEFAULT_IGNORED_FRAMES).site).toBe('/srv/app/src/billing.mjs:90:10');
+    const alone = stackOf(prisma.join('\n')).describe(DEFAULT_IGNORED_FRAMES);
+    expect(alone.site).toBeUndefined();
+    expect(alone.via).toBe('@prisma/client');
+    // A package whose name starts like a listed one is still a package, and still named as such.
+    const boss = stackOf('Error\n    at x (/srv/app/node_modules/pg-boss/src/db.js:1:1)').describe(DEFAULT_IGNORED_FRAMES);
+    expect(boss.site).toBeUndefined();
+    expect(boss.via).toBe('pg-boss');
+    expect(stackOf('Error\n    at x (C:\\app\\node_modules\\knexfile-helper\\a.js:1:1)\n    at y (C:\\app\\src\\a.js:2:2)').describe(DEFAULT_IGNORED_FRAMES).site).toBe('C:\\app\\src\\a.js:2:2');
+    // pnpm keeps packages under node_modules/.pnpm/<name>@<version>/node_modules/<name>/.
+    expect(stackOf('Error\n    at f (/srv/app/node_modules/.pnpm/typeorm@1.1.1_pg@8.23.1/node_modules/typeorm/index.js:1:1)').describe([]).via).toBe('typeorm');
+  });
+
+  it('a stack as long as its depth allowed, with no frame of the application, was cut: it says where', () => {
+    const frames = Array.from({ length: 10 }, (_, i) => `    at f${i} (/srv/app/node_modules/typeorm/query-builder/SelectQueryBuilder.js:${i + 1}:1)`);
+    const cut = stackOf(['Error', ...frames].join('\n'), 10).describe(DEFAULT_IGNORED_FRAMES);
+    expect(cut.site).toBeUndefined();
+    expect(cut.cutAt).toBe(10);
+    expect(cut.via).toBe('typeorm');
+    // The same frames under a deeper limit: the stack ended there by itself (V8's async stack stopped).
+    expect(stackOf(['Error', ...frames].join('\n'), 30).describe(DEFAULT_IGNORED_FRAMES).cutAt).toBeUndefined();
+    // A stack that reaches the application is never "cut", however long.
+    expect(stackOf(['Error', ...frames.slice(0, 9), '    at h (/srv/app/src/a.js:1:1)'].join('\n'), 10).describe(DEFAULT_IGNORED_FRAMES).cutAt).toBeUndefined();
   });
 
   it('user patterns skip an application helper', () => {
@@ -89,19 +119,90 @@ describe('stack capture settings', () => {
     const before = Error.stackTraceLimit;
     const c = here(makeStackCapturer(true, { sampleRate: 1, depth: 2 }))!;
     expect(Error.stackTraceLimit).toBe(before);
-    expect(describeCapture(c, [])!.stack.split('\n')).toHaveLength(2);
-    expect(describeCapture(c, [])!.site).toMatch(/^test\/unit\/stack\.test\.ts:\d+:\d+$/);
+    expect(describeCapture(c, { ignore: [], depth: 2 })!.stack.split('\n')).toHaveLength(2);
+    expect(describeCapture(c, { ignore: [], depth: 2 })!.site).toMatch(/^test\/unit\/stack\.test\.ts:\d+:\d+$/);
   });
 
-  it('without a depth, follows Error.stackTraceLimit and never touches it', () => {
+  it("by default reaches past a data layer's ten frames, whatever the process's Error.stackTraceLimit", () => {
     const before = Error.stackTraceLimit;
+    expect(GUARD_DEFAULTS.stackDepth).toBe(30);
     try {
-      Error.stackTraceLimit = 3;
-      const c = here(makeStackCapturer(true, { sampleRate: 1, depth: undefined }))!;
-      expect(Error.stackTraceLimit).toBe(3);
-      expect(describeCapture(c, [])!.stack.split('\n')).toHaveLength(3);
+      Error.stackTraceLimit = 10;
+      const capture = makeStackCapturer(true, { sampleRate: 1, depth: GUARD_DEFAULTS.stackDepth });
+      // Twelve library frames between the application's call and the checkout (the thirteenth
+      // call is the one the capture starts above).
+      const library = (n: number): CapturedStack => (n === 0 ? capture(library)! : library(n - 1));
+      const c = library(12);
+      expect(Error.stackTraceLimit).toBe(10);
+      const lines = describeCapture(c, { ignore: [], depth: GUARD_DEFAULTS.stackDepth })!.stack.split('\n');
+      expect(lines.filter((l) => l.includes('at library')).length).toBe(12);
+      // …and the frame that called into it, which a capture of ten frames loses.
+      expect(lines[12]).toMatch(/stack\.test\.ts:\d+:\d+\)?$/);
     } finally {
       Error.stackTraceLimit = before;
     }
+  });
+});
+
+describe('guard.asyncCallers names no line that is not on the path to the checkout', () => {
+  const typeorm = (n: number) => Array.from({ length: n }, (_, i) => `    at f${i} (/srv/app/node_modules/typeorm/query-builder/SelectQueryBuilder.js:${i + 1}:1)`);
+  // What the trail holds after `await auth()` in a handler: the promise that await created.
+  const authAwait = { stack: 'Error\n    at handler (/srv/app/src/routes.mjs:12:3)', parent: undefined, depth: 0 };
+
+  it('a checkout stack that was cut is not followed: the trail would name the handler\'s earlier await', () => {
+    const capture: CapturedStack = { stack: ['Error', ...typeorm(10)].join('\n'), trail: authAwait };
+    const d = describeCapture(capture, { ignore: DEFAULT_IGNORED_FRAMES, depth: 10 })!;
+    expect(d.site).toBeUndefined();
+    expect(d.cutAt).toBe(10);
+    expect(d.trailSearched).toBeUndefined();
+  });
+
+  it('the trail stops at a record whose own stack was cut, instead of walking on to an unrelated line', () => {
+    const cutRecord = { stack: ['Error', ...typeorm(30)].join('\n'), parent: authAwait, depth: 1 };
+    const capture: CapturedStack = { stack: ['Error', ...typeorm(3)].join('\n'), trail: cutRecord };
+    const d = describeCapture(capture, { ignore: DEFAULT_IGNORED_FRAMES, depth: 10 })!;
+    expect(d.site).toBeUndefined();
+    expect(d.trailSearched).toBe('cut');
+  });
+
+  it('a complete record with no application frame is walked past, to its parent', () => {
+    const complete = { stack: ['Error', ...typeorm(3)].join('\n'), parent: authAwait, depth: 1 };
+    const capture: CapturedStack = { stack: ['Error', ...typeorm(3)].join('\n'), trail: complete };
+    expect(describeCapture(capture, { ignore: DEFAULT_IGNORED_FRAMES, depth: 10 })!.site).toBe('/srv/app/src/routes.mjs:12:3');
+  });
+});
+
+describe('one description of where a lease was taken', () => {
+  const settings = { captureStacks: 'connect', stackDepth: 10, stackSampleRate: 1 } as const;
+  const connect = { kind: 'connect', managed: false } as const;
+  const described = (text: string, depth = 10) => describeCapture({ stack: text } as CapturedStack, { ignore: DEFAULT_IGNORED_FRAMES, depth });
+  const typeorm = Array.from({ length: 10 }, (_, i) => `    at f${i} (/srv/app/node_modules/typeorm/x.js:${i + 1}:1)`);
+
+  it('the site when the capture names it', () => {
+    expect(whereTaken(described('Error\n    at h (/srv/app/src/a.js:1:2)'), connect, settings)).toEqual({ site: '/srv/app/src/a.js:1:2', where: '/srv/app/src/a.js:1:2', hint: undefined });
+  });
+
+  it('a cut stack: where it was cut and the option that reaches further, not async code', () => {
+    const w = whereTaken(described(['Error', ...typeorm].join('\n')), connect, settings);
+    expect(w.site).toBeUndefined();
+    expect(w.where).toBe('an unknown site inside typeorm');
+    expect(w.hint).toBe('the stack was cut at 10 frames, inside typeorm, before it reached your code: raise guard.stackDepth (now 10, at most 200) and the next report names your line');
+    expect(w.hint).not.toMatch(/thenable|asyncCallers/);
+  });
+
+  it('a stack V8 ended inside a package: the package, and guard.asyncCallers', () => {
+    const w = whereTaken(described(['Error', ...typeorm.slice(0, 4)].join('\n')), connect, settings);
+    expect(w.where).toBe('an unknown site inside typeorm');
+    expect(w.hint).toMatch(/^the call reached typeorm through a thenable or a promise it started itself, where V8's async stack stops; to get your line, run with guard.asyncCallers: true/);
+  });
+
+  it('no capture: says which setting left it out', () => {
+    expect(whereTaken(undefined, { kind: 'query', managed: true }, settings)).toEqual({
+      site: undefined,
+      where: 'an unknown site (no stack captured for this pool.query())',
+      hint: "the pool releases pool.query() leases itself, so they capture no stack unless guard.captureStacks is 'all'",
+    });
+    expect(whereTaken(undefined, connect, { ...settings, stackSampleRate: 0.1 }).hint).toBe('guard.stackSampleRate is 0.1 and this checkout was not sampled');
+    expect(whereTaken(undefined, { kind: 'acquire', managed: false }, { ...settings, captureStacks: 'none' })).toMatchObject({ where: 'an unknown site (no stack captured for this acquire())', hint: "guard.captureStacks is 'none'" });
   });
 });
