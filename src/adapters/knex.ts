@@ -1,13 +1,12 @@
-import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { refusePoolOwnedOptions, resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { wrongPool } from '../core/pool-kind.js';
-import { createTelemetry } from '../otel/telemetry.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 const kState = Symbol('poolguard.tarn.state');
 const kClient = Symbol('poolguard.knex.client');
@@ -173,16 +172,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
     requested: undefined,
     ending: false,
   };
-  core.useTelemetry(
-    createTelemetry(core, {
-      mode: config.telemetry,
-      meterProvider: config.meterProvider as MeterProvider | undefined,
-      tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      dbSystem: undefined,
-      countsRecordedElsewhere: false,
-      isClosed: () => (pool as TarnInternals).destroyed === true,
-    }),
-  );
+  useGuardTelemetry(core, undefined, () => (pool as TarnInternals).destroyed === true);
   Object.defineProperty(pool, kState, { value: state, configurable: true });
   markGuarded(pool, core.handle);
   claimName(config.name, pool, () => (pool as TarnInternals).destroyed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
@@ -192,17 +182,11 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
 
 /** Options whose mechanism lives in the pool itself, which tarn and Knex already provide, are refused. */
 function resolveConfig(options: GuardOptions | undefined, name: string): ReturnType<typeof resolveGuardConfig> {
-  const config = resolveGuardConfig(options, name);
-  const knexOwn: Array<[string, unknown, boolean, string]> = [
-    ['maxLifetimeMs', config.maxLifetimeMs, config.maxLifetimeMs > 0, "Knex's pool.maxConnectionLifetimeMillis"],
-    ['maxUses', config.maxUses, config.maxUses > 0, "Knex's pool.validate"],
-    ['validateAfterIdleMs', config.validateAfterIdleMs, config.validateAfterIdleMs > 0, "Knex's pool.validate (tarn validates every connection it hands out)"],
-    ['auditOnStart', config.auditOnStart, config.auditOnStart, 'npx poolguard audit with the same connection settings'],
-  ];
-  for (const [key, value, set, instead] of knexOwn) {
-    if (set) throw new TypeError(`guard.${key} is not available for a tarn (Knex) pool, got ${String(value)}: use ${instead}`);
-  }
-  return config;
+  return refusePoolOwnedOptions(resolveGuardConfig(options, name), 'a tarn (Knex) pool', {
+    maxLifetimeMs: "Knex's pool.maxConnectionLifetimeMillis",
+    maxUses: "Knex's pool.validate",
+    validateAfterIdleMs: "Knex's pool.validate (tarn validates every connection it hands out)",
+  });
 }
 
 function listen(state: TarnState): void {
@@ -330,7 +314,7 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
     state.requested = undefined;
     if (lease === undefined) return result;
     return result.catch((err: unknown) => {
-      if (err instanceof Error && err.name === 'KnexTimeoutError') throw timeoutError(state, lease, err);
+      if (err instanceof Error && err.name === 'KnexTimeoutError') throw core.timeoutErrorLike(lease, err, { cause: (err as { cause?: unknown }).cause ?? err });
       core.checkoutFailed(lease, false);
       throw err;
     });
@@ -392,22 +376,6 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
       };
     }
   }
-}
-
-/** Knex's KnexTimeoutError, same class, Knex's message first, then who holds the connections. */
-function timeoutError(state: TarnState, lease: Lease, original: Error): Error {
-  const { message, holders, waitedMs, frames } = state.core.timeoutDetails(lease, original.message);
-  const Ctor = original.constructor as new (message: string) => Error;
-  let error: Error;
-  try {
-    error = new Ctor(message);
-  } catch {
-    error = new Error(message);
-    error.name = original.name;
-  }
-  Object.assign(error, { pool: state.core.config.name, holders, waitedMs, cause: (original as { cause?: unknown }).cause ?? original });
-  if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
-  return error;
 }
 
 /** `dialect host:port/database` from Knex's connection settings (never the password or a URL). */

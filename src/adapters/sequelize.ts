@@ -1,11 +1,10 @@
-import { resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
+import { refusePoolOwnedOptions, resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
-import { createTelemetry } from '../otel/telemetry.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
 const kManager = Symbol('poolguard.sequelize.state');
@@ -100,17 +99,11 @@ function isSequelizePool(pool: unknown): pool is SequelizePoolLike {
 }
 
 function resolveConfig(options: GuardOptions | undefined, name: string): ResolvedGuardConfig {
-  const config = resolveGuardConfig(options, name);
-  const own: Array<[string, unknown, boolean, string]> = [
-    ['maxLifetimeMs', config.maxLifetimeMs, config.maxLifetimeMs > 0, "Sequelize's pool.maxUses or pool.idle"],
-    ['maxUses', config.maxUses, config.maxUses > 0, "Sequelize's pool.maxUses"],
-    ['validateAfterIdleMs', config.validateAfterIdleMs, config.validateAfterIdleMs > 0, "Sequelize's pool.validate"],
-    ['auditOnStart', config.auditOnStart, config.auditOnStart, 'npx poolguard audit with the same connection settings'],
-  ];
-  for (const [key, value, set, instead] of own) {
-    if (set) throw new TypeError(`guard.${key} is not available for a Sequelize pool, got ${String(value)}: use ${instead}`);
-  }
-  return config;
+  return refusePoolOwnedOptions(resolveGuardConfig(options, name), 'a Sequelize pool', {
+    maxLifetimeMs: "Sequelize's pool.maxUses or pool.idle",
+    maxUses: "Sequelize's pool.maxUses",
+    validateAfterIdleMs: "Sequelize's pool.validate",
+  });
 }
 
 function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState {
@@ -125,16 +118,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
     recordOf: (resource) => records.get(resource),
   });
   const state: PoolState = { core, pool, records };
-  core.useTelemetry(
-    createTelemetry(core, {
-      mode: config.telemetry,
-      meterProvider: config.meterProvider as MeterProvider | undefined,
-      tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      dbSystem: undefined,
-      countsRecordedElsewhere: false,
-      isClosed: () => pool._draining === true && pool.size === 0,
-    }),
-  );
+  useGuardTelemetry(core, undefined, () => pool._draining === true && pool.size === 0);
   // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.
   const factory = pool._factory;
   if (factory !== undefined) {

@@ -1004,6 +1004,26 @@ export class GuardCore {
     return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#sites)?.stack };
   }
 
+  /**
+   * A checkout timed out in a pool that throws its own error class (generic-pool's TimeoutError,
+   * Knex's KnexTimeoutError): the same class, the pool's message first, then who holds the
+   * connections, with `fields` (`cause`, `code`) assigned; code matching the class keeps working.
+   */
+  timeoutErrorLike(lease: Lease, original: Error, fields: Record<string, unknown>): Error {
+    const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, original.message);
+    const Ctor = original.constructor as new (message: string) => Error;
+    let error: Error;
+    try {
+      error = new Ctor(message);
+    } catch {
+      error = new Error(message);
+      error.name = original.name;
+    }
+    Object.assign(error, { ...fields, pool: this.config.name, holders, waitedMs });
+    if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+    return error;
+  }
+
   /** A checkout timed out: the error names who holds the connections. */
   checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
     const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, poolMessage);

@@ -1,23 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import PgBoss from 'pg-boss';
 import { DataSource } from 'typeorm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guard, type LeakReport } from '../../src/pg.js';
 import type { PoolGuard } from '../../src/index.js';
-import { root } from '../helpers/build.js';
+import { siteMatchers } from '../helpers/sites.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
 import { guardedPool } from '../helpers/pools.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as app from '../fixtures/recipes-app.mjs';
 
-const FIXTURE = 'test/fixtures/recipes-app.mjs';
-const source = readFileSync(join(root, FIXTURE), 'utf8').split('\n');
-function site(name: string): RegExp {
-  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
-  if (index === -1) throw new Error(`no SITE:${name} marker in ${FIXTURE}`);
-  return new RegExp(`^${FIXTURE.replace(/\./g, '\\.')}:${index + 1}:\\d+$`);
-}
+const site = siteMatchers('test/fixtures/recipes-app.mjs');
 
 function reports(handle: PoolGuard): LeakReport[] {
   const seen: LeakReport[] = [];

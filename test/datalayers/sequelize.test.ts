@@ -1,23 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Sequelize, ConnectionAcquireTimeoutError, type Options } from 'sequelize';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guardSequelize } from '../../src/sequelize.js';
 import type { LeakReport, PoolGuard } from '../../src/index.js';
-import { root } from '../helpers/build.js';
+import { siteMatchers } from '../helpers/sites.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
 import { MYSQL } from '../helpers/mysql.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as app from '../fixtures/sequelize-app.mjs';
 
-const FIXTURE = 'test/fixtures/sequelize-app.mjs';
-const source = readFileSync(join(root, FIXTURE), 'utf8').split('\n');
-
-function site(name: string): RegExp {
-  const index = source.findIndex((line) => line.includes(`// SITE:${name}`));
-  if (index === -1) throw new Error(`no SITE:${name} marker in ${FIXTURE}`);
-  return new RegExp(`^${FIXTURE.replace(/\./g, '\\.')}:${index + 1}:\\d+$`);
-}
+const site = siteMatchers('test/fixtures/sequelize-app.mjs');
 
 const pgUrl = new URL(DATABASE_URL);
 const connections = {
