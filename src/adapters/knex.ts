@@ -245,10 +245,32 @@ function listen(state: TarnState): void {
     core.checkoutFailed(lease, timedOut);
   });
   pool.on('release', function release(resource: unknown) {
-    const lease = records.get(resource)?.lease;
+    const record = records.get(resource);
+    const lease = record?.lease;
     // tarn announces every release() call, also of a resource it no longer lends (and ignores it).
     if (lease === undefined || lease.released) return;
     core.released(lease, release, 'tarn: release');
+    const transaction = driverTransaction(resource as object);
+    if (transaction !== undefined) closeDirty(state, record!, lease, transaction, release);
+  });
+}
+
+/**
+ * A connection released inside a transaction (a raw `BEGIN` run as a builder query): the next
+ * caller must not inherit it. tarn takes it back right after this event, so it is marked for
+ * Knex's validation (a waiter that gets it now has it destroyed and replaced) and, once tarn has
+ * it, taken out of the free list and closed.
+ */
+function closeDirty(state: TarnState, record: ConnectionRecord, lease: Lease, transaction: 'open' | 'failed', above: Function): void {
+  const { error } = state.core.dirtyReleased(lease, transaction, above);
+  const resource = record.resource as { __knex__disposed?: unknown };
+  resource.__knex__disposed = error;
+  queueMicrotask(() => {
+    const p = state.pool as TarnInternals & { free?: Array<{ resource: unknown }> };
+    const index = Array.isArray(p.free) ? p.free.findIndex((f) => f.resource === resource) : -1;
+    if (index === -1 || typeof p._destroy !== 'function') return;
+    p.free!.splice(index, 1);
+    Promise.resolve(p._destroy.call(p, resource)).catch(() => {});
   });
 }
 

@@ -203,7 +203,16 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
   };
 
   cm.releaseConnection = function guardedReleaseConnection(this: ConnectionManagerLike, connection: unknown): unknown {
-    endLease(stateOf(connection), connection, guardedReleaseConnection);
+    const state = stateOf(connection);
+    const lease = state?.records.get(connection)?.lease;
+    endLease(state, connection, guardedReleaseConnection);
+    // A connection released inside a transaction (a raw BEGIN through sequelize.query()) is closed,
+    // never handed to the next caller; Sequelize's destroyConnection replaces it.
+    const transaction = lease === undefined ? undefined : driverTransaction(connection as object);
+    if (transaction !== undefined) {
+      state!.core.dirtyReleased(lease!, transaction, guardedReleaseConnection);
+      return destroyConnection.call(this, connection).catch(() => {});
+    }
     return releaseConnection.call(this, connection);
   };
 

@@ -550,5 +550,9 @@ export function refusePoolOwnedOptions(config: ResolvedGuardConfig, pool: string
   for (const [key, value, on, use] of set) {
     if (on) throw new TypeError(`guard.${key} is not available for ${pool}, got ${String(value)}: use ${use}`);
   }
+  // The pool takes the connection back before poolguard could roll it back: it is closed instead.
+  if (config.dirtyRelease === 'rollback') {
+    throw new TypeError(`guard.dirtyRelease 'rollback' is not available for ${pool}, got 'rollback': a connection released inside a transaction is closed ('destroy', the default)`);
+  }
   return config;
 }

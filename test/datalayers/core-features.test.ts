@@ -74,6 +74,46 @@ describe('reclaim: a transaction left open past guard.reclaimAfterMs is cut, the
   });
 });
 
+describe('a connection released inside a transaction (a raw BEGIN run as one query) is closed, never handed on', () => {
+  it('Knex', async () => {
+    const knex = makeKnex({ min: 0, max: 1 });
+    const handle = guardKnex(knex, { logger: false });
+    const dirty: string[] = [];
+    const retired: string[] = [];
+    handle.on('dirtyRelease', (r) => dirty.push(`${r.transaction} ${r.action}`));
+    handle.on('retire', (r) => retired.push(r.reason));
+    const first = (await knex.raw('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    await knex.raw('BEGIN');
+    expect(dirty).toEqual(['open destroy']);
+    // The next query runs on a new session, outside any transaction.
+    const { rows } = await knex.raw("SELECT pg_backend_pid() AS pid, now() = statement_timestamp() AS fresh");
+    expect(rows[0].pid).not.toBe(first);
+    await until(() => retired.length === 1, 'the dirty connection to close');
+    expect(retired).toEqual(['dirty']);
+    expect(handle.snapshot().totals.dirtyReleases).toBe(1);
+  });
+
+  it('Sequelize', async () => {
+    const sequelize = makeSequelize();
+    const handle = guardSequelize(sequelize, { logger: false });
+    const dirty: string[] = [];
+    const retired: string[] = [];
+    handle.on('dirtyRelease', (r) => dirty.push(`${r.transaction} ${r.action}`));
+    handle.on('retire', (r) => retired.push(r.reason));
+    const [[{ pid: first }]] = (await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown];
+    await sequelize.query('BEGIN');
+    expect(dirty).toEqual(['open destroy']);
+    await until(() => retired.length === 1, 'the dirty connection to close');
+    expect(retired).toEqual(['dirty']);
+    const [[{ pid }]] = (await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown];
+    expect(pid).not.toBe(first);
+  });
+
+  it("guard.dirtyRelease: 'rollback' is refused for these pools", () => {
+    expect(() => guardKnex(makeKnex(), { dirtyRelease: 'rollback' })).toThrow("guard.dirtyRelease 'rollback' is not available for a tarn (Knex) pool");
+  });
+});
+
 describe('OpenTelemetry metrics and diagnostics channels under the pool name', () => {
   it('Knex: db.client.connection.count and the checkout/release channels carry the guard name', async () => {
     const otel = otelHarness();
