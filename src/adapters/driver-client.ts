@@ -20,8 +20,15 @@ export function driverInFlight(resource: object): boolean | undefined {
   return c._command != null || (c._commands?.length ?? 0) > 0;
 }
 
-/** The open or failed transaction of a pg client's session (mysql2 keeps no such state to read). */
-export const driverTransaction = transactionStatus;
+/**
+ * The open or failed transaction of a live pg client's session (mysql2 keeps no such state to
+ * read). A connection that has ended or failed has no session left: its last status byte is stale.
+ */
+export function driverTransaction(resource: object): 'open' | 'failed' | undefined {
+  const c = resource as { _queryable?: unknown; _ending?: unknown; _fatalError?: unknown; _closing?: unknown };
+  if (c._queryable === false || c._ending === true || c._fatalError != null || c._closing === true) return undefined;
+  return transactionStatus(resource);
+}
 
 /**
  * Calls `onActive` each time the connection finishes something: a pg client's ReadyForQuery, or

@@ -100,12 +100,12 @@ describe('a connection released inside a transaction (a raw BEGIN run as one que
     const retired: string[] = [];
     handle.on('dirtyRelease', (r) => dirty.push(`${r.transaction} ${r.action}`));
     handle.on('retire', (r) => retired.push(r.reason));
-    const [[{ pid: first }]] = (await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown];
+    const first = ((await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown])[0][0]!.pid;
     await sequelize.query('BEGIN');
     expect(dirty).toEqual(['open destroy']);
     await until(() => retired.length === 1, 'the dirty connection to close');
     expect(retired).toEqual(['dirty']);
-    const [[{ pid }]] = (await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown];
+    const pid = ((await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown])[0][0]!.pid;
     expect(pid).not.toBe(first);
   });
 
