@@ -33,10 +33,6 @@ export interface TarnPoolLike {
   numPendingAcquires(): number;
   /** Connections being opened. */
   numPendingCreates(): number;
-  /** Knex's `pool.max`. */
-  readonly max: number;
-  /** Knex's `pool.min`. */
-  readonly min: number;
 }
 
 /**
@@ -157,8 +153,9 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
       total: pool.numUsed() + pool.numFree() + pool.numPendingCreates(),
       idle: pool.numFree(),
       waiting: pool.numPendingAcquires(),
-      max: pool.max,
-      min: pool.min,
+      // tarn's `max` and `min` (Knex's pool.max and pool.min), protected in tarn's types only.
+      max: (pool as unknown as { max: number }).max,
+      min: (pool as unknown as { min: number }).min,
     }),
     recordOf: (resource) => records.get(resource),
   });
@@ -239,10 +236,13 @@ function listen(state: TarnState): void {
     const lease = requests.get(eventId);
     if (lease === undefined) return;
     requests.delete(eventId);
-    const timedOut = err instanceof Error && err.name === 'TimeoutError';
-    // Knex's acquireConnection turns the timeout into its own error, with the holders.
+    // tarn's TimeoutError keeps Error's name: its class tells it apart.
+    const timedOut = err instanceof Error && err.constructor?.name === 'TimeoutError';
+    // Knex's acquireConnection turns the timeout into its own error, with the holders; a direct
+    // caller of tarn's acquire() gets tarn's error, with the holders added.
     if (timedOut && lease.token === OWNED) return;
-    core.checkoutFailed(lease, timedOut);
+    if (timedOut) core.timeoutErrorInPlace(lease, err as Error);
+    else core.checkoutFailed(lease, false);
   });
   pool.on('release', function release(resource: unknown) {
     const record = records.get(resource);

@@ -195,7 +195,7 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
         return connection;
       },
       (err: unknown) => {
-        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw withHolders(state, lease, err);
+        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.timeoutErrorInPlace(lease, err);
         core.checkoutFailed(lease, false);
         throw err;
       },
@@ -231,18 +231,6 @@ function endLease(state: PoolState | undefined, connection: unknown, above: Func
   if (lease === undefined || lease.released) return record;
   state!.core.released(lease, above, 'sequelize-pool: release');
   return record;
-}
-
-/**
- * Sequelize's ConnectionAcquireTimeoutError itself (its class, name and `parent` unchanged), its
- * message followed by who holds the connections.
- */
-function withHolders(state: PoolState, lease: Lease, err: Error): Error {
-  const { message, holders, waitedMs, frames } = state.core.timeoutDetails(lease, err.message);
-  err.message = message;
-  Object.assign(err, { pool: state.core.config.name, holders, waitedMs });
-  if (frames) err.stack = `${err.name}: ${message}\n${frames}`;
-  return err;
 }
 
 /**

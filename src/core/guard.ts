@@ -1024,6 +1024,19 @@ export class GuardCore {
     return error;
   }
 
+  /**
+   * A checkout timed out with an error whose class cannot be rebuilt from a message (Sequelize's
+   * ConnectionAcquireTimeoutError takes its parent error) or that its pool itself hands to the
+   * caller (tarn's TimeoutError): that same error, its message followed by who holds the connections.
+   */
+  timeoutErrorInPlace(lease: Lease, err: Error): Error {
+    const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, err.message);
+    err.message = message;
+    Object.assign(err, { pool: this.config.name, holders, waitedMs });
+    if (frames) err.stack = `${err.name}: ${message}\n${frames}`;
+    return err;
+  }
+
   /** A checkout timed out: the error names who holds the connections. */
   checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
     const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, poolMessage);

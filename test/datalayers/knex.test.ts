@@ -160,6 +160,28 @@ describe.each(['pg', 'mysql2'] as const)('Knex (%s), its own tarn pool guarded i
   });
 });
 
+describe('guard(pool) from poolguard/knex on a tarn pool of your own (events only)', () => {
+  it('a resource acquired and never released is reported at the acquire() line; the pool is unchanged', async () => {
+    const { Pool: TarnPool } = await import('tarn');
+    const pool = new TarnPool({ create: async () => ({ n: 1 }), destroy: async () => {}, min: 0, max: 1, acquireTimeoutMillis: 200 });
+    const handle = guard(pool, quick);
+    const seen = leaks(handle);
+    const resource = await app.tarnForgotten(pool);
+    await until(() => seen.length > 0, 'a leak report', 3_000);
+    expect(seen[0]!.site).toMatch(site('tarn'));
+    expect(seen[0]!.kind).toBe('acquire');
+    // tarn's own timeout error, its message first, then the holder.
+    const err = (await pool.acquire().promise.catch((e: unknown) => e)) as Error & { holders: Array<{ site: string }> };
+    expect(err.constructor.name).toBe('TimeoutError');
+    expect(err.message.startsWith('operation timed out for an unknown reason\n')).toBe(true);
+    expect(err.holders[0]!.site).toMatch(site('tarn'));
+    expect(handle.snapshot().totals.timeouts).toBe(1);
+    pool.release(resource);
+    expect(handle.snapshot().counts.leased).toBe(0);
+    await pool.destroy();
+  });
+});
+
 describe('guardKnex refuses what it cannot guard, naming what to use instead', () => {
   it('recycling options (the pool has its own) and a Knex without its own pool', () => {
     const knex = make('pg');
