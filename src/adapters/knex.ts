@@ -46,7 +46,7 @@ export interface KnexLike {
 
 /** tarn internals used to take a reclaimed connection out of the pool; feature-detected. */
 interface TarnInternals {
-  used?: Array<{ resource: unknown }>;
+  used?: Array<{ resource: unknown; settle?: () => void }>;
   _destroy?: (resource: unknown) => unknown;
   _tryAcquireOrCreate?: () => void;
   destroyed?: boolean;
@@ -301,7 +301,9 @@ function reclaimConnection(state: TarnState, lease: Lease, makeError: () => Leas
   const index = p.used.findIndex((u) => u.resource === resource);
   if (index === -1) return;
   (resource as { __knex__disposed?: unknown }).__knex__disposed = makeError();
-  p.used.splice(index, 1);
+  // Settled as a release settles it: tarn's destroy() (knex.destroy()) waits for every used entry.
+  const [used] = p.used.splice(index, 1);
+  used?.settle?.();
   Promise.resolve(p._destroy.call(p, resource)).catch(() => {});
   p._tryAcquireOrCreate?.call(p);
 }

@@ -29,6 +29,7 @@ interface SequelizePoolLike {
   readonly waiting: number;
   readonly maxSize: number;
   readonly minSize: number;
+  drain?: () => Promise<unknown>;
   _factory?: { create(): Promise<unknown>; destroy(resource: unknown): Promise<unknown> | unknown };
   _draining?: boolean;
   _inUseObjects?: Array<{ resource: unknown }>;
@@ -137,6 +138,25 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
         core.connectionRemoved(record, pool._draining ? 'ended' : record.lease === undefined ? 'idle' : 'error');
       }
       return destroy.call(this, resource);
+    };
+  }
+  // sequelize.close() drains the pool, which waits for every connection to come back, which a
+  // leaked one never does: the core reports who holds it up and, at guard.endTimeoutMs, reclaims.
+  const drain = pool.drain;
+  if (typeof drain === 'function') {
+    pool.drain = function guardedDrain(this: unknown): Promise<unknown> {
+      core.endStarted('sequelize.close()');
+      const finished = (): void => core.endFinished();
+      return drain.call(this).then(
+        (value) => {
+          finished();
+          return value;
+        },
+        (err: unknown) => {
+          finished();
+          throw err;
+        },
+      );
     };
   }
   Object.defineProperty(pool, kState, { value: state, configurable: true });

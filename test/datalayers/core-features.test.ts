@@ -74,6 +74,36 @@ describe('reclaim: a transaction left open past guard.reclaimAfterMs is cut, the
   });
 });
 
+describe('shutdown with a transaction left open: the end is reported, and finishes at guard.endTimeoutMs', () => {
+  it('knex.destroy()', async () => {
+    const knex = knexFactory({ client: 'pg', connection: DATABASE_URL, pool: { min: 0, max: 2 }, log: { warn() {} } });
+    const handle = guardKnex(knex, { logger: false, endTimeoutMs: 300 });
+    const events: string[] = [];
+    handle.on('endBlocked', (r) => events.push(`blocked ${r.call} ${r.leases.map((l) => l.kind).join()}`));
+    handle.on('endForced', (r) => events.push(`forced ${r.leases.length}`));
+    await knexApp.forgottenTransaction(knex);
+    const started = Date.now();
+    await knex.destroy();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(events[0]).toBe('blocked knex.destroy() transaction');
+    expect(events).toContain('forced 1');
+  });
+
+  it('sequelize.close()', async () => {
+    const sequelize = new Sequelize(DATABASE_URL, { logging: false, pool: { max: 2, min: 0 } });
+    const handle = guardSequelize(sequelize, { logger: false, endTimeoutMs: 300 });
+    const events: string[] = [];
+    handle.on('endBlocked', (r) => events.push(`blocked ${r.call} ${r.leases.map((l) => l.kind).join()}`));
+    handle.on('endForced', (r) => events.push(`forced ${r.leases.length}`));
+    await sequelizeApp.forgottenTransaction(sequelize);
+    const started = Date.now();
+    await sequelize.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(events[0]).toBe('blocked sequelize.close() transaction');
+    expect(events).toContain('forced 1');
+  });
+});
+
 describe('a connection released inside a transaction (a raw BEGIN run as one query) is closed, never handed on', () => {
   it('Knex', async () => {
     const knex = makeKnex({ min: 0, max: 1 });
