@@ -1,5 +1,5 @@
-// Checks the built package as users load it: both entry points, ESM and CommonJS, through the
-// package's own exports map, and that `poolguard` alone loads none of pg, mysql2 or generic-pool.
+// Checks the built package as users load it: every entry point, ESM and CommonJS, through the
+// package's own exports map, and that `poolguard` alone loads none of the pools it guards.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
@@ -45,6 +45,17 @@ for (const [label, mod, promise] of [['esm', esmMy, esmMyP], ['cjs', cjsMy, cjsM
   assert.equal(typeof promisePool.guard.snapshot, 'function', `${label} mysql2 promise pool has a guard`);
   await promisePool.end();
 }
+const esmKnex = await import('poolguard/knex');
+const cjsKnex = require('poolguard/knex');
+const esmSequelize = await import('poolguard/sequelize');
+const cjsSequelize = require('poolguard/sequelize');
+for (const [label, mod] of [['esm', esmKnex], ['cjs', cjsKnex]]) {
+  assert.equal(typeof mod.guardKnex, 'function', `${label} poolguard/knex exports guardKnex`);
+  assert.equal(typeof mod.guard, 'function', `${label} poolguard/knex exports guard`);
+}
+for (const [label, mod] of [['esm', esmSequelize], ['cjs', cjsSequelize]]) {
+  assert.equal(typeof mod.guardSequelize, 'function', `${label} poolguard/sequelize exports guardSequelize`);
+}
 for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
   for (const name of ['CheckoutTimeoutError', 'DoubleReleaseError', 'LeaseReclaimedError', 'PoolGuard']) {
     assert.equal(typeof mod[name], 'function', `${label} poolguard exports ${name}`);
@@ -52,10 +63,15 @@ for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
 }
 assert.equal(esmPg.CheckoutTimeoutError, esmRoot.CheckoutTimeoutError, 'one error class per format');
 
-const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|mysql2)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
-assert.equal(loaded, '0', "require('poolguard') must not load pg, mysql2 or generic-pool");
+const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loaded, '0', "require('poolguard') must not load pg, generic-pool, knex, tarn, sequelize, sequelize-pool or mysql2");
+// The data-layer entry points guard the user's own instance: they load none of those packages either.
+for (const entry of ['poolguard/knex', 'poolguard/sequelize']) {
+  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
+  assert.equal(count, '0', `require('${entry}') must not load any pool or data layer`);
+}
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
 const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/mysql2, poolguard/mysql2/promise; ESM and CommonJS)');
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise; ESM and CommonJS)');

@@ -1,6 +1,7 @@
 /**
- * `poolguard`: shared types and errors, and the configuration audit. Imports neither pg nor
- * generic-pool (the live audit loads pg only when given a connection string).
+ * `poolguard`: shared types and errors, and the configuration audit. Imports none of pg,
+ * generic-pool, knex, tarn, sequelize or sequelize-pool (the live audit loads pg only when given a
+ * connection string).
  *
  * @packageDocumentation
  */

@@ -5,9 +5,8 @@ import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
-import { createTelemetry } from '../otel/telemetry.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
 const NOT_IN_POOL_MESSAGE = 'Resource not currently part of this pool';
@@ -178,16 +177,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     use: pool.use,
     drain: pool.drain,
   };
-  core.useTelemetry(
-    createTelemetry(core, {
-      mode: config.telemetry,
-      meterProvider: config.meterProvider as MeterProvider | undefined,
-      tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      dbSystem: undefined,
-      countsRecordedElsewhere: false,
-      isClosed: () => (pool as GenericPoolInternals)._draining === true && pool.size === 0,
-    }),
-  );
+  useGuardTelemetry(core, undefined, () => (pool as GenericPoolInternals)._draining === true && pool.size === 0);
   Object.defineProperty(pool, kState, { value: state });
   markGuarded(pool, core.handle);
   claimName(config.name, pool, () => (pool as GenericPoolInternals)._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
@@ -302,7 +292,7 @@ function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number 
       }
     },
     (err: unknown) => {
-      if (err instanceof Error && err.name === 'TimeoutError') throw timeoutError(state, lease, err);
+      if (err instanceof Error && err.name === 'TimeoutError') throw state.core.timeoutErrorLike(lease, err, { code: 'POOLGUARD_CHECKOUT_TIMEOUT', cause: err });
       // drain() still serves the callers queued before it; only new ones are refused, and told why.
       const refused = err instanceof Error && err.message === DRAINING_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
       if (refused !== undefined) throw refused;
@@ -353,21 +343,6 @@ class ReclaimedLeases {
 /** Reclaimed primitive resources (numbers, strings) remembered for a late release() (README). */
 const MAX_RECLAIMED_PRIMITIVES = 10_000;
 
-/** generic-pool's TimeoutError, same class and message prefix, naming who holds the resources. */
-function timeoutError(state: State, lease: Lease, original: Error): Error {
-  const { message, holders, waitedMs, frames } = state.core.timeoutDetails(lease, original.message);
-  const Ctor = original.constructor as new (message: string) => Error;
-  let error: Error;
-  try {
-    error = new Ctor(message);
-  } catch {
-    error = new Error(message);
-    error.name = original.name;
-  }
-  Object.assign(error, { code: 'POOLGUARD_CHECKOUT_TIMEOUT', pool: state.core.config.name, holders, waitedMs, cause: original });
-  if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
-  return error;
-}
 
 function doubleRelease(state: State, pool: AnyPool, resource: unknown, above: Function): Promise<void> {
   // Not a lease poolguard knows of: generic-pool decides (and rejects if it is not on loan).

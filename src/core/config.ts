@@ -561,3 +561,25 @@ export function splitGuardOptions<T>(options: T): { pool: T; guard: unknown } {
   if ('password' in options) Object.defineProperty(rest, 'password', { value: (options as { password?: unknown }).password, enumerable: false, writable: true, configurable: true });
   return { pool: rest as T, guard };
 }
+
+/**
+ * For a pool that recycles and validates connections itself (tarn, sequelize-pool): poolguard's
+ * own recycling options would be silently ignored there, so each one set is refused, naming the
+ * pool's setting to use instead (`instead`).
+ */
+export function refusePoolOwnedOptions(config: ResolvedGuardConfig, pool: string, instead: Record<'maxLifetimeMs' | 'maxUses' | 'validateAfterIdleMs', string>): ResolvedGuardConfig {
+  const set: Array<[string, unknown, boolean, string]> = [
+    ['maxLifetimeMs', config.maxLifetimeMs, config.maxLifetimeMs > 0, instead.maxLifetimeMs],
+    ['maxUses', config.maxUses, config.maxUses > 0, instead.maxUses],
+    ['validateAfterIdleMs', config.validateAfterIdleMs, config.validateAfterIdleMs > 0, instead.validateAfterIdleMs],
+    ['auditOnStart', config.auditOnStart, config.auditOnStart, 'npx poolguard audit with the same connection settings'],
+  ];
+  for (const [key, value, on, use] of set) {
+    if (on) throw new TypeError(`guard.${key} is not available for ${pool}, got ${String(value)}: use ${use}`);
+  }
+  // The pool takes the connection back before poolguard could roll it back: it is closed instead.
+  if (config.dirtyRelease === 'rollback') {
+    throw new TypeError(`guard.dirtyRelease 'rollback' is not available for ${pool}, got 'rollback': a connection released inside a transaction is closed ('destroy', the default)`);
+  }
+  return config;
+}

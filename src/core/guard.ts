@@ -463,7 +463,7 @@ interface Activity {
    * How the state was read: a `pool.query()` or `use()` lease (released by the pool when its work
    * ends), the driver's own state (`driver`: a pg client), or `touch()` within `idleAfterMs`.
    */
-  readonly basis: 'query' | 'use' | 'driver' | 'touch';
+  readonly basis: 'query' | 'use' | 'statement' | 'driver' | 'touch';
   /** Whether anything was seen done during the lease (a query finished, a `touch()`). */
   readonly active: boolean;
   readonly transaction: 'open' | 'failed' | undefined;
@@ -478,6 +478,8 @@ function activityWords(act: Activity, idleAfterMs: number): string {
       return 'with its pool.query() still running (pg releases the client when the query ends)';
     case 'use':
       return "with its use() callback still running (generic-pool releases the resource when the callback's promise settles)";
+    case 'statement':
+      return 'with its query still running (the data layer releases the connection when the query ends)';
     case 'driver':
       if (act.state === 'busy') return 'with a query in flight now (running or queued)';
       return act.active ? `with no query in flight; its last query finished ${idle} ago` : 'with no query in flight and none run since checkout';
@@ -493,6 +495,7 @@ function busyWords(bases: ReadonlySet<Activity['basis']>): string {
   if (bases.has('driver')) words.push('a query in flight');
   if (bases.has('query')) words.push('a pool.query() running');
   if (bases.has('use')) words.push('a use() callback running');
+  if (bases.has('statement')) words.push("a data layer's query running");
   if (bases.has('touch')) words.push('a touch() within guard.idleAfterMs');
   return words.join(' or ');
 }
@@ -519,6 +522,8 @@ function describeEndLease(l: EndLease): string {
   const doing =
     l.kind === 'query'
       ? 'taken by pool.query(), which releases it when the query ends'
+      : l.kind === 'statement' && l.inFlight !== false
+        ? "taken by a data layer's query, which releases it when the query ends"
       : l.kind === 'use'
         ? 'taken by pool.use(), which releases it when the callback settles'
         : l.inFlight === true
@@ -543,10 +548,13 @@ function describeEndLease(l: EndLease): string {
  */
 export function whereTaken(described: StackDescription | undefined, lease: Pick<Lease, 'kind' | 'managed'>, config: Pick<ResolvedGuardConfig, 'captureStacks' | 'stackDepth' | 'stackSampleRate'>): LeaseWhereabouts {
   if (described === undefined) {
-    const call = lease.managed ? `pool.${lease.kind}()` : `${lease.kind}()`;
+    // A data layer's (Knex's, Sequelize's) lease is named by what the application called.
+    const call = lease.kind === 'statement' ? "data layer's query" : lease.kind === 'transaction' ? 'transaction' : lease.managed ? `pool.${lease.kind}()` : `${lease.kind}()`;
     const hint =
       config.captureStacks === 'none'
         ? `guard.captureStacks is 'none'`
+        : lease.kind === 'statement' && config.captureStacks !== 'all'
+          ? `the data layer releases the connection of each query itself, so queries capture no stack unless guard.captureStacks is 'all'`
         : lease.managed && config.captureStacks !== 'all'
           ? `the pool releases ${call} leases itself, so they capture no stack unless guard.captureStacks is 'all'`
           : config.stackSampleRate < 1
@@ -921,6 +929,15 @@ export class GuardCore {
   }
 
   /**
+   * Puts `Error.stackTraceLimit` back after a capture into a holder from `prepareCapture()`
+   * (`managed: false`) or `prepareManagedCapture()` (`managed: true`), for an adapter whose
+   * checkout comes later, asynchronously (a data layer's transaction or builder).
+   */
+  captureTaken(managed: boolean): void {
+    (managed ? this.#managedPlan : this.#explicit).finish();
+  }
+
+  /**
    * A caller asks for a lease, with the stack captured into `prepareCapture()`'s holder. Inside
    * `runManaged`, the request is the managed call's own (`pool.query()` → `connect()`, `use()` →
    * `acquire()`) and becomes a lease of `managedKind`, with the managed call's capture.
@@ -1051,6 +1068,39 @@ export class GuardCore {
     const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
     return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#sites)?.stack };
+  }
+
+  /**
+   * A checkout timed out in a pool that throws its own error class (generic-pool's TimeoutError,
+   * Knex's KnexTimeoutError): the same class, the pool's message first, then who holds the
+   * connections, with `fields` (`cause`, `code`) assigned; code matching the class keeps working.
+   */
+  timeoutErrorLike(lease: Lease, original: Error, fields: Record<string, unknown>): Error {
+    const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, original.message);
+    const Ctor = original.constructor as new (message: string) => Error;
+    let error: Error;
+    try {
+      error = new Ctor(message);
+    } catch {
+      error = new Error(message);
+      error.name = original.name;
+    }
+    Object.assign(error, { ...fields, pool: this.config.name, holders, waitedMs });
+    if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
+    return error;
+  }
+
+  /**
+   * A checkout timed out with an error whose class cannot be rebuilt from a message (Sequelize's
+   * ConnectionAcquireTimeoutError takes its parent error) or that its pool itself hands to the
+   * caller (tarn's TimeoutError): that same error, its message followed by who holds the connections.
+   */
+  timeoutErrorInPlace(lease: Lease, err: Error): Error {
+    const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, err.message);
+    err.message = message;
+    Object.assign(err, { pool: this.config.name, holders, waitedMs });
+    if (frames) err.stack = `${err.name}: ${message}\n${frames}`;
+    return err;
   }
 
   /** A checkout timed out: the error names who holds the connections. */
@@ -1262,7 +1312,13 @@ export class GuardCore {
   #activity(lease: Lease, now: number): Activity {
     const conn = lease.conn;
     const transaction = conn === undefined ? undefined : this.#probe(this.#hooks.transaction, conn.resource);
-    if (lease.managed) return { state: 'busy', idleMs: 0, basis: lease.kind === 'use' ? 'use' : 'query', active: true, transaction };
+    if (lease.managed) {
+      // A data layer's query runs on a driver connection whose state can be read: a query that
+      // is no longer in flight (a stream nobody reads) is not called busy.
+      const inFlight = lease.kind === 'statement' && conn !== undefined ? this.#probe(this.#hooks.inFlight, conn.resource) : undefined;
+      if (inFlight === false) return { state: 'idle', idleMs: now - Math.max(lease.acquiredAt, conn!.lastActiveAt), basis: 'driver', active: conn!.lastActiveAt >= lease.acquiredAt, transaction };
+      return { state: 'busy', idleMs: 0, basis: inFlight === true ? 'driver' : lease.kind === 'use' ? 'use' : lease.kind === 'statement' ? 'statement' : 'query', active: true, transaction };
+    }
     if (conn === undefined) return { state: 'idle', idleMs: now - lease.acquiredAt, basis: 'touch', active: false, transaction };
     const active = conn.lastActiveAt >= lease.acquiredAt;
     const idleMs = now - (active ? conn.lastActiveAt : lease.acquiredAt);
@@ -1321,7 +1377,7 @@ export class GuardCore {
     const site = taken.site;
     const pool = this.config.name;
     const where = taken.hint === undefined ? taken.where : `${taken.where} (${taken.hint})`;
-    const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : 'a client';
+    const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : 'a client';
     const held = formatDuration(heldMs);
     const transaction = act?.transaction;
     const txLead = transaction === undefined ? '' : ` inside ${transaction === 'open' ? 'an open' : 'a failed'} transaction`;
@@ -1335,9 +1391,11 @@ export class GuardCore {
       const doing = activityWords(act, this.config.idleAfterMs);
       if (act.state === 'idle') {
         const fix =
-          transaction === undefined
-            ? 'Release it on every path (try/finally) at that line.'
-            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
+          lease.kind === 'transaction'
+            ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
+            : transaction === undefined
+              ? 'Release it on every path (try/finally) at that line.'
+              : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
         message =
           `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
           (again ? ` It was busy when it crossed guard.leakThresholdMs (${this.config.leakThresholdMs} ms) and has sat idle since.` : '') +

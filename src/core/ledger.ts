@@ -6,10 +6,12 @@ import { RETIRE_REASONS, type RetireReason } from './recycle-policy.js';
 /**
  * How a lease was taken. `connect`/`acquire` leases are handed to the caller, who must release
  * them: they can be forgotten. `query`/`use` leases are released by the pool itself when the work
- * ends: they can be slow, never forgotten.
+ * ends: they can be slow, never forgotten. A data layer's (Knex's, Sequelize's) `transaction` ends
+ * only when the application commits or rolls back, so it can be forgotten; its `statement` (one
+ * builder query) is released by the data layer when the query ends, like `query`.
  * @public
  */
-export type LeaseKind = 'connect' | 'query' | 'acquire' | 'use';
+export type LeaseKind = 'connect' | 'query' | 'acquire' | 'use' | 'transaction' | 'statement';
 
 /** One physical connection (or resource) the pool created, from creation to removal. */
 export class ConnectionRecord {
@@ -109,7 +111,7 @@ export class Lease implements Linked<Lease> {
   }
 
   get managed(): boolean {
-    return this.kind === 'query' || this.kind === 'use';
+    return this.kind === 'query' || this.kind === 'use' || this.kind === 'statement';
   }
 }
 

@@ -50,24 +50,28 @@ export function isMysql2PromisePool(value: unknown): boolean {
   return fn(o, 'getConnection', 'query', 'end') && isMysql2Pool(o.pool);
 }
 
+const MYSQL2_USE = "use guard() from 'poolguard/mysql2' (or 'poolguard/mysql2/promise') for it.";
+
 /** The pools and data layers people pass by mistake, recognised by what only they have. */
-function recognise(value: unknown): { what: string; foreign?: string } | undefined {
+function recognise(value: unknown): { what: string; foreign?: string; use?: string } | undefined {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
   const o = value as Bag;
   if (isPgPool(o)) return { what: 'a pg.Pool' };
   if (isGenericPool(o)) return { what: 'a generic-pool Pool' };
   if (fn(o, 'acquire', 'release', 'destroyAllNow') && has(o, 'maxSize', 'minSize', 'using')) {
-    return { what: "Sequelize's pool (sequelize-pool)", foreign: 'Sequelize' };
+    return { what: "Sequelize's pool (sequelize-pool)", use: "use guardSequelize(sequelize) from 'poolguard/sequelize' on the Sequelize instance that owns it: it guards the pool in place." };
   }
   if (typeof o.connectionManager === 'object' && o.connectionManager !== null && fn(o, 'authenticate', 'define')) {
-    return { what: 'a Sequelize instance', foreign: 'Sequelize' };
+    return { what: 'a Sequelize instance', use: "use guardSequelize(sequelize) from 'poolguard/sequelize' for it." };
   }
-  if (fn(o, 'acquire', 'release', 'numUsed', 'numFree', 'numPendingAcquires')) return { what: 'a tarn pool (the pool Knex uses)', foreign: 'tarn and Knex' };
+  if (fn(o, 'acquire', 'release', 'numUsed', 'numFree', 'numPendingAcquires')) {
+    return { what: 'a tarn pool (the pool Knex uses)', use: "use guardKnex(knex) from 'poolguard/knex' on the Knex instance that owns it (or guard(pool) from 'poolguard/knex' for a tarn pool of your own)." };
+  }
   if (typeof value === 'function' && typeof o.client === 'object' && o.client !== null && 'pool' in (o.client as Bag)) {
-    return { what: 'a Knex instance', foreign: 'Knex' };
+    return { what: 'a Knex instance', use: "use guardKnex(knex) from 'poolguard/knex' for it." };
   }
-  if (isMysql2Pool(o)) return { what: 'a mysql2 pool' };
-  if (isMysql2PromisePool(o)) return { what: 'a mysql2 promise pool' };
+  if (isMysql2Pool(o)) return { what: 'a mysql2 pool', use: MYSQL2_USE };
+  if (isMysql2PromisePool(o)) return { what: 'a mysql2 promise pool', use: MYSQL2_USE };
   if (fn(o, 'getConnection', 'releaseConnection') || (fn(o, 'getConnection', 'query') && typeof o.config === 'object' && o.config !== null && 'connectionConfig' in (o.config as Bag))) {
     return { what: 'a mysql (or mysql2-like) pool', foreign: 'mysql' };
   }
@@ -95,6 +99,7 @@ export function describeValue(value: unknown): string {
 const HOW_TO_MAKE = {
   'poolguard/pg': "new pg.Pool(…), or use Pool from 'poolguard/pg'",
   'poolguard/generic-pool': "generic-pool's createPool(…), or use createPool from 'poolguard/generic-pool'",
+  'poolguard/knex': 'knex.client.pool, or use guardKnex(knex)',
   'poolguard/mysql2': "mysql2's createPool(…), or use createPool from 'poolguard/mysql2'",
 } as const;
 
@@ -102,13 +107,13 @@ const HOW_TO_MAKE = {
  * The TypeError for a `guard()` that was given something other than its pool. `entry` is the
  * module (`poolguard/pg`), `expected` what it guards (`a pg.Pool`).
  */
-export function wrongPool(entry: 'poolguard/pg' | 'poolguard/generic-pool' | 'poolguard/mysql2', expected: string, value: unknown): TypeError {
+export function wrongPool(entry: 'poolguard/pg' | 'poolguard/generic-pool' | 'poolguard/knex' | 'poolguard/mysql2', expected: string, value: unknown): TypeError {
   const got = describeValue(value);
   const known = recognise(value);
   let next: string;
   if (known?.what === 'a pg.Pool') next = "use guard() from 'poolguard/pg' for it.";
   else if (known?.what === 'a generic-pool Pool') next = "use guard() from 'poolguard/generic-pool' for it.";
-  else if (known?.what === 'a mysql2 pool' || known?.what === 'a mysql2 promise pool') next = "use guard() from 'poolguard/mysql2' (or 'poolguard/mysql2/promise') for it.";
+  else if (known?.use !== undefined) next = known.use;
   else if (known?.foreign !== undefined) {
     next = `poolguard does not guard ${known.foreign} pools yet, and guarding them through this adapter would change how they behave. Pass ${expected} instead (with Knex, Kysely or Drizzle on PostgreSQL, the pg.Pool they were given), or leave this pool unguarded.`;
   } else if (known !== undefined) next = `pass the ${expected === 'a pg.Pool' ? 'pg.Pool it came from' : 'pool itself'} instead.`;

@@ -174,8 +174,9 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * application); user patterns are added to this list, never replace it.
  *
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
- * `tarn`, `mysql2`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize`, `@mikro-orm/*`, `objection`,
- * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`,
+ * `tarn`, `mysql2`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
+ * which it runs every query, and `sequelize-pool`), `@mikro-orm/*`, `objection`,
+ * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`, `pg-boss`,
  * `@opentelemetry/instrumentation-pg` and `shimmer` (which wrap `pool.connect`); and `node:`,
  * `internal/`, `native` and `<anonymous>` frames.
  * @public
@@ -196,6 +197,9 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   pkg('knex'),
   pkg('typeorm'),
   pkg('sequelize'),
+  // Sequelize runs every query through it
+  pkg('retry-as-promised'),
+  pkg('sequelize-pool'),
   /[\\/]node_modules[\\/]@mikro-orm[\\/]/,
   pkg('objection'),
   pkg('@prisma/adapter-pg'),
@@ -203,6 +207,7 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   pkg('pg-promise'),
   pkg('slonik'),
   pkg('@databases/pg'),
+  pkg('pg-boss'),
   // instrumentation that wraps pool.connect
   pkg('@opentelemetry/instrumentation-pg'),
   pkg('shimmer'),
@@ -228,7 +233,7 @@ export const OWN_FRAMES: RegExp | undefined = (() => {
   const match = /^(.*)[\\/]core[\\/]stack\.[cm]?[jt]s$/.exec(file);
   if (match === null) return undefined;
   const root = match[1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool)\\.[cm]?[jt]s$)`);
+  return new RegExp(`^${root}[\\\\/]((core|adapters)[\\\\/]|(index|pg|generic-pool|knex|sequelize)\\.[cm]?[jt]s$)`);
 })();
 
 /**

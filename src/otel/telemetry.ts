@@ -68,6 +68,24 @@ export function createTelemetry(core: GuardCore, settings: TelemetrySettings): T
   return new PoolTelemetry(core, settings);
 }
 
+/**
+ * Gives the core telemetry from its own configuration (`guard.telemetry`, `guard.meterProvider`,
+ * `guard.tracerProvider`), for a pool whose connection counts no other instrumentation records.
+ */
+export function useGuardTelemetry(core: GuardCore, dbSystem: string | undefined, isClosed: () => boolean): void {
+  const config = core.config;
+  core.useTelemetry(
+    createTelemetry(core, {
+      mode: config.telemetry,
+      meterProvider: config.meterProvider as MeterProvider | undefined,
+      tracerProvider: config.tracerProvider as TracerProvider | undefined,
+      dbSystem,
+      countsRecordedElsewhere: false,
+      isClosed,
+    }),
+  );
+}
+
 const parentOf = (ref: TraceRef | undefined) =>
   ref === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, { traceId: ref.traceId, spanId: ref.spanId, traceFlags: ref.traceFlags, isRemote: false });
 

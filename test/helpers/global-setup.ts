@@ -3,7 +3,7 @@ import mysql from 'mysql2';
 import pg from 'pg';
 import { ensureBuilt } from './build.js';
 import { DATABASE_URL, START_HINT } from './db.js';
-import { MYSQL_START_HINT, MYSQL_URL } from './mysql-url.js';
+import { MYSQL_START_HINT, MYSQL_URL } from './mysql.js';
 
 /**
  * Database tests never skip: when no server answers, the whole run fails here, loudly, with the

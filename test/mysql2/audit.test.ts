@@ -7,7 +7,7 @@ import { MYSQL_RULE_IDS } from '../../src/audit/mysql-url.js';
 import { MYSQL_RULES } from '../../src/audit/mysql.js';
 import { auditMysql } from '../../src/mysql2.js';
 import { freePort } from '../helpers/net.js';
-import { bareMysqlPool, MYSQL_URL } from '../helpers/mysql.js';
+import { bareMysqlPool, MYSQL_URL } from '../helpers/mysql-pools.js';
 
 const root = join(import.meta.dirname, '../..');
 const USER = 'mysql2guard_app';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirtyReleaseReport } from '../../src/mysql2.js';
-import { bareMysqlPool, guardedPromisePool } from '../helpers/mysql.js';
+import { bareMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 
 const TABLE = 'mysql2_guard_dirty';
 

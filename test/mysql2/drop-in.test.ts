@@ -3,7 +3,7 @@ import mysqlPromise from 'mysql2/promise';
 import { describe, expect, it, vi } from 'vitest';
 import { createPool, guard } from '../../src/mysql2.js';
 import { createPool as createPromisePool, guard as guardPromise } from '../../src/mysql2-promise.js';
-import { bareMysqlPool, guardedMysqlPool, guardedPromisePool, MYSQL_URL } from '../helpers/mysql.js';
+import { bareMysqlPool, guardedMysqlPool, guardedPromisePool, MYSQL_URL } from '../helpers/mysql-pools.js';
 
 // mysql2 exports these classes at run time; its type declarations do not name them.
 const MysqlPool = (mysql as unknown as { Pool: Function }).Pool;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckoutTimeoutError, type RetireReport } from '../../src/mysql2.js';
 import { until } from '../helpers/db.js';
-import { guardedPromisePool } from '../helpers/mysql.js';
+import { guardedPromisePool } from '../helpers/mysql-pools.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 let proxy: TcpProxy;

@@ -3,7 +3,7 @@ import { LeaseReclaimedError, type LeakReport, type PoolGuard } from '../../src/
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithCallback, leakWithPromise, queryFromHere } from '../fixtures/mysql-leaky.mjs';
 import { sleep, until } from '../helpers/db.js';
-import { guardedMysqlPool, guardedPromisePool } from '../helpers/mysql.js';
+import { guardedMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 
 const FIXTURE = 'test/fixtures/mysql-leaky.mjs';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LeakReport } from '../../src/mysql2.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { drizzleTransaction, kyselyTransaction } from '../fixtures/mysql-orm.mjs';
-import { guardedMysqlPool, guardedPromisePool } from '../helpers/mysql.js';
+import { guardedMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 
 const FIXTURE = 'test/fixtures/mysql-orm.mjs';
 

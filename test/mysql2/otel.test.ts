@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise } from '../fixtures/mysql-leaky.mjs';
 import { until } from '../helpers/db.js';
-import { guardedPromisePool } from '../helpers/mysql.js';
+import { guardedPromisePool } from '../helpers/mysql-pools.js';
 import { otelHarness, pointOf } from '../helpers/otel.js';
 
 let harness: ReturnType<typeof otelHarness> | undefined;

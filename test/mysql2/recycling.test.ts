@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LeaseReclaimedError, type EndReport, type RetireReport } from '../../src/mysql2.js';
 import { sleep, until } from '../helpers/db.js';
-import { bareMysqlPool, guardedPromisePool } from '../helpers/mysql.js';
+import { bareMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 
 const threadOf = async (pool: ReturnType<typeof guardedPromisePool>): Promise<number> => {
   const [rows] = (await pool.query('SELECT CONNECTION_ID() AS id')) as unknown as [Array<{ id: number }>];

@@ -3,7 +3,7 @@ import { CheckoutTimeoutError } from '../../src/mysql2.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise } from '../fixtures/mysql-leaky.mjs';
 import { sleep, until } from '../helpers/db.js';
-import { bareMysqlPool, guardedMysqlPool, guardedPromisePool } from '../helpers/mysql.js';
+import { bareMysqlPool, guardedMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const FIXTURE = 'test/fixtures/mysql-leaky.mjs';

@@ -45,7 +45,7 @@ function errorOf(fn: () => unknown): Error {
 }
 
 describe('a guard never changes a pool it does not understand', () => {
-  it("guard() from poolguard/generic-pool refuses Sequelize's pool (sequelize-pool), which still grows to its max", async () => {
+  it("guard() from poolguard/generic-pool refuses Sequelize's pool (sequelize-pool), naming poolguard/sequelize; the pool still grows to its max", async () => {
     const pool = new SequelizePool<pg.Client>({ name: 'contain-seq', max: 3, min: 0, idleTimeoutMillis: 1_000, acquireTimeoutMillis: 5_000, ...clientFactory() });
     cleanup.push(async () => {
       await pool.drain();
@@ -54,11 +54,10 @@ describe('a guard never changes a pool it does not understand', () => {
     const err = errorOf(() => guardGeneric(pool as never));
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(
-      "guard(pool) needs a generic-pool Pool for 'poolguard/generic-pool', got Sequelize's pool (sequelize-pool): poolguard does not guard Sequelize pools yet, " +
-        'and guarding them through this adapter would change how they behave. Pass a generic-pool Pool instead (with Knex, Kysely or Drizzle on PostgreSQL, ' +
-        'the pg.Pool they were given), or leave this pool unguarded.',
+      "guard(pool) needs a generic-pool Pool for 'poolguard/generic-pool', got Sequelize's pool (sequelize-pool): " +
+        "use guardSequelize(sequelize) from 'poolguard/sequelize' on the Sequelize instance that owns it: it guards the pool in place.",
     );
-    expect(() => guardPg(pool as never)).toThrow(/^guard\(pool\) needs a pg\.Pool for 'poolguard\/pg', got Sequelize's pool \(sequelize-pool\): poolguard does not guard Sequelize pools yet/);
+    expect(() => guardPg(pool as never)).toThrow(/^guard\(pool\) needs a pg\.Pool for 'poolguard\/pg', got Sequelize's pool \(sequelize-pool\): use guardSequelize\(sequelize\) from 'poolguard\/sequelize'/);
     // Its documented behaviour, unchanged: three concurrent queries run on three connections.
     expect(pool.maxSize).toBe(3);
     expect('guard' in pool).toBe(false);
@@ -69,16 +68,16 @@ describe('a guard never changes a pool it does not understand', () => {
     for (const c of clients) pool.release(c);
   });
 
-  it('tarn (the pool Knex uses) and a Knex instance are refused by both guards, naming them', async () => {
+  it('tarn (the pool Knex uses) and a Knex instance are refused by both guards, naming poolguard/knex', async () => {
     const tarn = new TarnPool({ create: async () => ({}), destroy: async () => {}, min: 0, max: 2 });
     cleanup.push(() => tarn.destroy());
     for (const guardFn of [guardGeneric, guardPg]) {
-      expect(() => guardFn(tarn as never)).toThrow(/got a tarn pool \(the pool Knex uses\): poolguard does not guard tarn and Knex pools yet/);
+      expect(() => guardFn(tarn as never)).toThrow(/got a tarn pool \(the pool Knex uses\): use guardKnex\(knex\) from 'poolguard\/knex' on the Knex instance that owns it/);
     }
     const db = knex({ client: 'pg', connection: DATABASE_URL, pool: { min: 0, max: 2 } });
     cleanup.push(() => db.destroy());
     await db.raw('SELECT 1');
-    expect(() => guardPg(db as never)).toThrow(/got a Knex instance: poolguard does not guard Knex pools yet/);
+    expect(() => guardPg(db as never)).toThrow(/got a Knex instance: use guardKnex\(knex\) from 'poolguard\/knex' for it\./);
     expect(() => guardGeneric((db.client as { pool: unknown }).pool as never)).toThrow(/got a tarn pool/);
     // Knex still works, and its tarn pool gained nothing.
     expect((await db.raw('SELECT 2 AS n')).rows[0].n).toBe(2);

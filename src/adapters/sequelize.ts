@@ -1,0 +1,275 @@
+import { refusePoolOwnedOptions, resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
+import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
+import type { LeaseReclaimedError } from '../core/errors.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
+import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
+
+const kState = Symbol('poolguard.sequelize-pool.state');
+const kManager = Symbol('poolguard.sequelize.state');
+
+/**
+ * The structural shape of a Sequelize instance (`new Sequelize(…)`) that `guardSequelize` needs.
+ * @public
+ */
+export interface SequelizeLike {
+  /** Sequelize's connection manager: its pools are guarded, its `getConnection` records who asked. */
+  readonly connectionManager: object;
+}
+
+/** sequelize-pool's `Pool` (7.x under Sequelize 6, 8.x standalone): what poolguard reads and wraps. */
+interface SequelizePoolLike {
+  acquire(): Promise<unknown>;
+  release(resource: unknown): void;
+  destroy(resource: unknown): Promise<void>;
+  readonly size: number;
+  readonly available: number;
+  readonly using: number;
+  readonly waiting: number;
+  readonly maxSize: number;
+  readonly minSize: number;
+  drain?: () => Promise<unknown>;
+  _factory?: { create(): Promise<unknown>; destroy(resource: unknown): Promise<unknown> | unknown };
+  _draining?: boolean;
+  _inUseObjects?: Array<{ resource: unknown }>;
+  [kState]?: PoolState;
+  guard?: PoolGuard;
+}
+
+interface ConnectionManagerLike {
+  pool?: SequelizePoolLike | { read?: SequelizePoolLike; write?: SequelizePoolLike };
+  getConnection(options?: { uuid?: unknown; type?: unknown; useMaster?: unknown }): Promise<unknown>;
+  releaseConnection(connection: unknown): unknown;
+  destroyConnection(connection: unknown): Promise<unknown>;
+  dialectName?: string;
+  config?: Record<string, unknown>;
+  [kManager]?: { read: PoolState | undefined; write: PoolState };
+}
+
+interface PoolState {
+  readonly core: GuardCore;
+  readonly pool: SequelizePoolLike;
+  readonly records: Map<unknown, ConnectionRecord>;
+}
+
+/**
+ * Guards the pools a Sequelize instance owns (sequelize-pool; with `replication`, the write pool
+ * and the read pool, each under its own name), in place: a `sequelize.transaction()` never
+ * committed is reported at your line, every query's connection is tracked (its line with
+ * `guard.captureStacks: 'all'`), and `ConnectionAcquireTimeoutError` names the holders by call
+ * site. Every pool setting (`max`, `min`, `acquire`, `idle`, `evict`, `maxUses`, `validate`) keeps
+ * working: Sequelize's pool does the pooling. Returns the handle of the write pool (the only pool
+ * without replication); the read pool's handle is `sequelize.connectionManager.pool.read.guard`.
+ * Idempotent.
+ * @public
+ */
+export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions): PoolGuard {
+  const cm = (sequelize as { connectionManager?: unknown } | null | undefined)?.connectionManager as ConnectionManagerLike | undefined;
+  if (cm == null || typeof cm.getConnection !== 'function' || typeof cm.releaseConnection !== 'function') {
+    throw new TypeError(`guardSequelize(sequelize) needs a Sequelize instance (new Sequelize(…)), got ${sequelize === null ? 'null' : typeof sequelize}`);
+  }
+  const existing = cm[kManager];
+  const base = defaultName(cm);
+  if (existing !== undefined) {
+    if (options !== undefined) secondGuard(existing.write.core.handle, options, resolveConfig(options, base));
+    return existing.write.core.handle;
+  }
+  const pool = cm.pool;
+  // Guarded by another copy of poolguard: that copy's guard stays.
+  const other = guardOf<PoolGuard>((isSequelizePool(pool) ? pool : (pool as { write?: object } | undefined)?.write) ?? {});
+  if (other !== undefined) return other;
+  let states: { read: PoolState | undefined; write: PoolState };
+  if (isSequelizePool(pool)) {
+    states = { read: undefined, write: attach(pool, resolveConfig(options, base)) };
+  } else if (pool != null && isSequelizePool((pool as { write?: unknown }).write) && isSequelizePool((pool as { read?: unknown }).read)) {
+    const name = options?.name ?? base;
+    const p = pool as { read: SequelizePoolLike; write: SequelizePoolLike };
+    states = { write: attach(p.write, resolveConfig({ ...options, name: `${name}:write` }, base)), read: attach(p.read, resolveConfig({ ...options, name: `${name}:read` }, base)) };
+  } else {
+    throw new TypeError('guardSequelize(sequelize): its connection manager has no sequelize-pool (closed, or a dialect without a pool). Guard it right after new Sequelize(…).');
+  }
+  Object.defineProperty(cm, kManager, { value: states, configurable: true });
+  wrapManager(cm, states);
+  return states.write.core.handle;
+}
+
+function isSequelizePool(pool: unknown): pool is SequelizePoolLike {
+  const p = pool as Partial<SequelizePoolLike> | null | undefined;
+  return p != null && typeof p.acquire === 'function' && typeof p.release === 'function' && typeof p.destroy === 'function' && typeof p.using === 'number' && typeof p.maxSize === 'number';
+}
+
+function resolveConfig(options: GuardOptions | undefined, name: string): ResolvedGuardConfig {
+  return refusePoolOwnedOptions(resolveGuardConfig(options, name), 'a Sequelize pool', {
+    maxLifetimeMs: "Sequelize's pool.maxUses or pool.idle",
+    maxUses: "Sequelize's pool.maxUses",
+    validateAfterIdleMs: "Sequelize's pool.validate",
+  });
+}
+
+function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState {
+  const existing = pool[kState];
+  if (existing !== undefined) return existing;
+  const records = new Map<unknown, ConnectionRecord>();
+  const core = new GuardCore(config, {
+    inFlight: driverInFlight,
+    transaction: driverTransaction,
+    reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
+    counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
+    recordOf: (resource) => records.get(resource),
+  });
+  const state: PoolState = { core, pool, records };
+  useGuardTelemetry(core, undefined, () => pool._draining === true && pool.size === 0);
+  // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.
+  const factory = pool._factory;
+  if (factory !== undefined) {
+    const create = factory.create;
+    const destroy = factory.destroy;
+    factory.create = async function create_(this: unknown) {
+      const started = core.clock.now();
+      const resource = await create.call(this);
+      recordFor(state, resource, core.clock.now() - started);
+      return resource;
+    };
+    factory.destroy = function destroy_(this: unknown, resource: unknown) {
+      const record = records.get(resource);
+      if (record !== undefined) {
+        records.delete(resource);
+        core.connectionRemoved(record, pool._draining ? 'ended' : record.lease === undefined ? 'idle' : 'error');
+      }
+      return destroy.call(this, resource);
+    };
+  }
+  // sequelize.close() drains the pool, which waits for every connection to come back, which a
+  // leaked one never does: the core reports who holds it up and, at guard.endTimeoutMs, reclaims.
+  const drain = pool.drain;
+  if (typeof drain === 'function') {
+    pool.drain = function guardedDrain(this: unknown): Promise<unknown> {
+      core.endStarted('sequelize.close()');
+      const finished = (): void => core.endFinished();
+      return drain.call(this).then(
+        (value) => {
+          finished();
+          return value;
+        },
+        (err: unknown) => {
+          finished();
+          throw err;
+        },
+      );
+    };
+  }
+  Object.defineProperty(pool, kState, { value: state, configurable: true });
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => pool._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
+  return state;
+}
+
+function recordFor(state: PoolState, resource: unknown, createMs?: number): ConnectionRecord {
+  let record = state.records.get(resource);
+  if (record === undefined) {
+    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
+    const created = state.core.connectionOpened(object, createMs);
+    const pid = (object as { processID?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
+    if (typeof pid === 'number') created.pid = pid;
+    state.records.set(resource, created);
+    onDriverActivity(object, () => state.core.connectionActive(created));
+    record = created;
+  }
+  return record;
+}
+
+/**
+ * The connection manager is where a Sequelize call asks for a connection, synchronously from the
+ * application's call (`sequelize.transaction()`, a model query through its async functions): the
+ * stack captured there names the application's line. sequelize-pool itself is reached only after
+ * Sequelize's hooks have run, asynchronously.
+ */
+function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | undefined; write: PoolState }): void {
+  const getConnection = cm.getConnection;
+  const releaseConnection = cm.releaseConnection;
+  const destroyConnection = cm.destroyConnection;
+  const stateFor = (options: { type?: unknown; useMaster?: unknown } | undefined): PoolState =>
+    // Sequelize's own routing: a SELECT goes to the read pool unless useMaster.
+    states.read !== undefined && options?.type === 'SELECT' && !options.useMaster ? states.read : states.write;
+  const stateOf = (connection: unknown): PoolState | undefined => {
+    if (states.write.records.has(connection)) return states.write;
+    if (states.read?.records.has(connection)) return states.read;
+    return undefined;
+  };
+
+  cm.getConnection = function guardedGetConnection(this: ConnectionManagerLike, options?: { uuid?: unknown; type?: unknown; useMaster?: unknown }): Promise<unknown> {
+    const state = stateFor(options);
+    const { core } = state;
+    // Sequelize's Transaction asks with its id; a query asks without one.
+    const kind: LeaseKind = options?.uuid !== undefined ? 'transaction' : 'statement';
+    const capture = kind === 'transaction' ? core.prepareCapture() : core.prepareManagedCapture();
+    if (capture !== undefined) {
+      Error.captureStackTrace(capture, guardedGetConnection);
+      core.captureTaken(kind === 'statement');
+    }
+    const lease = core.checkoutRequested(kind, capture);
+    return getConnection.call(this, options).then(
+      (connection) => {
+        core.checkoutGranted(lease, recordFor(state, connection));
+        return connection;
+      },
+      (err: unknown) => {
+        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.timeoutErrorInPlace(lease, err);
+        core.checkoutFailed(lease, false);
+        throw err;
+      },
+    );
+  };
+
+  cm.releaseConnection = function guardedReleaseConnection(this: ConnectionManagerLike, connection: unknown): unknown {
+    const state = stateOf(connection);
+    const lease = state?.records.get(connection)?.lease;
+    endLease(state, connection, guardedReleaseConnection);
+    // A connection released inside a transaction (a raw BEGIN through sequelize.query()) is closed,
+    // never handed to the next caller; Sequelize's destroyConnection replaces it.
+    const transaction = lease === undefined ? undefined : driverTransaction(connection as object);
+    if (transaction !== undefined) {
+      state!.core.dirtyReleased(lease!, transaction, guardedReleaseConnection);
+      return destroyConnection.call(this, connection).catch(() => {});
+    }
+    return releaseConnection.call(this, connection);
+  };
+
+  cm.destroyConnection = function guardedDestroyConnection(this: ConnectionManagerLike, connection: unknown): Promise<unknown> {
+    const state = stateOf(connection);
+    const record = endLease(state, connection, guardedDestroyConnection);
+    if (record !== undefined) state!.core.markRetiring(record, 'error');
+    return destroyConnection.call(this, connection);
+  };
+}
+
+function endLease(state: PoolState | undefined, connection: unknown, above: Function): ConnectionRecord | undefined {
+  const record = state?.records.get(connection);
+  const lease = record?.lease;
+  // Sequelize releases each connection once; a second call is sequelize-pool's to log.
+  if (lease === undefined || lease.released) return record;
+  state!.core.released(lease, above, 'sequelize-pool: release');
+  return record;
+}
+
+/**
+ * Takes the connection out of the pool through sequelize-pool's own destroy (which closes it, so
+ * the server rolls back its transaction, and opens a replacement for waiters). The holder's late
+ * commit fails with the driver's closed-connection error; its release is ignored by the pool.
+ */
+function reclaimConnection(state: PoolState, lease: Lease, _makeError: () => LeaseReclaimedError): void {
+  const resource = lease.conn?.resource;
+  if (resource === undefined) return;
+  Promise.resolve(state.pool.destroy(resource)).catch(() => {});
+}
+
+/** `sequelize:dialect host:port/database` from the connection settings (never the password). */
+function defaultName(cm: ConnectionManagerLike): string {
+  const c = cm.config ?? {};
+  const dialect = cm.dialectName ?? 'sequelize';
+  const host = typeof c.host === 'string' ? c.host : 'localhost';
+  const port = c.port === undefined || c.port === null ? '' : `:${String(c.port)}`;
+  const database = typeof c.database === 'string' ? c.database : '';
+  return `sequelize:${dialect} ${host}${port}/${database}`;
+}
