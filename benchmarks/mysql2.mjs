@@ -4,7 +4,7 @@
 // Run: npm run build && node --expose-gc benchmarks/mysql2.mjs [--rounds 5] [--seconds 2] [--checkouts 50000]
 import mysql from 'mysql2';
 import { createPool } from 'poolguard/mysql2';
-import { SMOKE, arg, interleaved, median, table } from './lib.mjs';
+import { SMOKE, arg, interleaved, median, table, throughput } from './lib.mjs';
 
 const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const rounds = SMOKE ? 1 : arg('rounds', 5);
@@ -31,21 +31,6 @@ function pools() {
   return { list, end: () => Promise.all(list.map((v) => new Promise((r) => v.pool.end(r)))) };
 }
 
-async function throughput(pool, concurrency) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const query = () => new Promise((resolve, reject) => pool.query('SELECT 1', (err) => (err ? reject(err) : resolve())));
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await query();
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return done / ((performance.now() - start) / 1_000);
-}
-
 /** µs per getConnection + release on a warm pool, one caller at a time (mysql2 answers on its next tick). */
 async function checkoutRelease(pool, capture, clock) {
   const get = () => new Promise((resolve, reject) => pool.getConnection((err, c) => (err ? reject(err) : resolve(c))));
@@ -70,7 +55,7 @@ export async function run() {
   const parts = [`Server: ${await version()}; pool connectionLimit 10; variants interleaved in one process.`];
   {
     const v = pools();
-    const results = await interleaved(v.list, (x) => throughput(x.pool, 32), { rounds });
+    const results = await interleaved(v.list, (x) => throughput(() => new Promise((resolve, reject) => x.pool.query('SELECT 1', (err) => (err ? reject(err) : resolve()))), 32, seconds), { rounds });
     await v.end();
     parts.push(`pool.query('SELECT 1') at concurrency 32: queries per second (higher is better), ${rounds} rounds × ${seconds} s. Target ≥ 0.95× of bare.\n\n${table(results, { unit: 'q/s', baseline: BARE, higherIsBetter: true, digits: 0 })}`);
   }
