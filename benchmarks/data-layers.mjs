@@ -6,25 +6,11 @@ import knexFactory from 'knex';
 import { Sequelize } from 'sequelize';
 import { guardKnex } from 'poolguard/knex';
 import { guardSequelize } from 'poolguard/sequelize';
-import { SMOKE, arg, interleaved, table, url } from './lib.mjs';
+import { SMOKE, arg, interleaved, table, throughput, url } from './lib.mjs';
 
 const rounds = SMOKE ? 1 : arg('rounds', 5);
 const seconds = SMOKE ? 0.2 : arg('seconds', 2);
 const CONCURRENCY = 32;
-
-async function throughput(query) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await query();
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return done / ((performance.now() - start) / 1_000);
-}
 
 async function knexVariants() {
   const bare = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 10 } });
@@ -53,7 +39,7 @@ export async function run() {
   const parts = [];
   for (const make of [knexVariants, sequelizeVariants]) {
     const v = await make();
-    const results = await interleaved(v.list, (x) => throughput(x.query), { rounds });
+    const results = await interleaved(v.list, (x) => throughput(x.query, CONCURRENCY, seconds), { rounds });
     await v.end();
     parts.push(table(results, { unit: 'q/s', baseline: v.list[0].name, higherIsBetter: true, digits: 0, extra: { [v.list[1].name]: '(target ≥ 0.95×)' } }));
   }

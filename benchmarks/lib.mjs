@@ -59,3 +59,18 @@ export async function machine() {
 export function section(title, command, body) {
   return `## ${title}\n\nCommand: \`${command}\`\n\n${body}\n`;
 }
+
+/** Queries per second of `query()` run by `concurrency` callers in a loop for `seconds`. */
+export async function throughput(query, concurrency, seconds) {
+  const deadline = performance.now() + seconds * 1_000;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await query();
+      done++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return done / ((performance.now() - start) / 1_000);
+}

@@ -13,6 +13,12 @@ const cjsGp = require('poolguard/generic-pool');
 const cjsRoot = require('poolguard');
 const cjsPg = require('poolguard/pg');
 const pg = require('pg');
+const esmMy = await import('poolguard/mysql2');
+const cjsMy = require('poolguard/mysql2');
+const esmMyP = await import('poolguard/mysql2/promise');
+const cjsMyP = require('poolguard/mysql2/promise');
+const mysql2 = require('mysql2');
+const mysql2Promise = require('mysql2/promise');
 
 for (const [label, mod] of [['esm', esmPg], ['cjs', cjsPg]]) {
   assert.equal(typeof mod.Pool, 'function', `${label} poolguard/pg exports Pool`);
@@ -27,6 +33,17 @@ for (const [label, mod] of [['esm', esmGp], ['cjs', cjsGp]]) {
   assert.equal(typeof pool.guard.snapshot, 'function', `${label} generic-pool pool has a guard`);
   await pool.drain();
   await pool.clear();
+}
+for (const [label, mod, promise] of [['esm', esmMy, esmMyP], ['cjs', cjsMy, cjsMyP]]) {
+  assert.equal(typeof mod.guard, 'function', `${label} poolguard/mysql2 exports guard`);
+  const pool = mod.createPool({ host: '127.0.0.1', guard: { logger: false } });
+  assert.ok(pool instanceof mysql2.Pool, `${label} poolguard/mysql2's createPool gives a mysql2 Pool`);
+  assert.equal(typeof pool.guard.snapshot, 'function', `${label} mysql2 pool has a guard`);
+  await new Promise((resolve) => pool.end(resolve));
+  const promisePool = promise.createPool({ host: '127.0.0.1', guard: { logger: false } });
+  assert.ok(promisePool instanceof mysql2Promise.PromisePool, `${label} poolguard/mysql2/promise's createPool gives a mysql2 PromisePool`);
+  assert.equal(typeof promisePool.guard.snapshot, 'function', `${label} mysql2 promise pool has a guard`);
+  await promisePool.end();
 }
 const esmKnex = await import('poolguard/knex');
 const cjsKnex = require('poolguard/knex');
@@ -55,4 +72,6 @@ for (const entry of ['poolguard/knex', 'poolguard/sequelize']) {
 }
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize; ESM and CommonJS)');
+const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise; ESM and CommonJS)');

@@ -277,8 +277,9 @@ function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number 
     (resource) => {
       try {
         const record = recordFor(state, resource);
-        // A resource whose lifetime ended while idle (and could not be closed then) is replaced.
-        if (discarded < 3 && core.dueForRetirement(record, 'lifetime') !== undefined) {
+        // A resource whose lifetime ended while idle (and could not be closed then) is replaced
+        // (validation is generic-pool's own testOnBorrow here).
+        if (core.recycles && core.admission(lease, record, discarded) === 'retire') {
           return Promise.resolve(state.destroy.call(pool, resource)).then(
             () => acquireFor(state, pool, lease, priority, discarded + 1),
             (err: unknown) => failed(core, lease, err),

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { audit } from '../audit/audit.js';
-import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { resolveGuardConfig, splitGuardOptions, type GuardOptions } from '../core/config.js';
 import { CheckoutTimeoutError, type LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
 import { isPgPool, wrongPool } from '../core/pool-kind.js';
@@ -97,15 +97,7 @@ export class Pool extends pg.Pool {
   declare readonly guard: PoolGuard;
 
   constructor(options?: PoolOptions) {
-    let pgOptions: pg.PoolConfig | undefined = options;
-    let guardOptions: unknown;
-    if (options != null && typeof options === 'object' && 'guard' in options) {
-      // The guard key must not reach pg.Client, which receives the pool's options verbatim.
-      const { guard: g, ...rest } = options;
-      guardOptions = g;
-      pgOptions = rest;
-      if ('password' in options) Object.defineProperty(rest, 'password', { value: options.password, enumerable: false, writable: true, configurable: true });
-    }
+    const { pool: pgOptions, guard: guardOptions } = splitGuardOptions<pg.PoolConfig | undefined>(options);
     super(pgOptions);
     const base = Object.getPrototypeOf(Pool.prototype) as PgPoolLike;
     const state = attach(this as unknown as PgPoolLike, guardOptions, base.connect, base.query, base.emit, base.end);
@@ -373,12 +365,6 @@ function callConnect(state: PgGuardState, pool: PgPoolLike, lease: Lease, cb: Ca
   }
 }
 
-/**
- * How many connections one checkout may discard (past their lifetime, or failing validation)
- * before it gives the caller the last error instead: a dead server must not hold callers forever.
- */
-const MAX_DISCARDS = 3;
-
 function granted(state: PgGuardState, lease: Lease, err: Error | undefined, client: pg.PoolClient | undefined, done: Done | undefined, cb: Callback, discarded: number): void {
   const { core } = state;
   if (err || client === undefined) {
@@ -397,24 +383,19 @@ function granted(state: PgGuardState, lease: Lease, err: Error | undefined, clie
   if (record.pid === undefined && typeof c.processID === 'number') record.pid = c.processID;
   const pgRelease = client.release as Done;
 
-  // A connection whose lifetime ended while it sat idle (and the pool could not close it then)
-  // is retired here instead of being handed out.
-  if (core.recycles && discarded < MAX_DISCARDS && core.dueForRetirement(record, 'lifetime') !== undefined) {
-    core.checkoutWaits(lease);
+  // Fast path: a pool with neither recycling nor validation hands the client straight out.
+  if (!core.recycles && !core.validates) return handOut(state, lease, record, client, pgRelease, cb);
+  const next = core.admission(lease, record, discarded);
+  if (next === 'retire') {
     expire(state, c);
     pgRelease.call(client);
     return retry(state, lease, cb, discarded + 1);
   }
-  if (core.validates && core.needsValidation(record)) {
-    core.checkoutWaits(lease);
-    return validate(state, record, client, (validationErr) => {
+  if (next === 'validate') {
+    return core.validateConnection(record, client, () => client.query('SELECT 1'), (validationErr) => {
       if (validationErr === undefined) return handOut(state, lease, record, client, pgRelease, cb);
-      core.validationFailed(record, validationErr);
       pgRelease.call(client, validationErr);
-      if (discarded + 1 >= MAX_DISCARDS) {
-        core.checkoutFailed(lease, false);
-        return cb(validationErr, undefined, () => {});
-      }
+      if (core.validationDiscarded(lease, record, validationErr, discarded + 1)) return cb(validationErr, undefined, () => {});
       retry(state, lease, cb, discarded + 1);
     });
   }
@@ -467,32 +448,6 @@ function expire(state: PgGuardState, client: ClientLike): void {
   const expired = (state.pool as unknown as PgPoolInternals)._expired;
   if (expired instanceof WeakSet) expired.add(client as object);
   else (client as { _poolUseCount?: number })._poolUseCount = Number.MAX_SAFE_INTEGER;
-}
-
-function validate(state: PgGuardState, record: ConnectionRecord, client: pg.PoolClient, then: (err: Error | undefined) => void): void {
-  const { core } = state;
-  const { validate: check, validationTimeoutMs } = core.config;
-  let settled = false;
-  const settle = (err: Error | undefined) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    if (err === undefined) core.validationPassed(record);
-    then(err);
-  };
-  const timer = setTimeout(
-    () => settle(new Error(`poolguard[${core.config.name}]: connection check did not answer within guard.validationTimeoutMs (${validationTimeoutMs} ms)`)),
-    validationTimeoutMs,
-  );
-  timer.unref?.();
-  try {
-    Promise.resolve(check ? check(client) : client.query('SELECT 1')).then(
-      () => settle(undefined),
-      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
-    );
-  } catch (err) {
-    settle(err instanceof Error ? err : new Error(String(err)));
-  }
 }
 
 function releaseDirty(core: GuardCore, lease: Lease, client: pg.PoolClient, pgRelease: Done, transaction: 'open' | 'failed', above: Function): void {

@@ -1,9 +1,7 @@
-import { RULES, effectiveOptions, type RuleContext } from './rules.js';
+import { RULES, effectiveOptions, runRules, type RuleContext } from './rules.js';
 import { passwordsOf, redactText } from './redact.js';
 import { adminConsoleConfig, auditClientConfig, configuredPort, loadPgClient, readPgBouncer, readServer, serverEndpoint, withClient, type ClientConstructor } from './server.js';
-import type { AuditFinding, AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
-
-const ORDER = { error: 0, warning: 1, info: 2 } as const;
+import type { AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
 
 /** A guarded pg pool, structurally: what the audit reads from it. */
 interface GuardedPoolLike {
@@ -112,26 +110,7 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
   }
 
   const ctx: RuleContext = { raw, guard, pool: effectiveOptions(raw, guard), instances, server: summary, serverError };
-  const findings: AuditFinding[] = [];
-  for (const rule of RULES) {
-    let drafts;
-    try {
-      drafts = rule.check(ctx);
-    } catch (err) {
-      // A rule that trips over an odd value must not hide every other finding.
-      drafts = { message: `rule ${rule.id} could not run: ${String((err as Error)?.message ?? err)}`, why: 'This is a bug in poolguard\'s audit.', fix: 'Report it with the options you audited (without the password).' };
-    }
-    for (const d of drafts === undefined ? [] : Array.isArray(drafts) ? drafts : [drafts]) {
-      const finding: AuditFinding = { rule: rule.id, severity: rule.severity, message: d.message, why: d.why, fix: d.fix };
-      if (d.option !== undefined) Object.assign(finding, { option: d.option });
-      if (d.value !== undefined) Object.assign(finding, { value: d.value });
-      findings.push(finding);
-    }
-  }
-  // A stable sort keeps the rules' own order within a severity.
-  findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
-  const counts = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  const result: AuditResult = { ok: counts.error === 0, findings, counts, instances };
+  const { ok, findings, counts } = runRules(RULES, ctx);
+  const result: AuditResult = { ok, findings, counts, instances };
   return summary === undefined ? result : { ...result, server: summary };
 }

@@ -8,6 +8,7 @@ import { RULES } from './rules.js';
 import { ConnectionStringError, parseConnectionString } from './conninfo.js';
 import { passwordsOf, redactConnectionString, redactDeep, redactLines, redactText } from './redact.js';
 import { auditClientConfig, loadPgClient, withClient } from './server.js';
+import { MYSQL_RULE_IDS, MYSQL_URL } from './mysql-url.js';
 import type { AuditPoolOptions, AuditQueryable, AuditResult } from './types.js';
 
 /** Where the CLI writes; the process's streams in production, buffers in tests. */
@@ -225,6 +226,16 @@ function chooseTarget(command: string, flags: Map<FlagSpec, string | number | bo
   return { label: 'no server', url: undefined, hasHost: false, secrets };
 }
 
+/** A `mysql://` or `mariadb://` server, from --url, the config's `uri`, or $DATABASE_URL; else `undefined` (PostgreSQL). */
+function mysqlUrlOf(flags: Map<FlagSpec, string | number | boolean>, options: Record<string, unknown>, io: CliIo): { url: string; source: string } | undefined {
+  const fromFlag = flag<string>(flags, 'url');
+  const fromConfig = typeof options.uri === 'string' ? options.uri : typeof options.connectionString === 'string' ? options.connectionString : undefined;
+  const fromEnv = io.env.DATABASE_URL || undefined;
+  const url = fromFlag ?? fromConfig ?? fromEnv;
+  if (url === undefined || !MYSQL_URL.test(url)) return undefined;
+  return { url, source: fromFlag !== undefined ? '--url' : fromConfig !== undefined ? 'the config\'s uri' : '$DATABASE_URL' };
+}
+
 /** Runs `fn` with a connection to the target, made from the pool's own options. */
 async function connected<T>(target: Target, options: Record<string, unknown>, fn: (client: AuditQueryable) => Promise<T>): Promise<T> {
   const Client = await loadPgClient();
@@ -244,6 +255,10 @@ timeouts, as the pool's own connections see them (its role, database and session
 The server: --url, else the config's connectionString (or host), else $DATABASE_URL: a postgres://
 URL or libpq's keyword/value pairs (host=db dbname=orders user=app password=…). Without one, only
 the static rules run. Passwords are never printed.
+
+MySQL and MariaDB: a mysql:// (or mariadb://) URL audits a mysql2 pool (its options from --config:
+connectionLimit, maxIdle, idleTimeout, guard) against max_connections, max_user_connections and
+wait_timeout; rules: ${MYSQL_RULE_IDS}. The pg pool flags do not apply there.
 
 Options:
 ${rows(AUDIT_FLAGS.filter((s) => !s.path))}
@@ -309,6 +324,11 @@ async function runAudit(args: readonly string[], io: CliIo): Promise<number> {
   for (const [spec, value] of flags) if (spec.path) setPath(options, spec.path, value);
 
   const isStatic = flag<boolean>(flags, 'static') === true;
+  const mysql = mysqlUrlOf(flags, options, io);
+  if (mysql !== undefined) {
+    const { runMysqlAudit } = await import('./cli-mysql.js');
+    return runMysqlAudit({ ...mysql, options, instances, failOn, json: flag(flags, 'json') === true, isStatic }, io);
+  }
   // Under --static the connection string is never used, so it is not checked either.
   const target = chooseTarget('audit', flags, options, io, !isStatic);
   const live = !isStatic && (target.url !== undefined || target.hasHost);
@@ -399,6 +419,31 @@ async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
   const configFile = flag<string>(flags, 'config');
   const options = configFile === undefined ? {} : await loadConfig(configFile, io, 'status', 'config');
   const app = flag<string>(flags, 'application-name') ?? (typeof options.application_name === 'string' ? options.application_name : undefined);
+  const mysql = mysqlUrlOf(flags, options, io);
+  if (mysql !== undefined) {
+    // MySQL has no application_name: --max is compared with the sessions of the URL's user.
+    const snapshotFile = flag<string>(flags, 'snapshot');
+    let snapshotPids: Set<number> | undefined;
+    if (snapshotFile !== undefined) {
+      const conns = (await loadConfig(snapshotFile, io, 'status', 'snapshot')).connections;
+      if (!Array.isArray(conns)) throw new UsageError(`poolguard status: --snapshot ${shownPath(snapshotFile)}: expected the JSON of pool.guard.snapshot() (with a connections array).`);
+      snapshotPids = new Set(conns.map((c: { pid?: unknown }) => Number(c.pid)).filter((p) => Number.isInteger(p)));
+    }
+    const { runMysqlStatus } = await import('./cli-mysql.js');
+    return runMysqlStatus(
+      {
+        ...mysql,
+        options,
+        max: flag<number>(flags, 'max') ?? (typeof options.connectionLimit === 'number' ? options.connectionLimit : undefined),
+        instances: flag<number>(flags, 'instances') ?? 1,
+        limit: flag<number>(flags, 'limit') ?? 30,
+        json: flag(flags, 'json') === true,
+        allDatabases: flag<boolean>(flags, 'all-databases') === true,
+        snapshotPids,
+      },
+      io,
+    );
+  }
   for (const name of ['max', 'instances']) {
     if (app === undefined && flag(flags, name) !== undefined) {
       throw new UsageError(

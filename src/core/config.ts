@@ -60,6 +60,14 @@ export interface GuardOptions {
    * left to drain requests before and flush telemetry after (see the README, "Shutdown").
    */
   endTimeoutMs?: number;
+  /**
+   * How long a checkout may wait for a connection before it fails with `CheckoutTimeoutError`,
+   * naming who holds the connections. Only `poolguard/mysql2` reads it: mysql2's pool has no
+   * acquire timeout of its own, so a forgotten `release()` otherwise makes `getConnection()` wait
+   * for ever. pg has `connectionTimeoutMillis` and generic-pool `acquireTimeoutMillis`, which the
+   * other adapters keep using. `0` (the default) waits for ever, as mysql2 does.
+   */
+  acquireTimeoutMs?: number;
   /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
   stackSampleRate?: number;
   /**
@@ -176,6 +184,7 @@ export interface ResolvedGuardConfig {
   readonly reclaimAfterMs: number;
   readonly reclaimWhenUsedPercent: number;
   readonly endTimeoutMs: number;
+  readonly acquireTimeoutMs: number;
   readonly captureStacks: 'connect' | 'all' | 'none';
   readonly asyncCallers: boolean;
   readonly stackSampleRate: number;
@@ -205,6 +214,7 @@ export const GUARD_DEFAULTS = Object.freeze({
   reclaimAfterMs: 0,
   reclaimWhenUsedPercent: 0,
   endTimeoutMs: 10_000,
+  acquireTimeoutMs: 0,
   captureStacks: 'connect',
   asyncCallers: false,
   stackSampleRate: 1,
@@ -229,6 +239,7 @@ const KNOWN_KEYS = [
   'reclaimAfterMs',
   'reclaimWhenUsedPercent',
   'endTimeoutMs',
+  'acquireTimeoutMs',
   'captureStacks',
   'stackSampleRate',
   'stackDepth',
@@ -360,6 +371,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
   const idleAfterDefault = Math.min(GUARD_DEFAULTS.idleAfterMs, ...[leakThresholdMs, reclaimAfterMs].filter((t) => t > 0).map((t) => t / 2));
   const idleAfterMs = milliseconds('guard.idleAfterMs', o.idleAfterMs, idleAfterDefault);
   const endTimeoutMs = milliseconds('guard.endTimeoutMs', o.endTimeoutMs, GUARD_DEFAULTS.endTimeoutMs);
+  const acquireTimeoutMs = milliseconds('guard.acquireTimeoutMs', o.acquireTimeoutMs, GUARD_DEFAULTS.acquireTimeoutMs);
 
   let reportBusy: boolean = GUARD_DEFAULTS.reportBusy;
   if (o.reportBusy !== undefined) {
@@ -468,6 +480,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reclaimAfterMs,
     reclaimWhenUsedPercent,
     endTimeoutMs,
+    acquireTimeoutMs,
     captureStacks,
     asyncCallers,
     stackSampleRate,
@@ -533,6 +546,20 @@ export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs'
     });
   }
   return out;
+}
+
+/**
+ * Splits a pool library's options from poolguard's `guard` key, which must never reach the
+ * library (pg hands the pool's options verbatim to each `pg.Client`; mysql2 warns about keys it
+ * does not know). A password stays readable on the copy but is not enumerable, so that logging
+ * the options a library keeps does not print it. Anything that is not an object with `guard`
+ * passes through unchanged.
+ */
+export function splitGuardOptions<T>(options: T): { pool: T; guard: unknown } {
+  if (options == null || typeof options !== 'object' || !('guard' in options)) return { pool: options, guard: undefined };
+  const { guard, ...rest } = options as T & { guard: unknown; password?: unknown };
+  if ('password' in options) Object.defineProperty(rest, 'password', { value: (options as { password?: unknown }).password, enumerable: false, writable: true, configurable: true });
+  return { pool: rest as T, guard };
 }
 
 /**

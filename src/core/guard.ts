@@ -12,6 +12,12 @@ import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeC
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
+ * How many connections one checkout may discard (past their lifetime, or failing validation)
+ * before it gives the caller the last error instead: a dead server must not hold callers forever.
+ */
+const MAX_DISCARDS = 3;
+
+/**
  * Whether a lease had work in flight when it was looked at, read from the driver: `busy` is a pg
  * query running or queued (or a cursor read), a `pool.query()` or `use()` callback not yet done, or,
  * for a resource whose work poolguard cannot read, a `touch()` within `guard.idleAfterMs`; `idle`
@@ -761,6 +767,66 @@ export class GuardCore {
   /** A connection checked fine: it counts as freshly active. */
   validationPassed(record: ConnectionRecord): void {
     record.idleSince = this.clock.now();
+  }
+
+  /**
+   * What to do with a connection the pool just handed to a lease, before its holder sees it:
+   * `'retire'` when its lifetime ended while it sat idle (the pool could not close it then; the
+   * adapter closes it and asks the pool again), `'validate'` when it sat idle past
+   * `validateAfterIdleMs` (the adapter calls `validateConnection`), else `'handOut'`. Every adapter
+   * asks here, so the policy and its bound (`MAX_DISCARDS` per checkout: a dead server must not
+   * hold callers for ever) live once. `discarded`: how many connections this lease discarded.
+   */
+  admission(lease: Lease, record: ConnectionRecord, discarded: number): 'handOut' | 'retire' | 'validate' {
+    if (this.recycles && discarded < MAX_DISCARDS && this.dueForRetirement(record, 'lifetime') !== undefined) {
+      this.checkoutWaits(lease);
+      return 'retire';
+    }
+    if (this.validates && this.needsValidation(record)) {
+      this.checkoutWaits(lease);
+      return 'validate';
+    }
+    return 'handOut';
+  }
+
+  /**
+   * Runs the check before reuse: `guard.validate` when set, else the adapter's `fallback` (pg:
+   * `SELECT 1`, mysql2: a ping), bounded by `validationTimeoutMs`. `then` gets `undefined` when it
+   * passed; when it failed, the adapter discards the connection and calls `validationDiscarded`.
+   */
+  validateConnection(record: ConnectionRecord, resource: unknown, fallback: () => unknown, then: (err: Error | undefined) => void): void {
+    const { validate: check, validationTimeoutMs, name } = this.config;
+    let settled = false;
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err === undefined) this.validationPassed(record);
+      then(err);
+    };
+    const timer = setTimeout(() => settle(new Error(`poolguard[${name}]: connection check did not answer within guard.validationTimeoutMs (${validationTimeoutMs} ms)`)), validationTimeoutMs);
+    (timer as { unref?: () => void }).unref?.();
+    const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+    try {
+      Promise.resolve(check ? check(resource) : fallback()).then(
+        () => settle(undefined),
+        (err: unknown) => settle(asError(err)),
+      );
+    } catch (err) {
+      settle(asError(err));
+    }
+  }
+
+  /**
+   * A connection failed its check and the adapter discarded it. Returns `true` when the lease has
+   * discarded enough: it leaves the ledger and the adapter gives the caller `err`; `false`: the
+   * adapter asks the pool again.
+   */
+  validationDiscarded(lease: Lease, record: ConnectionRecord, err: Error, discarded: number): boolean {
+    this.validationFailed(record, err);
+    if (discarded < MAX_DISCARDS) return false;
+    this.checkoutFailed(lease, false);
+    return true;
   }
 
   /**

@@ -35,6 +35,23 @@ export function isGenericPool(value: unknown): boolean {
   );
 }
 
+/** mysql2's callback Pool (3.x), from any copy of mysql2: its methods and the config mysql2 keeps. */
+export function isMysql2Pool(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const o = value as Bag;
+  const config = o.config as Bag | null | undefined;
+  return fn(o, 'getConnection', 'releaseConnection', 'query', 'execute', 'end', 'on') && typeof config === 'object' && config !== null && typeof config.connectionConfig === 'object';
+}
+
+/** mysql2's promise pool (`mysql2/promise`): a wrapper whose `pool` is the callback pool. */
+export function isMysql2PromisePool(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const o = value as Bag;
+  return fn(o, 'getConnection', 'query', 'end') && isMysql2Pool(o.pool);
+}
+
+const MYSQL2_USE = "use guard() from 'poolguard/mysql2' (or 'poolguard/mysql2/promise') for it.";
+
 /** The pools and data layers people pass by mistake, recognised by what only they have. */
 function recognise(value: unknown): { what: string; foreign?: string; use?: string } | undefined {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
@@ -53,8 +70,10 @@ function recognise(value: unknown): { what: string; foreign?: string; use?: stri
   if (typeof value === 'function' && typeof o.client === 'object' && o.client !== null && 'pool' in (o.client as Bag)) {
     return { what: 'a Knex instance', use: "use guardKnex(knex) from 'poolguard/knex' for it." };
   }
+  if (isMysql2Pool(o)) return { what: 'a mysql2 pool', use: MYSQL2_USE };
+  if (isMysql2PromisePool(o)) return { what: 'a mysql2 promise pool', use: MYSQL2_USE };
   if (fn(o, 'getConnection', 'releaseConnection') || (fn(o, 'getConnection', 'query') && typeof o.config === 'object' && o.config !== null && 'connectionConfig' in (o.config as Bag))) {
-    return { what: 'a mysql2 (or mysql) pool', foreign: 'mysql2' };
+    return { what: 'a mysql (or mysql2-like) pool', foreign: 'mysql' };
   }
   if (fn(o, 'connect', 'query', 'end') && 'processID' in o) return { what: 'a pg.Client (one connection, not a pool)' };
   return undefined;
@@ -77,11 +96,18 @@ export function describeValue(value: unknown): string {
   return typeof name === 'string' && name !== '' && name !== 'Object' && name !== 'Function' ? `${kind} of class ${name.slice(0, 60)}` : kind;
 }
 
+const HOW_TO_MAKE = {
+  'poolguard/pg': "new pg.Pool(…), or use Pool from 'poolguard/pg'",
+  'poolguard/generic-pool': "generic-pool's createPool(…), or use createPool from 'poolguard/generic-pool'",
+  'poolguard/knex': 'knex.client.pool, or use guardKnex(knex)',
+  'poolguard/mysql2': "mysql2's createPool(…), or use createPool from 'poolguard/mysql2'",
+} as const;
+
 /**
  * The TypeError for a `guard()` that was given something other than its pool. `entry` is the
  * module (`poolguard/pg`), `expected` what it guards (`a pg.Pool`).
  */
-export function wrongPool(entry: 'poolguard/pg' | 'poolguard/generic-pool' | 'poolguard/knex', expected: string, value: unknown): TypeError {
+export function wrongPool(entry: 'poolguard/pg' | 'poolguard/generic-pool' | 'poolguard/knex' | 'poolguard/mysql2', expected: string, value: unknown): TypeError {
   const got = describeValue(value);
   const known = recognise(value);
   let next: string;
@@ -91,6 +117,6 @@ export function wrongPool(entry: 'poolguard/pg' | 'poolguard/generic-pool' | 'po
   else if (known?.foreign !== undefined) {
     next = `poolguard does not guard ${known.foreign} pools yet, and guarding them through this adapter would change how they behave. Pass ${expected} instead (with Knex, Kysely or Drizzle on PostgreSQL, the pg.Pool they were given), or leave this pool unguarded.`;
   } else if (known !== undefined) next = `pass the ${expected === 'a pg.Pool' ? 'pg.Pool it came from' : 'pool itself'} instead.`;
-  else next = `pass ${expected} (${entry === 'poolguard/pg' ? "new pg.Pool(…), or use Pool from 'poolguard/pg'" : entry === 'poolguard/knex' ? 'knex.client.pool, or use guardKnex(knex)' : "generic-pool's createPool(…), or use createPool from 'poolguard/generic-pool'"}).`;
+  else next = `pass ${expected} (${HOW_TO_MAKE[entry]}).`;
   return new TypeError(`guard(pool) needs ${expected} for '${entry}', got ${got}: ${next}`);
 }

@@ -174,7 +174,7 @@ const pkg = (name: string): RegExp => new RegExp(`[\\\\/]node_modules[\\\\/]${na
  * application); user patterns are added to this list, never replace it.
  *
  * Skipped packages: `poolguard`, `pg`, `pg-pool`, `pg-cursor`, `pg-query-stream`, `generic-pool`,
- * `tarn`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
+ * `tarn`, `mysql2`, `kysely`, `drizzle-orm`, `knex`, `typeorm`, `sequelize` (with `retry-as-promised`, through
  * which it runs every query, and `sequelize-pool`), `@mikro-orm/*`, `objection`,
  * `@prisma/adapter-pg`, `@prisma/driver-adapter-utils`, `pg-promise`, `slonik`, `@databases/pg`, `pg-boss`,
  * `@opentelemetry/instrumentation-pg` and `shimmer` (which wrap `pool.connect`); and `node:`,
@@ -190,6 +190,7 @@ export const DEFAULT_IGNORED_FRAMES: readonly RegExp[] = Object.freeze([
   pkg('pg-query-stream'),
   pkg('generic-pool'),
   pkg('tarn'),
+  pkg('mysql2'),
   // ORMs and query builders that check out connections for the application
   pkg('kysely'),
   pkg('drizzle-orm'),

@@ -27,8 +27,11 @@ export interface TelemetrySettings {
   readonly mode: 'auto' | 'all' | 'off';
   readonly meterProvider: MeterProvider | undefined;
   readonly tracerProvider: TracerProvider | undefined;
-  /** `db.system.name` for spans (`postgresql`), when the pool holds database connections. */
-  readonly dbSystem: string | undefined;
+  /**
+   * `db.system.name` for spans (`postgresql`), when the pool holds database connections; a
+   * function when the server tells which it is only once connected (mysql2: `mysql` or `mariadb`).
+   */
+  readonly dbSystem: string | (() => string | undefined) | undefined;
   /**
    * Another instrumentation already records this pool's `count` and `pending_requests` (pg's
    * OpenTelemetry instrumentation does): in `auto` mode poolguard leaves those two to it, so that a
@@ -109,7 +112,8 @@ class PoolTelemetry implements TelemetrySink {
   readonly #core: GuardCore;
   readonly #clock: GuardCore['clock'];
   readonly #base: Attributes;
-  readonly #spanAttributes: Attributes;
+  #spanAttributes: Attributes;
+  #dbSystem: (() => string | undefined) | undefined;
   readonly #tracer: Tracer | undefined;
   readonly #createTime: Histogram | undefined;
   readonly #waitTime: Histogram | undefined;
@@ -121,7 +125,9 @@ class PoolTelemetry implements TelemetrySink {
     this.#core = core;
     this.#clock = core.clock;
     this.#base = { [sc.ATTR_POOL_NAME]: core.config.name };
-    this.#spanAttributes = settings.dbSystem ? { ...this.#base, [sc.ATTR_DB_SYSTEM_NAME]: settings.dbSystem } : this.#base;
+    const system = settings.dbSystem;
+    this.#spanAttributes = typeof system === 'string' && system !== '' ? { ...this.#base, [sc.ATTR_DB_SYSTEM_NAME]: system } : this.#base;
+    this.#dbSystem = typeof system === 'function' ? system : undefined;
     this.#tracer = this.#tracerOf(settings.tracerProvider);
     let meter: Meter | undefined;
     try {
@@ -235,7 +241,7 @@ class PoolTelemetry implements TelemetrySink {
     if (this.#tracer === undefined) return;
     try {
       const attributes: Attributes = {
-        ...this.#spanAttributes,
+        ...this.#spanAttrs(),
         [sc.ATTR_LEASE_KIND]: report.kind,
         [sc.ATTR_LEASE_STATE]: report.state,
         [sc.ATTR_LEASE_HELD]: report.heldMs,
@@ -252,6 +258,17 @@ class PoolTelemetry implements TelemetrySink {
     }
   }
 
+  /** The span attributes; a system named by a function is fixed once it answers (spans are rare). */
+  #spanAttrs(): Attributes {
+    const read = this.#dbSystem;
+    if (read === undefined) return this.#spanAttributes;
+    const system = read();
+    if (system === undefined) return this.#spanAttributes;
+    this.#dbSystem = undefined;
+    this.#spanAttributes = { ...this.#base, [sc.ATTR_DB_SYSTEM_NAME]: system };
+    return this.#spanAttributes;
+  }
+
   close(): void {
     try {
       this.#unsubscribe?.();
@@ -266,7 +283,7 @@ class PoolTelemetry implements TelemetrySink {
     try {
       const span = this.#tracer.startSpan(
         'poolguard.checkout.wait',
-        { kind: SpanKind.INTERNAL, startTime: this.#clock.wallTime(lease.requestedAt), attributes: { ...this.#spanAttributes, [sc.ATTR_LEASE_KIND]: lease.kind } },
+        { kind: SpanKind.INTERNAL, startTime: this.#clock.wallTime(lease.requestedAt), attributes: { ...this.#spanAttrs(), [sc.ATTR_LEASE_KIND]: lease.kind } },
         parentOf(lease.trace),
       );
       if (timedOut) {

@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import mysql from 'mysql2';
 import pg from 'pg';
 import { ensureBuilt } from './build.js';
 import { DATABASE_URL, START_HINT } from './db.js';
+import { MYSQL_START_HINT, MYSQL_URL } from './mysql.js';
 
 /**
  * Database tests never skip: when no server answers, the whole run fails here, loudly, with the
@@ -38,5 +40,14 @@ export default async function setup(): Promise<void> {
     throw new Error(`No PostgreSQL server answers at ${safeUrl} (${(err as Error).message}). The tests need a real server: ${START_HINT}.`);
   } finally {
     await client.end().catch(() => {});
+  }
+  const connection = mysql.createConnection({ uri: MYSQL_URL, connectTimeout: 5_000 });
+  try {
+    await connection.promise().query('SELECT 1');
+  } catch (err) {
+    const safeUrl = MYSQL_URL.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    throw new Error(`No MariaDB/MySQL server answers at ${safeUrl} (${(err as Error).message}). The mysql2 tests need a real server: ${MYSQL_START_HINT}.`);
+  } finally {
+    connection.destroy();
   }
 }

@@ -1,10 +1,12 @@
 import * as genericPool from 'generic-pool';
 import knex from 'knex';
+import mysql2 from 'mysql2';
 import pg from 'pg';
 import { Pool as SequelizePool } from 'sequelize-pool';
 import { Pool as TarnPool } from 'tarn';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guard as guardGeneric } from '../../src/generic-pool.js';
+import { guard as guardMysql } from '../../src/mysql2.js';
 import { guard as guardPg } from '../../src/pg.js';
 import { DATABASE_URL } from '../helpers/db.js';
 
@@ -99,9 +101,15 @@ describe('a guard never changes a pool it does not understand', () => {
     expect(() => guardGeneric(new MyPool() as never)).toThrow(
       "guard(pool) needs a generic-pool Pool for 'poolguard/generic-pool', got an object of class MyPool: pass a generic-pool Pool (generic-pool's createPool(…), or use createPool from 'poolguard/generic-pool').",
     );
-    // A mysql2 pool, by its shape (mysql2 is not a dependency of this project).
+    // A real mysql2 pool is sent to poolguard/mysql2; a look-alike (the mysql package's) is refused as foreign.
+    const mysqlPool = mysql2.createPool({ host: '127.0.0.1' });
+    cleanup.push(() => new Promise((r) => mysqlPool.end(r)));
+    expect(() => guardPg(mysqlPool as never)).toThrow(/got a mysql2 pool: use guard\(\) from 'poolguard\/mysql2'/);
+    expect(() => guardGeneric(mysqlPool.promise() as never)).toThrow(/got a mysql2 promise pool: use guard\(\) from 'poolguard\/mysql2'/);
     const mysqlLike = { getConnection() {}, releaseConnection() {}, query() {}, end() {} };
-    expect(() => guardPg(mysqlLike as never)).toThrow(/got a mysql2 \(or mysql\) pool: poolguard does not guard mysql2 pools yet/);
+    expect(() => guardPg(mysqlLike as never)).toThrow(/got a mysql \(or mysql2-like\) pool: poolguard does not guard mysql pools yet/);
+    expect(() => guardMysql(mysqlLike as never)).toThrow("guard(pool) needs a mysql2 pool for 'poolguard/mysql2', got a mysql (or mysql2-like) pool");
+    expect(() => guardMysql(pgPool as never)).toThrow("guard(pool) needs a mysql2 pool for 'poolguard/mysql2', got a pg.Pool: use guard() from 'poolguard/pg' for it.");
     // Neither pool was touched.
     expect(['guard' in gp, 'guard' in pgPool, gp.acquire === genericPool.Pool.prototype.acquire, pgPool.connect === pg.Pool.prototype.connect]).toEqual([false, false, true, true]);
   });

@@ -1,0 +1,581 @@
+import mysql from 'mysql2';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
+import type { LeaseReclaimedError } from '../core/errors.js';
+import { GuardCore, type PoolGuard } from '../core/guard.js';
+import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
+import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
+import type { ConnectionRecord, Lease } from '../core/ledger.js';
+import type { CapturedStack } from '../core/stack.js';
+import { createTelemetry } from '../otel/telemetry.js';
+
+// mysql2's own message for a pool that has ended, matched to tell the caller why.
+const CLOSED_MESSAGE = 'Pool is closed.';
+// mysql2 ignores a second release() in silence; poolguard keeps that and says where it happened.
+const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
+// SERVER_STATUS_IN_TRANS, in the status flags of every OK and EOF packet.
+const SERVER_STATUS_IN_TRANS = 1;
+
+const kRecord = Symbol('poolguard.mysql2.connection');
+const kStatus = Symbol('poolguard.mysql2.serverStatus');
+const kLastLease = Symbol('poolguard.mysql2.lastLease');
+const kWaiter = Symbol('poolguard.mysql2.waiter');
+
+type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
+
+/** mysql2's RingQueue (`_allConnections`, `_freeConnections`, `_connectionQueue`). */
+interface RingQueue<T> {
+  readonly length: number;
+  get(index: number): T;
+  removeOne?(index: number): unknown;
+}
+
+/** The structural shape of mysql2's callback pool that `guard()` needs. */
+interface CorePoolLike {
+  getConnection(cb: ConnectionCallback): void;
+  query(...args: unknown[]): unknown;
+  execute(...args: unknown[]): unknown;
+  releaseConnection(connection: unknown): void;
+  end(cb?: (err?: Error | null) => void): void;
+  promise?(promiseImpl?: PromiseConstructor): unknown;
+  config?: { connectionLimit?: number; connectionConfig?: Record<string, unknown> };
+  _allConnections?: RingQueue<unknown>;
+  _freeConnections?: RingQueue<unknown>;
+  _connectionQueue?: RingQueue<unknown>;
+  _closed?: boolean;
+}
+
+/** What poolguard reads and wraps on one of mysql2's PoolConnections. */
+interface ConnectionLike {
+  _pool: CorePoolLike | null;
+  _released: boolean;
+  _command?: unknown;
+  _commands?: { readonly length: number; shift?(): unknown };
+  stream?: { destroy?(): void };
+  threadId?: number | null;
+  _isMariaDB?: boolean;
+  config?: unknown;
+  constructor: { createQuery?(sql: unknown, values: unknown, cb: unknown, config: unknown): QueryCommand };
+  handlePacket(packet?: PacketLike): void;
+  release(): void;
+  destroy(): void;
+  query(...args: unknown[]): unknown;
+  execute(...args: unknown[]): unknown;
+  ping(cb: (err: Error | null) => void): unknown;
+  [kRecord]?: ConnectionRecord;
+  [kStatus]?: number;
+  [kLastLease]?: Lease;
+}
+
+interface PacketLike {
+  buffer: Buffer;
+  start: number;
+  end: number;
+}
+
+interface QueryCommand {
+  onResult?: (err: Error) => void;
+  emit(event: string, err: Error): boolean;
+}
+
+/** One getConnection() call: its lease, until the pool answers or the wait times out. */
+class Waiter {
+  readonly lease: Lease;
+  readonly cb: ConnectionCallback;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** mysql2 answered (a connection or an error); it may do so synchronously (`Queue limit reached.`). */
+  answered = false;
+  timedOut = false;
+  discarded = 0;
+
+  constructor(lease: Lease, cb: ConnectionCallback) {
+    this.lease = lease;
+    this.cb = cb;
+  }
+}
+
+type WaiterCallback = ConnectionCallback & { [kWaiter]?: Waiter };
+
+interface State {
+  readonly core: GuardCore;
+  readonly pool: CorePoolLike;
+  readonly getConnection: CorePoolLike['getConnection'];
+  readonly query: CorePoolLike['query'];
+  readonly execute: CorePoolLike['execute'];
+  readonly releaseConnection: CorePoolLike['releaseConnection'];
+  readonly end: CorePoolLike['end'];
+  /** `db.system.name`, from the first connection's handshake. */
+  readonly server: { system: 'mysql' | 'mariadb' | undefined };
+}
+
+/**
+ * mysql2's pool options with poolguard's under `guard`.
+ * @public
+ */
+export interface GuardedPoolOptions extends mysql.PoolOptions {
+  /** poolguard's own options; never passed on to mysql2. */
+  guard?: GuardOptions;
+}
+
+/**
+ * mysql2's own callback `Pool` (`instanceof` holds), with poolguard's handle. Its `promise()`
+ * returns mysql2's own promise pool, which carries the same handle.
+ * @public
+ */
+export type GuardedPool = mysql.Pool & {
+  /** poolguard's handle: leak events, `snapshot()`. */
+  readonly guard: PoolGuard;
+};
+
+/**
+ * mysql2's own promise pool (`mysql2/promise`'s `createPool`, `instanceof PromisePool` holds),
+ * with poolguard's handle; its `pool` is the guarded callback pool.
+ * @public
+ */
+export type GuardedPromisePool = PromisePool & {
+  /** poolguard's handle: leak events, `snapshot()`. */
+  readonly guard: PoolGuard;
+};
+
+/**
+ * Drop-in for `mysql2/promise`'s `createPool`: the same options (plus `guard`), or a connection
+ * URL. Returns mysql2's own promise pool over a guarded callback pool.
+ * @public
+ */
+export function createPromisePool(options: GuardedPoolOptions | string): GuardedPromisePool {
+  const pool = createPool(options);
+  const promiseImpl = typeof options === 'object' && options !== null ? (options.Promise as PromiseConstructor | undefined) : undefined;
+  return pool.promise(promiseImpl) as GuardedPromisePool;
+}
+
+/**
+ * Drop-in for mysql2's `createPool` (callback API): the same options (plus `guard`), or a
+ * connection URL. Returns mysql2's own `Pool`, guarded.
+ * @public
+ */
+export function createPool(options: GuardedPoolOptions | string): GuardedPool {
+  const { pool: poolOptions, guard: guardOptions } = splitGuardOptions<mysql.PoolOptions | string>(options);
+  // Checked before mysql2 builds the pool, which may start its idle timer at once.
+  const config = resolveGuardConfig(guardOptions, defaultName(options));
+  const pool = mysql.createPool(poolOptions as mysql.PoolOptions) as unknown as CorePoolLike;
+  install(pool, config);
+  return pool as unknown as GuardedPool;
+}
+
+/**
+ * Guards a mysql2 pool someone else built (an ORM's, a query builder's): the callback pool or the
+ * promise pool (`mysql2/promise`), whose callback pool is the one guarded. Idempotent, even across
+ * two copies of poolguard: a second call returns the same handle, and logs the options it did not
+ * apply when they differ. The pool's methods are wrapped in place; it gains a `guard` property.
+ * Anything but a mysql2 pool is refused with a `TypeError`, untouched.
+ * @public
+ */
+export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOptions): PoolGuard {
+  const target = pool as unknown as (CorePoolLike & { pool?: CorePoolLike }) | null;
+  // A promise pool (mysql2/promise) keeps its callback pool in `pool`.
+  const promiseForm = isMysql2PromisePool(target);
+  if (!promiseForm && !isMysql2Pool(target)) throw wrongPool('poolguard/mysql2', 'a mysql2 pool', target);
+  const core = (promiseForm ? target!.pool : target) as CorePoolLike;
+  let handle = guardOf<PoolGuard>(core);
+  if (handle !== undefined) {
+    if (options !== undefined) secondGuard(handle, options, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {})));
+  } else {
+    handle = install(core, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {}))).core.handle;
+  }
+  if (promiseForm) Object.defineProperty(target, 'guard', { value: handle, enumerable: false, configurable: true });
+  return handle;
+}
+
+function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
+  const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
+  const core = new GuardCore(config, {
+    inFlight: commandInFlight,
+    transaction: (resource) => (((resource as ConnectionLike)[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS ? 'open' : undefined),
+    reclaim: reclaimConnection,
+    counts: () => ({
+      total: pool._allConnections?.length ?? 0,
+      idle: pool._freeConnections?.length ?? 0,
+      waiting: pool._connectionQueue?.length ?? 0,
+      // mysql2's connectionLimit 0 means no limit.
+      max: pool.config?.connectionLimit || Infinity,
+      min: 0,
+    }),
+    retireIdle: (record) => retireIdleConnection(pool, record),
+    recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
+  });
+  const state: State = {
+    core,
+    pool,
+    getConnection: pool.getConnection,
+    query: pool.query,
+    execute: pool.execute,
+    releaseConnection: pool.releaseConnection,
+    end: pool.end,
+    server,
+  };
+  core.useTelemetry(
+    createTelemetry(core, {
+      mode: config.telemetry,
+      meterProvider: config.meterProvider as MeterProvider | undefined,
+      tracerProvider: config.tracerProvider as TracerProvider | undefined,
+      // Known once a connection has shaken hands: mysql2 reads it from the server's version string.
+      dbSystem: () => server.system,
+      countsRecordedElsewhere: false,
+      isClosed: () => pool._closed === true,
+    }),
+  );
+  markGuarded(pool, core.handle);
+  claimName(config.name, pool, () => pool._closed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
+  const target = pool as CorePoolLike & Record<string, unknown>;
+
+  target.getConnection = function getConnection(this: CorePoolLike, cb: WaiterCallback): void {
+    // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
+    // pool: that caller already has its lease.
+    if (typeof cb === 'function' && cb[kWaiter] !== undefined) return state.getConnection.call(this, cb);
+    // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
+    const capture = core.prepareCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, getConnection);
+    requestConnection(state, this, cb, capture);
+  };
+  target.query = function query(this: CorePoolLike, ...args: unknown[]): unknown {
+    // mysql2's query() calls this.getConnection() synchronously: that checkout becomes a `query` lease.
+    const capture = core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, query);
+    return core.runManaged(capture, () => state.query.apply(this, args));
+  };
+  target.execute = function execute(this: CorePoolLike, ...args: unknown[]): unknown {
+    const capture = core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, execute);
+    return core.runManaged(capture, () => state.execute.apply(this, args));
+  };
+  target.releaseConnection = function releaseConnection(this: CorePoolLike, connection: ConnectionLike): void {
+    releaseThrough(state, this, connection, releaseConnection);
+  };
+  target.end = function end(this: CorePoolLike, cb?: (err?: Error | null) => void): void {
+    if (this._closed) return state.end.call(this, cb);
+    core.endStarted('pool.end()');
+    state.end.call(this, (err) => {
+      core.endFinished();
+      if (typeof cb === 'function') cb(err);
+      else if (err) throw err;
+    });
+  };
+  if (typeof pool.promise === 'function') {
+    const promise = pool.promise;
+    // mysql2 builds a new promise pool on each call; each carries the handle.
+    target.promise = function promiseWithGuard(this: CorePoolLike, promiseImpl?: PromiseConstructor): unknown {
+      const wrapper = promise.call(this, promiseImpl) as object;
+      Object.defineProperty(wrapper, 'guard', { value: core.handle, enumerable: false, configurable: true });
+      return wrapper;
+    };
+  }
+  return state;
+}
+
+function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallback, capture: CapturedStack | undefined): void {
+  const { core } = state;
+  const free = pool._freeConnections?.length ?? 0;
+  const ready = !pool._closed && free > 0;
+  const lease = core.checkoutRequested('connect', capture, 'query', ready);
+  const waiter = new Waiter(lease, cb);
+  const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
+  // Only a caller mysql2 may queue can come back through getConnection (see there); a free
+  // connection is handed over directly, and the mark would cost every such checkout.
+  if (!ready) answer[kWaiter] = waiter;
+  try {
+    state.getConnection.call(pool, answer);
+  } catch (err) {
+    // Whatever mysql2 throws goes to the caller unchanged; the lease leaves the ledger.
+    if (!waiter.answered) state.core.checkoutFailed(lease, false);
+    throw err;
+  }
+  // A free connection is handed over on mysql2's next tick: only a caller that waits (queued, or
+  // for a new connection to open) needs a timer.
+  const timeoutMs = core.config.acquireTimeoutMs;
+  if (timeoutMs > 0 && !ready && !waiter.answered) {
+    waiter.timer = setTimeout(() => timedOut(state, pool, waiter, answer), timeoutMs);
+  }
+}
+
+/**
+ * guard.acquireTimeoutMs passed: the caller is taken out of mysql2's queue (so that no connection
+ * is later handed to nobody) and gets the error naming who holds the connections. A connection
+ * still opening for it is put back in the pool when it arrives.
+ */
+function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: WaiterCallback): void {
+  waiter.timer = undefined;
+  if (waiter.answered) return;
+  waiter.timedOut = true;
+  const queue = pool._connectionQueue;
+  if (queue !== undefined && typeof queue.removeOne === 'function') {
+    for (let i = 0; i < queue.length; i++) {
+      if (queue.get(i) === answer) {
+        queue.removeOne(i);
+        break;
+      }
+    }
+  }
+  const { acquireTimeoutMs, name } = state.core.config;
+  const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); mysql2 alone would have waited for ever.`;
+  waiter.cb(state.core.checkoutTimedOut(waiter.lease, message, undefined));
+}
+
+function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
+  const { core, pool } = state;
+  const { lease } = waiter;
+  const c = connection as unknown as ConnectionLike | undefined;
+  waiter.answered = true;
+  if (waiter.timedOut) {
+    // The caller has its timeout error; a connection that opened for it goes to the next caller.
+    if (!err && c !== undefined) {
+      if (c[kRecord] === undefined) register(state, c);
+      c.release();
+    }
+    return;
+  }
+  if (waiter.timer !== undefined) {
+    clearTimeout(waiter.timer);
+    waiter.timer = undefined;
+  }
+  if (err || c === undefined) {
+    const refused = err != null && err.message === CLOSED_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
+    if (refused !== undefined) return waiter.cb(refused);
+    core.checkoutFailed(lease, false);
+    return waiter.cb(err);
+  }
+  const record = c[kRecord] ?? register(state, c);
+  if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
+  const next = core.admission(lease, record, waiter.discarded);
+  if (next === 'retire') {
+    // mysql2 then serves this caller again.
+    waiter.discarded++;
+    c.destroy();
+    return askAgain(state, waiter, answer);
+  }
+  if (next === 'validate') {
+    return core.validateConnection(record, c, () => new Promise<void>((resolve, reject) => c.ping((err) => (err ? reject(err) : resolve()))), (validationErr) => {
+      if (validationErr === undefined) return handOut(state, waiter, record, c);
+      c.destroy();
+      if (core.validationDiscarded(lease, record, validationErr, ++waiter.discarded)) return waiter.cb(validationErr);
+      askAgain(state, waiter, answer);
+    });
+  }
+  handOut(state, waiter, record, c);
+}
+
+/** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
+function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
+  waiter.answered = false;
+  answer[kWaiter] = waiter;
+  state.getConnection.call(state.pool, answer);
+  const timeoutMs = state.core.config.acquireTimeoutMs;
+  if (timeoutMs > 0 && !waiter.answered) {
+    const left = Math.max(0, timeoutMs - (state.core.clock.now() - waiter.lease.requestedAt));
+    waiter.timer = setTimeout(() => timedOut(state, state.pool, waiter, answer), left);
+  }
+}
+
+function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {
+  state.core.checkoutGranted(waiter.lease, record);
+  waiter.cb(null, connection as unknown as mysql.PoolConnection);
+}
+
+/**
+ * Every way a connection goes back passes `pool.releaseConnection`: `conn.release()`, the pool's
+ * own query()/execute(), and mysql2's removal of a connection that was destroyed, failed or sat
+ * idle too long (then `_pool` is already null).
+ */
+function releaseThrough(state: State, pool: CorePoolLike, connection: ConnectionLike, above: Function): void {
+  const { core } = state;
+  const record = connection?.[kRecord];
+  if (record === undefined) return state.releaseConnection.call(pool, connection);
+  const lease = record.lease;
+  if (connection._pool == null) {
+    // Out of the pool: destroyed by its holder or by poolguard, or dead.
+    if (lease !== undefined && !lease.released && !lease.reclaimed) {
+      core.markRetiring(record, 'error');
+      core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
+    }
+    core.connectionRemoved(record, pool._closed ? 'ended' : lease === undefined ? 'idle' : 'error');
+    return state.releaseConnection.call(pool, connection);
+  }
+  if (lease === undefined || lease.released) {
+    // pool.releaseConnection(conn) a second time: mysql2 would put the connection in its free
+    // list twice and later hand it to two callers at once.
+    const last = connection[kLastLease];
+    if (last !== undefined && inFreeList(pool, connection)) return doubleRelease(state, last, above);
+    return state.releaseConnection.call(pool, connection);
+  }
+  if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
+  connection[kLastLease] = lease;
+  if (((connection[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS) !== 0) return releaseDirty(state, pool, lease, connection, above);
+  if (core.recycles && core.dueForRetirement(record) !== undefined) {
+    // mysql2 hands the caller in its queue a fresh connection when this one leaves.
+    return connection.destroy();
+  }
+  state.releaseConnection.call(pool, connection);
+}
+
+function inFreeList(pool: CorePoolLike, connection: ConnectionLike): boolean {
+  const free = pool._freeConnections;
+  if (free === undefined) return false;
+  for (let i = 0; i < free.length; i++) if (free.get(i) === connection) return true;
+  return false;
+}
+
+/** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
+function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, above: Function): void {
+  const { core } = state;
+  const { action } = core.dirtyReleased(lease, 'open', above);
+  if (action === 'destroy') return connection.destroy();
+  connection.query('ROLLBACK', (rollbackErr: Error | null) => {
+    // A connection that cannot even roll back, or is still in a transaction, is closed.
+    if (rollbackErr || ((connection[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS) !== 0) {
+      if (lease.conn) core.markRetiring(lease.conn, 'dirty');
+      return connection.destroy();
+    }
+    state.releaseConnection.call(pool, connection);
+  });
+}
+
+function doubleRelease(state: State, last: Lease, above: Function): void {
+  try {
+    state.core.released(last, above, DOUBLE_RELEASE_MESSAGE);
+  } catch (err) {
+    state.core.log('warn', `double release ${last.id}`, { pool: state.core.config.name, leaseId: last.id, err }, (err as Error).message);
+  }
+}
+
+function register(state: State, connection: ConnectionLike): ConnectionRecord {
+  const { core } = state;
+  const record = core.connectionOpened(connection);
+  if (typeof connection.threadId === 'number') record.pid = connection.threadId;
+  if (typeof connection._isMariaDB === 'boolean') state.server.system ??= connection._isMariaDB ? 'mariadb' : 'mysql';
+  Object.defineProperty(connection, kRecord, { value: record, configurable: true });
+  Object.defineProperty(connection, kStatus, { value: 0, writable: true, configurable: true });
+  Object.defineProperty(connection, kLastLease, { value: undefined, writable: true, configurable: true });
+  // Each command ends on a packet that carries the server's status flags (OK or EOF; an ERR
+  // packet carries none and leaves the last ones): read there, without a round trip. They are
+  // read before mysql2 handles the packet, since the pool's own query() releases the connection
+  // from inside that call, and put back if the packet turns out not to end the command (a row).
+  const handle = connection.handlePacket;
+  connection.handlePacket = function handlePacket(this: ConnectionLike, packet?: PacketLike): void {
+    const command = this._command;
+    if (packet == null) return handle.call(this, packet);
+    const before = this[kStatus];
+    // A prepared statement's OK packet has the same first byte but no status flags.
+    const status = (command as { constructor?: { name?: string } } | null)?.constructor?.name === 'Prepare' ? undefined : statusFlags(packet);
+    if (status !== undefined) this[kStatus] = status;
+    handle.call(this, packet);
+    if (this._command === command) {
+      if (status !== undefined) this[kStatus] = before;
+      return;
+    }
+    core.connectionActive(record);
+  };
+  // mysql2 ignores a second release() of a connection; poolguard says where it happened.
+  const release = connection.release;
+  connection.release = function releaseOnce(this: ConnectionLike): void {
+    const last = this[kLastLease];
+    if (this._released && this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+    return release.call(this);
+  };
+  return record;
+}
+
+/** The status flags of an OK or EOF packet, or `undefined` for any other packet. */
+function statusFlags(packet: PacketLike): number | undefined {
+  const buf = packet.buffer;
+  let at = packet.start + 4;
+  const end = packet.end;
+  const first = buf[at];
+  if (first === 0xfe && end - at < 9) return end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
+  if (first !== 0x00 && first !== 0xfe) return undefined;
+  at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
+  return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
+}
+
+function skipLengthEncoded(buf: Buffer, at: number): number {
+  const first = buf[at];
+  if (first === undefined) return buf.length;
+  if (first < 0xfb) return at + 1;
+  if (first === 0xfc) return at + 3;
+  if (first === 0xfd) return at + 4;
+  return at + 9;
+}
+
+/** A command running or queued on the connection: mysql2's own command queue, read without a round trip. */
+function commandInFlight(resource: object): boolean | undefined {
+  const c = resource as Partial<ConnectionLike>;
+  if (!('_command' in c)) return undefined;
+  return c._command != null || (c._commands?.length ?? 0) > 0;
+}
+
+/** Closes an idle connection the policy retired, through mysql2's own removal. */
+function retireIdleConnection(pool: CorePoolLike, record: ConnectionRecord): boolean {
+  const connection = record.resource as ConnectionLike;
+  if (pool._closed || record.lease !== undefined || !inFreeList(pool, connection)) return false;
+  connection.destroy();
+  return true;
+}
+
+/**
+ * Destroys a reclaimed lease's connection (mysql2 opens another for its queue) and makes the
+ * holder's next query or execute fail with the reclaim error instead of mysql2's closed-state one.
+ */
+function reclaimConnection(lease: Lease, makeError: () => LeaseReclaimedError): void {
+  const connection = lease.conn?.resource as ConnectionLike | undefined;
+  if (connection === undefined) return;
+  const refuse = function reclaimedCall(this: ConnectionLike, sql: unknown, values?: unknown, cb?: unknown): unknown {
+    const error = makeError();
+    const callback = typeof values === 'function' ? values : cb;
+    const command = connection.constructor.createQuery?.(typeof sql === 'function' ? '' : sql, typeof values === 'function' ? undefined : values, callback, connection.config);
+    process.nextTick(() => {
+      if (typeof command?.onResult === 'function') command.onResult(error);
+      else if (command !== undefined) command.emit('error', error);
+      else if (typeof callback === 'function') (callback as (e: Error) => void)(error);
+    });
+    return command;
+  };
+  connection.query = refuse;
+  connection.execute = refuse;
+  // mysql2's destroy() only half-closes the socket and answers nobody: a query still running (a
+  // lease cut at the end deadline) would hold its caller, and pool.end(), until the server replies.
+  connection.destroy();
+  const cut = makeError();
+  const running = connection._command as QueryCommand | null | undefined;
+  connection._command = null;
+  const queued: QueryCommand[] = [];
+  for (let next = connection._commands?.shift?.(); next != null; next = connection._commands?.shift?.()) queued.push(next as QueryCommand);
+  connection.stream?.destroy?.();
+  running?.onResult?.(cut);
+  for (const command of queued) {
+    // pool.end() queued a Quit behind the running query: with the socket gone, it is done.
+    if ((command as { constructor?: { name?: string } }).constructor?.name === 'Quit') (command.onResult as (() => void) | undefined)?.();
+    else command.onResult?.(cut);
+  }
+}
+
+function defaultName(options: unknown): string {
+  let host: unknown;
+  let port: unknown;
+  let database: unknown;
+  if (typeof options === 'string') {
+    try {
+      const url = new URL(options);
+      host = decodeURIComponent(url.hostname);
+      port = url.port;
+      database = decodeURIComponent(url.pathname.slice(1));
+    } catch {
+      // Not a URL: mysql2 will say so; the name does not need it.
+    }
+  } else if (options != null && typeof options === 'object') {
+    const o = options as Record<string, unknown>;
+    if (typeof o.uri === 'string') return defaultName(o.uri);
+    if (typeof o.socketPath === 'string') host = 'socket';
+    ({ host = host, port, database } = o);
+  }
+  return `${typeof host === 'string' && host !== '' ? host : 'localhost'}:${port || 3306}/${typeof database === 'string' && database !== '' ? database : '(none)'}`;
+}
+

@@ -1,0 +1,121 @@
+import type { CliIo } from './cli.js';
+import { auditMysql, MYSQL_RULES, readMysqlServer, readMysqlSessions, withMysqlConnection, type MysqlAuditResult, type MysqlSession } from './mysql.js';
+import { passwordsOf, redactConnectionString, redactDeep, redactLines, redactText } from './redact.js';
+
+interface MysqlTarget {
+  readonly url: string;
+  readonly label: string;
+  readonly secrets: ReadonlyArray<string | undefined>;
+}
+
+function target(url: string, source: string, options: Record<string, unknown>, io: CliIo): MysqlTarget {
+  const secrets = [...passwordsOf(url), typeof options.password === 'string' ? options.password : undefined, io.env.MYSQL_PWD];
+  return { url, label: `${redactConnectionString(url, secrets)} (from ${source})`, secrets };
+}
+
+/** `poolguard audit` against a MySQL/MariaDB URL: mysql2's options from --config, the same exit codes. */
+export async function runMysqlAudit(
+  a: { url: string; source: string; options: Record<string, unknown>; instances: number; failOn: string; json: boolean; isStatic: boolean },
+  io: CliIo,
+): Promise<number> {
+  const t = target(a.url, a.source, a.options, io);
+  const result = await auditMysql({ options: a.options, instances: a.instances, server: a.isStatic ? false : a.url });
+  const failing = a.failOn === 'warning' ? result.counts.error + result.counts.warning : result.counts.error;
+  if (a.json) {
+    io.out(JSON.stringify(redactDeep({ target: a.isStatic ? null : t.label, ...result }, t.secrets), null, 2) + '\n');
+    return failing > 0 ? 1 : 0;
+  }
+  io.out(redactLines(auditText(result, t, !a.isStatic, a.failOn, failing), t.secrets));
+  return failing > 0 ? 1 : 0;
+}
+
+function auditText(result: MysqlAuditResult, t: MysqlTarget, live: boolean, failOn: string, failing: number): string {
+  const { counts, instances } = result;
+  let text = `poolguard audit: ${live ? t.label : 'static checks only'}, ${instances} instance${instances === 1 ? '' : 's'}\n`;
+  const s = result.server;
+  if (s) {
+    text +=
+      `server: ${s.system === 'mariadb' ? 'MariaDB' : 'MySQL'} ${s.version.split('-')[0]}, max_connections ${s.maxConnections}, ${s.connectionsInUse} in use; ` +
+      `user ${s.user} (max_user_connections ${s.maxUserConnections === 0 ? 'no limit' : s.maxUserConnections}, ${s.userConnectionsInUse} in use); wait_timeout ${s.waitTimeoutSeconds} s\n`;
+  }
+  text += '\n';
+  if (result.findings.length === 0) return `${text}No findings: the configuration passes all ${MYSQL_RULES.filter((r) => live || !r.live).length} ${live ? '' : 'static '}MySQL/MariaDB rules.\n`;
+  const ruleWidth = Math.max(4, ...result.findings.map((f) => f.rule.length));
+  text += `${'SEVERITY'.padEnd(9)}${'RULE'.padEnd(ruleWidth + 2)}FINDING\n`;
+  const indent = ' '.repeat(9 + ruleWidth + 2);
+  for (const f of result.findings) text += `${f.severity.padEnd(9)}${f.rule.padEnd(ruleWidth + 2)}${f.message}\n${indent}why: ${f.why}\n${indent}fix: ${f.fix}\n`;
+  text +=
+    `\n${counts.error} error${counts.error === 1 ? '' : 's'}, ${counts.warning} warning${counts.warning === 1 ? '' : 's'}, ${counts.info} info: ` +
+    (failing > 0 ? `exit 1 (fails on ${failOn === 'warning' ? 'errors and warnings' : 'errors'})\n` : 'exit 0\n');
+  return text;
+}
+
+/**
+ * `poolguard status` against a MySQL/MariaDB URL: the sessions from information_schema.processlist
+ * (longest in a transaction first), and, with --max, whether the pool's user holds more sessions
+ * than connectionLimit × instances. Exit 1 when the server and the pool disagree, as for PostgreSQL.
+ */
+export async function runMysqlStatus(
+  a: { url: string; source: string; options: Record<string, unknown>; max: number | undefined; instances: number; limit: number; json: boolean; allDatabases: boolean; snapshotPids: Set<number> | undefined },
+  io: CliIo,
+): Promise<number> {
+  const t = target(a.url, a.source, a.options, io);
+  let sessions: MysqlSession[];
+  let server: Awaited<ReturnType<typeof readMysqlServer>>;
+  let database: string | null;
+  try {
+    [sessions, server, database] = await withMysqlConnection(a.options, a.url, async (c) => {
+      const [rows] = await c.query('SELECT DATABASE() AS db');
+      const db = (rows as Array<{ db: string | null }>)[0]?.db ?? null;
+      return [await readMysqlSessions(c), await readMysqlServer(c), db] as const;
+    });
+  } catch (err) {
+    io.err(`poolguard status: could not read ${t.label}: ${redactText(String((err as Error)?.message ?? err), t.secrets)}. Check the URL, the network and the user's permissions.\n`);
+    return 1;
+  }
+  const listed = a.allDatabases ? sessions : sessions.filter((s) => s.database === database);
+  const user = server.user.split('@')[0]!;
+  const ofUser = listed.filter((s) => s.user === user);
+  const problems: string[] = [];
+  if (a.max !== undefined && ofUser.length > a.max * a.instances) {
+    problems.push(
+      `${ofUser.length} sessions of user ${user} on ${a.allDatabases ? 'the server' : `database ${JSON.stringify(database)}`}, but ${a.instances === 1 ? `the pool's connectionLimit is ${a.max}` : `connectionLimit ${a.max} × ${a.instances} instances is ${a.max * a.instances}`}: ` +
+        `${ofUser.length - a.max * a.instances} are not the pool's to count (another process with the same user, or connections opened outside the pool).`,
+    );
+  }
+  if (a.snapshotPids !== undefined) {
+    const onServer = new Set(sessions.map((s) => s.id));
+    const vanished = [...a.snapshotPids].filter((id) => !onServer.has(id));
+    if (vanished.length > 0) {
+      problems.push(
+        `${vanished.length} connection(s) the pool counts are gone from the server (thread id ${vanished.join(', ')}): closed by the server (wait_timeout ${server.waitTimeoutSeconds} s, KILL, a restart) or the network; ` +
+          `the next query on them fails. Set guard.maxLifetimeMs below wait_timeout.`,
+      );
+    }
+  }
+  const inTx = listed.filter((s) => s.transactionSeconds !== null && s.command === 'Sleep');
+  if (a.json) {
+    const json = { target: t.label, database, allDatabases: a.allDatabases, server, sessions: listed, problems };
+    io.out(JSON.stringify(redactDeep(json, t.secrets), null, 2) + '\n');
+    return problems.length > 0 ? 1 : 0;
+  }
+  const table = (header: string[], body: string[][]) => {
+    const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+    return [header, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  };
+  let text = `poolguard status: ${t.label}\n`;
+  text += `server: ${server.system === 'mariadb' ? 'MariaDB' : 'MySQL'} ${server.version.split('-')[0]}, ${server.connectionsInUse} of max_connections ${server.maxConnections} in use; wait_timeout ${server.waitTimeoutSeconds} s\n`;
+  text += a.allDatabases ? `listed: the sessions of every database (${listed.length})\n\n` : `listed: the ${listed.length} session(s) of database ${JSON.stringify(database)}, the one the connection names (--all-databases for every database)\n\n`;
+  text += `Sessions (longest in a transaction first${listed.length > a.limit ? `; ${a.limit} of ${listed.length}, --limit for more` : ''}):\n`;
+  text += table(
+    ['ID', 'USER', 'DATABASE', 'COMMAND', 'FOR', 'IN TX FOR', 'STATE'],
+    listed.slice(0, a.limit).map((s) => [String(s.id), s.user, s.database ?? '', s.command, `${s.timeSeconds} s`, s.transactionSeconds === null ? '' : `${s.transactionSeconds} s`, s.state ?? '']),
+  );
+  if (inTx.length > 0) {
+    const oldest = inTx[0]!;
+    text += `\n${inTx.length} session(s) idle (Sleep) inside an open transaction; the oldest, id ${oldest.id} (user ${oldest.user}), for ${oldest.transactionSeconds} s. It holds its locks until it ends: look for a leak report from that application, or end it with KILL ${oldest.id};\n`;
+  }
+  if (problems.length > 0) text += `\nThe pool's view and the server's disagree:\n${problems.map((p) => `- ${p}`).join('\n')}\n`;
+  io.out(redactLines(text, t.secrets));
+  return problems.length > 0 ? 1 : 0;
+}

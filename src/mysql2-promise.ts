@@ -1,0 +1,9 @@
+/**
+ * `poolguard/mysql2/promise`: the guard for mysql2's promise API. Change
+ * `import { createPool } from 'mysql2/promise'` to `import { createPool } from 'poolguard/mysql2/promise'`;
+ * or guard a promise pool you did not create with `guard()`.
+ *
+ * @packageDocumentation
+ */
+export { createPromisePool as createPool, guard, type GuardedPromisePool, type GuardedPoolOptions } from './adapters/mysql2.js';
+export * from './index.js';
