@@ -1,33 +1,26 @@
 /**
  * What poolguard reads of a data layer's driver connection without importing the driver: a pg
- * client (see pg-client.ts) or a mysql2 connection. Knex and Sequelize pool the driver's own
- * connection objects, so their adapters read the same state as the drivers' own adapters.
+ * client (see pg-client.ts) or a mysql2 connection (see mysql2-connection.ts). Knex and Sequelize
+ * pool the driver's own connection objects, so their adapters read the same state as the drivers'
+ * own adapters.
  */
+import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
-
-interface Mysql2ConnectionLike {
-  _command?: unknown;
-  _commands?: { readonly length: number };
-  handlePacket?: (this: Mysql2ConnectionLike, packet?: unknown) => void;
-}
 
 /** A query in flight on a pg client, or a command running or queued on a mysql2 connection. */
 export function driverInFlight(resource: object): boolean | undefined {
-  const pg = queryInFlight(resource);
-  if (pg !== undefined) return pg;
-  const c = resource as Mysql2ConnectionLike;
-  if (!('_command' in c) || !('_commands' in c)) return undefined;
-  return c._command != null || (c._commands?.length ?? 0) > 0;
+  return queryInFlight(resource) ?? commandInFlight(resource);
 }
 
 /**
- * The open or failed transaction of a live pg client's session (mysql2 keeps no such state to
- * read). A connection that has ended or failed has no session left: its last status byte is stale.
+ * The open or failed transaction of a live pg client's session, or the open transaction of a
+ * mysql2 connection's. A connection that has ended or failed has no session left: its last status
+ * is stale.
  */
 export function driverTransaction(resource: object): 'open' | 'failed' | undefined {
   const c = resource as { _queryable?: unknown; _ending?: unknown; _fatalError?: unknown; _closing?: unknown };
   if (c._queryable === false || c._ending === true || c._fatalError != null || c._closing === true) return undefined;
-  return transactionStatus(resource);
+  return transactionStatus(resource) ?? serverTransaction(resource);
 }
 
 /**
@@ -36,12 +29,5 @@ export function driverTransaction(resource: object): 'open' | 'failed' | undefin
  */
 export function onDriverActivity(resource: object, onActive: () => void): void {
   onQueryDone(resource, onActive);
-  const c = resource as Mysql2ConnectionLike;
-  const handle = c.handlePacket;
-  if (typeof handle !== 'function' || !('_command' in c)) return;
-  c.handlePacket = function handlePacket(this: Mysql2ConnectionLike, packet?: unknown): void {
-    const command = this._command;
-    handle.call(this, packet);
-    if (command != null && this._command !== command) onActive();
-  };
+  onCommandDone(resource, onActive);
 }

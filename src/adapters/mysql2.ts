@@ -9,16 +9,14 @@ import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.j
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { createTelemetry } from '../otel/telemetry.js';
+import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 
 // mysql2's own message for a pool that has ended, matched to tell the caller why.
 const CLOSED_MESSAGE = 'Pool is closed.';
 // mysql2 ignores a second release() in silence; poolguard keeps that and says where it happened.
 const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
-// SERVER_STATUS_IN_TRANS, in the status flags of every OK and EOF packet.
-const SERVER_STATUS_IN_TRANS = 1;
 
 const kRecord = Symbol('poolguard.mysql2.connection');
-const kStatus = Symbol('poolguard.mysql2.serverStatus');
 const kLastLease = Symbol('poolguard.mysql2.lastLease');
 const kWaiter = Symbol('poolguard.mysql2.waiter');
 
@@ -57,21 +55,13 @@ interface ConnectionLike {
   _isMariaDB?: boolean;
   config?: unknown;
   constructor: { createQuery?(sql: unknown, values: unknown, cb: unknown, config: unknown): QueryCommand };
-  handlePacket(packet?: PacketLike): void;
   release(): void;
   destroy(): void;
   query(...args: unknown[]): unknown;
   execute(...args: unknown[]): unknown;
   ping(cb: (err: Error | null) => void): unknown;
   [kRecord]?: ConnectionRecord;
-  [kStatus]?: number;
   [kLastLease]?: Lease;
-}
-
-interface PacketLike {
-  buffer: Buffer;
-  start: number;
-  end: number;
 }
 
 interface QueryCommand {
@@ -191,7 +181,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
   const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
   const core = new GuardCore(config, {
     inFlight: commandInFlight,
-    transaction: (resource) => (((resource as ConnectionLike)[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS ? 'open' : undefined),
+    transaction: serverTransaction,
     reclaim: reclaimConnection,
     counts: () => ({
       total: pool._allConnections?.length ?? 0,
@@ -409,7 +399,7 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
   }
   if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
   connection[kLastLease] = lease;
-  if (((connection[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS) !== 0) return releaseDirty(state, pool, lease, connection, above);
+  if (serverTransaction(connection) !== undefined) return releaseDirty(state, pool, lease, connection, above);
   if (core.recycles && core.dueForRetirement(record) !== undefined) {
     // mysql2 hands the caller in its queue a fresh connection when this one leaves.
     return connection.destroy();
@@ -431,7 +421,7 @@ function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection
   if (action === 'destroy') return connection.destroy();
   connection.query('ROLLBACK', (rollbackErr: Error | null) => {
     // A connection that cannot even roll back, or is still in a transaction, is closed.
-    if (rollbackErr || ((connection[kStatus] ?? 0) & SERVER_STATUS_IN_TRANS) !== 0) {
+    if (rollbackErr || serverTransaction(connection) !== undefined) {
       if (lease.conn) core.markRetiring(lease.conn, 'dirty');
       return connection.destroy();
     }
@@ -453,27 +443,8 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (typeof connection.threadId === 'number') record.pid = connection.threadId;
   if (typeof connection._isMariaDB === 'boolean') state.server.system ??= connection._isMariaDB ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
-  Object.defineProperty(connection, kStatus, { value: 0, writable: true, configurable: true });
   Object.defineProperty(connection, kLastLease, { value: undefined, writable: true, configurable: true });
-  // Each command ends on a packet that carries the server's status flags (OK or EOF; an ERR
-  // packet carries none and leaves the last ones): read there, without a round trip. They are
-  // read before mysql2 handles the packet, since the pool's own query() releases the connection
-  // from inside that call, and put back if the packet turns out not to end the command (a row).
-  const handle = connection.handlePacket;
-  connection.handlePacket = function handlePacket(this: ConnectionLike, packet?: PacketLike): void {
-    const command = this._command;
-    if (packet == null) return handle.call(this, packet);
-    const before = this[kStatus];
-    // A prepared statement's OK packet has the same first byte but no status flags.
-    const status = (command as { constructor?: { name?: string } } | null)?.constructor?.name === 'Prepare' ? undefined : statusFlags(packet);
-    if (status !== undefined) this[kStatus] = status;
-    handle.call(this, packet);
-    if (this._command === command) {
-      if (status !== undefined) this[kStatus] = before;
-      return;
-    }
-    core.connectionActive(record);
-  };
+  onCommandDone(connection, () => core.connectionActive(record));
   // mysql2 ignores a second release() of a connection; poolguard says where it happened.
   const release = connection.release;
   connection.release = function releaseOnce(this: ConnectionLike): void {
@@ -482,34 +453,6 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
     return release.call(this);
   };
   return record;
-}
-
-/** The status flags of an OK or EOF packet, or `undefined` for any other packet. */
-function statusFlags(packet: PacketLike): number | undefined {
-  const buf = packet.buffer;
-  let at = packet.start + 4;
-  const end = packet.end;
-  const first = buf[at];
-  if (first === 0xfe && end - at < 9) return end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
-  if (first !== 0x00 && first !== 0xfe) return undefined;
-  at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
-  return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
-}
-
-function skipLengthEncoded(buf: Buffer, at: number): number {
-  const first = buf[at];
-  if (first === undefined) return buf.length;
-  if (first < 0xfb) return at + 1;
-  if (first === 0xfc) return at + 3;
-  if (first === 0xfd) return at + 4;
-  return at + 9;
-}
-
-/** A command running or queued on the connection: mysql2's own command queue, read without a round trip. */
-function commandInFlight(resource: object): boolean | undefined {
-  const c = resource as Partial<ConnectionLike>;
-  if (!('_command' in c)) return undefined;
-  return c._command != null || (c._commands?.length ?? 0) > 0;
 }
 
 /** Closes an idle connection the policy retired, through mysql2's own removal. */

@@ -6,6 +6,7 @@ import { DIAGNOSTICS_CHANNELS, type LeakReport } from '../../src/index.js';
 import { guardKnex } from '../../src/knex.js';
 import { guardSequelize } from '../../src/sequelize.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
+import { MYSQL } from '../helpers/mysql.js';
 import { otelHarness, pointOf } from '../helpers/otel.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as knexApp from '../fixtures/knex-app.mjs';
@@ -137,6 +138,41 @@ describe('a connection released inside a transaction (a raw BEGIN run as one que
     expect(retired).toEqual(['dirty']);
     const pid = ((await sequelize.query('SELECT pg_backend_pid() AS pid')) as [Array<{ pid: number }>, unknown])[0][0]!.pid;
     expect(pid).not.toBe(first);
+  });
+
+  it('Knex on mysql2: the server status flags of the BEGIN show the open transaction', async () => {
+    const knex = knexFactory({ client: 'mysql2', connection: { ...MYSQL }, pool: { min: 0, max: 1 }, log: { warn() {} } });
+    cleanups.push(() => knex.destroy());
+    const handle = guardKnex(knex, { logger: false });
+    const dirty: string[] = [];
+    const retired: string[] = [];
+    handle.on('dirtyRelease', (r) => dirty.push(`${r.transaction} ${r.action}`));
+    handle.on('retire', (r) => retired.push(r.reason));
+    const first = (await knex.raw('SELECT CONNECTION_ID() AS id'))[0][0].id;
+    await knex.raw('BEGIN');
+    expect(dirty).toEqual(['open destroy']);
+    const next = (await knex.raw('SELECT CONNECTION_ID() AS id'))[0][0].id;
+    expect(next).not.toBe(first);
+    await until(() => retired.length === 1, 'the dirty connection to close');
+    expect(retired).toEqual(['dirty']);
+    expect(handle.snapshot().totals.dirtyReleases).toBe(1);
+  });
+
+  it('Sequelize on mysql2: the server status flags of the BEGIN show the open transaction', async () => {
+    const sequelize = new Sequelize({ dialect: 'mysql', host: MYSQL.host, port: MYSQL.port, username: MYSQL.user, password: MYSQL.password, database: MYSQL.database, logging: false, pool: { max: 1, min: 0 } });
+    cleanups.push(() => sequelize.close());
+    const handle = guardSequelize(sequelize, { logger: false });
+    const dirty: string[] = [];
+    const retired: string[] = [];
+    handle.on('dirtyRelease', (r) => dirty.push(`${r.transaction} ${r.action}`));
+    handle.on('retire', (r) => retired.push(r.reason));
+    const id = async () => ((await sequelize.query('SELECT CONNECTION_ID() AS id')) as [Array<{ id: number }>, unknown])[0][0]!.id;
+    const first = await id();
+    await sequelize.query('BEGIN');
+    expect(dirty).toEqual(['open destroy']);
+    await until(() => retired.length === 1, 'the dirty connection to close');
+    expect(retired).toEqual(['dirty']);
+    expect(await id()).not.toBe(first);
   });
 
   it("guard.dirtyRelease: 'rollback' is refused for these pools", () => {

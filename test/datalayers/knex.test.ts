@@ -75,7 +75,7 @@ describe.each(['pg', 'mysql2'] as const)('Knex (%s), its own tarn pool guarded i
     expect(r.site).toMatch(site('forgotten'));
     expect(r.kind).toBe('transaction');
     expect(r.state).toBe('idle');
-    expect(r.transaction).toBe(dialect === 'pg' ? 'open' : undefined);
+    expect(r.transaction).toBe('open');
     expect(r.message).toContain('has not been committed or rolled back');
     expect(r.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);
     const resolved = leaks(handle, 'leakResolved');

@@ -78,7 +78,7 @@ describe.each(['postgres', 'mysql'] as const)('Sequelize (%s), its own pool guar
     expect(seen[0]!.site).toMatch(site('forgotten'));
     expect(seen[0]!.kind).toBe('transaction');
     expect(seen[0]!.state).toBe('idle');
-    expect(seen[0]!.transaction).toBe(dialect === 'postgres' ? 'open' : undefined);
+    expect(seen[0]!.transaction).toBe('open');
     const resolved = reports(handle, 'leakResolved');
     await t.rollback();
     await until(() => resolved.length === 1, 'leakResolved');
