@@ -8,7 +8,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { enableAsyncTrail, MAX_TRAIL_DEPTH } from './async-trail.js';
-import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
+import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, formattedCapture, makeCapturePlan, makeStackCapturer, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -385,6 +385,14 @@ const END_LINES = 10;
 /** Reports and reclaims handled per scan at most; the rest wait for the next scan (≤ 1 s later). */
 const MAX_REPORTS_PER_SCAN = 100;
 
+/**
+ * A lease held this long keeps only its formatted stack, even with leak reports off
+ * (`leakThresholdMs: 0`): an unformatted capture keeps every frame's receiver and arguments alive,
+ * which for a forgotten lease is its whole request, for as long as it stays forgotten. Formatting
+ * costs about 25 µs, once per lease held this long.
+ */
+const LONG_HELD_MS = 10_000;
+
 /** What a report says when no frame of the application was found, and what to do about it. */
 function unknownSite(described: StackDescription | undefined, kind: LeaseKind): string {
   if (described === undefined) return `an unknown site (no stack captured for this ${kind}: see guard.captureStacks)`;
@@ -442,7 +450,10 @@ export class GuardCore {
   readonly #explicit: CapturePlan;
   readonly #managedPlan: CapturePlan;
   readonly #captureRelease: StackCapturer;
-  /** Leases past this age are suspects: min of the positive leak and reclaim thresholds. */
+  /**
+   * Leases past this age are suspects: min of the positive leak and reclaim thresholds and, while
+   * stacks are captured, `LONG_HELD_MS` (a suspect's capture is formatted, see `scan`).
+   */
   readonly #suspectAfterMs: number;
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
@@ -479,6 +490,7 @@ export class GuardCore {
     this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });
     this.#recordReleases = config.releaseStacks === 'always';
     const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
+    if (config.captureStacks !== 'none') thresholds.push(LONG_HELD_MS);
     this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
     this.#random = random;
     this.recycles = config.maxLifetimeMs > 0 || config.maxUses > 0;
@@ -782,11 +794,19 @@ export class GuardCore {
   released(lease: Lease, above: Function, poolMessage: string): boolean {
     if (lease.released) throw this.#doubleRelease(lease, poolMessage);
     lease.released = true;
+    // Nothing of the capture outlives the release: the adapter keeps the lease (pg's release
+    // closure stays on the idle client to catch a second release), and an unformatted capture
+    // would keep the caller's frames, and their request objects, alive with it. A suspect's
+    // capture is already formatted (strings), and its reports still need it.
+    if (lease.list !== this.ledger.suspects) lease.capture = undefined;
     // No clock read here unless something needs it: at ~70 ns, performance.now() is a visible
     // share of a 1.2 µs checkout+release.
     if (this.#recordReleases) {
       lease.releasedAt = this.clock.now();
-      lease.releaseCapture = this.#captureRelease(above);
+      const capture = this.#captureRelease(above);
+      // Formatted now, for the same reason: a second release may never come.
+      if (capture !== undefined) void capture.stack;
+      lease.releaseCapture = capture;
     }
     if (lease.reclaimed) return false;
     this.#telemetry.released(lease);
@@ -852,9 +872,11 @@ export class GuardCore {
       detail = `Set guard.releaseStacks: 'always' to record where the first release() happened.`;
     }
     if (this.config.releaseStacks === 'auto') this.#recordReleases = true;
-    const message =
-      `${poolMessage} poolguard[${this.config.name}]: ${detail} ` +
-      `The lease was taken at ${checkoutSite ?? 'an unknown site (no stack captured)'}. Release each client exactly once, in one finally block.`;
+    const taken = `${lease.kind}() lease #${lease.id}${lease.conn === undefined ? '' : ` on connection #${lease.conn.id}`}, checked out ${formatDuration(this.clock.now() - lease.acquiredAt)} ago`;
+    // A released lease keeps no checkout stack (see released()), unless it was held long enough to
+    // be formatted: this error's own stack is the second release(), which is the line to fix.
+    const where = checkoutSite !== undefined ? ` at ${checkoutSite}` : ' (its checkout stack is dropped at release; the stack below is the second release())';
+    const message = `${poolMessage} poolguard[${this.config.name}]: ${detail} The ${taken}${where}. Release each client exactly once, in one finally block.`;
     return new DoubleReleaseError(message, this.config.name, checkoutSite, first?.site, first?.stack);
   }
 
@@ -868,7 +890,8 @@ export class GuardCore {
     for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
       open.remove(lease);
       suspects.push(lease);
-      // Matched once, when the lease first matters: formatting its stack earlier would cost every checkout.
+      // Formatted once, when the lease first matters: earlier would cost every checkout.
+      lease.capture = formattedCapture(lease.capture, this.#ignore);
       if (lease.exempt === undefined && cfg.exemptSites.length > 0) lease.exempt = this.#exemptSite(lease);
     }
     // A report formats a stack (about 25 µs): when thousands of leases cross a threshold at once,
@@ -977,6 +1000,8 @@ export class GuardCore {
   #reclaim(lease: Lease, now: number, end?: { readonly call: string; readonly timeoutMs: number }): void {
     const report = end === undefined ? this.#buildReport('reclaim', lease, now, now - lease.acquiredAt) : this.#endReclaimReport(lease, now, end);
     lease.reclaimed = true;
+    // The holder may keep it for ever: only the formatted stack stays (see LONG_HELD_MS).
+    lease.capture = formattedCapture(lease.capture, this.#ignore);
     lease.list?.remove(lease);
     if (lease.conn !== undefined) lease.conn.lease = undefined;
     this.ledger.totals.reclaims++;

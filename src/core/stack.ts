@@ -23,6 +23,16 @@ export function describeCapture(capture: CapturedStack | undefined, ignore: read
 }
 
 /**
+ * A capture reduced to its formatted description (strings only). An unformatted capture keeps the
+ * frames it walked alive, and each frame's receiver and arguments with them, so that a lease held
+ * for minutes would keep its whole request in memory; formatting releases them.
+ */
+export function formattedCapture(capture: CapturedStack | undefined, ignore: readonly RegExp[]): CapturedStack | undefined {
+  if (capture === undefined) return undefined;
+  return { described: describeCapture(capture, ignore) };
+}
+
+/**
  * When the stack at checkout holds no application frame, the first record on the async trail that
  * does names the site; its frames are appended under a marker line so that the report shows how the
  * call got there.
