@@ -13,7 +13,7 @@
 // Server only: node benchmarks/http-service.mjs --setup, then --serve <variant>, then --drop
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Agent, createServer, request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { SMOKE, arg, median, url } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
@@ -49,8 +49,11 @@ async function startSdk(withPg) {
     const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
     instrumentations.push(new PgInstrumentation());
   }
+  const counts = { spans: 0 };
+  // Counts ended spans, so that a run can show the SDK variants really trace.
+  const counter = { onStart() {}, onEnd: () => void counts.spans++, forceFlush: async () => {}, shutdown: async () => {} };
   const sdk = new NodeSDK({
-    spanProcessors: [new BatchSpanProcessor(spans)],
+    spanProcessors: [new BatchSpanProcessor(spans), counter],
     metricReader: new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 1_000 }),
     instrumentations,
   });
@@ -59,12 +62,14 @@ async function startSdk(withPg) {
     spans.reset();
     metrics.reset();
   }, 1_000).unref();
+  return counts;
 }
 
 async function serve(variant) {
-  if (variant.endsWith('-sdk')) await startSdk(variant === 'instr-sdk');
-  // Loaded after the SDK, through require, so that instrumentation-pg's hooks see it.
+  const sdk = variant.endsWith('-sdk') ? await startSdk(variant === 'instr-sdk') : undefined;
+  // Loaded after the SDK, through require, so that the instrumentations' hooks see them.
   const pg = require('pg');
+  const { createServer } = require('http');
   const options = { connectionString: url, max: 10, application_name: `${PREFIX}_${variant}` };
   let pool;
   if (variant === 'bare' || variant === 'bare-sdk' || variant === 'instr-sdk') pool = new pg.Pool(options);
@@ -99,7 +104,7 @@ async function serve(variant) {
           client.release();
         }
       }
-      if (req.url === '/__stats') return send(res, 200, { cpu: process.cpuUsage(), served });
+      if (req.url === '/__stats') return send(res, 200, { cpu: process.cpuUsage(), served, spans: sdk?.spans });
       send(res, 404, { error: 'no route' });
     } catch (err) {
       send(res, 503, { error: err.message });
