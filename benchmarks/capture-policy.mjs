@@ -11,38 +11,14 @@
 // Run: npm run build && node benchmarks/capture-policy.mjs [--seeds 200] [--seconds 60]
 import { GuardCore } from '../dist/esm/core/guard.js';
 import { resolveGuardConfig } from '../dist/esm/core/config.js';
+import { random, pick } from '../demo/load.mjs';
+import { PRODUCTS, isOutOfStock } from '../demo/service.mjs';
 import { SMOKE, arg, median } from './lib.mjs';
 
 const SEEDS = SMOKE ? 5 : arg('seeds', 200);
 const SECONDS = SMOKE ? 20 : arg('seconds', 60);
 const RATE = 40;
 const MAX = 10;
-const PRODUCTS = 200;
-const MIX = [
-  [0.3, 'POST /orders'],
-  [0.35, 'GET /products/:id'],
-  [0.15, 'GET /products'],
-  [0.1, 'GET /orders/recent'],
-  [0.1, 'GET /health'],
-];
-
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick(rand) {
-  let r = rand();
-  for (const [share, route] of MIX) if ((r -= share) < 0) return route;
-  return MIX[MIX.length - 1][1];
-}
-
 /** A virtual clock: the core's scan timer and the simulation's events share one timeline. */
 class VirtualClock {
   now_ = 0;
@@ -114,7 +90,7 @@ function simulate(seed, guardOptions, leaks = true) {
     if (capture !== undefined) Error.captureStackTrace(capture, postOrder);
     explicit++;
     if (capture !== undefined) captured++;
-    return grant(core.checkoutRequested('connect', capture), leaks && productId % 8 === 0 ? Infinity : 8);
+    return grant(core.checkoutRequested('connect', capture), leaks && isOutOfStock(productId) ? Infinity : 8);
   }
   function query() {
     return core.runManaged(undefined, () => grant(core.checkoutRequested('connect', undefined, 'query'), 2));

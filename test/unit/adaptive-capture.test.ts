@@ -4,26 +4,24 @@ import { memoryGuard } from '../helpers/memory-pool.js';
 
 /** captureStacks: 'adaptive' (issue 20, part 3), on the fake clock. */
 describe("captureStacks: 'adaptive'", () => {
-  it('captures 1 explicit checkout in 64 while no lease without a stack is held long', () => {
-    const g = memoryGuard({ captureStacks: 'adaptive', leakThresholdMs: 1_000 });
-    let captured = 0;
-    for (let i = 0; i < 640; i++) {
+  /** Checkouts released at once, none held long: how many captured a stack. */
+  const captured = (options: Parameters<typeof memoryGuard>[0], checkouts: number) => {
+    const g = memoryGuard(options);
+    let n = 0;
+    for (let i = 0; i < checkouts; i++) {
       const { lease } = g.checkout();
-      if (lease.capture !== undefined) captured++;
+      if (lease.capture !== undefined) n++;
       g.core.released(lease, () => {}, 'POOL MESSAGE');
     }
-    expect(captured).toBe(10);
+    return n;
+  };
+
+  it('captures 1 explicit checkout in 64 while no lease without a stack is held long', () => {
+    expect(captured({ captureStacks: 'adaptive', leakThresholdMs: 1_000 }, 640)).toBe(10);
   });
 
   it('stackSampleRate below 1 sets the sampled share', () => {
-    const g = memoryGuard({ captureStacks: 'adaptive', stackSampleRate: 0.25 });
-    let captured = 0;
-    for (let i = 0; i < 100; i++) {
-      const { lease } = g.checkout();
-      if (lease.capture !== undefined) captured++;
-      g.core.released(lease, () => {}, 'POOL MESSAGE');
-    }
-    expect(captured).toBe(25);
+    expect(captured({ captureStacks: 'adaptive', stackSampleRate: 0.25 }, 100)).toBe(25);
   });
 
   it('a lease without a stack held past a quarter of the threshold switches to every checkout, so the next leak from that line is named; back to sampling after a threshold without one', () => {
