@@ -223,7 +223,9 @@ async function instructionsPer(variant, route, n) {
   const { execFileSync } = await import('node:child_process');
   const server = await startServer(variant, true);
   try {
-    await load(server.port, route, { count: 300 }); // warm, uninstrumented
+    // Warm, uninstrumented: with 300 requests V8 was still tiering up and the difference of two
+    // counts moved by ±20 % between variants; thousands make it settle.
+    await load(server.port, route, { count: arg('warm', 3_000) });
     const measure = async (count) => {
       execFileSync('callgrind_control', ['--zero', String(server.child.pid)], { stdio: 'ignore' });
       execFileSync('callgrind_control', ['-i', 'on', String(server.child.pid)], { stdio: 'ignore' });
