@@ -10,14 +10,17 @@
 // count is switched on for a fixed number of requests only): instructions per request, a count
 // that barely moves on a busy machine.
 // Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
-// Server only: node benchmarks/http-service.mjs --setup, then --serve <variant>, then --drop
+// Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
+// <variant>, then --drop, with the same PERF_HTTP_PREFIX
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Agent, request } from 'node:http';
 import { SMOKE, arg, median, url } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
-const PREFIX = 'perf_http';
+// Tables of one run (the driver's pid, handed to its servers): two runs at once must not drop each
+// other's tables.
+const PREFIX = process.env.PERF_HTTP_PREFIX ?? `perf_http_${process.pid}`;
 const ITEMS = 10_000;
 
 export const VARIANTS = [
@@ -151,7 +154,7 @@ function startServer(variant, instructions = false) {
   const argv = instructions
     ? ['valgrind', ['--tool=callgrind', '--instr-atstart=no', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', script, '--serve', variant]]
     : [process.execPath, [script, '--serve', variant]];
-  const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url } });
+  const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url, PERF_HTTP_PREFIX: PREFIX } });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
