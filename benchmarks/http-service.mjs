@@ -6,9 +6,8 @@
 // in a service; the SDK variants register the SDK before pg loads, as users do). Reported per route:
 // requests/s and p99 as the load generator sees them, and the server's CPU time per request
 // (process.cpuUsage() in the server around the window), which the machine's noise disturbs far less.
-// With --instructions, each variant's server also runs under callgrind (--instr-atstart=no; the
-// count is switched on for a fixed number of requests only): instructions per request, a count
-// that barely moves on a busy machine.
+// With --instructions, each variant's server also runs under callgrind, twice (n and 3n requests
+// after the same warm-up): instructions per request, a count that barely moves on a busy machine.
 // Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
 // Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
 // <variant>, then --drop, with the same PERF_HTTP_PREFIX
@@ -152,7 +151,7 @@ async function dropSchema() {
 function startServer(variant, instructions = false) {
   const script = new URL(import.meta.url).pathname;
   const argv = instructions
-    ? ['valgrind', ['--tool=callgrind', '--instr-atstart=no', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', script, '--serve', variant]]
+    ? ['valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', script, '--serve', variant]]
     : [process.execPath, [script, '--serve', variant]];
   const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url, PERF_HTTP_PREFIX: PREFIX } });
   let err = '';
@@ -221,31 +220,26 @@ async function load(port, route, { ms = Infinity, count = Infinity, concurrency 
   return { rps: (served / elapsed) * 1000, p99: latencies[Math.floor(latencies.length * 0.99)], cpuUs: cpu / served, served };
 }
 
-/** Callgrind: instructions per request for one variant and route (difference of N and 3N requests). */
+/**
+ * Callgrind: instructions per request for one variant and route. Two whole runs of the server under
+ * callgrind, each with the same start-up and warm-up, then `n` or `3n` requests; the difference of
+ * the two totals divided by `2n` is one request, start-up and compilation cancelling out (as in
+ * instructions.sh). Switching the count on and off around a window of a running server
+ * (callgrind_control) gave totals that went backwards: not used.
+ */
 async function instructionsPer(variant, route, n) {
-  const { execFileSync } = await import('node:child_process');
-  const server = await startServer(variant, true);
-  try {
-    // Warm, uninstrumented: with 300 requests V8 was still tiering up and the difference of two
-    // counts moved by ±20 % between variants; thousands make it settle.
-    await load(server.port, route, { count: arg('warm', 3_000) });
-    const measure = async (count) => {
-      execFileSync('callgrind_control', ['--zero', String(server.child.pid)], { stdio: 'ignore' });
-      execFileSync('callgrind_control', ['-i', 'on', String(server.child.pid)], { stdio: 'ignore' });
-      await load(server.port, route, { count });
-      // Per-thread totals ("Th 1  29,297,100"), summed: V8's helper threads count too.
-      const text = execFileSync('callgrind_control', ['-e', String(server.child.pid)], { encoding: 'utf8' });
-      execFileSync('callgrind_control', ['-i', 'off', String(server.child.pid)], { stdio: 'ignore' });
-      const counts = [...text.matchAll(/^\s*Th\s+\d+\s+([\d,]+)/gm)].map((m) => Number(m[1].replace(/,/g, '')));
-      if (counts.length === 0) throw new Error(`no instruction count in callgrind_control output: ${text}`);
-      return counts.reduce((a, b) => a + b, 0);
-    };
-    const a = await measure(n);
-    const b = await measure(3 * n);
-    return Math.round((b - a) / (2 * n));
-  } finally {
+  const total = async (count) => {
+    const server = await startServer(variant, true);
+    await load(server.port, route, { count: arg('warm', 1_000) });
+    await load(server.port, route, { count });
     await stop(server);
-  }
+    const m = /Collected : (\d+)/.exec(server.stderr());
+    if (!m) throw new Error(`no instruction count from callgrind: ${server.stderr().slice(-500)}`);
+    return Number(m[1]);
+  };
+  const a = await total(n);
+  const b = await total(3 * n);
+  return Math.round((b - a) / (2 * n));
 }
 
 export async function run() {
@@ -287,7 +281,7 @@ export async function run() {
 function tableOf(variants, results, instructions, rounds) {
   const lines = [];
   for (const route of ['GET', 'POST']) {
-    const base = results.get(`bare ${route}`);
+    const base = results.get(`bare ${route}`) ?? [];
     const med = (xs, k) => median(xs.map((x) => x[k]));
     const bareRps = med(base, 'rps');
     const bareCpu = med(base, 'cpuUs');

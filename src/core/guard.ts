@@ -770,6 +770,9 @@ export class GuardCore {
 
   #publishCheckout(lease: Lease, now: number): void {
     const ignore = this.#ignore;
+    // The capture itself, not the lease's field, which the release empties: a subscriber may read
+    // the site later. It stays alive only as long as the subscriber keeps the message.
+    const capture = lease.capture;
     channels.checkout.publish({
       pool: this.config.name,
       leaseId: lease.id,
@@ -778,7 +781,7 @@ export class GuardCore {
       connectionId: lease.conn?.id,
       // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
       get site(): string | undefined {
-        return describeCapture(lease.capture, ignore)?.site;
+        return describeCapture(capture, ignore)?.site;
       },
     });
   }
