@@ -224,14 +224,16 @@ async function load(port, route, { ms = Infinity, count = Infinity, concurrency 
  * Callgrind: instructions per request for one variant and route. Two whole runs of the server under
  * callgrind, each with the same start-up and warm-up, then `n` or `3n` requests; the difference of
  * the two totals divided by `2n` is one request, start-up and compilation cancelling out (as in
- * instructions.sh). Switching the count on and off around a window of a running server
+ * instructions.sh). Requests one at a time (concurrency 1), unlike the timed rounds. Switching the count on and off around a window of a running server
  * (callgrind_control) gave totals that went backwards: not used.
  */
 async function instructionsPer(variant, route, n) {
   const total = async (count) => {
     const server = await startServer(variant, true);
-    await load(server.port, route, { count: arg('warm', 1_000) });
-    await load(server.port, route, { count });
+    // One request at a time: at concurrency 32 a valgrind-slowed server takes requests in batches
+    // whose size varies from run to run, and per-batch work (writev, GC) made the count wander.
+    await load(server.port, route, { count: arg('warm', 1_000), concurrency: 1 });
+    await load(server.port, route, { count, concurrency: 1 });
     await stop(server);
     const m = /Collected : (\d+)/.exec(server.stderr());
     if (!m) throw new Error(`no instruction count from callgrind: ${server.stderr().slice(-500)}`);
