@@ -9,7 +9,7 @@ const { Pool } = await import(process.env.POOLGUARD_PG ?? 'poolguard/pg');
 const [variant, n] = [process.argv[2], Number(process.argv[3])];
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bare = variant === 'bare' || variant === 'bound';
-const pool = bare ? new pg.Pool({ connectionString: url, max: 2 }) : new Pool({ connectionString: url, max: 2, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : 'connect' } });
+const pool = bare ? new pg.Pool({ connectionString: url, max: 2 }) : new Pool({ connectionString: url, max: 2, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : variant === 'adaptive' ? 'adaptive' : 'connect' } });
 // The physical bound: bare pg.Pool plus one capture from the loop, skipping only this function.
 function captureHere() {
   const holder = {};

@@ -15,10 +15,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 per bare & per bound & wait
 per off & per connect & wait
-b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect")
+per adaptive
+b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect") a=$(cat "$tmp/adaptive")
 echo "bare pg.Pool: $b instructions per checkout+release"
 echo "bare + one stack capture (the bound): $u"
 echo "poolguard, stacks off: $o"
 echo "poolguard, defaults (a stack per connect): $c"
+echo "poolguard, captureStacks 'adaptive' (1 in 64 while no lease without a stack is held long): $a"
 awk -v b="$b" -v u="$u" -v o="$o" -v c="$c" 'BEGIN {
   printf "ratio to bare: stacks off %.2fx (target >= 0.8x); defaults %.2fx = %.0f %% of the bound %.2fx (target >= 85 %%)\n", b / o, b / c, 100 * (b / c) / (b / u), b / u }'

@@ -54,6 +54,7 @@ export function variants(options = {}, names = undefined) {
     { name: 'bare pg.Pool', pool: new pg.Pool(base) },
     { name: 'poolguard, defaults, no SDK', pool: new Pool({ ...base, guard: { logger: false } }) },
     { name: 'poolguard, stacks off', pool: new Pool({ ...base, guard: { logger: false, captureStacks: 'none' } }) },
+    { name: "poolguard, captureStacks 'adaptive'", pool: new Pool({ ...base, guard: { logger: false, captureStacks: 'adaptive' } }) },
     { name: 'poolguard, defaults + SDK', pool: new Pool({ ...base, guard: { logger: false, meterProvider: telemetry.meterProvider, tracerProvider: telemetry.tracerProvider } }) },
     { name: 'instrumentation-pg + SDK', pool: instrumentedPgPool(base, telemetry) },
   ];

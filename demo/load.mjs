@@ -5,7 +5,7 @@ import { Agent, request } from 'node:http';
 import { PRODUCTS } from './service.mjs';
 
 /** mulberry32: a tiny deterministic generator; the traffic must be identical in both runs. */
-function random(seed) {
+export function random(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -26,7 +26,7 @@ const MIX = [
   [0.1, 'GET /health'],
 ];
 
-function pick(rand) {
+export function pick(rand) {
   let r = rand();
   for (const [share, route] of MIX) {
     if ((r -= share) < 0) return route;

@@ -249,9 +249,11 @@ function listen(state: TarnState): void {
     const lease = record?.lease;
     // tarn announces every release() call, also of a resource it no longer lends (and ignores it).
     if (lease === undefined || lease.released) return;
+    // Read before core.released(), which drops the checkout stack that a dirty release reports.
+    const transaction = lease.reclaimed ? undefined : driverTransaction(resource as object);
+    const dirty = transaction === undefined ? undefined : core.dirtyReleased(lease, transaction, release);
     core.released(lease, release, 'tarn: release');
-    const transaction = driverTransaction(resource as object);
-    if (transaction !== undefined) closeDirty(state, record!, lease, transaction, release);
+    if (dirty !== undefined) closeDirty(state, record!, dirty.error);
   });
 }
 
@@ -261,8 +263,7 @@ function listen(state: TarnState): void {
  * Knex's validation (a waiter that gets it now has it destroyed and replaced) and, once tarn has
  * it, taken out of the free list and closed.
  */
-function closeDirty(state: TarnState, record: ConnectionRecord, lease: Lease, transaction: 'open' | 'failed', above: Function): void {
-  const { error } = state.core.dirtyReleased(lease, transaction, above);
+function closeDirty(state: TarnState, record: ConnectionRecord, error: Error): void {
   const resource = record.resource as { __knex__disposed?: unknown };
   resource.__knex__disposed = error;
   queueMicrotask(() => {

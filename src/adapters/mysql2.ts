@@ -397,9 +397,11 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
     if (last !== undefined && inFreeList(pool, connection)) return doubleRelease(state, last, above);
     return state.releaseConnection.call(pool, connection);
   }
+  // Read before core.released(), which drops the checkout stack that a dirty release reports.
+  const dirty = !lease.reclaimed && serverTransaction(connection) !== undefined ? core.dirtyReleased(lease, 'open', above).action : undefined;
   if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
   connection[kLastLease] = lease;
-  if (serverTransaction(connection) !== undefined) return releaseDirty(state, pool, lease, connection, above);
+  if (dirty !== undefined) return releaseDirty(state, pool, lease, connection, dirty);
   if (core.recycles && core.dueForRetirement(record) !== undefined) {
     // mysql2 hands the caller in its queue a fresh connection when this one leaves.
     return connection.destroy();
@@ -415,9 +417,8 @@ function inFreeList(pool: CorePoolLike, connection: ConnectionLike): boolean {
 }
 
 /** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
-function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, above: Function): void {
+function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, action: 'destroy' | 'rollback'): void {
   const { core } = state;
-  const { action } = core.dirtyReleased(lease, 'open', above);
   if (action === 'destroy') return connection.destroy();
   connection.query('ROLLBACK', (rollbackErr: Error | null) => {
     // A connection that cannot even roll back, or is still in a transaction, is closed.
@@ -433,7 +434,9 @@ function doubleRelease(state: State, last: Lease, above: Function): void {
   try {
     state.core.released(last, above, DOUBLE_RELEASE_MESSAGE);
   } catch (err) {
-    state.core.log('warn', `double release ${last.id}`, { pool: state.core.config.name, leaseId: last.id, err }, (err as Error).message);
+    // mysql2 ignores a second release(), so the error is logged, not thrown: with its stack, which
+    // is the second release() (the checkout stack is not kept after the first).
+    state.core.log('warn', `double release ${last.id}`, { pool: state.core.config.name, leaseId: last.id, err }, (err as Error).stack ?? (err as Error).message);
   }
 }
 

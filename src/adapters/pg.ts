@@ -426,16 +426,19 @@ function handOut(state: PgGuardState, lease: Lease, record: ConnectionRecord, cl
 
 function releaseLease(state: PgGuardState, lease: Lease, release: Done, releaseErr: unknown): void {
   const { core } = state;
-  if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
   const record = lease.conn!;
   const client = record.resource as pg.PoolClient;
+  // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip.
+  // Read before core.released(), which drops the checkout stack that a dirty release reports.
+  const transaction = releaseErr || lease.released || lease.reclaimed ? undefined : transactionStatus(client);
+  const dirty = transaction === undefined ? undefined : core.dirtyReleased(lease, transaction, release);
+  if (!core.released(lease, release, DOUBLE_RELEASE_MESSAGE)) return;
   const pgRelease = lease.token as Done;
   if (releaseErr) {
     core.markRetiring(record, errorReason(releaseErr));
     return pgRelease.call(client, releaseErr);
   }
-  const transaction = transactionStatus(client);
-  if (transaction !== undefined) return releaseDirty(core, lease, client, pgRelease, transaction, release);
+  if (dirty !== undefined) return releaseDirty(core, lease, client, pgRelease, dirty);
   if (core.recycles && core.dueForRetirement(record) !== undefined) expire(state, client as ClientLike);
   pgRelease.call(client);
 }
@@ -450,8 +453,7 @@ function expire(state: PgGuardState, client: ClientLike): void {
   else (client as { _poolUseCount?: number })._poolUseCount = Number.MAX_SAFE_INTEGER;
 }
 
-function releaseDirty(core: GuardCore, lease: Lease, client: pg.PoolClient, pgRelease: Done, transaction: 'open' | 'failed', above: Function): void {
-  const { action, error } = core.dirtyReleased(lease, transaction, above);
+function releaseDirty(core: GuardCore, lease: Lease, client: pg.PoolClient, pgRelease: Done, { action, error }: ReturnType<GuardCore['dirtyReleased']>): void {
   if (action === 'destroy') return pgRelease.call(client, error);
   // The rollback's outcome decides: a client that cannot even roll back is destroyed.
   client.query('ROLLBACK', (rollbackErr: Error | undefined) => {

@@ -225,14 +225,13 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
   cm.releaseConnection = function guardedReleaseConnection(this: ConnectionManagerLike, connection: unknown): unknown {
     const state = stateOf(connection);
     const lease = state?.records.get(connection)?.lease;
-    endLease(state, connection, guardedReleaseConnection);
     // A connection released inside a transaction (a raw BEGIN through sequelize.query()) is closed,
-    // never handed to the next caller; Sequelize's destroyConnection replaces it.
+    // never handed to the next caller; Sequelize's destroyConnection replaces it. Read before the
+    // release, which drops the checkout stack that the dirty release reports.
     const transaction = lease === undefined ? undefined : driverTransaction(connection as object);
-    if (transaction !== undefined) {
-      state!.core.dirtyReleased(lease!, transaction, guardedReleaseConnection);
-      return destroyConnection.call(this, connection).catch(() => {});
-    }
+    if (transaction !== undefined && !lease!.released && !lease!.reclaimed) state!.core.dirtyReleased(lease!, transaction, guardedReleaseConnection);
+    endLease(state, connection, guardedReleaseConnection);
+    if (transaction !== undefined) return destroyConnection.call(this, connection).catch(() => {});
     return releaseConnection.call(this, connection);
   };
 

@@ -47,9 +47,13 @@ export interface GuardOptions {
   /**
    * Which checkouts capture the caller's stack: `'connect'` (explicit `connect()`/`acquire()`
    * leases, the ones that can be forgotten: the default), `'all'` (also `pool.query()`, which the
-   * pool releases itself) or `'none'`.
+   * pool releases itself), `'adaptive'` (explicit checkouts, 1 in 64 — or `stackSampleRate` if set
+   * below 1 — until an explicit lease without a stack is held past a quarter of the leak threshold,
+   * then every one, until no such lease has been seen for a whole threshold: a healthy pool pays a
+   * sixty-fourth of the capture, a leaking one is named about a second later than with `'connect'`)
+   * or `'none'`.
    */
-  captureStacks?: 'connect' | 'all' | 'none';
+  captureStacks?: 'connect' | 'all' | 'adaptive' | 'none';
   /**
    * How long `pool.end()` (pg) or `pool.drain()` (generic-pool) may wait for checked-out
    * connections before poolguard reclaims the ones still held, so that the shutdown finishes:
@@ -185,7 +189,7 @@ export interface ResolvedGuardConfig {
   readonly reclaimWhenUsedPercent: number;
   readonly endTimeoutMs: number;
   readonly acquireTimeoutMs: number;
-  readonly captureStacks: 'connect' | 'all' | 'none';
+  readonly captureStacks: 'connect' | 'all' | 'adaptive' | 'none';
   readonly asyncCallers: boolean;
   readonly stackSampleRate: number;
   readonly stackDepth: number;
@@ -401,7 +405,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
     reclaimWhenUsedPercent = v;
   }
 
-  const captureStacks = oneOf('guard.captureStacks', o.captureStacks, ['connect', 'all', 'none'], GUARD_DEFAULTS.captureStacks);
+  const captureStacks = oneOf('guard.captureStacks', o.captureStacks, ['connect', 'all', 'adaptive', 'none'], GUARD_DEFAULTS.captureStacks);
   const dirtyRelease = oneOf('guard.dirtyRelease', o.dirtyRelease, ['destroy', 'rollback'], GUARD_DEFAULTS.dirtyRelease);
   const releaseStacks = oneOf('guard.releaseStacks', o.releaseStacks, ['auto', 'always', 'never'], GUARD_DEFAULTS.releaseStacks);
 

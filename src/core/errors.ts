@@ -95,7 +95,11 @@ export class DoubleReleaseError extends Error {
   readonly code = 'POOLGUARD_DOUBLE_RELEASE';
   /** The pool's name (`guard.name`). */
   readonly pool: string;
-  /** Where the lease was taken, if its stack was captured. */
+  /**
+   * Where the lease was taken, only if it was held long enough (10 s, or past a threshold) for its
+   * stack to be formatted: a released lease keeps no unformatted capture, which would keep its
+   * caller's objects alive. The error's own stack is the second `release()`.
+   */
   readonly checkoutSite: string | undefined;
   /** Where the first `release()` happened, if release stacks were being recorded. */
   readonly firstReleaseSite: string | undefined;

@@ -8,7 +8,7 @@ import { ConnectionRecord, Ledger, Lease, type GuardTotals, type LeaseKind } fro
 import { RateLimitedLog } from './logger.js';
 import { dueReason, errorReason, retireAt, type RetireReason } from './recycle-policy.js';
 import { enableAsyncTrail, MAX_TRAIL_DEPTH } from './async-trail.js';
-import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, makeCapturePlan, makeStackCapturer, type SiteRules, type StackCapturer, type StackDescription } from './stack.js';
+import { type CapturedStack, type CapturePlan, DEFAULT_IGNORED_FRAMES, describeCapture, formattedCapture, makeCapturePlan, makeStackCapturer, type SiteRules, type StackCapturer, type StackDescription } from './stack.js';
 import { NO_TELEMETRY, type TelemetrySink, type TraceRef } from './telemetry.js';
 
 /**
@@ -442,6 +442,21 @@ const END_LINES = 10;
 const MAX_REPORTS_PER_SCAN = 100;
 
 /**
+ * A lease held this long keeps only its formatted stack, even with leak reports off
+ * (`leakThresholdMs: 0`): an unformatted capture keeps every frame's receiver and arguments alive,
+ * which for a forgotten lease is its whole request, for as long as it stays forgotten. Formatting
+ * costs about 25 µs, once per lease held this long.
+ */
+const LONG_HELD_MS = 10_000;
+
+/**
+ * `captureStacks: 'adaptive'`: the share of explicit checkouts captured while no lease without a
+ * stack is held long. One in 64 costs about 0.1 µs per checkout on average (a capture is 3.4–4.3 µs
+ * in a checkout loop here) and still names a leak that recurs at its first sampled occurrence.
+ */
+const ADAPTIVE_SAMPLE_RATE = 1 / 64;
+
+/**
  * A check this late (and at least half its interval late) means the event loop was blocked. As
  * HikariCP's housekeeper treats a run 1.5 periods after the last as a clock leap, and floored so
  * that a garbage collection or a busy machine's scheduling does not count.
@@ -559,6 +574,8 @@ export function whereTaken(described: StackDescription | undefined, lease: Pick<
           ? `the pool releases ${call} leases itself, so they capture no stack unless guard.captureStacks is 'all'`
           : config.stackSampleRate < 1
             ? `guard.stackSampleRate is ${config.stackSampleRate} and this checkout was not sampled`
+            : config.captureStacks === 'adaptive'
+              ? `guard.captureStacks is 'adaptive' and this checkout was not sampled`
             : `see guard.captureStacks`;
     return { site: undefined, where: `an unknown site (no stack captured for this ${call})`, hint };
   }
@@ -604,10 +621,21 @@ export class GuardCore {
   readonly #hooks: AdapterHooks;
   readonly #log: RateLimitedLog;
   readonly #sites: SiteRules;
-  readonly #explicit: CapturePlan;
+  /** The plan in force for explicit checkouts; `'adaptive'` swaps it between the two below. */
+  #explicit: CapturePlan;
+  /** `'adaptive'` only: the sampled plan and the every-checkout plan, else both `undefined`. */
+  readonly #sampledPlan: CapturePlan | undefined;
+  readonly #everyPlan: CapturePlan | undefined;
+  /** `'adaptive'`: an explicit lease without a stack held this long switches to every checkout. */
+  readonly #adaptAfterMs: number;
+  /** `'adaptive'`: every checkout is captured until this clock reading (`-Infinity`: sampling). */
+  #everyUntil = -Infinity;
   readonly #managedPlan: CapturePlan;
   readonly #captureRelease: StackCapturer;
-  /** Leases past this age are suspects: min of the positive leak and reclaim thresholds. */
+  /**
+   * Leases past this age are suspects: min of the positive leak and reclaim thresholds and, while
+   * stacks are captured, `LONG_HELD_MS` (a suspect's capture is formatted, see `scan`).
+   */
   readonly #suspectAfterMs: number;
   readonly #scanEveryMs: number;
   #timer: unknown = undefined;
@@ -646,11 +674,18 @@ export class GuardCore {
     const settings = { sampleRate: config.stackSampleRate, depth: config.stackDepth, asyncCallers: config.asyncCallers };
     if (config.asyncCallers) enableAsyncTrail();
     this.#explicit = makeCapturePlan(config.captureStacks !== 'none', settings);
+    if (config.captureStacks === 'adaptive') {
+      const sampleRate = config.stackSampleRate < 1 ? config.stackSampleRate : ADAPTIVE_SAMPLE_RATE;
+      this.#everyPlan = makeCapturePlan(true, { ...settings, sampleRate: 1 });
+      this.#sampledPlan = this.#explicit = makeCapturePlan(true, { ...settings, sampleRate });
+    }
     this.#managedPlan = makeCapturePlan(config.captureStacks === 'all', settings);
     this.#captureRelease = makeStackCapturer(true, { sampleRate: 1, depth: config.stackDepth });
     this.#recordReleases = config.releaseStacks === 'always';
     const thresholds = [config.leakThresholdMs, config.reclaimAfterMs].filter((t) => t > 0);
+    if (config.captureStacks !== 'none') thresholds.push(LONG_HELD_MS);
     this.#suspectAfterMs = thresholds.length ? Math.min(...thresholds) : Infinity;
+    this.#adaptAfterMs = this.#suspectAfterMs / 4;
     this.#random = random;
     this.recycles = config.maxLifetimeMs > 0 || config.maxUses > 0;
     this.validates = config.validateAfterIdleMs > 0;
@@ -1037,7 +1072,10 @@ export class GuardCore {
 
   #publishCheckout(lease: Lease, now: number): void {
     const sites = this.#sites;
-    const core = this;
+    const config = this.config;
+    // The capture itself, not the lease's field, which the release empties: a subscriber may read
+    // the site later. It stays alive only as long as the subscriber keeps the message.
+    const capture = lease.capture;
     channels.checkout.publish({
       pool: this.config.name,
       leaseId: lease.id,
@@ -1046,10 +1084,10 @@ export class GuardCore {
       connectionId: lease.conn?.id,
       // Formatting a stack costs more than the checkout: only a subscriber that reads it pays.
       get site(): string | undefined {
-        return describeCapture(lease.capture, sites)?.site;
+        return describeCapture(capture, sites)?.site;
       },
       get where(): string {
-        return core.whereTaken(lease).where;
+        return whereTaken(describeCapture(capture, sites), lease, config).where;
       },
     });
   }
@@ -1065,7 +1103,12 @@ export class GuardCore {
     const { groups: holders, busyBy } = this.#holders(now);
     const counts = this.counts();
     const waiting = Math.max(0, counts.waiting);
-    const message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
+    let message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
+    // Explicit holders without a stack: the error cannot name their line, so it says how to get it.
+    let unnamed = 0;
+    for (const list of [this.ledger.suspects, this.ledger.open]) for (const l of list) if (l.capture === undefined && !l.managed && l.kind !== 'statement') unnamed++;
+    const hint = unnamed > 0 ? this.#noStackHint(unnamed) : undefined;
+    if (hint !== undefined) message += `\n${hint}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
     return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, this.#sites)?.stack };
   }
@@ -1103,6 +1146,23 @@ export class GuardCore {
     return err;
   }
 
+  /** What a timeout error says to do when some holders have no stack, by capture mode. */
+  #noStackHint(unnamed: number): string | undefined {
+    const n = unnamed === 1 ? '1 holder has' : `${unnamed} holders have`;
+    switch (this.config.captureStacks) {
+      case 'none':
+        return `${n} no stack because guard.captureStacks is 'none': set it to 'connect' to name the line of every checkout; meanwhile the holders' trace ids (err.holders) name their requests.`;
+      case 'adaptive':
+        return (
+          `${n} no stack: guard.captureStacks 'adaptive' captures 1 checkout in ${Math.round(1 / (this.config.stackSampleRate < 1 ? this.config.stackSampleRate : ADAPTIVE_SAMPLE_RATE))} until a lease without one is held ` +
+          `${formatDuration(this.#adaptAfterMs)}, then every checkout: the next leak from the same line is reported with its stack (pool.guard.on('leak'), the log). ` +
+          `To name every holder at once, set guard.captureStacks: 'connect'.`
+        );
+      default:
+        return this.config.stackSampleRate < 1 ? `${n} no stack because guard.stackSampleRate is ${this.config.stackSampleRate}: raise it to 1 to name every holder's line.` : undefined;
+    }
+  }
+
   /** A checkout timed out: the error names who holds the connections. */
   checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
     const { message, holders, waitedMs, frames } = this.timeoutDetails(lease, poolMessage);
@@ -1122,11 +1182,19 @@ export class GuardCore {
   released(lease: Lease, above: Function, poolMessage: string): boolean {
     if (lease.released) throw this.#doubleRelease(lease, poolMessage);
     lease.released = true;
+    // Nothing of the capture outlives the release: the adapter keeps the lease (pg's release
+    // closure stays on the idle client to catch a second release), and an unformatted capture
+    // would keep the caller's frames, and their request objects, alive with it. A suspect's
+    // capture is already formatted (strings), and its reports still need it.
+    if (lease.list !== this.ledger.suspects) lease.capture = undefined;
     // No clock read here unless something needs it: at ~70 ns, performance.now() is a visible
     // share of a 1.2 µs checkout+release.
     if (this.#recordReleases) {
       lease.releasedAt = this.clock.now();
-      lease.releaseCapture = this.#captureRelease(above);
+      const capture = this.#captureRelease(above);
+      // Formatted now, for the same reason: a second release may never come.
+      if (capture !== undefined) void capture.stack;
+      lease.releaseCapture = capture;
     }
     if (lease.reclaimed) return false;
     this.#telemetry.released(lease);
@@ -1194,9 +1262,11 @@ export class GuardCore {
       detail = `Set guard.releaseStacks: 'always' to record where the first release() happened.`;
     }
     if (this.config.releaseStacks === 'auto') this.#recordReleases = true;
-    const message =
-      `${poolMessage} poolguard[${this.config.name}]: ${detail} ` +
-      `The lease was taken at ${taken.where}. Release each client exactly once, in one finally block.`;
+    // A released lease keeps no checkout stack (see released()) unless it was held long enough to be
+    // formatted: then this error's own stack, the second release(), is the line to fix.
+    const held = `${lease.kind}() lease #${lease.id}${lease.conn === undefined ? '' : ` on connection #${lease.conn.id}`}, checked out ${formatDuration(this.clock.now() - lease.acquiredAt)} ago`;
+    const where = lease.capture !== undefined ? ` at ${taken.where}` : ' (its checkout stack is dropped at release; the stack below is the second release())';
+    const message = `${poolMessage} poolguard[${this.config.name}]: ${detail} The ${held}${where}. Release each client exactly once, in one finally block.`;
     return new DoubleReleaseError(message, this.config.name, checkoutSite, first?.site, first?.stack);
   }
 
@@ -1211,10 +1281,12 @@ export class GuardCore {
   #scan(now: number, decide: boolean): void {
     const { open, suspects } = this.ledger;
     const cfg = this.config;
+    if (this.#everyPlan !== undefined) this.#adapt(now);
     for (let lease = open.head; lease !== undefined && now - lease.acquiredAt >= this.#suspectAfterMs; lease = open.head) {
       open.remove(lease);
       suspects.push(lease);
-      // Matched once, when the lease first matters: formatting its stack earlier would cost every checkout.
+      // Formatted once, when the lease first matters: earlier would cost every checkout.
+      lease.capture = formattedCapture(lease.capture, this.#sites);
       if (lease.exempt === undefined && cfg.exemptSites.length > 0) lease.exempt = this.#exemptSite(lease);
     }
     // A report formats a stack (about 25 µs): when thousands of leases cross a threshold at once,
@@ -1263,6 +1335,38 @@ export class GuardCore {
     if (!keepForLeases && !keepForConnections && this.#timer !== undefined) {
       this.clock.clearInterval(this.#timer);
       this.#timer = undefined;
+    }
+  }
+
+  /**
+   * `captureStacks: 'adaptive'`: an explicit lease held past `#adaptAfterMs` without a stack may be
+   * a leak that sampling missed, and its site cannot be named; from now on every checkout is
+   * captured, so that the next lease from the same line is (a leak recurs). Back to sampling once
+   * no such lease has been seen for `#suspectAfterMs`. Walks only the open leases past that age.
+   */
+  #adapt(now: number): void {
+    let found: Lease | undefined;
+    for (let lease = this.ledger.open.head; lease !== undefined && now - lease.acquiredAt >= this.#adaptAfterMs; lease = lease.next) {
+      if (lease.capture === undefined && !lease.managed && lease.exempt === undefined) {
+        found = lease;
+        break;
+      }
+    }
+    if (found !== undefined) {
+      if (this.#explicit !== this.#everyPlan) {
+        this.#explicit = this.#everyPlan!;
+        const { name } = this.config;
+        this.#log.write(
+          'info',
+          'adaptive capture',
+          { pool: name, leaseId: found.id, heldMs: Math.round(now - found.acquiredAt) },
+          `poolguard[${name}]: a ${found.kind}() lease without a stack has been held ${formatDuration(now - found.acquiredAt)} (guard.captureStacks: 'adaptive' samples ` +
+            `1 checkout in ${Math.round(1 / (this.config.stackSampleRate < 1 ? this.config.stackSampleRate : ADAPTIVE_SAMPLE_RATE))}); every checkout's stack is captured from now on, so a leak that recurs is reported with its line.`,
+        );
+      }
+      this.#everyUntil = now + this.#suspectAfterMs;
+    } else if (this.#explicit === this.#everyPlan && now >= this.#everyUntil) {
+      this.#explicit = this.#sampledPlan!;
     }
   }
 
@@ -1350,6 +1454,8 @@ export class GuardCore {
   #reclaim(lease: Lease, now: number, act: Activity, end?: { readonly call: string; readonly timeoutMs: number }): void {
     const report = end === undefined ? this.#buildReport('reclaim', lease, now, now - lease.acquiredAt, act, false) : this.#endReclaimReport(lease, now, act, end);
     lease.reclaimed = true;
+    // The holder may keep it for ever: only the formatted stack stays (see LONG_HELD_MS).
+    lease.capture = formattedCapture(lease.capture, this.#sites);
     lease.list?.remove(lease);
     if (lease.conn !== undefined) lease.conn.lease = undefined;
     this.ledger.totals.reclaims++;

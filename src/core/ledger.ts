@@ -57,8 +57,13 @@ export class ConnectionRecord {
 export class Lease implements Linked<Lease> {
   declare readonly id: number;
   declare readonly kind: LeaseKind;
-  /** The caller's stack at checkout; formatted only if the lease is ever reported. */
-  declare readonly capture: CapturedStack | undefined;
+  /**
+   * The caller's stack at checkout; formatted only if the lease is ever reported or held long.
+   * Until formatted, V8 keeps the frames themselves, and with them every frame's receiver and
+   * arguments (the caller's request objects): the core drops it at release and replaces it with its
+   * formatted text once the lease is held long (`GuardCore.released`, `scan`).
+   */
+  declare capture: CapturedStack | undefined;
   declare readonly requestedAt: number;
   /**
    * The pool said at the request that it would hand over an idle connection with nobody ahead

@@ -32,6 +32,16 @@ export function describeCapture(capture: CapturedStack | undefined, rules: SiteR
 }
 
 /**
+ * A capture reduced to its formatted description (strings only). An unformatted capture keeps the
+ * frames it walked alive, and each frame's receiver and arguments with them, so that a lease held
+ * for minutes would keep its whole request in memory; formatting releases them.
+ */
+export function formattedCapture(capture: CapturedStack | undefined, rules: SiteRules): CapturedStack | undefined {
+  if (capture === undefined) return undefined;
+  return { described: describeCapture(capture, rules) };
+}
+
+/**
  * When the stack at checkout holds no application frame, the first record on the async trail that
  * does names the site; its frames are appended under a marker line so that the report shows how the
  * call got there. The trail is a causal chain, not the call path: a record names the right line only

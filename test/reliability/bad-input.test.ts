@@ -20,7 +20,7 @@ const BAD: Array<[string, unknown, ErrorConstructor, RegExp]> = [
   ['typo', { leakThreshold: 100 }, TypeError, /^guard\.leakThreshold is not a poolguard option\. Did you mean guard\.leakThresholdMs\?/],
   ['case typo', { reclaimafterms: 1 }, TypeError, /Did you mean guard\.reclaimAfterMs\?/],
   ['unknown key', { flux: 1 }, TypeError, /^guard\.flux is not a poolguard option\. The options are listed in the README\.$/],
-  ['enum', { captureStacks: 'every' }, TypeError, /guard\.captureStacks must be one of 'connect', 'all', 'none', got "every"/],
+  ['enum', { captureStacks: 'every' }, TypeError, /guard\.captureStacks must be one of 'connect', 'all', 'adaptive', 'none', got "every"/],
   ['logger without warn', { logger: { info() {} } }, TypeError, /guard\.logger must be false or an object with a warn\(obj, msg\) method/],
   ['validate not a function', { validate: 'SELECT 1' }, TypeError, /guard\.validate must be a function/],
   ['meter provider', { meterProvider: {} }, TypeError, /guard\.meterProvider must be an OpenTelemetry MeterProvider/],

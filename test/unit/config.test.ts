@@ -22,7 +22,7 @@ describe('guard options', () => {
     [{ reportBusy: 'yes' }, TypeError, 'guard.reportBusy must be true or false, got "yes"'],
     [{ auditOnStart: 1 }, TypeError, 'guard.auditOnStart must be true or false, got 1'],
     [{ auditOnstart: true }, TypeError, 'guard.auditOnstart is not a poolguard option. Did you mean guard.auditOnStart?'],
-    [{ captureStacks: 'some' }, TypeError, "guard.captureStacks must be one of 'connect', 'all', 'none', got \"some\""],
+    [{ captureStacks: 'some' }, TypeError, "guard.captureStacks must be one of 'connect', 'all', 'adaptive', 'none', got \"some\""],
     [{ releaseStacks: true }, TypeError, "guard.releaseStacks must be one of 'auto', 'always', 'never', got true"],
     [{ stackSampleRate: 0 }, RangeError, "guard.stackSampleRate must be greater than 0 and at most 1 (use captureStacks: 'none' to turn capture off), got 0"],
     [{ stackSampleRate: 2 }, RangeError, 'guard.stackSampleRate must be greater than 0 and at most 1'],

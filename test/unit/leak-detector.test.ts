@@ -87,13 +87,19 @@ describe('leak detection (fake clock)', () => {
     expect(g.clock.activeTimers).toBe(0);
   });
 
-  it('with leakThresholdMs 0 and no reclaim, starts no timer and reports nothing', () => {
+  it('with leakThresholdMs 0 and no reclaim, reports nothing; its timer (which formats long-held stacks) stops with the last lease, and with stacks off there is none', () => {
     const g = memoryGuard({ leakThresholdMs: 0 });
     const events = collect(g.guard);
-    g.checkout();
-    expect(g.clock.activeTimers).toBe(0);
+    const a = g.checkout();
+    expect(g.clock.activeTimers).toBe(1);
     g.clock.advance(1e9);
     expect(events).toHaveLength(0);
+    g.core.released(a.lease, () => {}, 'POOL MESSAGE');
+    g.clock.advance(1_000);
+    expect(g.clock.activeTimers).toBe(0);
+    const off = memoryGuard({ leakThresholdMs: 0, captureStacks: 'none' });
+    off.checkout();
+    expect(off.clock.activeTimers).toBe(0);
   });
 
   it('scans only the leases that crossed a threshold: the young ones stay in the open list', () => {
@@ -144,7 +150,7 @@ describe('reclaim (fake clock)', () => {
 });
 
 describe('double release', () => {
-  it('throws with the pool message first, then names the checkout site; in auto mode the next one names the first release', () => {
+  it('throws with the pool message first, then says what is left of the lease; in auto mode the next one names the first release', () => {
     const g = memoryGuard();
     const a = g.checkout();
     g.core.released(a.lease, () => {}, 'POOL MESSAGE');
@@ -155,7 +161,9 @@ describe('double release', () => {
       err = e as Error;
     }
     expect(err!.message.startsWith('POOL MESSAGE')).toBe(true);
-    expect(err!.message).toMatch(/lease was taken at test\/unit\/leak-detector\.test\.ts:\d+/);
+    // The checkout stack is dropped at release (it would keep the caller's objects alive): the
+    // message says what is left, and that the error's own stack is the second release().
+    expect(err!.message).toMatch(/The connect\(\) lease #\d+ on connection #\d+, checked out 0 ms ago \(its checkout stack is dropped at release; the stack below is the second release\(\)\)\./);
     expect(err!.message).toContain('now records release sites');
     const b = g.checkout();
     const releaseHere = () => g.core.released(b.lease, releaseHere, 'POOL MESSAGE');
@@ -170,6 +178,42 @@ describe('double release', () => {
     expect(second!.message).toMatch(/first release\(\) was 250 ms ago at test\/unit\/leak-detector\.test\.ts:\d+/);
     expect(second!.firstReleaseSite).toMatch(/leak-detector\.test\.ts/);
     expect(g.core.ledger.totals.doubleReleases).toBe(2);
+  });
+});
+
+describe('what a lease keeps of its capture (issue 20)', () => {
+  const liveFrames = (capture: object | undefined) => capture !== undefined && Object.getOwnPropertyDescriptor(capture, 'stack') !== undefined;
+
+  it('a released lease keeps no capture: its frames would keep the caller\'s objects alive', () => {
+    const g = memoryGuard();
+    const a = g.checkout();
+    expect(liveFrames(a.lease.capture)).toBe(true);
+    g.core.released(a.lease, () => {}, 'POOL MESSAGE');
+    expect(a.lease.capture).toBeUndefined();
+  });
+
+  it('a lease held 10 s keeps only its formatted stack, even with leak reports off; a reported one still names its site after release', () => {
+    const g = memoryGuard({ leakThresholdMs: 0 });
+    const a = g.checkout();
+    g.clock.advance(9_000);
+    expect(liveFrames(a.lease.capture)).toBe(true);
+    g.clock.advance(2_000);
+    expect(liveFrames(a.lease.capture)).toBe(false);
+    expect(a.lease.capture?.described?.site).toMatch(/leak-detector\.test\.ts:\d+/);
+    const r = memoryGuard({ leakThresholdMs: 100 });
+    const b = r.checkout();
+    r.clock.advance(200);
+    expect(liveFrames(b.lease.capture)).toBe(false);
+    r.core.released(b.lease, () => {}, 'POOL MESSAGE');
+    expect(() => r.core.released(b.lease, () => {}, 'POOL MESSAGE')).toThrow(/The connect\(\) lease #\d+ on connection #\d+, checked out 200 ms ago at test\/unit\/leak-detector\.test\.ts:\d+/);
+  });
+
+  it('a recorded release stack is formatted at once (guard.releaseStacks: always)', () => {
+    const g = memoryGuard({ releaseStacks: 'always' });
+    const a = g.checkout();
+    g.core.released(a.lease, () => {}, 'POOL MESSAGE');
+    const data = Object.getOwnPropertyDescriptor(a.lease.releaseCapture!, 'stack');
+    expect(typeof data?.value).toBe('string');
   });
 });
 

@@ -1,0 +1,316 @@
+// What a service pays: a Node http server with two routes over PostgreSQL, under a load generator at
+// concurrency 32, for each variant side by side (interleaved rounds, each round in a new order).
+//   GET /item/:id  one indexed pool.query
+//   POST /order    connect, BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT, COMMIT, release
+// Each variant's server runs in a child process of its own (one pool configuration per process, as
+// in a service; the SDK variants register the SDK before pg loads, as users do). Reported per route:
+// requests/s and p99 as the load generator sees them, and the server's CPU time per request
+// (process.cpuUsage() in the server around the window), which the machine's noise disturbs far less.
+// With --instructions, each variant's server also runs under callgrind, twice (n and 3n requests
+// after the same warm-up): instructions per request, a count that barely moves on a busy machine.
+// Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
+// Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
+// <variant>, then --drop, with the same PERF_HTTP_PREFIX
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { Agent, request } from 'node:http';
+import { SMOKE, arg, median, url } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+// Tables of one run (the driver's pid, handed to its servers): two runs at once must not drop each
+// other's tables.
+const PREFIX = process.env.PERF_HTTP_PREFIX ?? `perf_http_${process.pid}`;
+const ITEMS = 10_000;
+
+export const VARIANTS = [
+  ['bare', 'bare pg.Pool'],
+  ['guard', 'poolguard, defaults'],
+  ['guard-off', 'poolguard, stacks off'],
+  ['guard-adaptive', "poolguard, captureStacks 'adaptive'"],
+  ['bare-sdk', 'bare + SDK'],
+  ['guard-sdk', 'poolguard defaults + SDK'],
+  ['instr-sdk', 'instrumentation-pg + SDK'],
+];
+
+// ---- the server (child process) ---------------------------------------------------------------
+
+/**
+ * The SDK as users register it: NodeSDK (AsyncLocalStorage context manager, batch span processor,
+ * global providers), HTTP instrumentation, a periodic metric reader; in-memory exporters emptied
+ * every second. The same for every SDK variant; instrumentation-pg only in its own.
+ */
+async function startSdk(withPg) {
+  const { NodeSDK } = require('@opentelemetry/sdk-node');
+  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+  const { InMemorySpanExporter, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const { InMemoryMetricExporter, AggregationTemporality, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
+  const spans = new InMemorySpanExporter();
+  const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const instrumentations = [new HttpInstrumentation()];
+  if (withPg) {
+    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
+    instrumentations.push(new PgInstrumentation());
+  }
+  const counts = { spans: 0 };
+  // Counts ended spans, so that a run can show the SDK variants really trace.
+  const counter = { onStart() {}, onEnd: () => void counts.spans++, forceFlush: async () => {}, shutdown: async () => {} };
+  const sdk = new NodeSDK({
+    spanProcessors: [new BatchSpanProcessor(spans), counter],
+    metricReader: new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 1_000 }),
+    instrumentations,
+  });
+  sdk.start();
+  setInterval(() => {
+    spans.reset();
+    metrics.reset();
+  }, 1_000).unref();
+  return counts;
+}
+
+async function serve(variant) {
+  const sdk = variant.endsWith('-sdk') ? await startSdk(variant === 'instr-sdk') : undefined;
+  // Loaded after the SDK, through require, so that the instrumentations' hooks see them.
+  const pg = require('pg');
+  const { createServer } = require('http');
+  const options = { connectionString: url, max: 10, application_name: `${PREFIX}_${variant}` };
+  let pool;
+  if (variant === 'bare' || variant === 'bare-sdk' || variant === 'instr-sdk') pool = new pg.Pool(options);
+  else {
+    const { Pool } = await import('poolguard/pg');
+    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-adaptive' ? 'adaptive' : undefined;
+    pool = new Pool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+  }
+  let served = 0;
+  const server = createServer(async (req, res) => {
+    try {
+      if (req.method === 'GET' && req.url.startsWith('/item/')) {
+        const { rows } = await pool.query(`SELECT id, name, stock FROM ${PREFIX}_items WHERE id = $1`, [Number(req.url.slice(6))]);
+        served++;
+        return send(res, 200, rows[0] ?? null);
+      }
+      if (req.method === 'POST' && req.url.startsWith('/order/')) {
+        const id = Number(req.url.slice(7));
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(`SELECT stock FROM ${PREFIX}_items WHERE id = $1 FOR UPDATE`, [id]);
+          await client.query(`UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = $1`, [id]);
+          const { rows } = await client.query(`INSERT INTO ${PREFIX}_orders (item_id) VALUES ($1) RETURNING id`, [id]);
+          await client.query('COMMIT');
+          served++;
+          return send(res, 201, { order: rows[0].id });
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        } finally {
+          client.release();
+        }
+      }
+      if (req.url === '/__stats') return send(res, 200, { cpu: process.cpuUsage(), served, spans: sdk?.spans });
+      send(res, 404, { error: 'no route' });
+    } catch (err) {
+      send(res, 503, { error: err.message });
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
+  process.on('SIGTERM', () => {
+    server.close();
+    pool.end().finally(() => process.exit(0));
+  });
+}
+
+function send(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// ---- the driver ---------------------------------------------------------------------------------
+
+async function setupSchema() {
+  const pg = require('pg');
+  const client = new pg.Client({ connectionString: url, application_name: `${PREFIX}_setup` });
+  await client.connect();
+  await client.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
+  await client.query(`CREATE TABLE ${PREFIX}_items (id int PRIMARY KEY, name text NOT NULL, stock bigint NOT NULL)`);
+  await client.query(`INSERT INTO ${PREFIX}_items SELECT i, 'item ' || i, 1000000000 FROM generate_series(1, $1) i`, [ITEMS]);
+  await client.query(`CREATE TABLE ${PREFIX}_orders (id bigserial PRIMARY KEY, item_id int NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
+  await client.end();
+}
+
+async function dropSchema() {
+  const pg = require('pg');
+  const client = new pg.Client({ connectionString: url, application_name: `${PREFIX}_setup` });
+  await client.connect();
+  await client.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
+  await client.end();
+}
+
+/** Starts a variant's server; under callgrind with `instructions`. */
+function startServer(variant, instructions = false) {
+  const script = new URL(import.meta.url).pathname;
+  const argv = instructions
+    ? ['valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', script, '--serve', variant]]
+    : [process.execPath, [script, '--serve', variant]];
+  const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url, PERF_HTTP_PREFIX: PREFIX } });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`server ${variant} exited (${code}): ${err}`)));
+  });
+}
+
+function stop(server) {
+  return new Promise((resolve) => {
+    server.child.removeAllListeners('exit');
+    server.child.on('exit', resolve);
+    server.child.kill('SIGTERM');
+  });
+}
+
+function call(agent, port, method, path) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => (res.statusCode < 300 ? resolve(body) : reject(new Error(`${method} ${path}: ${res.statusCode} ${body}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let nextId = 1;
+const pathFor = (route) => {
+  nextId = (nextId * 7919 + 13) % ITEMS;
+  return route === 'GET' ? `/item/${nextId + 1}` : `/order/${nextId + 1}`;
+};
+
+/** Concurrency 32 for `ms` (or until `count` requests): requests/s, p99 (ms), CPU µs per request. */
+async function load(port, route, { ms = Infinity, count = Infinity, concurrency = 32 } = {}) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const method = route === 'GET' ? 'GET' : 'POST';
+  const before = JSON.parse(await call(agent, port, 'GET', '/__stats'));
+  const latencies = [];
+  const start = performance.now();
+  let sent = 0;
+  const worker = async () => {
+    while (performance.now() - start < ms && sent < count) {
+      sent++;
+      const t = performance.now();
+      await call(agent, port, method, pathFor(route));
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = performance.now() - start;
+  const after = JSON.parse(await call(agent, port, 'GET', '/__stats'));
+  agent.destroy();
+  const served = after.served - before.served;
+  const cpu = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
+  latencies.sort((a, b) => a - b);
+  return { rps: (served / elapsed) * 1000, p99: latencies[Math.floor(latencies.length * 0.99)], cpuUs: cpu / served, served };
+}
+
+/**
+ * Callgrind: instructions per request for one variant and route. Two whole runs of the server under
+ * callgrind, each with the same start-up and warm-up, then `n` or `3n` requests; the difference of
+ * the two totals divided by `2n` is one request, start-up and compilation cancelling out (as in
+ * instructions.sh). Requests one at a time (concurrency 1), unlike the timed rounds. Switching the count on and off around a window of a running server
+ * (callgrind_control) gave totals that went backwards: not used.
+ */
+async function instructionsPer(variant, route, n) {
+  const total = async (count) => {
+    const server = await startServer(variant, true);
+    // One request at a time: at concurrency 32 a valgrind-slowed server takes requests in batches
+    // whose size varies from run to run, and per-batch work (writev, GC) made the count wander.
+    await load(server.port, route, { count: arg('warm', 1_000), concurrency: 1 });
+    await load(server.port, route, { count, concurrency: 1 });
+    await stop(server);
+    const m = /Collected : (\d+)/.exec(server.stderr());
+    if (!m) throw new Error(`no instruction count from callgrind: ${server.stderr().slice(-500)}`);
+    return Number(m[1]);
+  };
+  const a = await total(n);
+  const b = await total(3 * n);
+  return Math.round((b - a) / (2 * n));
+}
+
+export async function run() {
+  const rounds = SMOKE ? 1 : arg('rounds', 5);
+  const seconds = SMOKE ? 0.5 : arg('seconds', 3);
+  const only = process.argv.includes('--variants') ? process.argv[process.argv.indexOf('--variants') + 1].split(',') : undefined;
+  const variants = only ? VARIANTS.filter(([v]) => only.includes(v)) : VARIANTS;
+  await setupSchema();
+  const results = new Map();
+  for (const [v] of variants) for (const route of ['GET', 'POST']) results.set(`${v} ${route}`, []);
+  try {
+    for (let r = -1; r < rounds; r++) {
+      // Round -1 warms every variant up (JIT, connections); each round starts one variant later.
+      for (let i = 0; i < variants.length; i++) {
+        const [v] = variants[(Math.max(r, 0) + i) % variants.length];
+        const server = await startServer(v);
+        try {
+          for (const route of r % 2 ? ['GET', 'POST'] : ['POST', 'GET']) {
+            await load(server.port, route, { ms: Math.min(1_000, seconds * 1_000) }); // warm this process
+            const m = await load(server.port, route, { ms: seconds * 1_000 });
+            if (r >= 0) results.get(`${v} ${route}`).push(m);
+          }
+        } finally {
+          await stop(server);
+        }
+      }
+    }
+    const instructions = new Map();
+    if (process.argv.includes('--instructions')) {
+      const n = SMOKE ? 50 : arg('requests', 1_000);
+      for (const [v] of variants) for (const route of ['GET', 'POST']) instructions.set(`${v} ${route}`, await instructionsPer(v, route, n));
+    }
+    return { title: `HTTP service: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
+  } finally {
+    await dropSchema();
+  }
+}
+
+function tableOf(variants, results, instructions, rounds) {
+  const lines = [];
+  for (const route of ['GET', 'POST']) {
+    const base = results.get(`bare ${route}`) ?? [];
+    const med = (xs, k) => median(xs.map((x) => x[k]));
+    const bareRps = med(base, 'rps');
+    const bareCpu = med(base, 'cpuUs');
+    const bareIns = instructions.get(`bare ${route}`);
+    lines.push(`\n${route === 'GET' ? 'GET /item/:id (one pool.query)' : 'POST /order (connect, BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT, COMMIT, release)'}:\n`);
+    lines.push('| variant | req/s (median) | ×bare | p99 ms | server CPU µs per request (median, min–max) | ×bare | instructions per request | ×bare |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const [v, label] of variants) {
+      const xs = results.get(`${v} ${route}`);
+      const cpus = xs.map((x) => x.cpuUs);
+      const ins = instructions.get(`${v} ${route}`);
+      lines.push(
+        `| ${label} | ${med(xs, 'rps').toFixed(0)} | ${(med(xs, 'rps') / bareRps).toFixed(2)} | ${med(xs, 'p99').toFixed(1)} | ${median(cpus).toFixed(0)} (${Math.min(...cpus).toFixed(0)}–${Math.max(...cpus).toFixed(0)}) | ${(median(cpus) / bareCpu).toFixed(3)} | ${ins === undefined ? '–' : ins.toLocaleString('en')} | ${ins === undefined || bareIns === undefined ? '–' : (ins / bareIns).toFixed(3)} |`,
+      );
+    }
+  }
+  return `${rounds} interleaved rounds; CPU ratios above 1 cost more than bare.\n${lines.join('\n')}`;
+}
+
+if (process.argv.includes('--setup')) {
+  // For profiling a server by hand: creates the tables (--drop removes them).
+  await setupSchema();
+} else if (process.argv.includes('--drop')) {
+  await dropSchema();
+} else if (process.argv.includes('--serve')) {
+  await serve(process.argv[process.argv.indexOf('--serve') + 1]);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const { title, body } = await run();
+  console.log(`${title}\n\n${body}`);
+}
