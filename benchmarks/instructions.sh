@@ -22,10 +22,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 per bare & per bound & wait
 per off & per connect & wait
+if [ "$driver" = mysql2 ]; then per site; fi
 b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect")
 echo "$name: $b instructions per checkout+release"
 echo "bare + one stack capture (the bound): $u"
 echo "poolguard, stacks off: $o"
 echo "poolguard, defaults (a stack per connect): $c"
+if [ "$driver" = mysql2 ]; then
+  s=$(cat "$tmp/site")
+  echo "bare + one stack capture at the getConnection call (inside the promise executor): $s"
+  awk -v b="$b" -v s="$s" -v c="$c" 'BEGIN { printf "defaults: %.0f %% of the bound at the call site %.2fx\n", 100 * (b / c) / (b / s), b / s }'
+fi
 awk -v b="$b" -v u="$u" -v o="$o" -v c="$c" 'BEGIN {
   printf "ratio to bare: stacks off %.2fx (target >= 0.8x); defaults %.2fx = %.0f %% of the bound %.2fx (target >= 85 %%)\n", b / o, b / c, 100 * (b / c) / (b / u), b / u }'

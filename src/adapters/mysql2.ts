@@ -464,8 +464,11 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   // mysql2 ignores a second release() of a connection; poolguard says where it happened.
   const release = connection.release;
   connection.release = function releaseOnce(this: ConnectionLike): void {
-    const last = this[kLastLease];
-    if (this._released && this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+    // Checked first: a connection being released for the first time reads nothing else.
+    if (this._released) {
+      const last = this[kLastLease];
+      if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+    }
     return release.call(this);
   };
   return record;
