@@ -8,7 +8,7 @@ import { createPool } from 'poolguard/mysql2';
 import { SMOKE, arg, url } from './lib.mjs';
 
 const mysqlUrl = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const heldCount = SMOKE ? 5 : arg('held', 40);
+const heldCount = SMOKE ? 5 : arg('held', 25);
 
 const total = SMOKE ? 2_000 : arg('checkouts', 1_000_000);
 const step = total / 4;
@@ -55,35 +55,37 @@ async function curves(makePool, driver) {
 }
 
 /**
- * Heap held by `heldCount` open leases over the same connections idle in the pool, guarded minus
- * bare: what poolguard keeps per lease (its record, the ledger's entry), mysql2's own state cancelling.
+ * Heap grown by leasing all `heldCount` connections of a warm pool (each already opened, leased and
+ * released once), from the same connections idle: for poolguard, one lease and its captured stack
+ * each; bare mysql2 beside it, in the same process, as the control.
  */
-async function bytesPerHeldLease(makePool) {
-  const pool = makePool();
+async function heldGrowth(pool) {
   const held = [];
+  const idle = heapMB();
   for (let i = 0; i < heldCount; i++) held.push(await getConnection(pool));
-  await new Promise((r) => setTimeout(r, 50));
   const whileHeld = heapMB();
   held.forEach((c) => c.release());
-  await new Promise((r) => setTimeout(r, 50));
-  const idle = heapMB();
-  await endPool(pool);
+  await new Promise((r) => setTimeout(r, 10));
   return ((whileHeld - idle) * 2 ** 20) / heldCount;
 }
 
 export async function run() {
   const pgRows = await curves((guard) => new Pool({ connectionString: url, max: 10, guard }), 'pg');
   const mysqlRows = await curves((guard) => createPool({ uri: mysqlUrl, connectionLimit: 10, guard }), 'mysql2');
-  const rounds = SMOKE ? 1 : 3;
+  const rounds = SMOKE ? 1 : 5;
+  const barePool = mysql.createPool({ uri: mysqlUrl, connectionLimit: heldCount });
+  const guardedPool = createPool({ uri: mysqlUrl, connectionLimit: heldCount, guard: { logger: false, name: 'memory-mysql2-held' } });
   const bare = [];
   const guarded = [];
-  for (let i = 0; i < rounds; i++) {
-    bare.push(await bytesPerHeldLease(() => mysql.createPool({ uri: mysqlUrl, connectionLimit: heldCount })));
-    // No leak report during the measurement (it would add the report's own strings).
-    guarded.push(await bytesPerHeldLease(() => createPool({ uri: mysqlUrl, connectionLimit: heldCount, guard: { logger: false, name: 'memory-mysql2-held' } })));
+  // Round 0 is warm-up: it opens every connection and builds what mysql2 and V8 build once.
+  for (let i = 0; i <= rounds; i++) {
+    const b = await heldGrowth(barePool);
+    const g = await heldGrowth(guardedPool);
+    if (i > 0) bare.push(b), guarded.push(g);
   }
+  await Promise.all([endPool(barePool), endPool(guardedPool)]);
   const med = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
-  const perLease = `mysql2, ${heldCount} leases held open against the same ${heldCount} connections idle, heap after GC, median of ${rounds}: bare mysql2 ${med(bare).toFixed(0)} bytes per held connection, poolguard/mysql2 (defaults: one stack per getConnection) ${med(guarded).toFixed(0)}; poolguard's own share ${(med(guarded) - med(bare)).toFixed(0)} bytes per held lease.`;
+  const perLease = `mysql2, all ${heldCount} connections of a warm pool leased, heap after GC grown from the same connections idle, median of ${rounds}: bare mysql2 ${med(bare).toFixed(0)} bytes per held connection; poolguard/mysql2 (defaults: one stack per getConnection) ${med(guarded).toFixed(0)} bytes per held lease.`;
 
   const cols = [0, 1, 2, 3, 4].map((i) => `${((i * step) / 1_000).toFixed(0)}k`);
   return {
