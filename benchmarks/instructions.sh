@@ -5,22 +5,35 @@
 # out. node runs with --predictable (one thread): with V8's background compiler and GC threads the
 # count depends on scheduling, and the same build measured 34,602 and 45,169 for stacks off in two
 # runs. Two variants at a time (one per core). About 6 minutes.
-# Run: npm run build && bash benchmarks/instructions.sh [N]
+# Run: npm run build && bash benchmarks/instructions.sh [N] [pg|mysql2]
+# (mysql2: getConnection + release on a warm mysql2 pool, benchmarks/instructions-mysql2-loop.mjs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
-count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable benchmarks/instructions-loop.mjs "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
+driver=${2:-pg}
+case "$driver" in
+  pg) loop=benchmarks/instructions-loop.mjs; name='bare pg.Pool' ;;
+  mysql2) loop=benchmarks/instructions-mysql2-loop.mjs; name='bare mysql2' ;;
+  *) echo "instructions.sh: the second argument must be pg or mysql2, got $driver" >&2; exit 2 ;;
+esac
+count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable "$loop" "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
 per() { local a b; a=$(count "$1" "$n"); b=$(count "$1" $((4 * n))); echo $(( (b - a) / (3 * n) )) > "$tmp/$1"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 per bare & per bound & wait
 per off & per connect & wait
-per adaptive
-b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect") a=$(cat "$tmp/adaptive")
-echo "bare pg.Pool: $b instructions per checkout+release"
+if [ "$driver" = mysql2 ]; then per site; else per adaptive; fi
+b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect")
+echo "$name: $b instructions per checkout+release"
 echo "bare + one stack capture (the bound): $u"
 echo "poolguard, stacks off: $o"
 echo "poolguard, defaults (a stack per connect): $c"
-echo "poolguard, captureStacks 'adaptive' (1 in 64 while no lease without a stack is held long): $a"
+if [ "$driver" = mysql2 ]; then
+  s=$(cat "$tmp/site")
+  echo "bare + one stack capture at the getConnection call (inside the promise executor): $s"
+  awk -v b="$b" -v s="$s" -v c="$c" 'BEGIN { printf "defaults: %.0f %% of the bound at the call site %.2fx\n", 100 * (b / c) / (b / s), b / s }'
+else
+  echo "poolguard, captureStacks 'adaptive' (1 in 64 while no lease without a stack is held long): $(cat "$tmp/adaptive")"
+fi
 awk -v b="$b" -v u="$u" -v o="$o" -v c="$c" 'BEGIN {
   printf "ratio to bare: stacks off %.2fx (target >= 0.8x); defaults %.2fx = %.0f %% of the bound %.2fx (target >= 85 %%)\n", b / o, b / c, 100 * (b / c) / (b / u), b / u }'

@@ -12,6 +12,9 @@ const seconds = SMOKE ? 0.2 : arg('seconds', 2);
 const checkouts = SMOKE ? 500 : arg('checkouts', 50_000);
 const BARE = 'bare mysql2';
 const BOUND = 'bare + one stack capture (the bound)';
+// The same capture taken where poolguard takes it: in the frame that calls getConnection, inside the
+// promise executor, two frames (the executor, the Promise constructor) deeper than the loop's.
+const BOUND_SITE = 'bare + one stack capture at the getConnection call';
 const CLOCK = 'bare + one clock read (what stacks off cannot skip)';
 let clockSink = 0;
 
@@ -32,8 +35,12 @@ function pools() {
 }
 
 /** µs per getConnection + release on a warm pool, one caller at a time (mysql2 answers on its next tick). */
-async function checkoutRelease(pool, capture, clock) {
-  const get = () => new Promise((resolve, reject) => pool.getConnection((err, c) => (err ? reject(err) : resolve(c))));
+async function checkoutRelease(pool, capture, clock, captureAtCall = false) {
+  const get = () =>
+    new Promise((resolve, reject) => {
+      if (captureAtCall) captureHere();
+      pool.getConnection((err, c) => (err ? reject(err) : resolve(c)));
+    });
   const start = performance.now();
   for (let i = 0; i < checkouts; i++) {
     if (capture) captureHere();
@@ -61,15 +68,16 @@ export async function run() {
   }
   {
     const v = pools();
-    const list = [...v.list, { name: BOUND, pool: v.list[0].pool, capture: true }, { name: CLOCK, pool: v.list[0].pool, clock: true }];
-    const results = await interleaved(list, (x) => checkoutRelease(x.pool, x.capture === true, x.clock === true), { rounds });
+    const list = [...v.list, { name: BOUND, pool: v.list[0].pool, capture: true }, { name: BOUND_SITE, pool: v.list[0].pool, captureAtCall: true }, { name: CLOCK, pool: v.list[0].pool, clock: true }];
+    const results = await interleaved(list, (x) => checkoutRelease(x.pool, x.capture === true, x.clock === true, x.captureAtCall === true), { rounds });
     await v.end();
     const bare = median(results.get(BARE));
     const bound = bare / median(results.get(BOUND));
+    const boundSite = bare / median(results.get(BOUND_SITE));
     const defaults = bare / median(results.get('poolguard, defaults, no SDK'));
     const extra = {
       'poolguard, stacks off': `(target ≥ 0.8×; ${((bare / median(results.get('poolguard, stacks off')) / (bare / median(results.get(CLOCK)))) * 100).toFixed(0)} % of bare + one clock read)`,
-      'poolguard, defaults, no SDK': `(${((defaults / bound) * 100).toFixed(0)} % of the bound)`,
+      'poolguard, defaults, no SDK': `(${((defaults / bound) * 100).toFixed(0)} % of the bound; ${((defaults / boundSite) * 100).toFixed(0)} % of the bound at the call site)`,
     };
     parts.push(`getConnection + release on a warm pool (no query): ${rounds} rounds × ${checkouts} checkouts, µs per checkout+release (lower is better).\n\n${table(results, { unit: 'µs', baseline: BARE, extra })}`);
   }

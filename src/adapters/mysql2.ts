@@ -265,9 +265,25 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
 
 function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallback, capture: CapturedStack | undefined): void {
   const { core } = state;
-  const free = pool._freeConnections?.length ?? 0;
-  const ready = !pool._closed && free > 0;
+  const free = pool._freeConnections;
+  const ready = !pool._closed && free !== undefined && free.length > 0;
   const lease = core.checkoutRequested('connect', capture, 'query', ready);
+  if (ready && !core.recycles && !core.validates) {
+    // mysql2 pops the last free connection synchronously and answers the caller on its next tick,
+    // with nothing to check in between: granted now, the caller's own callback goes to mysql2 and
+    // the checkout allocates no waiter and no callback of its own (half of what poolguard added
+    // to a checkout+release; benchmarks/RESULTS.md, mysql2).
+    const record = (free.get(free.length - 1) as ConnectionLike)[kRecord];
+    if (record !== undefined) {
+      try {
+        state.getConnection.call(pool, cb);
+      } catch (err) {
+        core.checkoutFailed(lease, false);
+        throw err;
+      }
+      return core.checkoutGranted(lease, record);
+    }
+  }
   const waiter = new Waiter(lease, cb);
   const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
   // Only a caller mysql2 may queue can come back through getConnection (see there); a free
@@ -451,8 +467,11 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   // mysql2 ignores a second release() of a connection; poolguard says where it happened.
   const release = connection.release;
   connection.release = function releaseOnce(this: ConnectionLike): void {
-    const last = this[kLastLease];
-    if (this._released && this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+    // Checked first: a connection being released for the first time reads nothing else.
+    if (this._released) {
+      const last = this[kLastLease];
+      if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+    }
     return release.call(this);
   };
   return record;

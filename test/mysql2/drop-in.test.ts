@@ -13,6 +13,28 @@ const q = (pool: { query: Function }, sql: string, values?: unknown[]) =>
   new Promise<any>((resolve, reject) => pool.query(sql, values ?? [], (err: Error | null, rows: unknown) => (err ? reject(err) : resolve(rows))));
 
 describe('poolguard/mysql2 is mysql2', () => {
+  it('a checkout served from a free connection is recorded on the connection mysql2 hands over', async () => {
+    // Granted at the request (the fast path): the lease must name the connection mysql2 pops.
+    const pool = guardedMysqlPool({ connectionLimit: 3 });
+    const get = () => new Promise<mysql.PoolConnection>((res, rej) => pool.getConnection((e, c) => (e ? rej(e) : res(c))));
+    const first = [await get(), await get(), await get()];
+    for (const c of first) c.release();
+    const held: mysql.PoolConnection[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await get();
+      held.push(c);
+      const snap = pool.guard.snapshot();
+      const lease = snap.leases.find((l) => snap.connections.find((k) => k.id === l.connectionId)?.pid === c.threadId);
+      expect(lease, `lease on thread ${c.threadId}`).toBeDefined();
+      expect(snap.leases).toHaveLength(i + 1);
+      expect(snap.connections.filter((k) => k.state === 'leased').map((k) => k.pid).sort()).toEqual(held.map((h) => h.threadId).sort());
+    }
+    expect(new Set(held.map((c) => c.threadId)).size).toBe(3);
+    for (const c of held) c.release();
+    expect(pool.guard.snapshot().counts).toMatchObject({ leased: 0, idle: 3 });
+    await new Promise<void>((r) => pool.end(() => r()));
+  });
+
   it("callback API: mysql2's own Pool, same methods, events and counters, and a guard handle", async () => {
     const pool = guardedMysqlPool({ connectionLimit: 1 });
     expect(pool).toBeInstanceOf(MysqlPool);
