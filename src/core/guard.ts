@@ -1192,9 +1192,9 @@ export class GuardCore {
     if (this.#recordReleases) {
       lease.releasedAt = this.clock.now();
       const capture = this.#captureRelease(above);
-      // Formatted now, for the same reason: a second release may never come.
-      if (capture !== undefined) void capture.stack;
-      lease.releaseCapture = capture;
+      // Formatted now and kept as a plain string, for the same reason: a second release may never
+      // come. (Newer V8s keep `stack` an accessor even once read, so the holder itself is dropped.)
+      lease.releaseCapture = capture === undefined ? undefined : { stack: capture.stack };
     }
     if (lease.reclaimed) return false;
     this.#telemetry.released(lease);
