@@ -3,8 +3,7 @@
 // both measured here, the capture taken where poolguard takes it: in a `connect` that the loop
 // calls in place of pg-pool's, skipping that frame (see boundPool).
 // Run: npm run build && node benchmarks/checkout-release.mjs [--rounds 7] [--ops 100000]
-import pg from 'pg';
-import { SMOKE, arg, interleaved, median, table, url } from './lib.mjs';
+import { BoundPool, SMOKE, arg, interleaved, median, table, url } from './lib.mjs';
 import { sdk, variants } from './variants.mjs';
 
 // The two histograms a checkout records (wait_time at grant, use_time at release), on a real SDK
@@ -16,24 +15,7 @@ const floorAttributes = { 'db.client.connection.pool.name': 'bound' };
 const rounds = SMOKE ? 1 : arg('rounds', 7);
 const ops = SMOKE ? 200 : arg('ops', 100_000);
 
-// The bound's pool: a bare pg.Pool whose `connect` stands where poolguard's does (a method on the
-// pool's prototype that the loop calls), captures the stack skipping its own frame, exactly as
-// poolguard's connect does, then runs pg-pool's connect. A capture's cost depends on the (optimised)
-// frames it walks, so a capture in a helper called from the loop measures a different walk.
-// The holder is kept until the next checkout, as poolguard keeps it until release.
-const bareConnect = pg.Pool.prototype.connect;
-let lastCapture;
-class BoundPool extends pg.Pool {}
-Object.defineProperty(BoundPool.prototype, 'connect', {
-  configurable: true,
-  writable: true,
-  value: function connect(cb) {
-    const holder = {};
-    Error.captureStackTrace(holder, connect);
-    lastCapture = holder;
-    return bareConnect.call(this, cb);
-  },
-});
+// The bound's pool: see BoundPool in lib.mjs.
 export function boundPool(options) {
   return new BoundPool({ connectionString: url, max: 10, ...options });
 }
