@@ -5,21 +5,15 @@
 // same capture measured 25 times cheaper).
 // POOLGUARD_PG points at another build's pg entry, to count an older build the same way.
 import pg from 'pg';
+import { BoundPool } from './lib.mjs';
 const { Pool } = await import(process.env.POOLGUARD_PG ?? 'poolguard/pg');
 const [variant, n] = [process.argv[2], Number(process.argv[3])];
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bare = variant === 'bare' || variant === 'bound';
-const pool = bare ? new pg.Pool({ connectionString: url, max: 2 }) : new Pool({ connectionString: url, max: 2, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : variant === 'adaptive' ? 'adaptive' : 'connect' } });
-// The physical bound: bare pg.Pool plus one capture from the loop, skipping only this function.
-function captureHere() {
-  const holder = {};
-  Error.captureStackTrace(holder, captureHere);
-  return holder;
-}
-const capture = variant === 'bound';
+// The physical bound: bare pg.Pool plus one capture in a `connect` standing where poolguard's does.
+const pool = bare ? new (variant === 'bound' ? BoundPool : pg.Pool)({ connectionString: url, max: 2 }) : new Pool({ connectionString: url, max: 2, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : variant === 'adaptive' ? 'adaptive' : 'connect' } });
 async function loop(k) {
   for (let i = 0; i < k; i++) {
-    if (capture) captureHere();
     const c = await pool.connect();
     c.release();
   }

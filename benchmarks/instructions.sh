@@ -25,7 +25,7 @@ per off & per connect & wait
 if [ "$driver" = mysql2 ]; then per site; else per adaptive; fi
 b=$(cat "$tmp/bare") u=$(cat "$tmp/bound") o=$(cat "$tmp/off") c=$(cat "$tmp/connect")
 echo "$name: $b instructions per checkout+release"
-echo "bare + one stack capture (the bound): $u"
+echo "bare + one stack capture in a connect standing where poolguard's does (the bound): $u"
 echo "poolguard, stacks off: $o"
 echo "poolguard, defaults (a stack per connect): $c"
 if [ "$driver" = mysql2 ]; then

@@ -74,3 +74,23 @@ export async function throughput(query, concurrency, seconds) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   return done / ((performance.now() - start) / 1_000);
 }
+
+// The physical bound of "a stack per checkout": a bare pg.Pool whose `connect` stands where
+// poolguard's does (a method on the pool's prototype that the caller calls), captures the stack
+// skipping its own frame, exactly as poolguard's connect does, then runs pg-pool's connect. A
+// capture's cost depends on the (optimised) frames it walks, so a capture in a helper called from
+// the loop measures a different walk. The holder is kept until the next checkout, as poolguard
+// keeps its capture until release.
+const bareConnect = pg.Pool.prototype.connect;
+let lastCapture;
+export class BoundPool extends pg.Pool {}
+Object.defineProperty(BoundPool.prototype, 'connect', {
+  configurable: true,
+  writable: true,
+  value: function connect(cb) {
+    const holder = {};
+    Error.captureStackTrace(holder, connect);
+    lastCapture = holder;
+    return bareConnect.call(this, cb);
+  },
+});
