@@ -328,7 +328,7 @@ function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: Wait
 }
 
 function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
-  const { core, pool } = state;
+  const { core } = state;
   const { lease } = waiter;
   const c = connection as unknown as ConnectionLike | undefined;
   waiter.answered = true;
