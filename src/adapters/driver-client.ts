@@ -6,6 +6,8 @@
  */
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
+import type { GuardCore } from '../core/guard.js';
+import type { ConnectionRecord } from '../core/ledger.js';
 
 /** A query in flight on a pg client, or a command running or queued on a mysql2 connection. */
 export function driverInFlight(resource: object): boolean | undefined {
@@ -30,4 +32,22 @@ export function driverTransaction(resource: object): 'open' | 'failed' | undefin
 export function onDriverActivity(resource: object, onActive: () => void): void {
   onQueryDone(resource, onActive);
   onCommandDone(resource, onActive);
+}
+
+/**
+ * The record of a driver connection a data layer's pool lends, opened on first sight: its backend
+ * id (pg's `processID`, mysql2's `threadId`) and its activity (the end of each query or command).
+ */
+export function driverRecord(core: GuardCore, records: Map<unknown, ConnectionRecord>, resource: unknown, createMs?: number): ConnectionRecord {
+  let record = records.get(resource);
+  if (record === undefined) {
+    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
+    const created = core.connectionOpened(object, createMs);
+    const pid = (object as { processID?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
+    if (typeof pid === 'number') created.pid = pid;
+    records.set(resource, created);
+    onDriverActivity(object, () => core.connectionActive(created));
+    record = created;
+  }
+  return record;
 }

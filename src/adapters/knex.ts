@@ -6,7 +6,7 @@ import type { LeaseReclaimedError } from '../core/errors.js';
 import { wrongPool } from '../core/pool-kind.js';
 import { useGuardTelemetry } from '../otel/telemetry.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
-import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
+import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
 
 const kState = Symbol('poolguard.tarn.state');
 const kClient = Symbol('poolguard.knex.client');
@@ -276,17 +276,7 @@ function closeDirty(state: TarnState, record: ConnectionRecord, error: Error): v
 }
 
 function recordFor(state: TarnState, resource: unknown, createMs?: number): ConnectionRecord {
-  let record = state.records.get(resource);
-  if (record === undefined) {
-    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
-    record = state.core.connectionOpened(object, createMs);
-    const pid = (object as { processID?: unknown; threadId?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
-    if (typeof pid === 'number') record.pid = pid;
-    state.records.set(resource, record);
-    const created = record;
-    onDriverActivity(object, () => state.core.connectionActive(created));
-  }
-  return record;
+  return driverRecord(state.core, state.records, resource, createMs);
 }
 
 /**

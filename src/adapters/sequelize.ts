@@ -4,7 +4,7 @@ import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { useGuardTelemetry } from '../otel/telemetry.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
-import { driverInFlight, driverTransaction, onDriverActivity } from './driver-client.js';
+import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
 const kManager = Symbol('poolguard.sequelize.state');
@@ -166,17 +166,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
 }
 
 function recordFor(state: PoolState, resource: unknown, createMs?: number): ConnectionRecord {
-  let record = state.records.get(resource);
-  if (record === undefined) {
-    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
-    const created = state.core.connectionOpened(object, createMs);
-    const pid = (object as { processID?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
-    if (typeof pid === 'number') created.pid = pid;
-    state.records.set(resource, created);
-    onDriverActivity(object, () => state.core.connectionActive(created));
-    record = created;
-  }
-  return record;
+  return driverRecord(state.core, state.records, resource, createMs);
 }
 
 /**
