@@ -7,7 +7,7 @@ const [variant, n] = [process.argv[2], Number(process.argv[3])];
 const uri = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const bare = variant === 'bare' || variant === 'bound' || variant === 'site';
 const base = { uri, connectionLimit: 2 };
-const pool = bare ? mysql.createPool(base) : createPool({ ...base, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : 'connect' } });
+const pool = bare ? mysql.createPool(base) : createPool({ ...base, guard: { logger: false, captureStacks: variant === 'off' ? 'none' : variant === 'adaptive' ? 'adaptive' : 'connect' } });
 // The physical bound: bare mysql2 plus one capture from the loop, skipping only this function.
 function captureHere() {
   const holder = {};

@@ -112,7 +112,7 @@ describe('leak reports name the line that took the connection', () => {
   });
 
   it('stackSampleRate 0.5 captures every second checkout', async () => {
-    const pool = guardedPool({ max: 4, guard: { leakThresholdMs: 50, stackSampleRate: 0.5 } });
+    const pool = guardedPool({ max: 4, guard: { leakThresholdMs: 50, captureStacks: 'connect', stackSampleRate: 0.5 } });
     const seen = leaks(pool);
     const clients = [];
     for (let i = 0; i < 4; i++) clients.push(await leakWithPromise(pool));
@@ -128,5 +128,29 @@ describe('leak reports name the line that took the connection', () => {
     await until(() => seen.length > 0, 'a leak report');
     expect(seen[0]!.site).toMatch(/^test\/pg\/leak-report\.test\.ts:\d+:\d+$/);
     client.release();
+  });
+});
+
+describe("the default capture ('adaptive'), against the server", () => {
+  it("names a leak from a pool's first checkouts at once; past the first 1,000, a sampled-out leak is reported as such and the next one from its line is named", async () => {
+    const pool = guardedPool({ max: 3, guard: { leakThresholdMs: 200 } });
+    const seen = leaks(pool);
+    const early = await leakWithPromise(pool);
+    await until(() => seen.length === 1, 'the first leak report');
+    expect(seen[0]!.site).toBe(`${FIXTURE}:5:29`);
+    early.release();
+    for (let i = 0; i < 1_000; i++) (await pool.connect()).release();
+    // Past the start: 1 checkout in 64 is captured, and this one is not.
+    const unnamed = await leakWithPromise(pool);
+    await until(() => seen.length === 2, 'the sampled-out leak report');
+    expect(seen[1]!.site).toBeUndefined();
+    expect(seen[1]!.message).toContain("guard.captureStacks is 'adaptive' and this checkout was not sampled");
+    expect(seen[1]!.message).toContain("Every checkout's stack has been captured since a lease without one passed 50 ms held: the next leak from the same line is reported with it.");
+    // Held past a quarter of the threshold without a stack, it switched capture to every checkout.
+    const named = await leakWithPromise(pool);
+    await until(() => seen.length === 3, 'the next leak report from the same line');
+    expect(seen[2]!.site).toBe(`${FIXTURE}:5:29`);
+    unnamed.release();
+    named.release();
   });
 });

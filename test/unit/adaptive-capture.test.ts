@@ -5,8 +5,7 @@ import { memoryGuard } from '../helpers/memory-pool.js';
 /** captureStacks: 'adaptive' (issue 20, part 3), on the fake clock. */
 describe("captureStacks: 'adaptive'", () => {
   /** Checkouts released at once, none held long: how many captured a stack. */
-  const captured = (options: Parameters<typeof memoryGuard>[0], checkouts: number) => {
-    const g = memoryGuard(options);
+  const run = (g: ReturnType<typeof memoryGuard>, checkouts: number) => {
     let n = 0;
     for (let i = 0; i < checkouts; i++) {
       const { lease } = g.checkout();
@@ -15,9 +14,19 @@ describe("captureStacks: 'adaptive'", () => {
     }
     return n;
   };
+  const captured = (options: Parameters<typeof memoryGuard>[0], checkouts: number) => run(memoryGuard(options), checkouts);
+  /** A guard past the start, where 'adaptive' captures every checkout. */
+  const pastStart = (options: Parameters<typeof memoryGuard>[0], size?: number) => {
+    const g = memoryGuard(options, size);
+    run(g, 1_000);
+    return g;
+  };
 
-  it('captures 1 explicit checkout in 64 while no lease without a stack is held long', () => {
-    expect(captured({ captureStacks: 'adaptive', leakThresholdMs: 1_000 }, 640)).toBe(10);
+  it("is the default: a pool's first 1,000 explicit checkouts all capture, then 1 in 64 while no lease without a stack is held long", () => {
+    const g = memoryGuard({ leakThresholdMs: 1_000 });
+    expect(g.core.config.captureStacks).toBe('adaptive');
+    expect(run(g, 1_000)).toBe(1_000);
+    expect(run(g, 640)).toBe(10);
   });
 
   it('stackSampleRate below 1 sets the sampled share', () => {
@@ -25,7 +34,7 @@ describe("captureStacks: 'adaptive'", () => {
   });
 
   it('a lease without a stack held past a quarter of the threshold switches to every checkout, so the next leak from that line is named; back to sampling after a threshold without one', () => {
-    const g = memoryGuard({ captureStacks: 'adaptive', leakThresholdMs: 1_000 });
+    const g = pastStart({ captureStacks: 'adaptive', leakThresholdMs: 1_000 });
     const reports: LeakReport[] = [];
     g.guard.on('leak', (r) => reports.push(r));
     // The first checkout is sampled out (the accumulator captures the 64th): a forgotten lease.
@@ -55,7 +64,9 @@ describe("captureStacks: 'adaptive'", () => {
 
   it('a timeout error on a pool drained by leases without stacks says what to do, per mode', () => {
     const drained = (options: Parameters<typeof memoryGuard>[0]) => {
-      const g = memoryGuard({ leakThresholdMs: 1_000, ...options }, 2);
+      // 'adaptive' (the default) past its start; the other modes from their first checkout.
+      const adaptive = options.captureStacks === undefined || options.captureStacks === 'adaptive';
+      const g = adaptive ? pastStart({ leakThresholdMs: 1_000, ...options }, 2) : memoryGuard({ leakThresholdMs: 1_000, ...options }, 2);
       g.checkout();
       g.checkout();
       const waiter = g.core.checkoutRequested('connect', undefined);
@@ -65,11 +76,13 @@ describe("captureStacks: 'adaptive'", () => {
     const adaptive = drained({ captureStacks: 'adaptive' });
     expect(adaptive).toContain('2 × an unknown site (no stack captured for this connect())');
     expect(adaptive).toContain(
-      "2 holders have no stack: guard.captureStacks 'adaptive' captures 1 checkout in 64 until a lease without one is held 250 ms, then every checkout: the next leak from the same line is reported with its stack (pool.guard.on('leak'), the log). To name every holder at once, set guard.captureStacks: 'connect'.",
+      "2 holders have no stack: guard.captureStacks 'adaptive' (the default) captures 1 checkout in 64 after the pool's first 1,000 until a lease without one is held 250 ms, then every checkout: the next leak from the same line is reported with its stack (pool.guard.on('leak'), the log). To name every holder at once, set guard.captureStacks: 'connect'.",
     );
+    // The defaults are 'adaptive': the same words.
+    expect(drained({})).toContain("2 holders have no stack: guard.captureStacks 'adaptive' (the default)");
     expect(drained({ captureStacks: 'none' })).toContain("2 holders have no stack because guard.captureStacks is 'none': set it to 'connect' to name the line of every checkout");
-    expect(drained({ stackSampleRate: 0.1 })).toContain('2 holders have no stack because guard.stackSampleRate is 0.1: raise it to 1');
+    expect(drained({ captureStacks: 'connect', stackSampleRate: 0.1 })).toContain('2 holders have no stack because guard.stackSampleRate is 0.1: raise it to 1');
     // Every holder captured: no hint.
-    expect(drained({})).not.toContain('no stack');
+    expect(drained({ captureStacks: 'connect' })).not.toContain('no stack');
   });
 });

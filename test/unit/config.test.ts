@@ -5,7 +5,7 @@ import { Pool } from '../../src/pg.js';
 describe('guard options', () => {
   it('fills documented defaults and freezes the result', () => {
     const c = resolveGuardConfig(undefined, 'db');
-    expect(c).toMatchObject({ name: 'db', leakThresholdMs: 10_000, idleAfterMs: 1_000, reportBusy: true, reclaimAfterMs: 0, captureStacks: 'connect', stackSampleRate: 1, releaseStacks: 'auto', auditOnStart: false });
+    expect(c).toMatchObject({ name: 'db', leakThresholdMs: 10_000, idleAfterMs: 1_000, reportBusy: true, reclaimAfterMs: 0, captureStacks: 'adaptive', stackSampleRate: 1, releaseStacks: 'auto', auditOnStart: false });
     expect(c.stackDepth).toBe(30);
     expect(c).toMatchObject(GUARD_DEFAULTS);
     expect(Object.isFrozen(c)).toBe(true);
