@@ -165,6 +165,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max, min: pool.min }),
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
+    releaseWords: 'give the resource back with pool.release(resource)',
   });
   const state: State = {
     core,

@@ -161,9 +161,10 @@ export class LeaseReclaimedError extends Error {
 
 /**
  * The lines a timeout error adds after the pool's own message. `busyWords` says what "busy" was
- * read from for these holders (`a query in flight or a use() callback running`).
+ * read from for these holders (`a query in flight or a use() callback running`); `release`, how
+ * their holders give them back (a pg client's `release()`, generic-pool's `pool.release(resource)`).
  */
-export function describeHolders(pool: string, holders: readonly HolderGroup[], total: number, max: number, waiting: number, busyWords = 'work in flight'): string {
+export function describeHolders(pool: string, holders: readonly HolderGroup[], total: number, max: number, waiting: number, busyWords = 'work in flight', release = 'release the client'): string {
   const lines = [
     `poolguard[${pool}]: ${total} of ${max} connections checked out, ${plural(waiting, 'other caller')} waiting.` +
       (holders.length ? ' Holders by call site:' : ' No lease is open: the pool could not open a connection in time (is the server reachable, and is max large enough?).'),
@@ -185,7 +186,7 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
         `add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
     );
   } else if (holders.some((h) => h.idle > 0)) {
-    lines.push(`Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
+    lines.push(`Next: ${release} in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
   } else if (holders.length) {
     lines.push(
       `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (pg_stat_activity for the pids in pool.guard.snapshot()) ` +

@@ -351,6 +351,11 @@ export interface AdapterHooks {
    * retires it.
    */
   retireIdle?(record: ConnectionRecord): void;
+  /**
+   * How a holder gives a lease back, in the pool's own words, for the timeout error's `Next:`
+   * (default `release the client`; generic-pool's resources go back through the pool).
+   */
+  readonly releaseWords?: string;
 }
 
 /**
@@ -1122,7 +1127,7 @@ export class GuardCore {
     const { groups: holders, busyBy } = this.#holders(now);
     const counts = this.counts();
     const waiting = Math.max(0, counts.waiting);
-    let message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy))}`;
+    let message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy), this.#hooks.releaseWords)}`;
     // Explicit holders without a stack: the error cannot name their line, so it says how to get it.
     let unnamed = 0;
     for (const list of [this.ledger.suspects, this.ledger.open]) for (const l of list) if (l.capture === undefined && !l.managed && l.kind !== 'statement') unnamed++;

@@ -51,6 +51,8 @@ describe('generic-pool with pg.Client resources (real server)', () => {
     expect(err.name).toBe('TimeoutError');
     expect(err.message.startsWith('ResourceRequest timed out\n')).toBe(true);
     expect(err.message).toContain('1 × test/fixtures/leaky.mjs:29:15');
+    // In generic-pool's words: the resource goes back through the pool.
+    expect(err.message).toContain('Next: give the resource back with pool.release(resource) in a finally block at the site with idle leases');
     expect(err.holders).toEqual([expect.objectContaining({ site: 'test/fixtures/leaky.mjs:29:15', count: 1, idle: 1 })]);
     expect(err.code).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
     expect(err.stack).toContain('pg-resource.test.ts');

@@ -65,7 +65,7 @@ describe("captureStacks: 'adaptive'", () => {
   it('a timeout error on a pool drained by leases without stacks says what to do, per mode', () => {
     const drained = (options: Parameters<typeof memoryGuard>[0]) => {
       // 'adaptive' (the default) past its start; the other modes from their first checkout.
-      const adaptive = options.captureStacks === undefined || options.captureStacks === 'adaptive';
+      const adaptive = options?.captureStacks === undefined || options?.captureStacks === 'adaptive';
       const g = adaptive ? pastStart({ leakThresholdMs: 1_000, ...options }, 2) : memoryGuard({ leakThresholdMs: 1_000, ...options }, 2);
       g.checkout();
       g.checkout();
