@@ -70,7 +70,7 @@ export async function run() {
   const extra = {
     'poolguard, defaults + SDK': `(${((defaultsSdk / bound) * 100).toFixed(0)} % of the bound, target ≥ 85 %; ${((defaultsSdk / boundSdk) * 100).toFixed(0)} % of the bound with an SDK)`,
     'poolguard, defaults, no SDK': `(${(((bareUs / median(results.get('poolguard, defaults, no SDK'))) / bound) * 100).toFixed(0)} % of the bound)`,
-    "poolguard, captureStacks 'adaptive'": `(${(((bareUs / median(results.get("poolguard, captureStacks 'adaptive'"))) / bound) * 100).toFixed(0)} % of the bound)`,
+    "poolguard, captureStacks 'connect'": `(${(((bareUs / median(results.get("poolguard, captureStacks 'connect'"))) / bound) * 100).toFixed(0)} % of the bound)`,
     'poolguard, stacks off': `(target ≥ 0.8×: ${headOff.toFixed(2)}× head to head, above; ${((bareUs / median(results.get('poolguard, stacks off')) / (bareUs / median(results.get('bare + one clock read (what stacks off cannot skip)')))) * 100).toFixed(0)} % of bare + one clock read)`,
   };
   return {
