@@ -8,6 +8,9 @@
 // (process.cpuUsage() in the server around the window), which the machine's noise disturbs far less.
 // With --instructions, each variant's server also runs under callgrind, twice (n and 3n requests
 // after the same warm-up): instructions per request, a count that barely moves on a busy machine.
+// n and the warm-up default to 1,500 requests each: with 300 and 600 the difference still carried
+// V8's tiering and a GC or two, and a request read 850,000 to 1,200,000 instructions instead of
+// 200,000 to 320,000, with variants apart by ±6 % where their code paths were the same.
 // Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
 // Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
 // <variant>, then --drop, with the same PERF_HTTP_PREFIX
@@ -26,7 +29,7 @@ export const VARIANTS = [
   ['bare', 'bare pg.Pool'],
   ['guard', 'poolguard, defaults'],
   ['guard-off', 'poolguard, stacks off'],
-  ['guard-adaptive', "poolguard, captureStacks 'adaptive'"],
+  ['guard-connect', "poolguard, captureStacks 'connect' (a stack per connect)"],
   ['bare-sdk', 'bare + SDK'],
   ['guard-sdk', 'poolguard defaults + SDK'],
   ['instr-sdk', 'instrumentation-pg + SDK'],
@@ -77,7 +80,8 @@ async function serve(variant) {
   if (variant === 'bare' || variant === 'bare-sdk' || variant === 'instr-sdk') pool = new pg.Pool(options);
   else {
     const { Pool } = await import('poolguard/pg');
-    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-adaptive' ? 'adaptive' : undefined;
+    // The defaults ('guard') are captureStacks 'adaptive': every connect() for the pool's first 1,000, then 1 in 64.
+    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
     pool = new Pool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
   }
   let served = 0;
@@ -232,7 +236,7 @@ async function instructionsPer(variant, route, n) {
     const server = await startServer(variant, true);
     // One request at a time: at concurrency 32 a valgrind-slowed server takes requests in batches
     // whose size varies from run to run, and per-batch work (writev, GC) made the count wander.
-    await load(server.port, route, { count: arg('warm', 1_000), concurrency: 1 });
+    await load(server.port, route, { count: SMOKE ? 50 : arg('warm', 1_500), concurrency: 1 });
     await load(server.port, route, { count, concurrency: 1 });
     await stop(server);
     const m = /Collected : (\d+)/.exec(server.stderr());
@@ -271,7 +275,7 @@ export async function run() {
     }
     const instructions = new Map();
     if (process.argv.includes('--instructions')) {
-      const n = SMOKE ? 50 : arg('requests', 1_000);
+      const n = SMOKE ? 50 : arg('requests', 1_500);
       for (const [v] of variants) for (const route of ['GET', 'POST']) instructions.set(`${v} ${route}`, await instructionsPer(v, route, n));
     }
     return { title: `HTTP service: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
