@@ -13,16 +13,26 @@ export interface Linked<T> {
 
 export class LinkedList<T extends Linked<T>> {
   head: T | undefined = undefined;
-  tail: T | undefined = undefined;
+  /**
+   * The last item while there are two or more (`undefined` for one: the head is also the last).
+   * Storing a young lease into this long-lived list costs V8 a write barrier's slow path (~50
+   * instructions each, benchmarks/RESULTS.md): a lone item, the usual case in a pool serving one
+   * checkout at a time, is stored once, as the head, instead of twice.
+   */
+  #tail: T | undefined = undefined;
   size = 0;
 
   push(item: T): void {
     item.list = this;
     item.next = undefined;
-    item.prev = this.tail;
-    if (this.tail === undefined) this.head = item;
-    else this.tail.next = item;
-    this.tail = item;
+    const last = this.#tail ?? this.head;
+    item.prev = last;
+    if (last === undefined) {
+      this.head = item;
+    } else {
+      last.next = item;
+      this.#tail = item;
+    }
     this.size++;
   }
 
@@ -31,8 +41,9 @@ export class LinkedList<T extends Linked<T>> {
     const { prev, next } = item;
     if (prev === undefined) this.head = next;
     else prev.next = next;
-    if (next === undefined) this.tail = prev;
-    else next.prev = prev;
+    if (next !== undefined) next.prev = prev;
+    // The last item leaves: the one before it is the last now, unless it is the head (or none is left).
+    else if (this.#tail !== undefined) this.#tail = prev === this.head ? undefined : prev;
     item.prev = item.next = undefined;
     item.list = undefined;
     this.size--;
