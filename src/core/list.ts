@@ -14,7 +14,7 @@ export interface Linked<T> {
 export class LinkedList<T extends Linked<T>> {
   head: T | undefined = undefined;
   /**
-   * The last item while there are two or more (`undefined` for one: the head is also the last).
+   * The last item, or `undefined` while there is at most one (then the head is also the last).
    * Storing a young lease into this long-lived list costs V8 a write barrier's slow path (~50
    * instructions each, benchmarks/RESULTS.md): a lone item, the usual case in a pool serving one
    * checkout at a time, is stored once, as the head, instead of twice.
@@ -41,9 +41,9 @@ export class LinkedList<T extends Linked<T>> {
     const { prev, next } = item;
     if (prev === undefined) this.head = next;
     else prev.next = next;
-    if (next !== undefined) next.prev = prev;
-    // The last item leaves: the one before it is the last now, unless it is the head (or none is left).
-    else if (this.#tail !== undefined) this.#tail = prev === this.head ? undefined : prev;
+    // The last item leaves: the one before it is the last now (the head itself, or none, at most).
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
     item.prev = item.next = undefined;
     item.list = undefined;
     this.size--;
