@@ -14,7 +14,8 @@ export interface Linked<T> {
 export class LinkedList<T extends Linked<T>> {
   head: T | undefined = undefined;
   /**
-   * The last item, or `undefined` while there is at most one (then the head is also the last).
+   * The last item, or `undefined` when the head is the last (one item, or none). A removal may
+   * leave the head here too.
    * Storing a young lease into this long-lived list costs V8 a write barrier's slow path (~50
    * instructions each, benchmarks/RESULTS.md): a lone item, the usual case in a pool serving one
    * checkout at a time, is stored once, as the head, instead of twice.
