@@ -17,7 +17,6 @@ const CLOSED_MESSAGE = 'Pool is closed.';
 const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
 
 const kRecord = Symbol('poolguard.mysql2.connection');
-const kLastLease = Symbol('poolguard.mysql2.lastLease');
 const kWaiter = Symbol('poolguard.mysql2.waiter');
 
 type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
@@ -61,7 +60,6 @@ interface ConnectionLike {
   execute(...args: unknown[]): unknown;
   ping(cb: (err: Error | null) => void): unknown;
   [kRecord]?: ConnectionRecord;
-  [kLastLease]?: Lease;
 }
 
 interface QueryCommand {
@@ -409,14 +407,13 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
   if (lease === undefined || lease.released) {
     // pool.releaseConnection(conn) a second time: mysql2 would put the connection in its free
     // list twice and later hand it to two callers at once.
-    const last = connection[kLastLease];
+    const last = record.last;
     if (last !== undefined && inFreeList(pool, connection)) return doubleRelease(state, last, above);
     return state.releaseConnection.call(pool, connection);
   }
   // Read before core.released(), which drops the checkout stack that a dirty release reports.
   const dirty = !lease.reclaimed && serverTransaction(connection) !== undefined ? core.dirtyReleased(lease, 'open', above).action : undefined;
   if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
-  connection[kLastLease] = lease;
   if (dirty !== undefined) return releaseDirty(state, pool, lease, connection, dirty);
   if (core.recycles && core.dueForRetirement(record) !== undefined) {
     // mysql2 hands the caller in its queue a fresh connection when this one leaves.
@@ -462,14 +459,13 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (typeof connection.threadId === 'number') record.pid = connection.threadId;
   if (typeof connection._isMariaDB === 'boolean') state.server.system ??= connection._isMariaDB ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
-  Object.defineProperty(connection, kLastLease, { value: undefined, writable: true, configurable: true });
   onCommandDone(connection, () => core.connectionActive(record));
   // mysql2 ignores a second release() of a connection; poolguard says where it happened.
   const release = connection.release;
   connection.release = function releaseOnce(this: ConnectionLike): void {
     // Checked first: a connection being released for the first time reads nothing else.
     if (this._released) {
-      const last = this[kLastLease];
+      const last = this[kRecord]?.last;
       if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
     }
     return release.call(this);

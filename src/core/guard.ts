@@ -1080,7 +1080,10 @@ export class GuardCore {
     }
     lease.acquiredAt = now;
     lease.conn = conn;
-    conn.lease = lease;
+    // The fields behind `conn.lease`, stored directly: the setter's branch would cost the hot path
+    // its inlining budget.
+    conn.last = lease;
+    conn.held = true;
     this.ledger.totals.checkouts++;
     this.ledger.open.push(lease);
     if (!conn.createTimed) {
@@ -1229,7 +1232,7 @@ export class GuardCore {
     const conn = lease.conn;
     if (conn !== undefined) {
       conn.uses++;
-      conn.lease = undefined;
+      conn.held = false;
       if (this.validates) conn.idleSince = this.clock.now();
     }
     if (lease.reported) this.#resolved(lease, this.clock.now());

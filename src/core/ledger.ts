@@ -27,7 +27,14 @@ export class ConnectionRecord {
    * `-Infinity` until then, so that a lease can tell whether anything happened while it held it.
    */
   lastActiveAt = -Infinity;
-  lease: Lease | undefined = undefined;
+  /**
+   * The lease last granted on it, kept after its release so that a second release can be named
+   * (mysql2). One slot with `held` rather than a second field: every checkout stores a young lease
+   * into this long-lived record, and each such store takes V8's write barrier slow path (~50
+   * instructions, benchmarks/RESULTS.md); a release then stores nothing but a boolean.
+   */
+  last: Lease | undefined = undefined;
+  held = false;
   /** When the lifetime policy retires it (`Infinity`: never). */
   retireAt = Infinity;
   /** Set by the first cause that decided to retire it; read when it is removed. */
@@ -44,6 +51,20 @@ export class ConnectionRecord {
     this.id = id;
     this.createdAt = now;
     this.idleSince = now;
+  }
+
+  /** The lease holding it now, or `undefined`. */
+  get lease(): Lease | undefined {
+    return this.held ? this.last : undefined;
+  }
+
+  set lease(lease: Lease | undefined) {
+    if (lease === undefined) {
+      this.held = false;
+    } else {
+      this.last = lease;
+      this.held = true;
+    }
   }
 }
 

@@ -13,16 +13,27 @@ export interface Linked<T> {
 
 export class LinkedList<T extends Linked<T>> {
   head: T | undefined = undefined;
-  tail: T | undefined = undefined;
+  /**
+   * The last item, or `undefined` when the head is the last (one item, or none). A removal may
+   * leave the head here too.
+   * Storing a young lease into this long-lived list costs V8 a write barrier's slow path (~50
+   * instructions each, benchmarks/RESULTS.md): a lone item, the usual case in a pool serving one
+   * checkout at a time, is stored once, as the head, instead of twice.
+   */
+  #tail: T | undefined = undefined;
   size = 0;
 
   push(item: T): void {
     item.list = this;
     item.next = undefined;
-    item.prev = this.tail;
-    if (this.tail === undefined) this.head = item;
-    else this.tail.next = item;
-    this.tail = item;
+    const last = this.#tail ?? this.head;
+    item.prev = last;
+    if (last === undefined) {
+      this.head = item;
+    } else {
+      last.next = item;
+      this.#tail = item;
+    }
     this.size++;
   }
 
@@ -31,7 +42,8 @@ export class LinkedList<T extends Linked<T>> {
     const { prev, next } = item;
     if (prev === undefined) this.head = next;
     else prev.next = next;
-    if (next === undefined) this.tail = prev;
+    // The last item leaves: the one before it is the last now (the head itself, or none, at most).
+    if (next === undefined) this.#tail = prev;
     else next.prev = prev;
     item.prev = item.next = undefined;
     item.list = undefined;
