@@ -73,7 +73,11 @@ export interface GuardOptions {
    * other adapters keep using. `0` (the default) waits for ever, as mysql2 does.
    */
   acquireTimeoutMs?: number;
-  /** Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. */
+  /**
+   * Fraction of eligible checkouts that capture a stack, in (0, 1]. Default `1`. With
+   * `captureStacks: 'adaptive'`, a value below 1 replaces its 1 in 64 and samples from the pool's
+   * first checkout on.
+   */
   stackSampleRate?: number;
   /**
    * Frames kept in a captured stack, 1–200, applied around each capture (the process's
