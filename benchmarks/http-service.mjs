@@ -236,8 +236,10 @@ async function instructionsPer(variant, route, n) {
     const server = await startServer(variant, true);
     // One request at a time: at concurrency 32 a valgrind-slowed server takes requests in batches
     // whose size varies from run to run, and per-batch work (writev, GC) made the count wander.
-    await load(server.port, route, { count: SMOKE ? 50 : arg('warm', 1_500), concurrency: 1 });
-    await load(server.port, route, { count, concurrency: 1 });
+    // --load-concurrency 32: the timed rounds' load, where most checkouts wait for a connection.
+    const concurrency = arg('load-concurrency', 1);
+    await load(server.port, route, { count: SMOKE ? 50 : arg('warm', 1_500), concurrency });
+    await load(server.port, route, { count, concurrency });
     await stop(server);
     const m = /Collected : (\d+)/.exec(server.stderr());
     if (!m) throw new Error(`no instruction count from callgrind: ${server.stderr().slice(-500)}`);
