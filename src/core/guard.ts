@@ -535,6 +535,15 @@ function transactionWords(transaction: 'open' | 'failed'): string {
     : 'Its session is inside a failed transaction (a statement failed and no ROLLBACK followed), which keeps every lock it took until ROLLBACK: other sessions that need those rows wait behind it.';
 }
 
+/**
+ * A lease its holder took explicitly (and so can forget) without a captured stack: no report can
+ * name its line. Managed leases (`pool.query()`, `use()`, a data layer's query) are released by
+ * their pool, so a missing stack there loses nothing.
+ */
+function unnamedExplicit(lease: Lease): boolean {
+  return lease.capture === undefined && !lease.managed;
+}
+
 /** Where a lease was taken: the one description reports, holder groups, snapshots and telemetry use. */
 export interface LeaseWhereabouts {
   /** `file:line:column` of the application's line, if the capture names one. */
@@ -643,6 +652,8 @@ export class GuardCore {
   readonly #adaptAfterMs: number;
   /** `'adaptive'`: every checkout is captured until this clock reading (`-Infinity`: sampling). */
   #everyUntil = -Infinity;
+  /** `'adaptive'`: the sampled plan captures 1 explicit checkout in this many. */
+  #adaptiveOneIn = 0;
   readonly #managedPlan: CapturePlan;
   readonly #captureRelease: StackCapturer;
   /**
@@ -689,6 +700,7 @@ export class GuardCore {
     this.#explicit = makeCapturePlan(config.captureStacks !== 'none', settings);
     if (config.captureStacks === 'adaptive') {
       const sampleRate = config.stackSampleRate < 1 ? config.stackSampleRate : ADAPTIVE_SAMPLE_RATE;
+      this.#adaptiveOneIn = Math.round(1 / sampleRate);
       const every = (this.#everyPlan = makeCapturePlan(true, { ...settings, sampleRate: 1 }));
       const sampled = (this.#sampledPlan = makeCapturePlan(true, { ...settings, sampleRate }));
       // The start: every checkout, counted, then sampling (unless `#adapt` has moved on to `every`).
@@ -1080,8 +1092,8 @@ export class GuardCore {
     }
     lease.acquiredAt = now;
     lease.conn = conn;
-    // The fields behind `conn.lease`, stored directly: the setter's branch would cost the hot path
-    // its inlining budget.
+    // The fields behind `conn.lease` (a getter): a setter's branch here cost the hot path its
+    // inlining budget (benchmarks/RESULTS.md, mysql2).
     conn.last = lease;
     conn.held = true;
     this.ledger.totals.checkouts++;
@@ -1133,7 +1145,7 @@ export class GuardCore {
     let message = `${poolMessage}\n${describeHolders(this.config.name, holders, this.ledger.leased, counts.max, waiting, busyWords(busyBy), this.#hooks.releaseWords)}`;
     // Explicit holders without a stack: the error cannot name their line, so it says how to get it.
     let unnamed = 0;
-    for (const list of [this.ledger.suspects, this.ledger.open]) for (const l of list) if (l.capture === undefined && !l.managed && l.kind !== 'statement') unnamed++;
+    for (const list of [this.ledger.suspects, this.ledger.open]) for (const l of list) if (unnamedExplicit(l)) unnamed++;
     const hint = unnamed > 0 ? this.#noStackHint(unnamed) : undefined;
     if (hint !== undefined) message += `\n${hint}`;
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: this.config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
@@ -1181,7 +1193,7 @@ export class GuardCore {
         return `${n} no stack because guard.captureStacks is 'none': set it to 'connect' to name the line of every checkout; meanwhile the holders' trace ids (err.holders) name their requests.`;
       case 'adaptive':
         return (
-          `${n} no stack: guard.captureStacks 'adaptive' (the default) captures 1 checkout in ${Math.round(1 / (this.config.stackSampleRate < 1 ? this.config.stackSampleRate : ADAPTIVE_SAMPLE_RATE))} ${this.config.stackSampleRate < 1 ? '' : `after the pool's first ${ADAPTIVE_START_CHECKOUTS.toLocaleString('en-US')} `}until a lease without one is held ` +
+          `${n} no stack: guard.captureStacks 'adaptive' (the default) captures 1 checkout in ${this.#adaptiveOneIn} ${this.config.stackSampleRate < 1 ? '' : `after the pool's first ${ADAPTIVE_START_CHECKOUTS.toLocaleString('en-US')} `}until a lease without one is held ` +
           `${formatDuration(this.#adaptAfterMs)}, then every checkout: the next leak from the same line is reported with its stack (pool.guard.on('leak'), the log). ` +
           `To name every holder at once, set guard.captureStacks: 'connect'.`
         );
@@ -1374,7 +1386,7 @@ export class GuardCore {
   #adapt(now: number): void {
     let found: Lease | undefined;
     for (let lease = this.ledger.open.head; lease !== undefined && now - lease.acquiredAt >= this.#adaptAfterMs; lease = lease.next) {
-      if (lease.capture === undefined && !lease.managed && lease.exempt === undefined) {
+      if (unnamedExplicit(lease) && lease.exempt === undefined) {
         found = lease;
         break;
       }
@@ -1388,7 +1400,7 @@ export class GuardCore {
           'adaptive capture',
           { pool: name, leaseId: found.id, heldMs: Math.round(now - found.acquiredAt) },
           `poolguard[${name}]: a ${found.kind}() lease without a stack has been held ${formatDuration(now - found.acquiredAt)} (guard.captureStacks: 'adaptive' samples ` +
-            `1 checkout in ${Math.round(1 / (this.config.stackSampleRate < 1 ? this.config.stackSampleRate : ADAPTIVE_SAMPLE_RATE))}); every checkout's stack is captured from now on, so a leak that recurs is reported with its line.`,
+            `1 checkout in ${this.#adaptiveOneIn}); every checkout's stack is captured from now on, so a leak that recurs is reported with its line.`,
         );
       }
       this.#everyUntil = now + this.#suspectAfterMs;
@@ -1484,7 +1496,7 @@ export class GuardCore {
     // The holder may keep it for ever: only the formatted stack stays (see LONG_HELD_MS).
     lease.capture = formattedCapture(lease.capture, this.#sites);
     lease.list?.remove(lease);
-    if (lease.conn !== undefined) lease.conn.lease = undefined;
+    if (lease.conn !== undefined) lease.conn.held = false;
     this.ledger.totals.reclaims++;
     if (lease.conn !== undefined) this.markRetiring(lease.conn, 'reclaimed');
     const { name, reclaimAfterMs } = this.config;
@@ -1548,7 +1560,7 @@ export class GuardCore {
         ` The pool replaces it; ${after}. Fix the missing release() at that line.`;
     }
     // 'adaptive' sampled this checkout out: say what happens next, and how to have every line now.
-    if (type !== 'leakResolved' && lease.capture === undefined && !lease.managed && lease.kind !== 'statement' && this.#everyPlan !== undefined && this.#explicit === this.#everyPlan) {
+    if (type !== 'leakResolved' && unnamedExplicit(lease) && this.#everyPlan !== undefined && this.#explicit === this.#everyPlan) {
       message +=
         ` Every checkout's stack has been captured since a lease without one passed ${formatDuration(this.#adaptAfterMs)} held: the next leak from the same line is reported with it. ` +
         `To capture every checkout from the start, set guard.captureStacks: 'connect' (2–4 µs per checkout).`;

@@ -57,15 +57,6 @@ export class ConnectionRecord {
   get lease(): Lease | undefined {
     return this.held ? this.last : undefined;
   }
-
-  set lease(lease: Lease | undefined) {
-    if (lease === undefined) {
-      this.held = false;
-    } else {
-      this.last = lease;
-      this.held = true;
-    }
-  }
 }
 
 /**
