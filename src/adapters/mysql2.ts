@@ -1,6 +1,5 @@
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { GuardCore, type PoolGuard } from '../core/guard.js';
@@ -8,7 +7,7 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
-import { createTelemetry } from '../otel/telemetry.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 
 // mysql2's own message for a pool that has ended, matched to tell the caller why.
@@ -202,17 +201,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     end: pool.end,
     server,
   };
-  core.useTelemetry(
-    createTelemetry(core, {
-      mode: config.telemetry,
-      meterProvider: config.meterProvider as MeterProvider | undefined,
-      tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      // Known once a connection has shaken hands: mysql2 reads it from the server's version string.
-      dbSystem: () => server.system,
-      countsRecordedElsewhere: false,
-      isClosed: () => pool._closed === true,
-    }),
-  );
+  // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
+  useGuardTelemetry(core, () => server.system, () => pool._closed === true);
   markGuarded(pool, core.handle);
   claimName(config.name, pool, () => pool._closed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   const target = pool as CorePoolLike & Record<string, unknown>;

@@ -8,9 +8,8 @@ import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.j
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason, type RetireReason } from '../core/recycle-policy.js';
-import { createTelemetry } from '../otel/telemetry.js';
+import { useGuardTelemetry } from '../otel/telemetry.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
@@ -211,16 +210,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
   });
-  core.useTelemetry(
-    createTelemetry(core, {
-      mode: config.telemetry,
-      meterProvider: config.meterProvider as MeterProvider | undefined,
-      tracerProvider: config.tracerProvider as TracerProvider | undefined,
-      dbSystem: 'postgresql',
-      countsRecordedElsewhere: instrumentedByOpenTelemetry(connect),
-      isClosed: () => (pool as { ended?: boolean }).ended === true,
-    }),
-  );
+  useGuardTelemetry(core, 'postgresql', () => (pool as { ended?: boolean }).ended === true, instrumentedByOpenTelemetry(connect));
   claimName(config.name, pool, () => (pool as { ended?: boolean }).ended === true || pool.ending === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };

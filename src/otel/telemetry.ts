@@ -70,9 +70,10 @@ export function createTelemetry(core: GuardCore, settings: TelemetrySettings): T
 
 /**
  * Gives the core telemetry from its own configuration (`guard.telemetry`, `guard.meterProvider`,
- * `guard.tracerProvider`), for a pool whose connection counts no other instrumentation records.
+ * `guard.tracerProvider`). `countsRecordedElsewhere`: see `TelemetrySettings` (pg's own
+ * instrumentation may record the connection counts).
  */
-export function useGuardTelemetry(core: GuardCore, dbSystem: string | undefined, isClosed: () => boolean): void {
+export function useGuardTelemetry(core: GuardCore, dbSystem: TelemetrySettings['dbSystem'], isClosed: () => boolean, countsRecordedElsewhere = false): void {
   const config = core.config;
   core.useTelemetry(
     createTelemetry(core, {
@@ -80,7 +81,7 @@ export function useGuardTelemetry(core: GuardCore, dbSystem: string | undefined,
       meterProvider: config.meterProvider as MeterProvider | undefined,
       tracerProvider: config.tracerProvider as TracerProvider | undefined,
       dbSystem,
-      countsRecordedElsewhere: false,
+      countsRecordedElsewhere,
       isClosed,
     }),
   );
