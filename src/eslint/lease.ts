@@ -20,6 +20,12 @@ export interface LeaseScope {
   readonly name: string;
   /** The function releases the lease somewhere, so it only lends it to the calls it passes it to. */
   readonly lends: boolean;
+  /**
+   * Callbacks that release the lease when the function itself never does (callback-style code:
+   * `connection.query(sql, (error, rows) => { … connection.release() … })`): the release must be on
+   * every path of each of them too.
+   */
+  readonly continuations: readonly ESTree.Function[];
 }
 
 type Owner = ESTree.Program | ESTree.ArrowFunctionExpression | ESTree.FunctionExpression | ESTree.FunctionDeclaration;
@@ -135,6 +141,12 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     }
   }
   const lends = releaseCalls.size > 0;
+  const releasesItself = [...releaseCalls].some((call) => {
+    let node = parentOf(call);
+    while (node && node !== owner && !isFunction(node)) node = parentOf(node);
+    return node === owner;
+  });
+  const continuations = releasesItself ? [] : ([...releasingFunctions] as ESTree.Function[]);
 
   const isLeaseRef = (node: ESTree.Node): boolean => leaseRefs.has(node);
   const mentionsLease = (fn: ESTree.Node): boolean => [...leaseRefs].some((r) => r !== fn && within(r, fn));
@@ -213,7 +225,7 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     },
   };
   const body = owner.type === 'Program' ? owner.body : owner.body;
-  return { owner, body, model, name: variable.name, lends };
+  return { owner, body, model, name: variable.name, lends, continuations };
 }
 
 /** Whether this reference's value goes somewhere else: a call's argument, a return, a store. */

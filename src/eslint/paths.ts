@@ -497,11 +497,25 @@ function isTrue(node: ESTree.Node): boolean {
   return n.type === 'Literal' && Boolean(n.value);
 }
 
-/** `await new Promise((resolve) => …)` with no reject parameter, and `await` of a literal, cannot throw here. */
+/**
+ * Awaits that cannot reject: `new Promise((resolve) => …)` with no reject parameter, a promise
+ * whose rejection a `.catch(() => …)` handler absorbs (`await client.query('ROLLBACK').catch(() => {})`),
+ * `Promise.allSettled(…)`, a literal.
+ */
 function cannotReject(node: ESTree.Node): boolean {
   const n = unwrap(node);
   if (n.type === 'Literal' || (n.type === 'Identifier' && n.name === 'undefined')) return true;
+  if (n.type === 'CallExpression') {
+    const callee = unwrap(n.callee);
+    if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier') return false;
+    if (callee.property.name === 'catch') return isInlineFunction(n.arguments[0]);
+    return callee.property.name === 'allSettled' && callee.object.type === 'Identifier' && callee.object.name === 'Promise';
+  }
   if (n.type !== 'NewExpression' || n.callee.type !== 'Identifier' || n.callee.name !== 'Promise') return false;
   const executor = n.arguments[0];
-  return (executor?.type === 'ArrowFunctionExpression' || executor?.type === 'FunctionExpression') && executor.params.length < 2;
+  return isInlineFunction(executor) && executor.params.length < 2;
+}
+
+function isInlineFunction(node: ESTree.Node | undefined): node is ESTree.ArrowFunctionExpression | ESTree.FunctionExpression {
+  return node?.type === 'ArrowFunctionExpression' || node?.type === 'FunctionExpression';
 }

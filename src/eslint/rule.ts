@@ -99,6 +99,9 @@ export const releaseOnEveryPath: Rule.RuleModule = {
         const scope = leaseScope(site, sourceCode);
         if (!scope) return;
         const exits = analyzeLease(scope.body, scope.model, sourceCode.visitorKeys);
+        for (const callback of scope.continuations) {
+          exits.push(...analyzeLease(callback.body, { ...scope.model, initial: OPEN, opensAt: undefined }, sourceCode.visitorKeys));
+        }
         const leaks = exits.filter((e) => e.state & OPEN);
         if (leaks.length === 0) return;
         const transaction = site.spec.kind === 'transaction';
