@@ -36,13 +36,15 @@ mkdir "$consumer"
 cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$repo/scripts/consumer/checks.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
+cp "$repo/scripts/consumer/leaky.mjs" "$repo/scripts/consumer/eslint.config.mjs" "$repo/scripts/consumer/eslint.config.cjs" \
+  "$repo/scripts/consumer/eslint-config.ts" "$consumer/"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
 # typescript 5.9 beside the pinned one: node10 resolution is what TypeScript 5.9 projects (NestJS's
 # default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off (the
 # declarations must not need it).
 (cd "$consumer" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
-  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" \
+  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" \
   "typescript-5.9@npm:typescript@5.9.3")
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
@@ -51,6 +53,20 @@ echo "== the poolguard command"
 usage="$(cd "$consumer" && npx --no-install poolguard --help)"
 grep -q '^Usage: poolguard ' <<<"$usage" || { echo "poolguard --help printed: $usage" >&2; exit 1; }
 echo "poolguard --help: ok"
+
+echo "== poolguard/eslint in ESLint $(pinned eslint): the leak in leaky.mjs found, the fixed handler not"
+for config in eslint.config.mjs eslint.config.cjs; do
+  set +e
+  json="$(cd "$consumer" && npx --no-install eslint --config "$config" --format json leaky.mjs)"
+  code=$?
+  set -e
+  found="$(node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const f of r) for (const m of f.messages) console.log(`${m.line}:${m.column} ${m.ruleId} ${m.message}`)' <<<"$json" || echo "$json")"
+  expected='4:24 poolguard/release-on-every-path pool.connect() at line 4 is not released on every path (the return at line 6 leaves it checked out): use "await using client = await pool.connect()" (Node 24+) or release it in a finally block.'
+  if [ "$code" -ne 1 ] || [ "$found" != "$expected" ]; then
+    echo "eslint --config $config exited $code and found:" >&2; echo "$found" >&2; exit 1
+  fi
+  echo "$config: ok (${found%% pool.connect*})"
+done
 
 echo "== type-check under each moduleResolution"
 tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
@@ -63,12 +79,12 @@ EOF
   echo "-- $label: $(node "$consumer/node_modules/$ts/bin/tsc" -v), module $module, moduleResolution $resolution"
   (cd "$consumer" && node "node_modules/$ts/bin/tsc" -p "tsconfig.$label.json")
 }
-tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts
+tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts eslint-config.ts
 noInterop=', "esModuleInterop": false, "allowSyntheticDefaultImports": false'
-tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts
-tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts
-tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts
-tsc_check node16 typescript node16 node16 '' types.ts types.mts
-tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts
-tsc_check bundler typescript esnext bundler '' types.ts
+tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts eslint-config.ts
+tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts eslint-config.ts
+tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts eslint-config.ts
+tsc_check node16 typescript node16 node16 '' types.ts types.mts eslint-config.ts
+tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts eslint-config.ts
+tsc_check bundler typescript esnext bundler '' types.ts eslint-config.ts
 echo "package: ok"
