@@ -51,10 +51,13 @@ export const CHECKOUT_METHODS: Readonly<Record<string, CheckoutMethod>> = {
 
 /** Methods on the lease that end it, by kind. */
 export const SELF_RELEASE: Readonly<Record<LeaseKind, ReadonlySet<string>>> = {
-  // end() releases a mysql or mysql2 pool connection (with a deprecation warning); destroy() removes it.
-  connection: new Set(['release', 'destroy', 'end']),
+  // end() releases a mysql or mysql2 pool connection (with a deprecation warning); destroy() removes
+  // it; close() returns an oracledb pool connection. close, quit and disconnect also end what another
+  // library's connect() gives (a Redis or AMQP connection): whatever ends it, it is not a leak.
+  connection: new Set(['release', 'destroy', 'end', 'close', 'quit', 'disconnect']),
   resource: new Set(['release']),
-  transaction: new Set(['commit', 'rollback']),
+  // close() ends a libsql transaction (rolling it back).
+  transaction: new Set(['commit', 'rollback', 'close']),
 };
 
 /** Methods on a pool that end the lease given as their first argument. */
@@ -175,9 +178,12 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
   return undefined;
 }
 
-/** pg's `Client` connects with no lease: `const c = await client.connect()` on a `new Client()` is not a checkout. */
+/**
+ * A client connects with no lease: `await client.connect()` on a `new pg.Client()`, node-redis's
+ * `await createClient().connect()`, mssql's `await new sql.ConnectionPool(cfg).connect()`.
+ */
 function skipClient(call: ESTree.CallExpression, sourceCode: SourceCode, site: CheckoutSite): CheckoutSite | undefined {
-  return site.method === 'connect' && receiverKind(call, sourceCode) === 'client' ? undefined : site;
+  return receiverKind(call, sourceCode) === 'client' ? undefined : site;
 }
 
 /** `node.promise` (tarn's acquire().promise). */
@@ -221,11 +227,42 @@ export function variableOf(id: ESTree.Identifier, sourceCode: SourceCode): Scope
 
 const POOL_FACTORIES = new Set(['createPool', 'createPoolCluster', 'guard']);
 
-/** What the receiver was built as, where a `new X()` or factory call in this file says: a pool, a client, or unknown. */
+function calleeName(node: ESTree.Node): string {
+  const callee = unwrap(node);
+  if (callee.type === 'Identifier') return callee.name;
+  return callee.type === 'MemberExpression' && callee.property.type === 'Identifier' ? callee.property.name : '';
+}
+
+/**
+ * A receiver built in the same expression (`new sql.ConnectionPool(cfg).connect()`,
+ * `createClient().on('error', log).connect()`): connecting it opens it, it is not a checkout from a
+ * pool that already exists.
+ */
+function isFresh(receiver: ESTree.Node): boolean {
+  for (let node = unwrap(receiver); ; ) {
+    if (node.type === 'NewExpression') return true;
+    if (node.type === 'CallExpression') {
+      if (/client/i.test(calleeName(node.callee))) return true;
+      const callee = unwrap(node.callee);
+      if (callee.type !== 'MemberExpression') return false;
+      node = unwrap(callee.object);
+    } else if (node.type === 'MemberExpression') {
+      node = unwrap(node.object);
+    } else {
+      return false;
+    }
+  }
+}
+
+/**
+ * What the receiver was built as, where this file says: a pool (`new Pool()`, `createPool()`), a
+ * client (`new pg.Client()`, `createClient()`, or built in the call's own expression), or unknown.
+ */
 function receiverKind(call: ESTree.CallExpression, sourceCode: SourceCode): 'pool' | 'client' | 'unknown' {
   const callee = unwrap(call.callee);
   if (callee.type !== 'MemberExpression') return 'unknown';
   const object = unwrap(callee.object);
+  if (isFresh(object)) return 'client';
   if (object.type !== 'Identifier') return 'unknown';
   const variable = variableOf(object, sourceCode);
   if (!variable) return 'unknown';
@@ -234,11 +271,11 @@ function receiverKind(call: ESTree.CallExpression, sourceCode: SourceCode): 'poo
     let init = unwrap(value);
     if (init.type === 'AwaitExpression') init = unwrap(init.argument);
     if (init.type !== 'NewExpression' && init.type !== 'CallExpression') continue;
-    const target = unwrap(init.callee);
-    const name = target.type === 'Identifier' ? target.name : target.type === 'MemberExpression' && target.property.type === 'Identifier' ? target.property.name : '';
+    const name = calleeName(init.callee);
     if (init.type === 'NewExpression' && /Pool$/.test(name)) return 'pool';
     if (init.type === 'NewExpression' && /Client$/.test(name)) return 'client';
     if (init.type === 'CallExpression' && POOL_FACTORIES.has(name)) return 'pool';
+    if (init.type === 'CallExpression' && /client/i.test(name)) return 'client';
   }
   return 'unknown';
 }

@@ -108,8 +108,19 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     const parent = parentOf(value);
     if (!parent) continue;
     if (parent.type === 'MemberExpression' && parent.object === value && !parent.computed && parent.property.type === 'Identifier') {
+      if (!selfRelease.has(parent.property.name)) continue;
       const call = parentOf(parent);
-      if (call?.type === 'CallExpression' && call.callee === parent && selfRelease.has(parent.property.name)) releaseCalls.add(call);
+      if (call?.type === 'CallExpression' && call.callee === parent) {
+        releaseCalls.add(call);
+      } else if (call?.type === 'CallExpression' && call.arguments.includes(parent)) {
+        // Handed as the callback that releases: knex's `.then(trx.commit).catch(trx.rollback)`.
+        releaseCalls.add(call);
+      } else if (call?.type === 'MemberExpression' && call.object === parent) {
+        // `res.on('finish', client.release.bind(client))`.
+        const bind = parentOf(call);
+        const outer = bind && parentOf(bind);
+        if (bind?.type === 'CallExpression' && bind.callee === call && outer?.type === 'CallExpression' && outer.arguments.includes(bind)) releaseCalls.add(outer);
+      }
     } else if (parent.type === 'CallExpression' && parent.arguments[0] === value) {
       const callee = unwrap(parent.callee);
       if (callee.type === 'MemberExpression' && callee.property.type === 'Identifier' && POOL_RELEASE.has(callee.property.name)) releaseCalls.add(parent);

@@ -386,6 +386,105 @@ js.run('release-on-every-path (JavaScript)', rule, {
           conn.release();
         });`,
     },
+    {
+      name: 'other libraries that connect without a pool lease: node-redis, mssql',
+      code: `
+        import { createClient } from 'redis';
+        import sql from 'mssql';
+        const redis = await createClient().on('error', (err) => console.error(err)).connect();
+        const mssqlPool = await new sql.ConnectionPool(config).connect();
+        export async function cache() {
+          const other = createClient();
+          const connected = await other.connect();
+          return connected.get('k');
+        }`,
+    },
+    {
+      name: 'oracledb and libsql: close() ends the connection and the transaction',
+      code: `
+        async function oracle() {
+          const conn = await pool.getConnection();
+          try {
+            return await conn.execute('SELECT 1 FROM dual');
+          } finally {
+            await conn.close();
+          }
+        }
+        async function libsql(client) {
+          const tx = await client.transaction('write');
+          try {
+            await tx.execute('INSERT INTO t VALUES (1)');
+            await tx.commit();
+          } finally {
+            tx.close();
+          }
+        }`,
+    },
+    {
+      name: "Knex's promise idiom: commit and rollback handed to the chain; a bound release as a listener",
+      code: `
+        async function place(order) {
+          const trx = await knex.transaction();
+          return trx('orders').insert(order).then(trx.commit).catch(trx.rollback);
+        }
+        async function stream(req, res) {
+          const client = await pool.connect();
+          res.on('close', client.release.bind(client));
+          client.query(new QueryStream('SELECT 1')).pipe(res);
+        }`,
+    },
+    {
+      name: 'a retry loop: each attempt releases in finally',
+      code: `
+        async function withRetry(fn) {
+          for (let attempt = 1; ; attempt++) {
+            const client = await pool.connect();
+            try {
+              return await fn(client);
+            } catch (err) {
+              if (attempt >= 3 || !isTransient(err)) throw err;
+            } finally {
+              client.release();
+            }
+          }
+        }`,
+    },
+    {
+      name: "the demo's order handler, fixed: the stock check moved inside the try",
+      code: `
+        const routes = {
+          'POST /orders': async (_, body) => {
+            const { productId, qty = 1 } = body;
+            const client = await pool.connect();
+            try {
+              const { rows } = await client.query('SELECT stock FROM products WHERE id = $1', [productId]);
+              if (rows.length === 0 || rows[0].stock < qty) {
+                return [409, { error: 'out of stock' }];
+              }
+              await client.query('BEGIN');
+              const order = await client.query('INSERT INTO orders (product_id, qty) VALUES ($1, $2) RETURNING id', [productId, qty]);
+              await client.query('COMMIT');
+              return [201, { orderId: order.rows[0].id }];
+            } catch (err) {
+              await client.query('ROLLBACK').catch(() => {});
+              throw err;
+            } finally {
+              client.release();
+            }
+          },
+        };`,
+    },
+    {
+      name: 'released by .then(onSuccess, onError) callbacks, each on every path',
+      code: `
+        async function rows(sql) {
+          const client = await pool.connect();
+          return client.query(sql).then(
+            (r) => { client.release(); return r.rows; },
+            (e) => { client.release(e); throw e; },
+          );
+        }`,
+    },
   ],
   invalid: [
     {
