@@ -126,6 +126,8 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
   const method = methodName(call);
   const spec = method === undefined ? undefined : CHECKOUT_METHODS[method];
   if (!method || !spec) return undefined;
+  const receiver = receiverKind(call, method, sourceCode);
+  if (receiver === 'client' || receiver === 'module' || receiver === 'self') return undefined;
   const args = call.arguments;
   const last = callbackOf(args[args.length - 1]);
   if (spec.callback && last && last.params.length >= 2 && (method !== 'connect' || args.length === 1)) {
@@ -152,7 +154,9 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
   const then = thenCallback(node);
   if (then && !spec.sync) {
     const leaseParam = identifier(then.params[0]);
-    return leaseParam ? { call, method, spec, form: 'then', receiver: then, leaseParam } : undefined;
+    if (leaseParam) return { call, method, spec, form: 'then', receiver: then, leaseParam };
+    // `pool.connect().then(() => console.log('connected'))`: the client is dropped.
+    return then.params.length === 0 && receiver === 'pool' ? { call, method, spec, form: 'discarded' } : undefined;
   }
   let opensAt: ESTree.Node = node;
   if (!spec.sync) {
@@ -167,23 +171,15 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
     const declaration = parentOf(parent) as ESTree.VariableDeclaration;
     const kind: string = declaration.kind;
     if (kind === 'using' || kind === 'await using') return { ...base, form: 'using' };
-    return skipClient(call, sourceCode, { ...base, form: 'bound', binding: parent.id });
+    return { ...base, form: 'bound', binding: parent.id };
   }
   if (parent?.type === 'AssignmentExpression' && parent.right === node && parent.operator === '=' && parent.left.type === 'Identifier') {
-    return skipClient(call, sourceCode, { ...base, form: 'bound', binding: parent.left });
+    return { ...base, form: 'bound', binding: parent.left };
   }
-  if (parent?.type === 'ExpressionStatement' && !spec.sync && receiverKind(call, sourceCode) === 'pool') {
+  if (parent?.type === 'ExpressionStatement' && !spec.sync && receiver === 'pool') {
     return { ...base, form: 'discarded' };
   }
   return undefined;
-}
-
-/**
- * A client connects with no lease: `await client.connect()` on a `new pg.Client()`, node-redis's
- * `await createClient().connect()`, mssql's `await new sql.ConnectionPool(cfg).connect()`.
- */
-function skipClient(call: ESTree.CallExpression, sourceCode: SourceCode, site: CheckoutSite): CheckoutSite | undefined {
-  return receiverKind(call, sourceCode) === 'client' ? undefined : site;
 }
 
 /** `node.promise` (tarn's acquire().promise). */
@@ -254,24 +250,46 @@ function isFresh(receiver: ESTree.Node): boolean {
   }
 }
 
+/** What the receiver is, where this file says; anything but `pool` and `unknown` takes no checkout. */
+type ReceiverKind = 'pool' | 'client' | 'module' | 'self' | 'unknown';
+
 /**
- * What the receiver was built as, where this file says: a pool (`new Pool()`, `createPool()`), a
- * client (`new pg.Client()`, `createClient()`, or built in the call's own expression), or unknown.
+ * A package's own module (`import amqp from 'amqplib'`, `require('faktory-worker')`): its connect()
+ * opens a client for the caller to keep, not a lease from a pool the caller built. A relative
+ * path, an absolute one and the `@/`, `~/` and `#` aliases, or a path with a slash that is not
+ * a scoped package, are the application's own modules, which may well export its pool.
  */
-function receiverKind(call: ESTree.CallExpression, sourceCode: SourceCode): 'pool' | 'client' | 'unknown' {
+function isPackage(specifier: unknown): boolean {
+  if (typeof specifier !== 'string' || /^(\.|\/|@\/|~|#)/.test(specifier)) return false;
+  return specifier.startsWith('@') ? specifier.split('/').length === 2 : !specifier.includes('/');
+}
+
+/**
+ * What the receiver is: a pool (`new Pool()`, `createPool()`); a client (`new pg.Client()`,
+ * `createClient()`, or built in the call's own expression), which connects with no lease; a
+ * package's module; `this`, whose connect() or acquire() is its class's own design (TypeORM's query
+ * runner hands out the connection it holds), except createQueryRunner(), which always leases; or
+ * unknown.
+ */
+function receiverKind(call: ESTree.CallExpression, method: string, sourceCode: SourceCode): ReceiverKind {
   const callee = unwrap(call.callee);
   if (callee.type !== 'MemberExpression') return 'unknown';
   const object = unwrap(callee.object);
+  if (object.type === 'ThisExpression') return method === 'createQueryRunner' ? 'unknown' : 'self';
   if (isFresh(object)) return 'client';
   if (object.type !== 'Identifier') return 'unknown';
   const variable = variableOf(object, sourceCode);
   if (!variable) return 'unknown';
+  for (const def of variable.defs) {
+    if (def.type === 'ImportBinding' && isPackage((def.parent as ESTree.ImportDeclaration).source.value)) return 'module';
+  }
   const written = variable.references.map((r) => r.writeExpr).filter((w): w is ESTree.Expression => Boolean(w));
   for (const value of written) {
     let init = unwrap(value);
     if (init.type === 'AwaitExpression') init = unwrap(init.argument);
     if (init.type !== 'NewExpression' && init.type !== 'CallExpression') continue;
     const name = calleeName(init.callee);
+    if (init.type === 'CallExpression' && name === 'require' && isPackage((init.arguments[0] as ESTree.Literal | undefined)?.value)) return 'module';
     if (init.type === 'NewExpression' && /Pool$/.test(name)) return 'pool';
     if (init.type === 'NewExpression' && /Client$/.test(name)) return 'client';
     if (init.type === 'CallExpression' && POOL_FACTORIES.has(name)) return 'pool';

@@ -9,7 +9,7 @@
  */
 import type * as ESTree from 'estree';
 import type { Scope, SourceCode } from 'eslint';
-import { POOL_RELEASE, SELF_RELEASE, isFunction, parentOf, variableOf, type CheckoutSite } from './checkouts.js';
+import { CHECKOUT_METHODS, POOL_RELEASE, SELF_RELEASE, isFunction, parentOf, variableOf, type CheckoutSite } from './checkouts.js';
 import { NONE, OPEN, unwrap, type LeaseModel } from './paths.js';
 
 /** The function (or module) a checkout belongs to, and its model; nothing when the lease is not this code's. */
@@ -26,6 +26,8 @@ export interface LeaseScope {
    * every path of each of them too.
    */
   readonly continuations: readonly ESTree.Function[];
+  /** The lease is called as a function (async-mutex's acquire() gives the release function). */
+  readonly calledAsFunction: boolean;
 }
 
 type Owner = ESTree.Program | ESTree.ArrowFunctionExpression | ESTree.FunctionExpression | ESTree.FunctionDeclaration;
@@ -86,6 +88,13 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     variable = variableOf(site.binding, sourceCode);
     // Declared outside this function (a module-level `let`, a closure's variable): stored, not this function's.
     if (!variable || variable.scope.variableScope.block !== owner) return undefined;
+    // A parameter, or a variable that also holds something other than a checkout (`runner = given ??
+    // …`, `client = external`): on some paths the lease is the caller's, and whether this function
+    // releases it depends on a flag the analysis cannot correlate.
+    if (variable.defs.some((d) => d.type === 'Parameter')) return undefined;
+    for (const ref of variable.references) {
+      if (ref.isWrite() && !(ref.writeExpr && (isNullish(ref.writeExpr) || isCheckout(ref.writeExpr)))) return undefined;
+    }
   } else if (site.receiver && site.leaseParam) {
     owner = site.receiver;
     const params = sourceCode.getDeclaredVariables(site.receiver);
@@ -235,8 +244,35 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
       return n.type === 'MemberExpression' && leaseRefs.has(unwrap(n.object)) && n.property.type === 'Identifier' && SETTLED_TESTS.has(n.property.name);
     },
   };
-  const body = owner.type === 'Program' ? owner.body : owner.body;
-  return { owner, body, model, name: variable.name, lends, continuations };
+  const calledAsFunction = [...leaseRefs].some((ref) => {
+    const value = carried(ref);
+    const parent = parentOf(value);
+    return parent?.type === 'CallExpression' && parent.callee === value;
+  });
+  return { owner, body: owner.body, model, name: variable.name, lends, continuations, calledAsFunction };
+}
+
+function isNullish(node: ESTree.Node): boolean {
+  const n = unwrap(node);
+  return (n.type === 'Literal' && n.value === null) || (n.type === 'Identifier' && n.name === 'undefined');
+}
+
+/** `await pool.connect()`, `pool.acquire().promise`, `db.startTransaction().execute()`: a checkout's value. */
+function isCheckout(node: ESTree.Node): boolean {
+  let n = unwrap(node);
+  if (n.type === 'AwaitExpression') n = unwrap(n.argument);
+  for (;;) {
+    if (n.type === 'MemberExpression') {
+      n = unwrap(n.object);
+    } else if (n.type === 'CallExpression') {
+      const callee = unwrap(n.callee);
+      if (callee.type !== 'MemberExpression') return false;
+      if (callee.property.type === 'Identifier' && Object.hasOwn(CHECKOUT_METHODS, callee.property.name)) return true;
+      n = unwrap(callee.object);
+    } else {
+      return false;
+    }
+  }
 }
 
 /** Whether this reference's value goes somewhere else: a call's argument, a return, a store. */

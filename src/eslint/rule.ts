@@ -58,8 +58,8 @@ function calleeText(sourceCode: SourceCode, site: CheckoutSite): { call: string;
   return { call: `${text(sourceCode, callee)}()`, receiver };
 }
 
-function releaseAdvice(site: CheckoutSite, receiver: string, name: string): string {
-  if (site.method === 'acquire') return `${receiver}.release(${name})`;
+function releaseAdvice(site: CheckoutSite, receiver: string, name: string, calledAsFunction: boolean): string {
+  if (site.method === 'acquire') return calledAsFunction ? `${name}()` : `${receiver}.release(${name})`;
   if (site.method === 'acquireConnection') return `${receiver}.releaseConnection(${name})`;
   if (site.method === 'createQueryRunner') return `await ${name}.release()`;
   return `${name}.release()`;
@@ -108,7 +108,7 @@ export const releaseOnEveryPath: Rule.RuleModule = {
         leaks.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind] || lineOf(a.node) - lineOf(b.node));
         const path = describe(leaks[0]!, scope.owner, scope.name);
         const name = scope.name;
-        const release = releaseAdvice(site, receiver, name);
+        const release = releaseAdvice(site, receiver, name, scope.calledAsFunction);
         const data = {
           call,
           line: String(line),

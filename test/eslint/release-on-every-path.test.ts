@@ -485,6 +485,52 @@ js.run('release-on-every-path (JavaScript)', rule, {
           );
         }`,
     },
+    {
+      name: "a class's own connect() on this (TypeORM's query runner hands out the connection it holds)",
+      code: `
+        class Runner {
+          async query(sql) {
+            const connection = await this.connect();
+            return new Promise((ok, fail) => connection.query(sql, (err, rows) => (err ? fail(err) : ok(rows))));
+          }
+        }`,
+    },
+    {
+      name: 'a lease the caller may have given: a parameter, or a variable that also holds a given client',
+      code: `
+        async function cache(queryRunner) {
+          const own = queryRunner === undefined;
+          if (own) queryRunner = dataSource.createQueryRunner();
+          try {
+            await queryRunner.query('SELECT 1');
+          } finally {
+            if (own) await queryRunner.release();
+          }
+        }
+        async function run(external) {
+          let client = external;
+          if (!client) client = await pool.connect();
+          try {
+            await client.query('SELECT 1');
+          } finally {
+            if (!external) client.release();
+          }
+        }`,
+    },
+    {
+      name: "a package's own connect(): amqplib, faktory (a connection kept for the process)",
+      code: `
+        import amqp from 'amqplib';
+        const faktory = require('faktory-worker');
+        let channel;
+        export async function start() {
+          const conn = await amqp.connect();
+          conn.on('error', (err) => console.error(err));
+          channel = await conn.createChannel();
+          const client = await faktory.connect();
+          await client.push({ jobType: 'x' });
+        }`,
+    },
   ],
   invalid: [
     {
@@ -758,6 +804,28 @@ js.run('release-on-every-path (JavaScript)', rule, {
           return { status: 200 };
         }`,
       errors: [error(/^dataSource\.createQueryRunner\(\) at line 3 is not released on every path \(the return at line 5 leaves it checked out\): release it in a finally block \(await runner\.release\(\)\)\.$/)],
+    },
+    {
+      name: "the tutorials' connection test: pool.connect().then(() => …) drops the client",
+      code: `
+        import pg from 'pg';
+        const pool = new pg.Pool();
+        pool.connect().then(() => console.log('Connected to PostgreSQL')).catch((err) => console.error(err));`,
+      errors: [error(/^pool\.connect\(\) at line 4 checks out a connection and drops it/)],
+    },
+    {
+      name: 'async-mutex: an await between acquire() and the try',
+      code: `
+        async function query(sql) {
+          const release = await this.lock.acquire();
+          await this.broadcaster.broadcast('BeforeQuery', sql);
+          try {
+            return await this.run(sql);
+          } finally {
+            release();
+          }
+        }`,
+      errors: [error(/^this\.lock\.acquire\(\) at line 3 is not released on every path \(an error at the await on line 4 leaves it checked out\): release it in a finally block \(release\(\)\)\.$/)],
     },
     {
       name: 'a script that never releases before the end of the module',
