@@ -277,6 +277,8 @@ function receiverKind(call: ESTree.CallExpression, method: string, sourceCode: S
   const object = unwrap(callee.object);
   if (object.type === 'ThisExpression') return method === 'createQueryRunner' ? 'unknown' : 'self';
   if (isFresh(object)) return 'client';
+  // TypeORM: a query runner's connect() gives the connection the runner holds until its release().
+  if (object.type === 'MemberExpression' && /queryRunner$/i.test(calleeName(object))) return 'client';
   if (object.type !== 'Identifier') return 'unknown';
   const variable = variableOf(object, sourceCode);
   if (!variable) return 'unknown';
@@ -293,7 +295,7 @@ function receiverKind(call: ESTree.CallExpression, method: string, sourceCode: S
     if (init.type === 'NewExpression' && /Pool$/.test(name)) return 'pool';
     if (init.type === 'NewExpression' && /Client$/.test(name)) return 'client';
     if (init.type === 'CallExpression' && POOL_FACTORIES.has(name)) return 'pool';
-    if (init.type === 'CallExpression' && /client/i.test(name)) return 'client';
+    if (init.type === 'CallExpression' && (/client/i.test(name) || name === 'createQueryRunner')) return 'client';
   }
   return 'unknown';
 }
