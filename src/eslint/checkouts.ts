@@ -4,8 +4,8 @@
  * (returned, passed on, stored on an object: then it is not this function's to release).
  */
 import type * as ESTree from 'estree';
-import type { Rule, Scope, SourceCode } from 'eslint';
-import { unwrap } from './paths.js';
+import type { SourceCode } from 'eslint';
+import { climb, isInlineFunction, parentOf, unwrap, variableOf } from './ast.js';
 
 /** What the lease is, which decides what ends it and what the message advises. */
 export type LeaseKind = 'connection' | 'resource' | 'transaction';
@@ -86,35 +86,14 @@ export interface CheckoutSite {
   readonly executed?: boolean;
 }
 
-type FunctionNode = ESTree.ArrowFunctionExpression | ESTree.FunctionExpression | ESTree.FunctionDeclaration;
-
-/** Whether `node` is a function expression or declaration. */
-export function isFunction(node: ESTree.Node | null | undefined): node is FunctionNode {
-  return node?.type === 'ArrowFunctionExpression' || node?.type === 'FunctionExpression' || node?.type === 'FunctionDeclaration';
-}
-
-/** The node's parent as ESLint links it. */
-export function parentOf(node: ESTree.Node): ESTree.Node | null {
-  return (node as Rule.Node).parent ?? null;
-}
-
-/** The outermost node that carries `node`'s value unchanged (TypeScript's wrappers, optional chains). */
-function climb(node: ESTree.Node): ESTree.Node {
-  let current = node;
-  for (let parent = parentOf(current); parent && (parent.type === 'ChainExpression' || unwrap(parent) !== parent); parent = parentOf(current)) {
-    current = parent;
-  }
-  return current;
-}
-
 function methodName(call: ESTree.CallExpression): string | undefined {
   const callee = unwrap(call.callee);
   if (callee.type !== 'MemberExpression' || callee.computed || callee.property.type !== 'Identifier') return undefined;
   return callee.property.name;
 }
 
-function callbackOf(node: ESTree.Node | undefined): ESTree.ArrowFunctionExpression | ESTree.FunctionExpression | undefined {
-  return node?.type === 'ArrowFunctionExpression' || node?.type === 'FunctionExpression' ? node : undefined;
+function inlineFunction(node: ESTree.Node | undefined): ESTree.ArrowFunctionExpression | ESTree.FunctionExpression | undefined {
+  return isInlineFunction(node) ? node : undefined;
 }
 
 function identifier(node: ESTree.Node | undefined): ESTree.Identifier | undefined {
@@ -129,7 +108,7 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
   const receiver = receiverKind(call, method, sourceCode);
   if (receiver === 'client' || receiver === 'module' || receiver === 'self') return undefined;
   const args = call.arguments;
-  const last = callbackOf(args[args.length - 1]);
+  const last = inlineFunction(args[args.length - 1]);
   if (spec.callback && last && last.params.length >= 2 && (method !== 'connect' || args.length === 1)) {
     const leaseParam = identifier(last.params[1]);
     if (!leaseParam) return undefined;
@@ -138,7 +117,7 @@ export function findCheckout(call: ESTree.CallExpression, sourceCode: SourceCode
     return { call, method, spec, form: 'callback', receiver: last, leaseParam, ...(errorParam && { errorParam }), ...(doneParam && { doneParam }) };
   }
   // A function argument is a callback form that releases by itself (knex.transaction(async (trx) => …)).
-  if (args.some((a) => callbackOf(a))) return undefined;
+  if (args.some((a) => inlineFunction(a))) return undefined;
   if (spec.noArguments && args.length > 0) return undefined;
 
   let node = climb(call);
@@ -209,16 +188,7 @@ function thenCallback(node: ESTree.Node): ESTree.ArrowFunctionExpression | ESTre
   if (member?.type !== 'MemberExpression' || member.object !== node || member.property.type !== 'Identifier' || member.property.name !== 'then') return undefined;
   const call = parentOf(member);
   if (call?.type !== 'CallExpression' || call.callee !== member) return undefined;
-  return callbackOf(call.arguments[0]);
-}
-
-/** The variable an identifier refers to, by the scopes ESLint built. */
-export function variableOf(id: ESTree.Identifier, sourceCode: SourceCode): Scope.Variable | undefined {
-  for (let scope: Scope.Scope | null = sourceCode.getScope(id); scope; scope = scope.upper) {
-    const variable = scope.set.get(id.name);
-    if (variable) return variable;
-  }
-  return undefined;
+  return inlineFunction(call.arguments[0]);
 }
 
 const POOL_FACTORIES = new Set(['createPool', 'createPoolCluster', 'guard']);

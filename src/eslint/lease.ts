@@ -9,8 +9,9 @@
  */
 import type * as ESTree from 'estree';
 import type { Scope, SourceCode } from 'eslint';
-import { CHECKOUT_METHODS, POOL_RELEASE, SELF_RELEASE, isFunction, parentOf, variableOf, type CheckoutSite } from './checkouts.js';
-import { NONE, OPEN, unwrap, type LeaseModel } from './paths.js';
+import { climb, isFunction, isNullish, parentOf, unwrap, variableOf } from './ast.js';
+import { CHECKOUT_METHODS, POOL_RELEASE, SELF_RELEASE, type CheckoutSite } from './checkouts.js';
+import { NONE, OPEN, type LeaseModel } from './paths.js';
 
 /** The function (or module) a checkout belongs to, and its model; nothing when the lease is not this code's. */
 export interface LeaseScope {
@@ -70,13 +71,6 @@ function within(node: ESTree.Node, outer: ESTree.Node): boolean {
   return start >= outerStart && end <= outerEnd;
 }
 
-/** The node's outermost ancestor that still carries its value unchanged (casts, `await`). */
-function carried(node: ESTree.Node): ESTree.Node {
-  let current = node;
-  for (let parent = parentOf(current); parent && (unwrap(parent) !== parent || parent.type === 'ChainExpression'); parent = parentOf(current)) current = parent;
-  return current;
-}
-
 /** Builds the model for a bound, callback or then-form checkout. */
 export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseScope | undefined {
   let owner: Owner;
@@ -113,7 +107,7 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
   // Calls that end the lease where they stand.
   const releaseCalls = new Set<ESTree.Node>();
   for (const ref of leaseRefs) {
-    const value = carried(ref);
+    const value = climb(ref);
     const parent = parentOf(value);
     if (!parent) continue;
     if (parent.type === 'MemberExpression' && parent.object === value && !parent.computed && parent.property.type === 'Identifier') {
@@ -144,7 +138,7 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
   for (let grew = true; grew; ) {
     grew = false;
     for (const ref of releaserRefs) {
-      const parent = parentOf(carried(ref));
+      const parent = parentOf(climb(ref));
       if (parent?.type === 'CallExpression' && unwrap(parent.callee) === ref && !releaseCalls.has(parent)) {
         releaseCalls.add(parent);
         grew = true;
@@ -245,16 +239,11 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     },
   };
   const calledAsFunction = [...leaseRefs].some((ref) => {
-    const value = carried(ref);
+    const value = climb(ref);
     const parent = parentOf(value);
     return parent?.type === 'CallExpression' && parent.callee === value;
   });
   return { owner, body: owner.body, model, name: variable.name, lends, continuations, calledAsFunction };
-}
-
-function isNullish(node: ESTree.Node): boolean {
-  const n = unwrap(node);
-  return (n.type === 'Literal' && n.value === null) || (n.type === 'Identifier' && n.name === 'undefined');
 }
 
 /** `await pool.connect()`, `pool.acquire().promise`, `db.startTransaction().execute()`: a checkout's value. */

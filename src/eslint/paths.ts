@@ -11,6 +11,7 @@
  * the statements gives each completion (normal, return, throw, break, continue) exactly.
  */
 import type * as ESTree from 'estree';
+import { isInlineFunction, isNullish as isNullValue, unwrap } from './ast.js';
 
 /** The lease has not been checked out on this path (or the callback got an error instead). */
 export const NONE = 1;
@@ -69,14 +70,6 @@ type VisitorKeys = Readonly<Record<string, readonly string[] | undefined>>;
 type AnyNode = ESTree.Node & { readonly type: string };
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ClassDeclaration', 'ClassExpression']);
-const TS_WRAPPERS = new Set(['TSAsExpression', 'TSNonNullExpression', 'TSSatisfiesExpression', 'TSTypeAssertion', 'TSInstantiationExpression', 'ParenthesizedExpression']);
-
-/** The expression inside TypeScript's `as`, `!`, `satisfies` and `<T>` wrappers. */
-export function unwrap(node: ESTree.Node): ESTree.Node {
-  let current = node as AnyNode;
-  while (TS_WRAPPERS.has(current.type)) current = (current as unknown as { expression: AnyNode }).expression;
-  return current;
-}
 
 function empty(normal: number): Out {
   return { normal, returns: [], throws: [], breaks: [], continues: [] };
@@ -487,9 +480,10 @@ function mapState(state: number, from: number, to: number): number {
   return state & from ? (state & ~from) | to : state;
 }
 
+/** `null`, `undefined`, or `'undefined'` (compared with a `typeof`). */
 function isNullish(node: ESTree.Node): boolean {
   const n = unwrap(node);
-  return (n.type === 'Literal' && n.value === null) || (n.type === 'Identifier' && n.name === 'undefined') || (n.type === 'Literal' && n.value === 'undefined');
+  return isNullValue(n) || (n.type === 'Literal' && n.value === 'undefined');
 }
 
 function isTrue(node: ESTree.Node): boolean {
@@ -514,8 +508,4 @@ function cannotReject(node: ESTree.Node): boolean {
   if (n.type !== 'NewExpression' || n.callee.type !== 'Identifier' || n.callee.name !== 'Promise') return false;
   const executor = n.arguments[0];
   return isInlineFunction(executor) && executor.params.length < 2;
-}
-
-function isInlineFunction(node: ESTree.Node | undefined): node is ESTree.ArrowFunctionExpression | ESTree.FunctionExpression {
-  return node?.type === 'ArrowFunctionExpression' || node?.type === 'FunctionExpression';
 }

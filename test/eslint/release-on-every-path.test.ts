@@ -461,12 +461,10 @@ js.run('release-on-every-path (JavaScript)', rule, {
               if (rows.length === 0 || rows[0].stock < qty) {
                 return [409, { error: 'out of stock' }];
               }
-              await client.query('BEGIN');
-              const order = await client.query('INSERT INTO orders (product_id, qty) VALUES ($1, $2) RETURNING id', [productId, qty]);
-              await client.query('COMMIT');
-              return [201, { orderId: order.rows[0].id }];
+              const order = await placeOrder(client, productId, qty);
+              return [201, { orderId: order.id }];
             } catch (err) {
-              await client.query('ROLLBACK').catch(() => {});
+              await client.query('ROLLBACK').catch(() => {}); // cannot reject: not a path that skips release
               throw err;
             } finally {
               client.release();
@@ -529,6 +527,26 @@ js.run('release-on-every-path (JavaScript)', rule, {
           channel = await conn.createChannel();
           const client = await faktory.connect();
           await client.push({ jobType: 'x' });
+        }`,
+    },
+    {
+      name: 'nested try/finally, a labeled block left by break, a return from an inner finally',
+      code: `
+        async function nested(kind) {
+          const client = await pool.connect();
+          try {
+            check: {
+              if (kind === 'skip') break check;
+              try {
+                await client.query('SELECT 1');
+              } finally {
+                if (kind === 'early') return 'early';
+              }
+            }
+            return 'done';
+          } finally {
+            client.release();
+          }
         }`,
     },
   ],
@@ -826,6 +844,20 @@ js.run('release-on-every-path (JavaScript)', rule, {
           }
         }`,
       errors: [error(/^this\.lock\.acquire\(\) at line 3 is not released on every path \(an error at the await on line 4 leaves it checked out\): release it in a finally block \(release\(\)\)\.$/)],
+    },
+    {
+      name: 'a labeled break that jumps past the release',
+      code: `
+        async function tidy(flag) {
+          const client = await pool.connect();
+          work: {
+            if (flag) break work;
+            client.release();
+            return 'released';
+          }
+          return 'skipped';
+        }`,
+      errors: [error(/\(the return at line 9 leaves it checked out\)/)],
     },
     {
       name: 'a script that never releases before the end of the module',
