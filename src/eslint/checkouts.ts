@@ -54,7 +54,8 @@ export const SELF_RELEASE: Readonly<Record<LeaseKind, ReadonlySet<string>>> = {
   // end() releases a mysql or mysql2 pool connection (with a deprecation warning); destroy() removes
   // it; close() returns an oracledb pool connection. close, quit and disconnect also end what another
   // library's connect() gives (a Redis or AMQP connection): whatever ends it, it is not a leak.
-  connection: new Set(['release', 'destroy', 'end', 'close', 'quit', 'disconnect']),
+  // done() releases pg-promise's shared connection object (db.connect()).
+  connection: new Set(['release', 'destroy', 'end', 'close', 'quit', 'disconnect', 'done']),
   resource: new Set(['release']),
   // close() ends a libsql transaction (rolling it back).
   transaction: new Set(['commit', 'rollback', 'close']),

@@ -348,6 +348,18 @@ js.run('release-on-every-path (JavaScript)', rule, {
         }`,
     },
     {
+      name: "pg-promise: the shared connection object's done() releases it",
+      code: `
+        async function listen(db) {
+          const sco = await db.connect();
+          try {
+            return await sco.any('SELECT 1');
+          } finally {
+            sco.done();
+          }
+        }`,
+    },
+    {
       name: 'async-mutex: the acquired value is the release function',
       code: `
         async function critical() {
