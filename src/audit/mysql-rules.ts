@@ -164,7 +164,9 @@ export const MYSQL_RULE_LIST: readonly MysqlRule[] = [
   })),
   limitRule('max-exceeds-user-limit', (s) => s.maxUserConnections, (s, ctx) => ({
     message: `${poolsOf(ctx)} ${noLimit(ctx.pool) ? 'can exceed' : 'exceeds'} max_user_connections ${s.maxUserConnections} of ${s.user}`,
-    why: `The server refuses the account's session past ${s.maxUserConnections} ("User ${s.user} already has more than 'max_user_connections' active connections").`,
+    why:
+      `The server refuses the account's sessions past ${s.maxUserConnections}: "User '${s.user.split('@')[0]}' has exceeded the 'max_user_connections' resource" (ER_USER_LIMIT_REACHED, the account's own limit) ` +
+      `or "already has more than 'max_user_connections' active connections" (ER_TOO_MANY_USER_CONNECTIONS, the server-wide one); the pool's callers get that error, or wait, while the server has room.`,
     fix: `${noLimit(ctx.pool) ? 'Set' : 'Lower'} connectionLimit to at most ${Math.max(1, Math.floor(s.maxUserConnections / ctx.instances))} per instance, or raise the account's MAX_USER_CONNECTIONS.`,
   })),
   {
