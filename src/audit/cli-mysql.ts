@@ -80,7 +80,7 @@ export async function runMysqlStatus(
     if (vanished.length > 0) {
       problems.push(
         `${vanished.length} connection(s) the pool counts are gone from the server (thread id ${vanished.join(', ')}): closed by the server (wait_timeout ${server.waitTimeoutSeconds} s, KILL, a restart) or the network; ` +
-          `the next query on them fails. Set guard.maxLifetimeMs below wait_timeout.`,
+          `the pool has not seen them close, and the next query on them fails. Close idle connections before wait_timeout does: maxIdle below connectionLimit with idleTimeout below it, or guard.maxLifetimeMs below it.`,
       );
     }
   }

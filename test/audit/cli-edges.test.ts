@@ -55,11 +55,14 @@ afterAll(async () => {
 });
 
 describe("a mysql:// URL whose password mysql2 would misread is bad usage, with the PostgreSQL form's advice", () => {
+  type Given = (url: string) => [string[], Record<string, string>];
+  const byFlag: Given = (url) => [['--url', url], {}];
+  const byEnv: Given = (url) => [[], { DATABASE_URL: url }];
   it.each([
-    ['audit', '--url', (url: string) => [['--url', url], {}]],
-    ['audit', '$DATABASE_URL', (url: string) => [[], { DATABASE_URL: url }]],
-    ['status', '--url', (url: string) => [['--url', url], {}]],
-    ['status', '$DATABASE_URL', (url: string) => [[], { DATABASE_URL: url }]],
+    ['audit', '--url', byFlag],
+    ['audit', '$DATABASE_URL', byEnv],
+    ['status', '--url', byFlag],
+    ['status', '$DATABASE_URL', byEnv],
   ] as const)('%s, from %s', async (command, source, given) => {
     const [args, env] = given(mysqlUrl(SECRET));
     const slash = await run([command, ...args], env);
