@@ -24,7 +24,8 @@ the static rules run. Passwords are never printed.
 
 MySQL and MariaDB: a mysql:// (or mariadb://) URL (from --url, the config's uri, or $DATABASE_URL)
 audits a mysql2 pool (its options from --config or the mysql2 flags below) against max_connections,
-max_user_connections and wait_timeout; rules: ${MYSQL_RULE_IDS}.
+max_user_connections and wait_timeout; its rules:
+  ${MYSQL_RULE_IDS}.
 A flag for the other kind of server is refused (exit 2): the pg flags do not apply to a mysql://
 URL, nor the mysql2 flags to PostgreSQL.
 

@@ -48,8 +48,8 @@ export const PG_POOL_FLAGS: readonly FlagSpec[] = [
 
 export const MYSQL_POOL_FLAGS: readonly FlagSpec[] = [
   { flag: 'connection-limit', type: 'int', path: ['connectionLimit'], only: 'mysql', counterpart: 'max', help: 'mysql2: most connections per pool (default 10; 0: no limit)' },
-  { flag: 'max-idle', type: 'int', path: ['maxIdle'], only: 'mysql', help: 'mysql2: below connectionLimit, idle connections are closed (default: connectionLimit, never)' },
-  { flag: 'idle-timeout', type: 'ms', path: ['idleTimeout'], only: 'mysql', counterpart: 'idle-timeout-millis', help: 'mysql2: idle time before closing, when maxIdle < connectionLimit (default 60000)' },
+  { flag: 'max-idle', type: 'int', path: ['maxIdle'], only: 'mysql', help: 'mysql2: below connectionLimit, idle connections past idleTimeout are closed (default connectionLimit: never)' },
+  { flag: 'idle-timeout', type: 'ms', path: ['idleTimeout'], only: 'mysql', counterpart: 'idle-timeout-millis', help: 'mysql2: how long a connection may idle, when maxIdle < connectionLimit (default 60000)' },
   { flag: 'wait-for-connections', type: 'bool', path: ['waitForConnections'], only: 'mysql', help: 'mysql2: callers wait for a free connection (default true)' },
   { flag: 'acquire-timeout-ms', type: 'ms', path: ['guard', 'acquireTimeoutMs'], only: 'mysql', counterpart: 'connection-timeout-millis', help: 'poolguard: guard.acquireTimeoutMs (default 0: forever)' },
   { flag: 'validate-after-idle-ms', type: 'ms', path: ['guard', 'validateAfterIdleMs'], only: 'mysql', help: 'poolguard: guard.validateAfterIdleMs (default 0: never)' },
