@@ -64,16 +64,16 @@ export function blocks(file: string): Block[] {
   return found;
 }
 
-/** Sample markers that are not followed by a fenced block: a marker must name a block. */
+/** Sample markers (outside code) that do not stand right before a fenced block: a marker must name a block. */
 export function strayMarkers(file: string): Array<{ line: number; text: string }> {
   const lines = read(file).split('\n');
   const stray: Array<{ line: number; text: string }> = [];
-  lines.forEach((line, i) => {
-    if (!/<!--\s*sample:/.test(line)) return;
-    let k = i + 1;
+  for (const { line, text } of prose(file)) {
+    if (!/<!--\s*sample:/.test(text)) continue;
+    let k = line;
     while (k < lines.length && lines[k]!.trim() === '') k++;
-    if (!MARKER.test(line.trim()) || k >= lines.length || !FENCE.test(lines[k]!)) stray.push({ line: i + 1, text: line.trim() });
-  });
+    if (!MARKER.test(text.trim()) || k >= lines.length || !FENCE.test(lines[k]!)) stray.push({ line, text: text.trim() });
+  }
   return stray;
 }
 
@@ -133,7 +133,7 @@ export function anchors(file: string): Set<string> {
     const f = /^ {0,3}(`{3,}|~{3,})/.exec(line);
     if (f) {
       if (fence === undefined) fence = f[1]!;
-      else if (f[1]![0] === fence[0] && line.trim() === f[1]) fence = undefined;
+      else if (f[1]![0] === fence[0] && f[1]!.length >= fence.length && line.trim() === f[1]) fence = undefined;
       continue;
     }
     if (fence !== undefined) continue;
