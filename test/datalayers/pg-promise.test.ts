@@ -45,7 +45,7 @@ function gate(): { wait: Promise<void>; open: () => void } {
 describe('pg-promise: guard(db.$pool) from poolguard/pg', () => {
   it('guards the pool pg-promise built, in place; queries flow unchanged and leave no lease', async () => {
     const { db, handle } = database();
-    expect(db.$pool.guard).toBe(handle);
+    expect((db.$pool as unknown as { guard: PoolGuard }).guard).toBe(handle);
     expect(await app.one(db)).toEqual({ one: 1 });
     const snap = handle.snapshot();
     expect(snap.totals.checkouts).toBe(1);
