@@ -65,6 +65,17 @@ export interface Scenario {
   run(): Promise<Record<string, string>>;
 }
 
+/** A script that logs a leak report, then prints the timeout error the next caller gets. */
+function leakThenTimeout(script: string, leak: string, timeout: string): Scenario {
+  return {
+    samples: [leak, timeout],
+    async run() {
+      const { json, log } = await app(script);
+      return { [leak]: entry(log, 0, script), [timeout]: json[timeout]! };
+    },
+  };
+}
+
 /** Short thresholds so that every run takes a second or two; durations are normalised away. */
 const QUICK = { LEAK_THRESHOLD_MS: '200', CONNECTION_TIMEOUT_MS: '300' };
 
@@ -110,34 +121,10 @@ export const scenarios: Record<string, Scenario> = {
       return { 'end-blocked': find('has waited'), 'end-forced': find('reached guard.endTimeoutMs') };
     },
   },
-  mysql2: {
-    samples: ['mysql2-leak', 'mysql2-timeout'],
-    async run() {
-      const { json, log } = await app('mysql2.mjs');
-      return { 'mysql2-leak': entry(log, 0, 'mysql2.mjs'), 'mysql2-timeout': json['mysql2-timeout']! };
-    },
-  },
-  'generic-pool': {
-    samples: ['generic-pool-leak', 'generic-pool-timeout'],
-    async run() {
-      const { json, log } = await app('generic-pool.mjs');
-      return { 'generic-pool-leak': entry(log, 0, 'generic-pool.mjs'), 'generic-pool-timeout': json['generic-pool-timeout']! };
-    },
-  },
-  knex: {
-    samples: ['knex-leak', 'knex-timeout'],
-    async run() {
-      const { json, log } = await app('knex.mjs');
-      return { 'knex-leak': entry(log, 0, 'knex.mjs'), 'knex-timeout': json['knex-timeout']! };
-    },
-  },
-  sequelize: {
-    samples: ['sequelize-leak', 'sequelize-timeout'],
-    async run() {
-      const { json, log } = await app('sequelize.mjs');
-      return { 'sequelize-leak': entry(log, 0, 'sequelize.mjs'), 'sequelize-timeout': json['sequelize-timeout']! };
-    },
-  },
+  mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  'generic-pool': leakThenTimeout('generic-pool.mjs', 'generic-pool-leak', 'generic-pool-timeout'),
+  knex: leakThenTimeout('knex.mjs', 'knex-leak', 'knex-timeout'),
+  sequelize: leakThenTimeout('sequelize.mjs', 'sequelize-leak', 'sequelize-timeout'),
   'async callers': {
     samples: ['knex-unknown-site', 'knex-async-callers'],
     async run() {
