@@ -4,7 +4,8 @@
 # (arethetypeswrong) and its package.json (publint), installs it into a scratch project outside the
 # repository with pg, generic-pool, @types/pg and typescript at the versions this repository pins, then
 # runs an ESM file and a CommonJS file against the real server and type-checks a TypeScript file under
-# each moduleResolution. Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
+# each moduleResolution, with TypeScript 5.9, the pinned 6.0 and 7.0 (what `npm i typescript` installs
+# now). Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/poolguard-package.XXXXXX")"
@@ -41,11 +42,20 @@ cp "$repo/scripts/consumer/leaky.mjs" "$repo/scripts/consumer/eslint.config.mjs"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
 # typescript 5.9 beside the pinned one: node10 resolution is what TypeScript 5.9 projects (NestJS's
 # default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off (the
-# declarations must not need it).
-(cd "$consumer" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
+# declarations must not need it). typescript 7.0 (the native compiler, `typescript@latest`) removed
+# node10 and esModuleInterop off; a project leaving node10 for it gets bundler resolution by default.
+# npm 11 lists a dependency's install scripts (preinstall, install, postinstall, and prepare when it
+# is installed from a tarball or git) and asks for them to be allowed: poolguard must have none.
+install_log="$(cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
   "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" \
-  "typescript-5.9@npm:typescript@5.9.3")
+  "typescript-5.9@npm:typescript@5.9.3" "typescript-7@npm:typescript@7.0.2" 2>&1)" \
+  || { echo "$install_log" >&2; exit 1; }
+if grep -q 'install-scripts.*poolguard@' <<<"$install_log"; then
+  echo "npm lists an install script of poolguard when it is installed from its tarball:" >&2
+  echo "$install_log" >&2; exit 1
+fi
+echo "installed from the tarball; npm lists no install script of poolguard"
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
 (cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
@@ -69,13 +79,18 @@ for config in eslint.config.mjs eslint.config.cjs; do
 done
 
 echo "== type-check under each moduleResolution"
-tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
-  local label="$1" ts="$2" module="$3" resolution="$4" extra="$5"; shift 5
+tsc_config() { # label, module, moduleResolution ('-': none, the compiler's default), extra options (json), files...
+  local label="$1" module="$2" resolution="$3" extra="$4"; shift 4
   local files; files="$(printf '"%s",' "$@")"
+  local resolve=''; [ "$resolution" != - ] && resolve="\"moduleResolution\": \"$resolution\","
   cat > "$consumer/tsconfig.$label.json" <<EOF
-{ "compilerOptions": { "module": "$module", "moduleResolution": "$resolution", "target": "ES2022",
+{ "compilerOptions": { "module": "$module", $resolve "target": "ES2022",
   "strict": true, "skipLibCheck": false, "noEmit": true $extra }, "files": [${files%,}] }
 EOF
+}
+tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
+  local label="$1" ts="$2" module="$3" resolution="$4"; shift 2
+  tsc_config "$label" "$@"
   echo "-- $label: $(node "$consumer/node_modules/$ts/bin/tsc" -v), module $module, moduleResolution $resolution"
   (cd "$consumer" && node "node_modules/$ts/bin/tsc" -p "tsconfig.$label.json")
 }
@@ -87,4 +102,17 @@ tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts esli
 tsc_check node16 typescript node16 node16 '' types.ts types.mts eslint-config.ts
 tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts eslint-config.ts
 tsc_check bundler typescript esnext bundler '' types.ts eslint-config.ts
+# TypeScript 7: node16, nodenext and bundler resolve through the exports map; module commonjs without
+# moduleResolution (a NestJS tsconfig with "moduleResolution": "node" removed) resolves as bundler.
+tsc_check node16-ts7 typescript-7 node16 node16 '' types.ts types.mts eslint-config.ts
+tsc_check nodenext-ts7 typescript-7 nodenext nodenext '' types.ts types.mts eslint-config.ts
+tsc_check bundler-ts7 typescript-7 esnext bundler '' types.ts eslint-config.ts
+tsc_check commonjs-ts7 typescript-7 commonjs - '' types.ts eslint-config.ts
+# What docs/typescript.md says of node10 under TypeScript 7: the compiler refuses it (TS5108).
+tsc_config node10-ts7 commonjs node10 '' types.ts
+if out="$(cd "$consumer" && node node_modules/typescript-7/bin/tsc -p tsconfig.node10-ts7.json 2>&1)"; then
+  echo "TypeScript 7 accepted moduleResolution node10; docs/typescript.md says it refuses it (TS5108)" >&2; exit 1
+fi
+grep -q 'error TS5108' <<<"$out" || { echo "TypeScript 7 on node10 did not fail with TS5108:" >&2; echo "$out" >&2; exit 1; }
+echo "-- node10-ts7: refused as docs/typescript.md says (TS5108)"
 echo "package: ok"
