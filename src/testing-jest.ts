@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+// A statement that stays in the declarations, to carry the comment above (the imports are elided).
+export {};
 import { beginTest, endTest, printSummary, type TestWindow } from './testing/run.js';
 
 /** The parts of a jest-circus test this module reads and writes. */

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+// A statement that stays in the declarations, to carry the comment above (the imports are elided).
+export {};
 import { leakCheckpoint } from './testing/check.js';
 import { beginTest, endTest, printSummary, type TestWindow } from './testing/run.js';
 
@@ -15,6 +17,7 @@ interface MochaTest {
   listenerCount(event: 'error'): number;
 }
 
+/** What Mocha binds `this` to in a hook: read, not declared, so the API names no Mocha type. */
 interface HookContext {
   readonly currentTest?: MochaTest;
 }
@@ -41,13 +44,14 @@ async function verdict(): Promise<void> {
 }
 
 /**
- * The root hooks Mocha reads from a required module.
+ * The root hooks Mocha reads from a module it requires (a root hook plugin): the check runs after
+ * each test, and the run's summary at its end.
  * @public
  */
 export const mochaHooks = {
-  async beforeEach(this: HookContext): Promise<void> {
+  async beforeEach(this: unknown): Promise<void> {
     await verdict();
-    const test = this.currentTest;
+    const test = (this as HookContext).currentTest;
     if (test !== undefined) running = { test, window: beginTest(test.fullTitle()) };
   },
   afterEach(): void {

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+// A statement that stays in the declarations, to carry the comment above (the imports are elided).
+export {};
 import { after, beforeEach } from 'node:test';
 import { beginTest, endTest, printSummary } from './testing/run.js';
 

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+// A statement that stays in the declarations, to carry the comment above (the imports are elided).
+export {};
 import { afterAll, beforeEach } from 'vitest';
 import { beginTest, endTest, printSummary } from './testing/run.js';
 

@@ -8,6 +8,7 @@ import { formatDuration, plural } from '../core/format.js';
  * @public
  */
 export interface OpenLeaseFinding {
+  /** What was found: a lease still checked out. */
   readonly type: 'openLease';
   /** The pool's name (`guard.name`). */
   readonly pool: string;
@@ -37,6 +38,7 @@ export interface OpenLeaseFinding {
  * @public
  */
 export interface DirtyReleaseFinding {
+  /** What was found: a release inside a transaction. */
   readonly type: 'dirtyRelease';
   /** The pool's name (`guard.name`). */
   readonly pool: string;
@@ -55,6 +57,7 @@ export interface DirtyReleaseFinding {
  * @public
  */
 export interface DoubleReleaseFinding {
+  /** What was found: second releases. */
   readonly type: 'doubleRelease';
   /** The pool's name (`guard.name`). */
   readonly pool: string;
