@@ -85,16 +85,18 @@ export class LeakCheckError extends Error {
   /** Stable code for this error: `POOLGUARD_LEAK_CHECK`. */
   readonly code = 'POOLGUARD_LEAK_CHECK';
   /** The test's name as its runner gives it, if known. */
-  readonly testName: string | undefined;
+  declare readonly testName: string | undefined;
   /** What failed the check (every finding here has `fails: true`). */
-  readonly findings: readonly LeakFinding[];
+  declare readonly findings: readonly LeakFinding[];
 
   /** @internal */
   constructor(message: string, testName: string | undefined, findings: readonly LeakFinding[]) {
     super(message);
     this.name = 'LeakCheckError';
-    this.testName = testName;
-    this.findings = findings;
+    // Not enumerable: runners that print an error's own properties (node:test) would repeat the
+    // message's every line once more, as objects.
+    Object.defineProperty(this, 'testName', { value: testName, enumerable: false });
+    Object.defineProperty(this, 'findings', { value: findings, enumerable: false });
     // The stack is the leases' checkout lines, not this module's frames: a runner shows the code
     // at the first frame, which is then the line that took the lease.
     const frames = findings.map(frameOf).filter((f): f is string => f !== undefined);
