@@ -233,6 +233,11 @@ function look(since: LeakCheckpoint | undefined, until: LeakCheckpoint | undefin
     const before = since?.pools.get(handle);
     const atEnd = until?.pools.get(handle);
     const allowed = state.allowed.get(handle);
+    // A checkout asked for and not yet handed out (a pool.query() or an unawaited connect() still
+    // waiting, or its connection still opening) has no lease in the snapshot yet: the pool's own
+    // counters say so, and the check waits for it as for an open lease.
+    const { waiting, total, idle, leased } = snap.counts;
+    if (waiting > 0 || total > idle + leased) pending++;
     for (const lease of snap.leases) {
       // A lease taken after the test's end (a later hook) is not the test's: `until` saw the end.
       if (until !== undefined && atEnd?.open.has(lease.id) !== true) continue;
