@@ -51,22 +51,10 @@ if (Array.isArray(handlers)) {
     }
   });
 } else {
-  // Not jest-circus (jest-jasmine2): the public hooks, which run before the file's root afterEach.
-  const g = globalThis as unknown as {
-    beforeEach(fn: () => void): void;
-    afterEach(fn: () => Promise<void>): void;
-    afterAll(fn: () => void): void;
-    expect: { getState(): { currentTestName?: string } };
-  };
-  let window: TestWindow | undefined;
-  g.beforeEach(() => {
-    window = beginTest(g.expect.getState().currentTestName ?? 'a test');
-  });
-  g.afterEach(async () => {
-    const current = window;
-    window = undefined;
-    const error = current === undefined ? undefined : await endTest(current);
-    if (error !== undefined) throw error;
-  });
-  g.afterAll(() => printSummary('this test file'));
+  // jest-jasmine2 (Jest's runner before 27) has no such events, and its afterEach hooks would run
+  // this check before the file's own: refused rather than half done.
+  throw new Error(
+    "poolguard/testing/jest: no jest-circus here (Jest's default runner since Jest 27). List this module in Jest's setupFilesAfterEnv with the default runner; " +
+      "elsewhere use leakCheckpoint() and assertNoOpenLeases() from 'poolguard/testing'.",
+  );
 }
