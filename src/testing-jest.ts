@@ -44,7 +44,8 @@ if (Array.isArray(handlers)) {
     } else if (event.name === 'test_done' && test !== undefined) {
       const window = windows.get(test);
       windows.delete(test);
-      const error = window === undefined ? undefined : await endTest(window);
+      // A handler that throws would stop Jest's run: whatever goes wrong fails this test instead.
+      const error = window === undefined ? undefined : await endTest(window).catch((err: unknown) => err);
       if (error !== undefined) test.errors.push(error);
     } else if (event.name === 'run_finish') {
       printSummary('this test file');

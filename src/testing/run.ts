@@ -112,7 +112,7 @@ function lines(map: Map<string, LineEntry>): string[] {
  * The run's leaks by line, its release faults, and the hand-overs still open at the last test's
  * end; `undefined` when there is nothing to say. `scope` names what ran (`this test file`).
  */
-export function summaryText(scope: string): string | undefined {
+function summaryText(scope: string): string | undefined {
   const s = summary();
   const out: string[] = [];
   if (s.leaks.size > 0) {
@@ -137,13 +137,19 @@ export function summaryText(scope: string): string | undefined {
   return [`poolguard leak check, ${scope}:`, ...out, next].join('\n');
 }
 
-/** Prints the summary once (to stderr, past the runner's console capture) and starts a new one. */
-export function printSummary(scope: string): void {
+/** The summary's text, and a new summary from here on (a runner may run another file in this process). */
+export function takeSummary(scope: string): string | undefined {
   const text = summaryText(scope);
   const s = summary();
   s.leaks.clear();
   s.dirty.clear();
   s.doubles.clear();
   s.handovers.clear();
+  return text;
+}
+
+/** Prints the summary once, to stderr: past the runners' console capture, which would file it under the last test. */
+export function printSummary(scope: string): void {
+  const text = takeSummary(scope);
   if (text !== undefined) process.stderr.write(`\n${text}\n`);
 }
