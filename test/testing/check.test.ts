@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import type mysql from 'mysql2';
 import pg from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPool } from '../../src/generic-pool.js';
 import { guardKnex } from '../../src/knex.js';
 import { guardSequelize } from '../../src/sequelize.js';
@@ -187,6 +187,20 @@ describe('what counts against the test', () => {
     const findings = open(await checkOpenLeases({ since }), 'chk-pending');
     expect(findings.map((f) => [f.lease.kind, f.fails])).toEqual([['connect', true]]);
     (await pending).release();
+  });
+
+  it("the wait runs on real time: a test's fake timers do not hold the check up", async () => {
+    const pool = guardedPool({ max: 2, guard: { name: 'chk-fake-timers' } });
+    const since = leakCheckpoint();
+    const client = await pool.connect();
+    vi.useFakeTimers();
+    try {
+      const findings = open(await checkOpenLeases({ since }), 'chk-fake-timers');
+      expect(findings.map((f) => f.fails)).toEqual([true]);
+    } finally {
+      vi.useRealTimers();
+      client.release();
+    }
   });
 
   it('a pool.query() still running after the wait is reported as managed and does not fail; the wait is bounded by settleMs', async () => {
