@@ -274,7 +274,7 @@ export async function checkOpenLeases(options: LeakCheckOptions = {}): Promise<r
 /** `checkOpenLeases`, with `until`: only leases already open at that checkpoint count (Mocha's deferred check). */
 export async function check(options: LeakCheckOptions, until: LeakCheckpoint | undefined): Promise<{ findings: readonly LeakFinding[]; error: LeakCheckError | undefined }> {
   const settleMs = options.settleMs ?? sharedState().settings.settleMs;
-  if (typeof settleMs !== 'number' || !(settleMs >= 0)) throw new TypeError(`checkOpenLeases({ settleMs }): must be a number of milliseconds, 0 or more, got ${String(settleMs)}`);
+  if (typeof settleMs !== 'number' || !Number.isFinite(settleMs) || settleMs < 0) throw new TypeError(`checkOpenLeases({ settleMs }): must be a number of milliseconds, 0 or more, got ${String(settleMs)}`);
   let seen = look(options.since, until, settleMs);
   // Counted in polls, not read from a clock: fake timers may have replaced the clocks.
   for (let polls = Math.ceil(settleMs / POLL_MS); seen.pending > 0 && polls > 0; polls--) {

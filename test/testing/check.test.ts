@@ -255,9 +255,10 @@ describe('release faults since the checkpoint', () => {
     expect(of(await checkOpenLeases(), 'chk-faults')).toEqual([]);
   });
 
-  it('configureLeakCheck refuses bad settings, naming the setting and the value', () => {
+  it('configureLeakCheck and checkOpenLeases refuse bad settings, naming the setting and the value', async () => {
     expect(() => configureLeakCheck({ settleMs: -1 })).toThrow('configureLeakCheck({ settleMs }): must be a number of milliseconds, 0 or more, got -1');
     expect(() => configureLeakCheck({ dirtyReleases: 'yes' as unknown as boolean })).toThrow('configureLeakCheck({ dirtyReleases }): must be true or false, got yes');
+    await expect(checkOpenLeases({ settleMs: Infinity })).rejects.toThrow('checkOpenLeases({ settleMs }): must be a number of milliseconds, 0 or more, got Infinity');
     expect(() => configureLeakCheck({ settle: 5 } as never)).toThrow('configureLeakCheck({ settle }): unknown setting; the settings are settleMs, dirtyReleases and doubleReleases');
   });
 });
