@@ -35,6 +35,7 @@ echo "== a scratch consumer project"
 consumer="$work/consumer"
 mkdir "$consumer"
 cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$repo/scripts/consumer/checks.cjs" "$consumer/"
+cp "$repo/scripts/consumer/leak-tests.cjs" "$repo/scripts/consumer/leak.test.mjs" "$repo/scripts/consumer/leak.spec.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
 cp "$repo/scripts/consumer/leaky.mjs" "$repo/scripts/consumer/eslint.config.mjs" "$repo/scripts/consumer/eslint.config.cjs" \
@@ -48,7 +49,7 @@ echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.js
 # is installed from a tarball or git) and asks for them to be allowed: poolguard must have none.
 install_log="$(cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
-  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" \
+  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" "mocha@$(pinned mocha)" \
   "typescript-5.9@npm:typescript@5.9.3" "typescript-7@npm:typescript@7.0.2" 2>&1)" \
   || { echo "$install_log" >&2; exit 1; }
 if grep -q 'install-scripts.*poolguard@' <<<"$install_log"; then
@@ -77,6 +78,20 @@ for config in eslint.config.mjs eslint.config.cjs; do
   fi
   echo "$config: ok (${found%% pool.connect*})"
 done
+
+echo "== the leak check in a test runner, its set-up module loaded by name: node:test and Mocha"
+leak_line="$(grep -n '// LEAK' "$consumer/leak-tests.cjs" | cut -d: -f1)"
+expect_leak() { # runner label, command...
+  local label="$1" out status; shift
+  set +e; out="$(cd "$consumer" && "$@" 2>&1)"; status=$?; set -e
+  if [ "$status" -eq 0 ] || ! grep -q 'poolguard: test "[^"]*leaks its client" ended with 1 lease still checked out' <<<"$out" \
+    || ! grep -q "taken at leak-tests.cjs:$leak_line:[0-9]*, inside an open transaction" <<<"$out" || grep -q 'releases its client" ended' <<<"$out"; then
+    echo "$label: expected exactly the leaking test to fail, naming leak-tests.cjs:$leak_line (exit $status):" >&2; echo "$out" >&2; exit 1
+  fi
+  echo "$label: the leaking test failed at leak-tests.cjs:$leak_line (exit $status)"
+}
+expect_leak node:test node --test --test-reporter=spec --import poolguard/testing/node-test leak.test.mjs
+expect_leak mocha npx --no-install mocha --require poolguard/testing/mocha leak.spec.cjs
 
 echo "== type-check under each moduleResolution"
 tsc_config() { # label, module, moduleResolution ('-': none, the compiler's default), extra options (json), files...
