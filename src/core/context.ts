@@ -62,6 +62,7 @@ export class GuardContext {
     }
   }
 
+  /** A connection as reports and snapshots show it. */
   summary(conn: ConnectionRecord, now: number): ConnectionSummary {
     return { id: conn.id, pid: conn.pid, ageMs: Math.round(now - conn.createdAt), uses: conn.uses };
   }

@@ -75,6 +75,7 @@ export interface Words {
   readonly sessions: string;
 }
 
+/** The adapter's words, with the neutral ones where it gave none; read once, when the guard is made. */
 export function resolveWords(hooks: AdapterHooks): Words {
   const given = hooks.words ?? {};
   const library = given.library ?? 'the pool';
