@@ -63,15 +63,32 @@ for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
 }
 assert.equal(esmPg.CheckoutTimeoutError, esmRoot.CheckoutTimeoutError, 'one error class per format');
 
+// poolguard/eslint: the plugin object ESLint's flat config takes, in both formats, and its rule
+// running in ESLint as a user's config runs it.
+const { Linter } = require('eslint');
+const esmEslint = await import('poolguard/eslint');
+const cjsEslint = require('poolguard/eslint');
+for (const [label, mod] of [['esm', esmEslint], ['cjs', cjsEslint]]) {
+  const plugin = mod.default;
+  assert.equal(typeof plugin.rules['release-on-every-path'].create, 'function', `${label} poolguard/eslint has the rule`);
+  assert.equal(mod.configs.recommended.plugins.poolguard, plugin, `${label} configs.recommended registers the plugin`);
+  assert.equal(plugin.configs.recommended, mod.configs.recommended, `${label} the plugin carries its configs`);
+  const code = 'async function f(pool) { const client = await pool.connect(); if (Math.random()) return; client.release(); }';
+  const messages = new Linter().verify(code, [mod.configs.recommended]);
+  assert.deepEqual(messages.map((m) => `${m.ruleId}:${m.line}`), ['poolguard/release-on-every-path:1'], `${label} the recommended config reports the leak`);
+}
+
 const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loaded, '0', "require('poolguard') must not load pg, generic-pool, knex, tarn, sequelize, sequelize-pool or mysql2");
 // The data-layer entry points guard the user's own instance: they load none of those packages either.
-for (const entry of ['poolguard/knex', 'poolguard/sequelize']) {
+for (const entry of ['poolguard/knex', 'poolguard/sequelize', 'poolguard/eslint']) {
   const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must not load any pool or data layer`);
 }
+const loadedByEslint = execFileSync(process.execPath, ['-e', "require('poolguard/eslint'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](eslint|espree|@eslint)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByEslint, '0', "require('poolguard/eslint') must not load eslint (a rule is a plain object; ESLint loads the plugin, not the other way round)");
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
 const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise; ESM and CommonJS)');
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/eslint; ESM and CommonJS)');
