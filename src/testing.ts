@@ -18,6 +18,6 @@ export {
   type LeakCheckSettings,
 } from './testing/check.js';
 export { LeakCheckError, type DirtyReleaseFinding, type DoubleReleaseFinding, type LeakFinding, type OpenLeaseFinding } from './testing/findings.js';
-export type { ConnectionSummary, DirtyReleaseReport, LeaseSnapshot, LeaseState } from './core/guard.js';
+export type { ConnectionSummary, DirtyReleaseReport, LeaseSnapshot, LeaseState } from './core/types.js';
 export type { TraceRef } from './core/telemetry.js';
 export type { LeaseKind } from './core/ledger.js';

@@ -166,6 +166,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
     releaseWords: 'give the resource back with pool.release(resource)',
+    words: { library: 'generic-pool', reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
   });
   const state: State = {
     core,

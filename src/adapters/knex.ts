@@ -158,6 +158,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
       min: (pool as unknown as { min: number }).min,
     }),
     recordOf: (resource) => records.get(resource),
+    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
   });
   const state: TarnState = {
     core,

@@ -190,6 +190,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
+    // The words its reports had before adapters passed them, kept byte for byte.
+    words: { queryEnds: 'pg releases the client when the query ends', reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
   });
   const state: State = {
     core,

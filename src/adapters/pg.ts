@@ -209,6 +209,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
+    words: { library: 'pg', reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
   });
   useGuardTelemetry(core, 'postgresql', () => (pool as { ended?: boolean }).ended === true, instrumentedByOpenTelemetry(connect));
   claimName(config.name, pool, () => (pool as { ended?: boolean }).ended === true || pool.ending === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));

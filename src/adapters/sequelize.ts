@@ -117,6 +117,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
     recordOf: (resource) => records.get(resource),
+    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
   });
   const state: PoolState = { core, pool, records };
   useGuardTelemetry(core, undefined, () => pool._draining === true && pool.size === 0);

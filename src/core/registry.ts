@@ -1,5 +1,5 @@
 import type { ResolvedGuardConfig } from './config.js';
-import type { GuardLogger } from './logger.js';
+import type { GuardLogger } from './options.js';
 import { stderrLogger } from './logger.js';
 
 /**

@@ -1,7 +1,7 @@
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as timers from 'node:timers';
 import { DIAGNOSTICS_CHANNELS } from '../core/diagnostics.js';
-import type { DirtyReleaseReport, GuardSnapshot } from '../core/guard.js';
+import type { DirtyReleaseReport, GuardSnapshot } from '../core/types.js';
 import { guardedHandles } from '../core/registry.js';
 import { dirtyReleaseFinding, doubleReleaseFinding, failureMessage, LeakCheckError, openLeaseFinding, type LeakFinding } from './findings.js';
 

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { DirtyReleaseReport, GuardSnapshot, LeaseSnapshot } from '../core/guard.js';
+import type { DirtyReleaseReport, GuardSnapshot, LeaseSnapshot } from '../core/types.js';
 import type { LeaseKind } from '../core/ledger.js';
 import { formatDuration, plural } from '../core/format.js';
 
