@@ -1635,6 +1635,14 @@ export class GuardCore {
     // Repeating until the end finishes: generic-pool's drain() still serves its waiters, whose
     // leases, taken after the deadline, must not hold it up either.
     if (deadline > 0) this.#endTimers.push(this.clock.setInterval(() => this.#endForced(), deadline));
+    // Timers never hold the process open, except these while the end waits on a lease: with
+    // nothing else left to run (a forgotten resource with no socket), the process would exit
+    // before saying who held it up, and before the end finished at guard.endTimeoutMs.
+    if (this.ledger.leased > 0) this.#holdEndOpen(true);
+  }
+
+  #holdEndOpen(hold: boolean): void {
+    for (const timer of this.#endTimers) this.clock.holdOpen?.(timer, hold);
   }
 
   /** The pool finished ending: nothing is left to report or cut. */
@@ -1716,6 +1724,8 @@ export class GuardCore {
 
   #endForced(): void {
     const { leases, listed } = this.#heldAtEnd();
+    // Held while leases remain (a waiter served during drain() takes one); let go once none does.
+    this.#holdEndOpen(leases.length > 0 && this.#endFinishedAt === undefined);
     if (leases.length === 0 || this.#endFinishedAt !== undefined) return;
     const now = this.clock.now();
     const end = { call: this.#endCall, timeoutMs: this.config.endTimeoutMs };
