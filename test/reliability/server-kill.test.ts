@@ -61,6 +61,32 @@ describe('a checked-out connection whose session the server ends is retired as t
     expect(pool.guard.snapshot().totals.retired.terminated).toBe(1);
   });
 
+  it('poolguard/pg, with a query in flight (the server’s message goes to that query)', async () => {
+    const pool = guardedPool({ max: 1 });
+    pool.on('error', () => {});
+    const retired = retirements(pool.guard);
+    const client = await pool.connect();
+    const running = client.query('SELECT pg_sleep(5)').catch((e: Error) => e);
+    await killPg((client as unknown as { processID: number }).processID);
+    const err = (await running) as Error;
+    expect(err.message).toBe('terminating connection due to administrator command');
+    client.release();
+    await until(() => retired.length === 1, 'the retirement');
+    expect(retired.map((r) => r.reason)).toEqual(['terminated']);
+  });
+
+  it('poolguard/mysql2, with a query in flight', async () => {
+    const pool = guardedPromisePool({ connectionLimit: 1 });
+    const retired = retirements(pool.guard);
+    const conn = await pool.getConnection();
+    const running = conn.query('SELECT SLEEP(5)').catch((e: Error) => e);
+    await killMysql(conn.threadId);
+    expect(await running).toBeInstanceOf(Error);
+    conn.release();
+    await until(() => retired.length === 1, 'the retirement');
+    expect(retired.map((r) => r.reason)).toEqual(['terminated']);
+  });
+
   it('poolguard/mysql2', async () => {
     const pool = guardedPromisePool({ connectionLimit: 1 });
     const retired = retirements(pool.guard);
