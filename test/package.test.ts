@@ -75,6 +75,14 @@ describe('the packed package', () => {
     expect(unresolved).toEqual([]);
   });
 
+  it('engines names exactly the Node lines CI tests: the main run on the machine\'s Node 20 (.ci/run) and the lines of scripts/ci-node-versions.sh', () => {
+    const script = readFileSync(join(root, 'scripts/ci-node-versions.sh'), 'utf8');
+    const versions = /NODE_VERSIONS:-([\d. ]+)\}/.exec(script)![1]!.trim().split(/\s+/);
+    const majors = [20, ...versions.map((v) => Number(v.split('.')[0]))];
+    expect(majors).toEqual([20, 22, 24, 26]);
+    expect(pkg.engines.node).toBe(majors.map((m) => `^${m}.0.0`).join(' || '));
+  });
+
   it('ships no tests, benchmarks or demo', () => {
     const extra = [...packed].filter((p) => !/^(dist|src)\//.test(p) && !/^docs\/[\w-]+\.md$/.test(p) && !['package.json', 'README.md'].includes(p));
     expect(extra).toEqual([]);

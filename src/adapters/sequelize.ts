@@ -72,7 +72,9 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
   const existing = cm[kManager];
   const base = defaultName(cm);
   if (existing !== undefined) {
-    if (options !== undefined) secondGuard(existing.write.core.handle, options, resolveConfig(options, base));
+    // With replication the first call named the write pool `<name>:write`: the same options say so too.
+    const wanted = options === undefined || existing.read === undefined ? options : { ...options, name: `${options.name ?? base}:write` };
+    if (wanted !== undefined) secondGuard(existing.write.core.handle, wanted, resolveConfig(wanted, base));
     return existing.write.core.handle;
   }
   const pool = cm.pool;

@@ -39,6 +39,8 @@ export function errorReason(err: unknown): 'terminated' | 'error' {
   // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P05 idle_session_timeout,
   // 25P03 idle_in_transaction_session_timeout: the server ended the session.
   if (/^57P0[1235]$/.test(code) || code === '25P03') return 'terminated';
+  // The socket closed or reset by the other end (Node's codes, whatever the driver's message).
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'terminated';
   const message = typeof e?.message === 'string' ? e.message : '';
   if (/terminat|ECONNRESET|EPIPE|server closed the connection|Connection terminated/i.test(message)) return 'terminated';
   return 'error';

@@ -74,6 +74,14 @@ export class Shutdown {
     // Repeating until the end finishes: generic-pool's drain() still serves its waiters, whose
     // leases, taken after the deadline, must not hold it up either.
     if (deadline > 0) this.#timers.push(clock.setInterval(() => this.#forced(), deadline));
+    // Timers never hold the process open, except these while the end waits on a lease: with
+    // nothing else left to run (a forgotten resource with no socket), the process would exit
+    // before saying who held it up, and before the end finished at guard.endTimeoutMs.
+    if (this.#ctx.ledger.leased > 0) this.#holdOpen(true);
+  }
+
+  #holdOpen(hold: boolean): void {
+    for (const timer of this.#timers) this.#ctx.clock.holdOpen?.(timer, hold);
   }
 
   /** The pool finished ending: nothing is left to report or cut. */
@@ -140,6 +148,8 @@ export class Shutdown {
 
   #forced(): void {
     const { leases, listed } = this.#heldAtEnd();
+    // Held while leases remain (a waiter served during drain() takes one); let go once none does.
+    this.#holdOpen(leases.length > 0 && this.#finishedAt === undefined);
     if (leases.length === 0 || this.#finishedAt !== undefined) return;
     const ctx = this.#ctx;
     const now = ctx.clock.now();
