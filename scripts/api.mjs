@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 
 const check = process.argv.includes('--check');
-const configs = ['api-extractor.json', 'api-extractor.pg.json', 'api-extractor.generic-pool.json', 'api-extractor.knex.json', 'api-extractor.sequelize.json', 'api-extractor.mysql2.json', 'api-extractor.mysql2-promise.json'];
+const configs = ['api-extractor.json', 'api-extractor.pg.json', 'api-extractor.generic-pool.json', 'api-extractor.knex.json', 'api-extractor.sequelize.json', 'api-extractor.mysql2.json', 'api-extractor.mysql2-promise.json', 'api-extractor.prisma.json'];
 let failed = false;
 for (const config of configs) {
   const args = ['run', '--config', config, ...(check ? [] : ['--local'])];
