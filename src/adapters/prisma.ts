@@ -31,8 +31,12 @@ const kClient = Symbol('poolguard.prisma.client');
  */
 const RUNNER = 'poolguard_prisma_transaction_';
 
-/** Frames read at such a checkout: Prisma 7 puts about ten between `pool.connect()` and the runner. */
-const CHAIN_FRAMES = 50;
+/**
+ * Frames read at such a checkout: Prisma 7.10 puts seven between `pool.connect()` and the runner
+ * (the adapter's `startTransaction`, its transaction manager, executor and engine, its
+ * `_transactionWithCallback`); room for three times that, and no more, since each frame walked costs.
+ */
+const CHAIN_FRAMES = 24;
 
 /**
  * The shape of a Prisma client that `guardPrisma` needs: a `PrismaClient` (Prisma 7) built on
@@ -206,7 +210,8 @@ function transactionStarting(state: PoolState, above: Function): number | undefi
 
 /** V8's call sites above `above`, unformatted (no file reads, no source maps), async frames included. */
 function callSites(above: Function): NodeJS.CallSite[] | undefined {
-  const hadPrepare = Object.prototype.hasOwnProperty.call(Error, 'prepareStackTrace');
+  // Put back by assignment, never deleted: a property added and removed at every call would churn
+  // the shape of `Error`, whose stackTraceLimit every checkout's capture reads and writes.
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   const holder: { stack?: unknown } = {};
@@ -218,8 +223,7 @@ function callSites(above: Function): NodeJS.CallSite[] | undefined {
     // Read now: V8 calls prepareStackTrace when the stack is first read.
     sites = holder.stack;
   } finally {
-    if (hadPrepare) Error.prepareStackTrace = prepare;
-    else delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+    Error.prepareStackTrace = prepare;
     Error.stackTraceLimit = limit;
   }
   return Array.isArray(sites) ? (sites as NodeJS.CallSite[]) : undefined;
