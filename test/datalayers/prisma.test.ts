@@ -217,6 +217,21 @@ describe('guardPrisma(prisma) in process (Prisma 7, @prisma/adapter-pg on a guar
     expect(await done).toBe('done');
   });
 
+  it("the application's own pool.connect() inside a Prisma callback keeps its own line", async () => {
+    const pool = guardedPool({ max: 3, guard: { leakThresholdMs: 150 } });
+    const prisma = client(pool);
+    guardPrisma(prisma);
+    const seen = idleReports(pool);
+    const s = stuck();
+    const done = app.ownCheckoutInSavepoint(prisma, pool, s.promise);
+    await until(() => seen.length >= 2, 'two leak reports', 5_000);
+    const sites = seen.map((r) => r.site);
+    expect(sites).toHaveLength(2);
+    expect(sites).toEqual(expect.arrayContaining([expect.stringMatching(site('tx-around-own')), expect.stringMatching(site('own-connect'))]));
+    s.release();
+    expect(await done).toBe('released');
+  });
+
   it('a client made with $extends shares the wrapped $transaction', async () => {
     const pool = guardedPool({ max: 2, guard: { leakThresholdMs: 150 } });
     const base = client(pool);
