@@ -32,6 +32,7 @@ interface ServiceRun {
   checkoutsBefore: number;
   leaksBefore: number;
   stalledStatus: number;
+  prismaSpans: number;
   report: Pick<LeakReport, 'site' | 'where' | 'kind' | 'state' | 'transaction' | 'stack' | 'message'>;
   stderr: string;
 }
@@ -83,8 +84,10 @@ describe('a TypeScript service run with tsx: route → service → prisma.$trans
     // The stack is the call's own: the service function, then the route that called it.
     expect(run.report.stack?.split('\n')[0]).toMatch(/at placeOrder \(.*orders-service\.ts:\d+:\d+\)$/);
     expect(run.report.stack).toMatch(/routes\.ts:\d+:\d+/);
-    // The log line an on-call engineer reads (the default logger, on stderr) names it too.
-    expect(run.stderr).toContain(`possible connection leak inside an open transaction: a client checked out at ${run.report.site} `);
+    // The log line an on-call engineer reads (the default logger, on stderr) names it too (a
+    // "slow lease" line instead when, on a loaded machine, the order's INSERT crossed the threshold).
+    expect(run.stderr).toMatch(/poolguard\[orders-db\]: (possible connection leak|slow lease) inside an open transaction: a client checked out at /);
+    expect(run.stderr).toContain(` checked out at ${run.report.site} has been held `);
     expect(run.stalledStatus).toBe(201);
   }, 60_000);
 
@@ -101,6 +104,12 @@ describe('a TypeScript service run with tsx: route → service → prisma.$trans
     expect(run.checkoutsBefore).toBeGreaterThan(1_000);
     expect(run.report.site).toMatch(new RegExp(`^${serviceLine()}:\\d+$`));
   }, 180_000);
+
+  it("with Prisma's OpenTelemetry tracing (@prisma/instrumentation) on, the same line", async () => {
+    const run = await runService({ TRAFFIC: '8', TRACING: '1' });
+    expect(run.prismaSpans).toBeGreaterThanOrEqual(6);
+    expect(run.report.site).toMatch(new RegExp(`^${serviceLine()}:\\d+$`));
+  }, 60_000);
 
   it('the service type-checks: guardPrisma takes the generated PrismaClient as it is', async () => {
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
