@@ -211,6 +211,23 @@ describe('guardPrisma(prisma) in process (Prisma 7, @prisma/adapter-pg on a guar
     expect(await first).toMatchObject({ item: 'stuck' });
   });
 
+  it("Prisma's own timeout (5 s by default) ends a stuck transaction before a longer guard.leakThresholdMs: nothing is left to report", async () => {
+    const pool = guardedPool({ max: 2, guard: { leakThresholdMs: 2_000 } });
+    const prisma = client(pool);
+    guardPrisma(prisma);
+    const seen: LeakReport[] = [];
+    pool.guard.on('leak', (r) => seen.push(r));
+    const s = stuck();
+    const done = app.stuckOrder(prisma, s.promise, 'timed-out', { timeout: 200 }).catch((e: Error) => e);
+    await until(() => pool.guard.snapshot().totals.checkouts === 1 && pool.guard.snapshot().counts.leased === 0, "Prisma's rollback", 1_800);
+    // Released before the threshold: a lease no longer held is never reported.
+    expect(seen).toEqual([]);
+    s.release();
+    // The callback's next query finds its transaction closed.
+    expect(String((await done as Error).message)).toMatch(/Transaction already closed|expired|timed? ?out/i);
+    expect(await rows('timed-out')).toBe(0);
+  });
+
   it("a transaction started inside another's callback is named at its own line, not the outer one", async () => {
     const pool = guardedPool({ max: 2, guard: { leakThresholdMs: 150 } });
     const prisma = client(pool);
