@@ -228,6 +228,26 @@ describe('guardPrisma(prisma) in process (Prisma 7, @prisma/adapter-pg on a guar
     expect(await rows('timed-out')).toBe(0);
   });
 
+  it("a transaction whose query waits on a lock outlasts Prisma's timeout: reported slow, at its line", async () => {
+    const pool = guardedPool({ max: 2, guard: { leakThresholdMs: 400 } });
+    const prisma = client(pool);
+    guardPrisma(prisma);
+    const seen: LeakReport[] = [];
+    pool.guard.on('leak', (r) => seen.push(r));
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${TABLE} IN ACCESS EXCLUSIVE MODE`);
+    let done: Promise<unknown>;
+    try {
+      done = app.stuckOrder(prisma, Promise.resolve(), 'behind-a-lock', { timeout: 150 }).catch((e: Error) => e);
+      await until(() => seen.length >= 1, 'a leak report', 5_000);
+    } finally {
+      await admin.query('COMMIT');
+    }
+    expect(seen[0]).toMatchObject({ state: 'busy', site: expect.stringMatching(site('stuck-order')) });
+    await done!;
+    await until(() => pool.guard.snapshot().counts.leased === 0, 'the connection back', 5_000);
+  });
+
   it("a transaction started inside another's callback is named at its own line, not the outer one", async () => {
     const pool = guardedPool({ max: 2, guard: { leakThresholdMs: 150 } });
     const prisma = client(pool);
