@@ -27,16 +27,18 @@ const kClient = Symbol('poolguard.prisma.client');
  * which call the checkout belongs to, exactly, whatever else runs concurrently. The alternative,
  * an `AsyncLocalStorage` around the call, costs every promise in the process an async hook on
  * Node 20 and 22 (2–2.5x on a promise-bound loop here); this costs one structured stack capture per
- * checkout made while such a call waits for its connection, and nothing otherwise.
+ * checkout made while such a call waits for its connection, and nothing otherwise. The name shows
+ * in the async frames of errors created inside a transaction (`at async poolguard_prisma_…`).
  */
 const RUNNER = 'poolguard_prisma_transaction_';
 
 /**
- * Frames read at such a checkout: Prisma 7.10 puts seven between `pool.connect()` and the runner
- * (the adapter's `startTransaction`, its transaction manager, executor and engine, its
- * `_transactionWithCallback`); room for three times that, and no more, since each frame walked costs.
+ * Frames read at such a checkout. In Prisma 7.10 the runner is the seventh above `pool.connect()`
+ * (the adapter's `startTransaction`, its transaction manager twice, the engine's `transaction`,
+ * `_transactionWithCallback`), with or without Prisma's tracing: room for about twice that, and no
+ * more, since V8 builds an object for every frame read.
  */
-const CHAIN_FRAMES = 24;
+const CHAIN_FRAMES = 12;
 
 /**
  * The shape of a Prisma client that `guardPrisma` needs: a `PrismaClient` (Prisma 7) built on
@@ -79,8 +81,8 @@ interface PoolState {
 /**
  * Names the line of every `prisma.$transaction(…)` whose transaction is held too long: the
  * stack at the call is captured and given to the connection that the transaction then checks out,
- * so that leak reports, the holders of a timeout error and snapshots name that line however the
- * application's functions await (or return) the call, at first use and after any traffic.
+ * so that leak reports, snapshots and the holders a checkout timeout lists name that line however
+ * the application's functions await (or return) the call, at first use and after any traffic.
  *
  * Call it once, right after `new PrismaClient({ adapter: new PrismaPg(pool) })`. The pool must be
  * a `pg.Pool` given to `PrismaPg`: one from `poolguard/pg` keeps its own options; a plain
@@ -139,6 +141,7 @@ function hookPool(pool: PgPoolHook, handle: PoolGuard): PoolState {
     next: 0,
   };
   Object.defineProperty(pool, kPool, { value: state, configurable: true });
+  if (!state.captures) return state;
   const connect = pool.connect;
   // An own property over whichever connect the pool has (poolguard's, or an instrumentation's):
   // every other checkout passes through at the cost of one size check.
