@@ -10,7 +10,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { Pool } from 'poolguard/pg';
 import { guardPrisma } from 'poolguard/prisma';
-import { SMOKE, arg, interleaved, table, url } from './lib.mjs';
+import { SMOKE, arg, cpuPerCall, interleaved, table, url } from './lib.mjs';
 
 const rounds = SMOKE ? 1 : arg('rounds', 5);
 const seconds = SMOKE ? 0.2 : arg('seconds', 2);
@@ -33,21 +33,6 @@ async function prismaClient() {
   }
 }
 
-async function transactions(prisma, concurrency) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await prisma.$transaction(async (tx) => tx.order.count());
-      done++;
-    }
-  };
-  const cpu = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / done;
-}
-
 export async function run() {
   const PrismaClient = await prismaClient();
   const admin = new pg.Client({ connectionString: url });
@@ -64,7 +49,7 @@ export async function run() {
     { name: 'Prisma on poolguard Pool', ...plain },
     { name: 'same + guardPrisma(prisma)', ...guarded },
   ];
-  const results = await interleaved(list, (x) => transactions(x.prisma, 16), { rounds });
+  const results = await interleaved(list, (x) => cpuPerCall(() => x.prisma.$transaction(async (tx) => tx.order.count()), 16, seconds), { rounds });
   for (const x of list) {
     await x.prisma.$disconnect();
     await x.pool.end();

@@ -129,8 +129,10 @@ function hookPool(pool: PgPoolHook, handle: PoolGuard): PoolState {
   const state: PoolState = {
     captures: config.captureStacks !== 'none',
     // As guard.captureStacks 'connect' does for pool.connect(): every call, not the 'adaptive'
-    // default's 1 in 64 after the first 1,000 checkouts. A Prisma transaction costs three round
-    // trips or more; its capture, a few microseconds (benchmarks/RESULTS.md, Prisma).
+    // default's 1 in 64 after the first 1,000 checkouts, so that the first leak is named too. What
+    // guardPrisma adds (this capture, the runner, the call-site read at the checkout) measured
+    // 119,000 instructions per transaction beside Prisma's own 1.9–2.5 million, about 6 %
+    // (benchmarks/instructions-prisma.sh).
     plan: makeCapturePlan(config.captureStacks !== 'none', {
       sampleRate: config.stackSampleRate ?? 1,
       depth: config.stackDepth ?? 30,
