@@ -4,37 +4,27 @@
 // this process's CPU time per transaction (process.cpuUsage), which a busy machine disturbs far
 // less than throughput; the server's time is not in it.
 // Run: npm run build && node benchmarks/transaction.mjs [--rounds 5] [--seconds 2]
-import { SMOKE, arg, interleaved, table } from './lib.mjs';
+import { SMOKE, arg, cpuPerCall, interleaved, table } from './lib.mjs';
 import { variants } from './variants.mjs';
 
 const rounds = SMOKE ? 1 : arg('rounds', 5);
 const seconds = SMOKE ? 0.2 : arg('seconds', 2);
 
-async function transactions(pool, concurrency) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT 1');
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
-      done++;
-    }
-  };
-  const cpu = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / done;
+/** connect, BEGIN, SELECT 1, COMMIT, release. */
+async function transaction(pool) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT 1');
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
 }
 
 export async function run() {
   const v = variants({ max: 10 });
-  const results = await interleaved(v.list, (x) => transactions(x.pool, 32), { rounds });
+  const results = await interleaved(v.list, (x) => cpuPerCall(() => transaction(x.pool), 32, seconds), { rounds });
   await v.end();
   return {
     title: 'connect() + BEGIN + SELECT 1 + COMMIT + release() (concurrency 32, max 10)',

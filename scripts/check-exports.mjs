@@ -56,6 +56,12 @@ for (const [label, mod] of [['esm', esmKnex], ['cjs', cjsKnex]]) {
 for (const [label, mod] of [['esm', esmSequelize], ['cjs', cjsSequelize]]) {
   assert.equal(typeof mod.guardSequelize, 'function', `${label} poolguard/sequelize exports guardSequelize`);
 }
+const esmPrisma = await import('poolguard/prisma');
+const cjsPrisma = require('poolguard/prisma');
+for (const [label, mod] of [['esm', esmPrisma], ['cjs', cjsPrisma]]) {
+  assert.equal(typeof mod.guardPrisma, 'function', `${label} poolguard/prisma exports guardPrisma`);
+  assert.throws(() => mod.guardPrisma({ $transaction() {} }), /@prisma\/adapter-pg/, `${label} guardPrisma refuses a client without PrismaPg`);
+}
 for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
   for (const name of ['CheckoutTimeoutError', 'DoubleReleaseError', 'LeaseReclaimedError', 'PoolGuard']) {
     assert.equal(typeof mod[name], 'function', `${label} poolguard exports ${name}`);
@@ -119,8 +125,11 @@ for (const entry of ['poolguard/testing', 'poolguard/testing/mocha']) {
   const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|vitest|jest|jest-circus|mocha)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must load no pool, data layer or test runner`);
 }
+// poolguard/prisma wraps the application's own client and pool: Prisma itself is never loaded.
+const loadedByPrisma = execFileSync(process.execPath, ['-e', "require('poolguard/prisma'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](@prisma|generic-pool|knex|sequelize|mysql2)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByPrisma, '0', "require('poolguard/prisma') must not load Prisma or another pool");
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
 const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/eslint, poolguard/testing and its set-up modules; ESM and CommonJS)');
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/eslint, poolguard/prisma, poolguard/testing and its set-up modules; ESM and CommonJS)');

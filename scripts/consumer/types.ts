@@ -3,6 +3,7 @@
 import { Pool, guard, type PoolOptions } from 'poolguard/pg';
 import { createPool, type GuardedPool } from 'poolguard/generic-pool';
 import { CheckoutTimeoutError, type GuardSnapshot, type LeakReport } from 'poolguard';
+import { guardPrisma, type PrismaClientLike } from 'poolguard/prisma';
 import { Pool as PgPool, type PoolClient } from 'pg';
 import { allowOpenLeases, assertNoOpenLeases, checkOpenLeases, configureLeakCheck, LeakCheckError, leakCheckpoint, type LeakFinding } from 'poolguard/testing';
 import { mochaHooks } from 'poolguard/testing/mocha';
@@ -43,6 +44,10 @@ async function run(): Promise<number> {
 
 guard(new PgPool(), { name: 'pkgci-existing' });
 
+// Structural: a PrismaClient is accepted without Prisma's types in this project.
+const prismaLike: PrismaClientLike = { $transaction: async (fn: (tx: unknown) => Promise<number>) => fn(undefined) };
+const prismaGuard: GuardSnapshot = guardPrisma(prismaLike, { name: 'pkgci-prisma' }).snapshot();
+
 const resources: GuardedPool<{ id: number }> = createPool(
   { create: async () => ({ id: 1 }), destroy: async () => {} },
   { max: 1, guard: { leakThresholdMs: 10_000 } },
@@ -54,6 +59,8 @@ resources.acquire().then((resource) => resources.release(resource));
 new Pool({ connectionString: 5 });
 // @ts-expect-error leakThresholdMs is a number
 new Pool({ guard: { leakThresholdMs: 'soon' } });
+// @ts-expect-error guardPrisma needs a client with $transaction
+guardPrisma({});
 // @ts-expect-error a guarded generic-pool has no query()
 resources.query('select 1');
 
@@ -75,6 +82,7 @@ type SetUpModules = [typeof vitestSetup, typeof jestSetup, typeof nodeTestSetup]
 configureLeakCheck({ settleMs: 'soon' });
 
 void asPg;
+void prismaGuard;
 void run;
 void leakCheck;
 void hooks;

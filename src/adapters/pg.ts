@@ -543,3 +543,13 @@ function reclaimClient(lease: Lease, makeError: () => LeaseReclaimedError): void
   const pgRelease = lease.token as Done | undefined;
   pgRelease?.call(client, makeError());
 }
+
+/**
+ * The open lease of a client that a pool guarded by this copy of poolguard lent out, or
+ * `undefined`: for a data layer's adapter that learns its caller's line only once the checkout is
+ * made (poolguard/prisma). Not part of the public API.
+ */
+export function openLeaseOf(client: unknown): Lease | undefined {
+  const lease = (client as ClientLike | null | undefined)?.[kRecord]?.lease;
+  return lease === undefined || lease.released || lease.reclaimed ? undefined : lease;
+}
