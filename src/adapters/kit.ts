@@ -56,6 +56,8 @@ export function guardedAlready(pool: object, options: GuardOptions | undefined, 
  * (`endBlocked`) and, at `guard.endTimeoutMs`, reclaims them (`endForced`). The pool's promise and
  * its value come back unchanged.
  */
+export function watchEnd<T>(core: GuardCore, call: string, end: () => Promise<T>): Promise<T>;
+export function watchEnd<T>(core: GuardCore, call: string, end: () => PromiseLike<T>): PromiseLike<T>;
 export function watchEnd<T>(core: GuardCore, call: string, end: () => PromiseLike<T>): PromiseLike<T> {
   core.endStarted(call);
   return end().then(
