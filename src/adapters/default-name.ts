@@ -55,9 +55,17 @@ function endpointOf(settings: unknown): Endpoint {
   };
   // A library that split a URL with a parser (mysql2 for its uri, Knex and Sequelize for a
   // connection string) fills these fields from the wrong pieces when the password holds a '/',
-  // '?' or '#': an '@' in one of them means the user and password are in the others.
-  if ([found.host, found.database].some((f) => f?.includes('@'))) {
-    found = fromAuthority(`${found.host ?? ''}${found.port === undefined ? '' : `:${found.port}`}/${found.database ?? ''}`);
+  // '?' or '#', taking the user for the host. An '@' in a field means the host, port and database
+  // follow it: they are read again from there. A '?' made the rest a query parameter, whose name
+  // holds the '@' (Knex and pg's parser keep the parameters as keys). A ':' left in the database
+  // is the one between the user and the password (Node's legacy parser, Sequelize's, cuts the host
+  // at the first character a host cannot have): what follows it is lost, nothing is used.
+  const split = [found.host, found.database, ...keysOf(o), ...keysOf(o.dialectOptions)].find((f) => f?.includes('@'));
+  if (split !== undefined) {
+    const rest = split === found.database ? `${found.host ?? ''}${found.port === undefined ? '' : `:${found.port}`}/${split}` : split;
+    found = fromAuthority(rest);
+  } else if (found.database?.includes(':')) {
+    found = {};
   }
   const url = typeof o.connectionString === 'string' ? o.connectionString : typeof o.uri === 'string' ? o.uri : undefined;
   if (url !== undefined) {
@@ -162,6 +170,10 @@ function paramOf(params: string, keys: readonly string[]): string | undefined {
     if (eq > 0 && keys.includes(pair.slice(0, eq).toLowerCase())) return decoded(pair.slice(eq + 1)) || undefined;
   }
   return undefined;
+}
+
+function keysOf(value: unknown): string[] {
+  return value !== null && typeof value === 'object' ? Object.keys(value) : [];
 }
 
 function portOf(value: unknown): string | undefined {
