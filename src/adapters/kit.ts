@@ -85,25 +85,21 @@ export function watchEndCallback<E, R>(core: GuardCore, call: string, end: (fini
 export type DirtyRelease = ReturnType<GuardCore['dirtyReleased']>;
 
 /**
- * Ends a lease at its holder's release. The transaction the session is in is read first (by
- * `transactionOf`, without a round trip): `core.released()` drops the checkout stack that a dirty
- * release reports. No `resource`: no check (a release with an error closes the connection anyway).
- * Returns `false` when the lease had been reclaimed (the late release is harmless: the adapter
- * leaves the pool alone), what to do with a connection released inside a transaction, or `true`.
- * Throws the core's `DoubleReleaseError` on a second release.
+ * Ends a lease at its holder's release. `transaction` is the state of the connection's session,
+ * read by the adapter (without a round trip) for this call, and so before `core.released()`, which
+ * drops the checkout stack that a dirty release reports; `undefined` for none, and when the lease
+ * was reclaimed or already released. Returns `false` when the lease had been reclaimed (the late
+ * release is harmless: the adapter leaves the pool alone), what to do with a connection released
+ * inside a transaction, or `true`. Throws the core's `DoubleReleaseError` on a second release.
  */
-export function releaseChecked(
-  core: GuardCore,
-  lease: Lease,
-  resource: object | undefined,
-  transactionOf: (resource: object) => 'open' | 'failed' | undefined,
-  above: Function,
-  poolMessage: string,
-): DirtyRelease | boolean {
-  const transaction = resource === undefined || lease.released || lease.reclaimed ? undefined : transactionOf(resource);
-  const dirty = transaction === undefined ? undefined : core.dirtyReleased(lease, transaction, above);
-  if (!core.released(lease, above, poolMessage)) return false;
-  return dirty ?? true;
+export function releaseChecked(core: GuardCore, lease: Lease, transaction: 'open' | 'failed' | undefined, above: Function, poolMessage: string): DirtyRelease | boolean {
+  // Small, so that inlined into a pool's release it leaves V8 room to inline what follows.
+  return transaction === undefined ? core.released(lease, above, poolMessage) : releasedDirty(core, lease, transaction, above, poolMessage);
+}
+
+function releasedDirty(core: GuardCore, lease: Lease, transaction: 'open' | 'failed', above: Function, poolMessage: string): DirtyRelease | false {
+  const dirty = core.dirtyReleased(lease, transaction, above);
+  return core.released(lease, above, poolMessage) && dirty;
 }
 
 /**

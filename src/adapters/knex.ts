@@ -241,7 +241,7 @@ function listen(state: TarnState): void {
     const lease = record?.lease;
     // tarn announces every release() call, also of a resource it no longer lends (and ignores it).
     if (lease === undefined || lease.released) return;
-    const outcome = releaseChecked(core, lease, resource as object, driverTransaction, release, 'tarn: release');
+    const outcome = releaseChecked(core, lease, lease.reclaimed ? undefined : driverTransaction(resource as object), release, 'tarn: release');
     if (typeof outcome === 'object') closeDirty(state, record!, outcome.error);
   });
 }

@@ -8,9 +8,9 @@ import { driverInFlight, driverRecord, driverTransaction } from './driver-client
 import { attachGuard, guardedAlready, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
+const kManager = Symbol('poolguard.sequelize.state');
 // Never shown (Sequelize releases each connection once): the first words of a double release's error.
 const RELEASE_MESSAGE = 'sequelize-pool: release';
-const kManager = Symbol('poolguard.sequelize.state');
 
 /**
  * The structural shape of a Sequelize instance (`new Sequelize(…)`) that `guardSequelize` needs.
@@ -127,9 +127,11 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
   }
   // sequelize.close() drains the pool (see watchEnd).
   const drain = pool.drain;
-  if (typeof drain === 'function') pool.drain = function guardedDrain(this: unknown): Promise<unknown> {
-    return watchEnd(core, 'sequelize.close()', () => drain.call(this));
-  };
+  if (typeof drain === 'function') {
+    pool.drain = function guardedDrain(this: unknown): Promise<unknown> {
+      return watchEnd(core, 'sequelize.close()', () => drain.call(this));
+    };
+  }
   Object.defineProperty(pool, kState, { value: state, configurable: true });
   return state;
 }
@@ -185,7 +187,8 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
     const state = stateOf(connection);
     const lease = state?.records.get(connection)?.lease;
     // Sequelize releases each connection once; a second call is sequelize-pool's to log.
-    const outcome = lease === undefined || lease.released ? true : releaseChecked(state!.core, lease, connection as object, driverTransaction, guardedReleaseConnection, RELEASE_MESSAGE);
+    const transaction = lease === undefined || lease.released || lease.reclaimed ? undefined : driverTransaction(connection as object);
+    const outcome = lease === undefined || lease.released ? true : releaseChecked(state!.core, lease, transaction, guardedReleaseConnection, RELEASE_MESSAGE);
     // A connection released inside a transaction (a raw BEGIN through sequelize.query()) is closed,
     // never handed to the next caller; Sequelize's destroyConnection replaces it.
     if (typeof outcome === 'object') return destroyConnection.call(this, connection).catch(() => {});
