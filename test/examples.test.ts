@@ -99,13 +99,17 @@ describe('examples run', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/SIGTERM: no new work; \d+ request\(s\) in flight/);
     expect(r.stderr).toMatch(
-      /poolguard\[orders-db\]: pool\.end\(\) has waited 7[5-9]\d ms for 1 checked-out connection, and cannot finish until it comes back\. Held by:\n  lease \d+ \(connect\) from examples\/graceful-shutdown\.mjs:29:29: held [\d.]+ m?s, nothing in flight for [\d.]+ m?s, inside an open transaction/,
+      /poolguard\[orders-db\]: pool\.end\(\) has waited [\d.]+ m?s for 1 checked-out connection, and cannot finish until it comes back\. Held by:\n  lease \d+ \(connect\) from examples\/graceful-shutdown\.mjs:29:29: held [\d.]+ m?s, nothing in flight for [\d.]+ m?s, inside an open transaction/,
     );
+    // Reported half-way to the deadline (750 ms), or later on a busy machine whose timers run late.
+    const [, waited, unit] = /pool\.end\(\) has waited ([\d.]+) (m?s)/.exec(r.stderr)!;
+    expect(Number(waited) * (unit === 's' ? 1_000 : 1)).toBeGreaterThanOrEqual(740);
     expect(r.stderr).toContain('pool.end() reached guard.endTimeoutMs (1.5 s) with 1 connection still checked out');
     expect(r.stdout).toMatch(/cut at shutdown: examples\/graceful-shutdown\.mjs:29:29 \(held \d+ ms, open transaction\)/);
     const took = Number(/pool\.end\(\) resolved after (\d+) ms/.exec(r.stdout)![1]);
     expect(took).toBeGreaterThanOrEqual(1_450);
-    expect(took).toBeLessThan(5_000);
+    // Not for ever (pg's own end() would wait until the spawn's timeout kills the example).
+    expect(took).toBeLessThan(10_000);
     const final = JSON.parse(/final snapshot: (.*)/.exec(r.stdout)![1]!);
     expect(final.counts).toMatchObject({ total: 0, leased: 0, waiting: 0 });
     expect(final.leases).toEqual([]);

@@ -34,8 +34,16 @@ beforeAll(() => {
 }, 60_000);
 
 describe('the packed package', () => {
-  it('builds before packing, from a fresh clone and as a git dependency (prepare runs for both)', () => {
-    expect(pkg.scripts.prepare).toBe('npm run build');
+  it('builds when packed or published (prepack); a clone builds through its own commands, not an install hook', () => {
+    expect(pkg.scripts.prepack).toBe('npm run build');
+    // No prepare/postprepare: npm 11 lists those for approval, and the tests (global set-up), the
+    // demo and the example build dist/ themselves.
+    expect(pkg.scripts.postprepare).toBeUndefined();
+  });
+
+  it('has no install script, which npm 11 would list and ask to allow when it is installed (prepare included, from a tarball or git)', () => {
+    const installScripts = ['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => pkg.scripts[name] !== undefined);
+    expect(installScripts).toEqual([]);
   });
 
   it('ships every file package.json points to', () => {
@@ -67,9 +75,24 @@ describe('the packed package', () => {
     expect(unresolved).toEqual([]);
   });
 
+  it('engines names exactly the Node lines CI tests: the main run on the machine\'s Node 20 (.ci/run) and the lines of scripts/ci-node-versions.sh', () => {
+    const script = readFileSync(join(root, 'scripts/ci-node-versions.sh'), 'utf8');
+    const versions = /NODE_VERSIONS:-([\d. ]+)\}/.exec(script)![1]!.trim().split(/\s+/);
+    const majors = [20, ...versions.map((v) => Number(v.split('.')[0]))];
+    expect(majors).toEqual([20, 22, 24, 26]);
+    expect(pkg.engines.node).toBe(majors.map((m) => `^${m}.0.0`).join(' || '));
+  });
+
   it('ships no tests, benchmarks or demo', () => {
-    const extra = [...packed].filter((p) => !/^(dist|src)\//.test(p) && !['package.json', 'README.md'].includes(p));
+    const extra = [...packed].filter((p) => !/^(dist|src)\//.test(p) && !/^docs\/[\w-]+\.md$/.test(p) && !['package.json', 'README.md'].includes(p));
     expect(extra).toEqual([]);
+  });
+
+  it('ships the docs pages the README links to, so that they read from node_modules/poolguard too', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const pages = [...new Set([...readme.matchAll(/\]\((docs\/[\w-]+\.md)(?:#[^)]*)?\)/g)].map((m) => m[1]!))];
+    expect(pages.length).toBeGreaterThan(5);
+    expect(pages.filter((page) => !packed.has(page))).toEqual([]);
   });
 
   it('declares @types/pg, which its declarations import, as an optional peer', () => {

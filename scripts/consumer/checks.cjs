@@ -13,12 +13,13 @@ function assertFramesExist(stack) {
   return frames.map(([, file]) => file);
 }
 
-module.exports = async function check(label, { pg, Pool, createPool, DoubleReleaseError }) {
+module.exports = async function check(label, { pg, Pool, createPool, DoubleReleaseError, testing }) {
   const connectionString = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const app = `pkgci-${label}`;
   const pool = new Pool({ connectionString, max: 2, application_name: app, guard: { name: app, logger: false, leakThresholdMs: 100 } });
   assert.ok(pool instanceof pg.Pool, "poolguard/pg's Pool is the consumer's own pg.Pool");
   const leak = once(pool.guard, 'leak');
+  const since = testing.leakCheckpoint();
   const client = await pool.connect();
   const { rows } = await client.query("select current_setting('application_name') as app, 1 + 1 as two");
   assert.deepEqual(rows, [{ app, two: 2 }]);
@@ -27,7 +28,13 @@ module.exports = async function check(label, { pg, Pool, createPool, DoubleRelea
   // The leak site is this file, not a frame inside the installed package or the driver.
   const [report] = await leak;
   assert.match(report.site, /checks\.cjs:\d+:\d+$/, `leak site: ${report.site}`);
+  // poolguard/testing: the same lease, as a test's end would see it.
+  const [finding, ...others] = (await testing.checkOpenLeases({ since, settleMs: 0 })).filter((f) => f.pool === app);
+  assert.deepEqual(others, []);
+  assert.equal(finding.fails, true);
+  assert.equal(finding.lease.site, report.site);
   client.release();
+  await testing.assertNoOpenLeases({ since, settleMs: 0 }).catch((err) => assert.fail(`after release: ${err.message}`));
   assert.throws(() => client.release(), DoubleReleaseError);
   let error;
   try {

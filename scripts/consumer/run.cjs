@@ -4,9 +4,10 @@ const pg = require('pg');
 const { Pool } = require('poolguard/pg');
 const { createPool } = require('poolguard/generic-pool');
 const { DoubleReleaseError } = require('poolguard');
+const testing = require('poolguard/testing');
 const check = require('./checks.cjs');
 
-check('cjs', { pg, Pool, createPool, DoubleReleaseError }).catch((err) => {
+check('cjs', { pg, Pool, createPool, DoubleReleaseError, testing }).catch((err) => {
   console.error(err);
   process.exit(1);
 });

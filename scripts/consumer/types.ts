@@ -4,6 +4,11 @@ import { Pool, guard, type PoolOptions } from 'poolguard/pg';
 import { createPool, type GuardedPool } from 'poolguard/generic-pool';
 import { CheckoutTimeoutError, type GuardSnapshot, type LeakReport } from 'poolguard';
 import { Pool as PgPool, type PoolClient } from 'pg';
+import { allowOpenLeases, assertNoOpenLeases, checkOpenLeases, configureLeakCheck, LeakCheckError, leakCheckpoint, type LeakFinding } from 'poolguard/testing';
+import { mochaHooks } from 'poolguard/testing/mocha';
+import type * as vitestSetup from 'poolguard/testing/vitest';
+import type * as jestSetup from 'poolguard/testing/jest';
+import type * as nodeTestSetup from 'poolguard/testing/node-test';
 
 const options: PoolOptions = {
   connectionString: 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -52,5 +57,25 @@ new Pool({ guard: { leakThresholdMs: 'soon' } });
 // @ts-expect-error a guarded generic-pool has no query()
 resources.query('select 1');
 
+async function leakCheck(): Promise<string[]> {
+  const since = leakCheckpoint();
+  configureLeakCheck({ settleMs: 50, dirtyReleases: true });
+  const findings: readonly LeakFinding[] = await checkOpenLeases({ since });
+  try {
+    await assertNoOpenLeases({ since, testName: 'pkgci' });
+  } catch (err) {
+    if (err instanceof LeakCheckError) return err.findings.map((f) => f.message);
+  }
+  const allowed: number = allowOpenLeases('handed over');
+  return findings.map((f) => (f.type === 'openLease' ? `${f.lease.where} ${allowed}` : f.message));
+}
+const hooks: () => Promise<void> = mochaHooks.beforeEach;
+type SetUpModules = [typeof vitestSetup, typeof jestSetup, typeof nodeTestSetup];
+// @ts-expect-error settleMs is a number
+configureLeakCheck({ settleMs: 'soon' });
+
 void asPg;
 void run;
+void leakCheck;
+void hooks;
+void (undefined as unknown as SetUpModules);

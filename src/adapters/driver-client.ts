@@ -4,10 +4,11 @@
  * pool the driver's own connection objects, so their adapters read the same state as the drivers'
  * own adapters.
  */
-import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
-import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
+import { commandInFlight, onCommandDone, onServerClose, serverTransaction } from './mysql2-connection.js';
+import { onQueryDone, onSessionEnded, queryInFlight, transactionStatus } from './pg-client.js';
 import type { GuardCore } from '../core/guard.js';
 import type { ConnectionRecord } from '../core/ledger.js';
+import { errorReason } from '../core/recycle-policy.js';
 import { recordOnSight } from './kit.js';
 
 /** A query in flight on a pg client, or a command running or queued on a mysql2 connection. */
@@ -44,5 +45,23 @@ export function driverRecord(core: GuardCore, records: Map<unknown, ConnectionRe
     const pid = (object as { processID?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
     if (typeof pid === 'number') record.pid = pid;
     onDriverActivity(object, () => core.connectionActive(record));
+    retireOnError(core, object, record);
   });
+}
+
+/**
+ * What ends a driver connection says why it retires (the server ending the session is
+ * `terminated`), which the data layer's removal does not tell: it removes the connection when its
+ * holder's next statement fails, or at the next acquire. Heard as the driver hears it, before the
+ * data layer acts: the server's FATAL message (pg), the socket the server closed (mysql2), and the
+ * connection's error, ahead of the data layer's own listener (added only beside one, so that an
+ * error nobody handled still reaches the process as before).
+ */
+function retireOnError(core: GuardCore, connection: object, record: ConnectionRecord): void {
+  const retire = (err: unknown): void => core.markRetiring(record, errorReason(err));
+  onSessionEnded(connection, retire);
+  onServerClose(connection, retire);
+  const c = connection as { listenerCount?(event: string): number; prependListener?(event: string, fn: (err: unknown) => void): unknown };
+  if (typeof c.prependListener !== 'function' || typeof c.listenerCount !== 'function' || c.listenerCount('error') === 0) return;
+  c.prependListener('error', retire);
 }

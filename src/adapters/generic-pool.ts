@@ -4,7 +4,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import type { GuardCore, PoolGuard } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
-import { attachGuard, guardedAlready, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
@@ -150,6 +150,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
     releaseWords: 'give the resource back with pool.release(resource)',
+    words: { library: 'generic-pool', ...KEPT_WORDS },
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: State = {
     core,

@@ -7,7 +7,7 @@ import { wrongPool } from '../core/pool-kind.js';
 import { guardOf } from '../core/registry.js';
 import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
-import { attachGuard, guardedAlready, releaseChecked, resourceRemoved } from './kit.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved } from './kit.js';
 
 const kState = Symbol('poolguard.tarn.state');
 const kClient = Symbol('poolguard.knex.client');
@@ -86,6 +86,8 @@ interface TarnState {
   /** The lease tarn's `acquireRequest` created for the entry point that is running now. */
   requested: Lease | undefined;
   ending: boolean;
+  /** Connections poolguard cut (reclaimed, or forced at the end): their transactions cannot commit. */
+  readonly cut: WeakSet<object>;
 }
 
 /**
@@ -156,6 +158,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
       min: (pool as unknown as { min: number }).min,
     }),
     recordOf: (resource) => records.get(resource),
+    words: KEPT_WORDS,
   }, { dbSystem: undefined, ended: destroyed });
   const state: TarnState = {
     core,
@@ -166,6 +169,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
     pending: undefined,
     requested: undefined,
     ending: false,
+    cut: new WeakSet(),
   };
   Object.defineProperty(pool, kState, { value: state, configurable: true });
   listen(state);
@@ -281,6 +285,7 @@ function reclaimConnection(state: TarnState, lease: Lease, makeError: () => Leas
   const index = p.used.findIndex((u) => u.resource === resource);
   if (index === -1) return;
   (resource as { __knex__disposed?: unknown }).__knex__disposed = makeError();
+  state.cut.add(resource as object);
   // Settled as a release settles it: tarn's destroy() (knex.destroy()) waits for every used entry.
   const [used] = p.used.splice(index, 1);
   used?.settle?.();
@@ -330,7 +335,8 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
       Error.captureStackTrace(capture, guardedTransaction);
       core.captureTaken(false);
     }
-    const trx = transaction.call(this, container, config, outerTx) as { acquireConnection?: (...args: unknown[]) => unknown };
+    const trx = transaction.call(this, container, config, outerTx) as KnexTransactionLike;
+    commitFailsWhenCut(state, trx);
     const own = trx.acquireConnection;
     if (typeof own === 'function') {
       // Transaction#acquireConnection runs later, from a promise: it carries this call's stack.
@@ -380,6 +386,33 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
       };
     }
   }
+}
+
+/** What `commitFailsWhenCut` reads of a Knex `Transaction` (the object behind `trx`). */
+interface KnexTransactionLike {
+  acquireConnection?: (...args: unknown[]) => unknown;
+  commit?: (conn: unknown, value: unknown) => Promise<unknown>;
+  transactor?: { executionPromise?: Promise<unknown> };
+}
+
+/**
+ * Knex's `trx.commit()` resolves even when its COMMIT fails: the error only settles the
+ * transaction's own promise (`trx.executionPromise`), which most code never awaits. On a connection
+ * poolguard cut, the server rolled the transaction back; a commit that resolves would tell the
+ * holder its rows were saved. So there, commit() rejects with the error Knex settled the
+ * transaction with (the driver's, unchanged). A COMMIT that fails for another reason stays Knex's.
+ */
+function commitFailsWhenCut(state: TarnState, trx: KnexTransactionLike): void {
+  const commit = trx.commit;
+  if (typeof commit !== 'function') return;
+  trx.commit = function commitUnlessCut(this: KnexTransactionLike, conn: unknown, value: unknown): Promise<unknown> {
+    return commit.call(this, conn, value).then((result) => {
+      const settled = this.transactor?.executionPromise;
+      if (settled === undefined || typeof conn !== 'object' || conn === null || !state.cut.has(conn)) return result;
+      // Settled by now: Knex resolves or rejects it before commit()'s own promise resolves.
+      return settled.then(() => result);
+    });
+  };
 }
 
 /** `knex:dialect host:port/database` from Knex's connection settings (an object or a connection string). */

@@ -28,6 +28,8 @@ interface Mysql2ConnectionLike {
   _commands?: { readonly length: number };
   _closing?: unknown;
   _fatalError?: unknown;
+  _protocolError?: unknown;
+  stream?: { readonly readableEnded?: boolean };
   handlePacket?: (this: Mysql2ConnectionLike, packet?: PacketLike) => void;
   [kHook]?: Hook;
 }
@@ -45,6 +47,38 @@ export function commandInFlight(resource: object): boolean | undefined {
   if (!isMysql2Connection(resource)) return undefined;
   return resource._command != null || (resource._commands?.length ?? 0) > 0;
 }
+
+/**
+ * The error that ended a mysql2 connection: a network error (`_fatalError`) or the server closing
+ * it (`_protocolError`, PROTOCOL_CONNECTION_LOST); `undefined` while it is alive or when it was
+ * closed on purpose.
+ */
+export function connectionFailure(resource: object): unknown {
+  const c = resource as Mysql2ConnectionLike;
+  const failure = c._fatalError ?? c._protocolError;
+  if (failure != null) return failure;
+  // mysql2 emits 'end' (on which its pool removes the connection) before it records the server's
+  // close as PROTOCOL_CONNECTION_LOST: a socket that ended while nobody was closing it is that.
+  if (c._closing !== true && c.stream?.readableEnded === true) return SERVER_CLOSED;
+  return undefined;
+}
+
+/**
+ * Calls `onClosed` when the server closes a mysql2 connection's socket (a KILL, a restart, a
+ * wait_timeout) while nobody was closing it. mysql2 emits 'end' for it, and tells the command
+ * that runs next only "Can't add new command" or EPIPE. Does nothing for a resource that is not a
+ * mysql2 connection.
+ */
+export function onServerClose(resource: object, onClosed: (err: unknown) => void): void {
+  if (!isMysql2Connection(resource)) return;
+  const c = resource as Mysql2ConnectionLike & { on?(event: string, fn: () => void): unknown };
+  c.on?.('end', () => {
+    if (c._closing !== true) onClosed(c._fatalError ?? c._protocolError ?? SERVER_CLOSED);
+  });
+}
+
+/** mysql2's own words for a socket the server closed, for a connection removed before it says them. */
+const SERVER_CLOSED = Object.freeze({ code: 'PROTOCOL_CONNECTION_LOST', message: 'Connection lost: The server closed the connection.' });
 
 /**
  * The transaction a mysql2 connection's session is in, as of the server's last OK/EOF packet

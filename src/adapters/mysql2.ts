@@ -6,9 +6,10 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready } from './kit.js';
-import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
+import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
+import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
+import { errorReason } from '../core/recycle-policy.js';
 
 // mysql2's own message for a pool that has ended, matched to tell the caller why.
 const CLOSED_MESSAGE = 'Pool is closed.';
@@ -171,6 +172,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
+    words: { queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
   }, { dbSystem: () => server.system, ended: closed });
   const state: State = {
     core,
@@ -363,12 +365,15 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
   if (record === undefined) return state.releaseConnection.call(pool, connection);
   const lease = record.lease;
   if (connection._pool == null) {
-    // Out of the pool: destroyed by its holder or by poolguard, or dead.
+    // Out of the pool: destroyed by its holder or by poolguard, or dead (the error that ended it
+    // says how: the server closing the session is `terminated`).
+    const failure = connectionFailure(connection);
+    const failed = failure === undefined ? 'error' : errorReason(failure);
     if (lease !== undefined && !lease.released && !lease.reclaimed) {
-      core.markRetiring(record, 'error');
+      core.markRetiring(record, failed);
       core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
     }
-    core.connectionRemoved(record, pool._closed ? 'ended' : lease === undefined ? 'idle' : 'error');
+    core.connectionRemoved(record, pool._closed ? 'ended' : lease === undefined && failure === undefined ? 'idle' : failed);
     return state.releaseConnection.call(pool, connection);
   }
   if (lease === undefined || lease.released) {

@@ -29,6 +29,20 @@ export function onQueryDone(resource: object, onActive: () => void): void {
 }
 
 /**
+ * Calls `onEnded` with the server's message when the server ends the client's session (an
+ * ErrorResponse of severity FATAL: pg_terminate_backend, a shutdown, an idle timeout). pg hands
+ * that message to the query in flight, if any, and emits nothing else for it: this hears it
+ * either way, before the query's caller does. Does nothing for a resource that is not a pg client.
+ */
+export function onSessionEnded(resource: object, onEnded: (message: unknown) => void): void {
+  const connection = (resource as { connection?: { on?(event: string, fn: (msg: { severity?: unknown }) => void): unknown } }).connection;
+  if (typeof connection?.on !== 'function' || !('_activeQuery' in resource || 'activeQuery' in resource)) return;
+  connection.on('errorMessage', (msg) => {
+    if (msg?.severity === 'FATAL' || msg?.severity === 'PANIC') onEnded(msg);
+  });
+}
+
+/**
  * The transaction the client's session is in, as of the server's last reply: pg keeps the status
  * byte of every ReadyForQuery (`I` idle, `T` in a transaction, `E` in a failed one), so reading it
  * costs no round trip. `undefined` outside a transaction, or when the resource is not a pg client.

@@ -8,7 +8,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
-import { admit, attachGuard, guardedAlready, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
+import { admit, attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
 
@@ -188,6 +188,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
+    words: { library: 'pg', ...KEPT_WORDS },
   }, { dbSystem: 'postgresql', ended, ending: () => ended() || pool.ending === true, countsRecordedElsewhere: instrumentedByOpenTelemetry(connect) });
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };

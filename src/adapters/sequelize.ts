@@ -5,7 +5,7 @@ import type { LeaseReclaimedError } from '../core/errors.js';
 import { guardOf } from '../core/registry.js';
 import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
-import { attachGuard, guardedAlready, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
 const kManager = Symbol('poolguard.sequelize.state');
@@ -74,7 +74,11 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
   }
   const existing = cm[kManager];
   const base = sequelizeName(cm);
-  if (existing !== undefined) return guardedAlready(existing.write.pool, options, (o) => resolveConfig(o, base))!;
+  if (existing !== undefined) {
+    // With replication the first call named the write pool `<name>:write`: the same options say so too.
+    const wanted = options === undefined || existing.read === undefined ? options : { ...options, name: `${options.name ?? base}:write` };
+    return guardedAlready(existing.write.pool, wanted, (o) => resolveConfig(o, base))!;
+  }
   const pool = cm.pool;
   // Guarded by another copy of poolguard: that copy's guard stays.
   const other = guardOf<PoolGuard>((isSequelizePool(pool) ? pool : (pool as { write?: object } | undefined)?.write) ?? {});
@@ -118,6 +122,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
     recordOf: (resource) => records.get(resource),
+    words: KEPT_WORDS,
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: PoolState = { core, pool, records };
   // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.

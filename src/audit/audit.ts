@@ -1,4 +1,6 @@
-import { RULES, effectiveOptions, runRules, type RuleContext } from './rules.js';
+import { effectiveOptions, type RuleContext } from './pg-rule-context.js';
+import { runRules } from './rule-runner.js';
+import { RULES } from './rules.js';
 import { passwordsOf, redactText } from './redact.js';
 import { adminConsoleConfig, auditClientConfig, configuredPort, loadPgClient, readPgBouncer, readServer, serverEndpoint, withClient, type ClientConstructor } from './server.js';
 import type { AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';

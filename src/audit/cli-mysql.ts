@@ -1,5 +1,7 @@
-import type { CliIo } from './cli.js';
-import { auditMysql, MYSQL_RULES, readMysqlServer, readMysqlSessions, withMysqlConnection, type MysqlAuditResult, type MysqlSession } from './mysql.js';
+/** `poolguard audit` and `poolguard status` against a MySQL/MariaDB server (loaded only for a mysql:// URL). */
+import { auditExitCode, findingsText, table, type CliIo } from './cli-io.js';
+import { auditMysql, MYSQL_RULES, type MysqlAuditResult } from './mysql.js';
+import { readMysqlServer, readMysqlSessions, withMysqlConnection, type MysqlSession } from './mysql-server.js';
 import { passwordsOf, redactConnectionString, redactDeep, redactLines, redactText } from './redact.js';
 
 interface MysqlTarget {
@@ -20,17 +22,13 @@ export async function runMysqlAudit(
 ): Promise<number> {
   const t = target(a.url, a.source, a.options, io);
   const result = await auditMysql({ options: a.options, instances: a.instances, server: a.isStatic ? false : a.url });
-  const failing = a.failOn === 'warning' ? result.counts.error + result.counts.warning : result.counts.error;
-  if (a.json) {
-    io.out(JSON.stringify(redactDeep({ target: a.isStatic ? null : t.label, ...result }, t.secrets), null, 2) + '\n');
-    return failing > 0 ? 1 : 0;
-  }
-  io.out(redactLines(auditText(result, t, !a.isStatic, a.failOn, failing), t.secrets));
-  return failing > 0 ? 1 : 0;
+  if (a.json) io.out(JSON.stringify(redactDeep({ target: a.isStatic ? null : t.label, ...result }, t.secrets), null, 2) + '\n');
+  else io.out(redactLines(auditText(result, t, !a.isStatic, a.failOn), t.secrets));
+  return auditExitCode(result.counts, a.failOn);
 }
 
-function auditText(result: MysqlAuditResult, t: MysqlTarget, live: boolean, failOn: string, failing: number): string {
-  const { counts, instances } = result;
+function auditText(result: MysqlAuditResult, t: MysqlTarget, live: boolean, failOn: string): string {
+  const { instances } = result;
   let text = `poolguard audit: ${live ? t.label : 'static checks only'}, ${instances} instance${instances === 1 ? '' : 's'}\n`;
   const s = result.server;
   if (s) {
@@ -40,14 +38,7 @@ function auditText(result: MysqlAuditResult, t: MysqlTarget, live: boolean, fail
   }
   text += '\n';
   if (result.findings.length === 0) return `${text}No findings: the configuration passes all ${MYSQL_RULES.filter((r) => live || !r.live).length} ${live ? '' : 'static '}MySQL/MariaDB rules.\n`;
-  const ruleWidth = Math.max(4, ...result.findings.map((f) => f.rule.length));
-  text += `${'SEVERITY'.padEnd(9)}${'RULE'.padEnd(ruleWidth + 2)}FINDING\n`;
-  const indent = ' '.repeat(9 + ruleWidth + 2);
-  for (const f of result.findings) text += `${f.severity.padEnd(9)}${f.rule.padEnd(ruleWidth + 2)}${f.message}\n${indent}why: ${f.why}\n${indent}fix: ${f.fix}\n`;
-  text +=
-    `\n${counts.error} error${counts.error === 1 ? '' : 's'}, ${counts.warning} warning${counts.warning === 1 ? '' : 's'}, ${counts.info} info: ` +
-    (failing > 0 ? `exit 1 (fails on ${failOn === 'warning' ? 'errors and warnings' : 'errors'})\n` : 'exit 0\n');
-  return text;
+  return text + findingsText(result.findings, result.counts, failOn);
 }
 
 /**
@@ -89,7 +80,7 @@ export async function runMysqlStatus(
     if (vanished.length > 0) {
       problems.push(
         `${vanished.length} connection(s) the pool counts are gone from the server (thread id ${vanished.join(', ')}): closed by the server (wait_timeout ${server.waitTimeoutSeconds} s, KILL, a restart) or the network; ` +
-          `the next query on them fails. Set guard.maxLifetimeMs below wait_timeout.`,
+          `the pool has not seen them close, and the next query on them fails. Close idle connections before wait_timeout does: maxIdle below connectionLimit with idleTimeout below it, or guard.maxLifetimeMs below it.`,
       );
     }
   }
@@ -99,10 +90,6 @@ export async function runMysqlStatus(
     io.out(JSON.stringify(redactDeep(json, t.secrets), null, 2) + '\n');
     return problems.length > 0 ? 1 : 0;
   }
-  const table = (header: string[], body: string[][]) => {
-    const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-    return [header, ...body].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
-  };
   let text = `poolguard status: ${t.label}\n`;
   text += `server: ${server.system === 'mariadb' ? 'MariaDB' : 'MySQL'} ${server.version.split('-')[0]}, ${server.connectionsInUse} of max_connections ${server.maxConnections} in use; wait_timeout ${server.waitTimeoutSeconds} s\n`;
   text += a.allDatabases ? `listed: the sessions of every database (${listed.length})\n\n` : `listed: the ${listed.length} session(s) of database ${JSON.stringify(database)}, the one the connection names (--all-databases for every database)\n\n`;

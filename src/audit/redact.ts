@@ -104,6 +104,10 @@ function maskAssignments(text: string): string {
     .replace(SQL_PASSWORD, (whole: string, value: string) => whole.slice(0, whole.length - value.length) + maskValue(value));
 }
 
+// MySQL's and MariaDB's own words, "Access denied for user 'app'@'host' (using password: YES)": they
+// say whether a password was sent, not what it was, and must reach the reader whole.
+const MYSQL_USING_PASSWORD = /(\(using password: (?:YES|NO)\))/;
+
 /** The forms in which a known secret can appear in printed text. */
 function secretForms(secret: string): string[] {
   const forms = new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1), secret.replace(/'/g, "''")]);
@@ -122,7 +126,7 @@ function secretForms(secret: string): string[] {
  * JSON-escaped and SQL-quoted forms; the password of any `scheme://user:password@host`; libpq's
  * `password=…` (quoted or not); `"password": "…"`; and every SQL password literal
  * (`PASSWORD '…'`, `E'…'`, `$$…$$`, `$tag$…$tag$`, `password = '…'`, `SET … password TO …`).
- * Prose such as pg's "password authentication failed" stays readable.
+ * Prose such as pg's "password authentication failed" and MySQL's "(using password: YES)" stays readable.
  */
 export function redactText(text: string, secrets: ReadonlyArray<string | undefined> = []): string {
   let out = text;
@@ -131,7 +135,11 @@ export function redactText(text: string, secrets: ReadonlyArray<string | undefin
     if (secret === undefined || secret.length < 3) continue;
     for (const form of secretForms(secret)) out = out.split(form).join(MASK);
   }
-  return maskAssignments(maskUserinfo(out, false));
+  // The split keeps MySQL's phrase at the odd indices, untouched; everything around it is masked.
+  return out
+    .split(MYSQL_USING_PASSWORD)
+    .map((part, i) => (i % 2 === 1 ? part : maskAssignments(maskUserinfo(part, false))))
+    .join('');
 }
 
 /**

@@ -12,6 +12,11 @@ export interface Clock {
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
   /**
+   * Lets a timer from `setInterval` hold the process open (`hold: true`) or not any more. Only the
+   * timers of an `end()` that waits on a lease are held (see `GuardCore.endStarted`).
+   */
+  holdOpen?(handle: unknown, hold: boolean): void;
+  /**
    * Changes when the clock's source changes (fake timers installed or removed): a timer made
    * before then may never fire again, and is made anew.
    */
@@ -93,6 +98,13 @@ export class MonotonicClock implements Clock {
     const native = nativeSetInterval(fn, ms);
     native.unref?.();
     return { handle, native };
+  }
+
+  holdOpen(handle: unknown, hold: boolean): void {
+    // Made under fake timers: the runtime timer beside the fake one is what can hold the process.
+    const timer = (handle !== null && typeof handle === 'object' && 'native' in handle ? (handle as { native: unknown }).native : handle) as { ref?: () => void; unref?: () => void } | null | undefined;
+    if (hold) timer?.ref?.();
+    else timer?.unref?.();
   }
 
   clearInterval(handle: unknown): void {

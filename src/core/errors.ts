@@ -1,5 +1,5 @@
 import { formatDuration, plural } from './format.js';
-import type { TraceRef } from './telemetry.js';
+import type { HolderGroup } from './types.js';
 
 /**
  * The brand every poolguard error carries: a `Symbol.for` key, the same in every copy of poolguard
@@ -25,36 +25,6 @@ function recogniseAcrossCopies(cls: Function, code: string): void {
     },
     configurable: true,
   });
-}
-
-/**
- * Who holds a pool's connections, grouped by the call site that took them.
- * @public
- */
-export interface HolderGroup {
-  /**
-   * Where the leases were taken, as reports say it: `file:line:column` of the application's line,
-   * or what is known instead (`an unknown site inside knex`, or
-   * `an unknown site (no stack captured for this pool.query())`); leases are grouped by it.
-   */
-  readonly site: string;
-  /** When the site is unknown: why, and what finds the line (as the leak report says it). */
-  readonly hint: string | undefined;
-  /** Leases open from this site. */
-  readonly count: number;
-  /** The longest of their hold times, in milliseconds. */
-  readonly oldestHeldMs: number;
-  /** Leases with nothing in flight when the error was made (see `LeaseState`). */
-  readonly idle: number;
-  /** Leases with work in flight (a query, a `use()` callback, a recent `touch()`): slow, not forgotten. */
-  readonly busy: number;
-  /**
-   * Leases whose session is inside an open or failed transaction (as of the server's last reply):
-   * their locks make other sessions wait.
-   */
-  readonly inTransaction: number;
-  /** The trace active when the oldest of them was taken, if one was. */
-  readonly trace: TraceRef | undefined;
 }
 
 /**
@@ -161,10 +131,19 @@ export class LeaseReclaimedError extends Error {
 
 /**
  * The lines a timeout error adds after the pool's own message. `busyWords` says what "busy" was
- * read from for these holders (`a query in flight or a use() callback running`); `release`, how
- * their holders give them back (a pg client's `release()`, generic-pool's `pool.release(resource)`).
+ * read from for these holders (`a query in flight or a use() callback running`); `words`, in the
+ * pool's own terms, how their holders give them back (`release`) and where the server lists what
+ * its sessions run (`sessions`).
  */
-export function describeHolders(pool: string, holders: readonly HolderGroup[], total: number, max: number, waiting: number, busyWords = 'work in flight', release = 'release the client'): string {
+export function describeHolders(
+  pool: string,
+  holders: readonly HolderGroup[],
+  total: number,
+  max: number,
+  waiting: number,
+  busyWords: string,
+  words: { readonly release: string; readonly sessions: string },
+): string {
   const lines = [
     `poolguard[${pool}]: ${total} of ${max} connections checked out, ${plural(waiting, 'other caller')} waiting.` +
       (holders.length ? ' Holders by call site:' : ' No lease is open: the pool could not open a connection in time (is the server reachable, and is max large enough?).'),
@@ -186,10 +165,10 @@ export function describeHolders(pool: string, holders: readonly HolderGroup[], t
         `add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
     );
   } else if (holders.some((h) => h.idle > 0)) {
-    lines.push(`Next: ${release} in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
+    lines.push(`Next: ${words.release} in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
   } else if (holders.length) {
     lines.push(
-      `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (pg_stat_activity for the pids in pool.guard.snapshot()) ` +
+      `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (${words.sessions} for the pids in pool.guard.snapshot()) ` +
         `before raising max, and raise max only if the server has room. ${details}`,
     );
   }

@@ -1,17 +1,10 @@
 import type { CapturedStack } from './stack.js';
-import type { TraceRef } from './telemetry.js';
+import type { GuardTotals, LeaseKind, RetireReason, TraceRef } from './types.js';
 import { LinkedList, type Linked } from './list.js';
-import { RETIRE_REASONS, type RetireReason } from './recycle-policy.js';
+import { RETIRE_REASONS } from './recycle-policy.js';
 
-/**
- * How a lease was taken. `connect`/`acquire` leases are handed to the caller, who must release
- * them: they can be forgotten. `query`/`use` leases are released by the pool itself when the work
- * ends: they can be slow, never forgotten. A data layer's (Knex's, Sequelize's) `transaction` ends
- * only when the application commits or rolls back, so it can be forgotten; its `statement` (one
- * builder query) is released by the data layer when the query ends, like `query`.
- * @public
- */
-export type LeaseKind = 'connect' | 'query' | 'acquire' | 'use' | 'transaction' | 'statement';
+// Defined with the other public types; adapters import them from here too.
+export type { GuardTotals, LeaseKind } from './types.js';
 
 /** One physical connection (or resource) the pool created, from creation to removal. */
 export class ConnectionRecord {
@@ -130,39 +123,6 @@ export class Lease implements Linked<Lease> {
   get managed(): boolean {
     return this.kind === 'query' || this.kind === 'use' || this.kind === 'statement';
   }
-}
-
-/**
- * Running totals since the guard was attached.
- * @public
- */
-export interface GuardTotals {
-  /** Leases handed out. */
-  checkouts: number;
-  /** Connections created (seen by the guard). */
-  created: number;
-  /** Connections removed from the pool. */
-  destroyed: number;
-  /** Leases reported as leaks. */
-  leaks: number;
-  /** Reported leases that were released afterwards. */
-  leaksResolved: number;
-  /** Leases taken back by reclaim. */
-  reclaims: number;
-  /** Checkouts that timed out waiting. */
-  timeouts: number;
-  /** Second `release()` calls on one lease. */
-  doubleReleases: number;
-  /** Leases released inside an open or failed transaction. */
-  dirtyReleases: number;
-  /** Connections checked before reuse (`validateAfterIdleMs`) and found dead. */
-  validationFailures: number;
-  /** Connection errors that nobody listened for, which pg would have thrown. */
-  unhandledErrors: number;
-  /** Times the pool's checks found that the event loop had been blocked (`stall` events). */
-  stalls: number;
-  /** Connections retired, by reason. */
-  retired: Record<RetireReason, number>;
 }
 
 /** The state of a pool as poolguard sees it: connections, open leases, and totals. */

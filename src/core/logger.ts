@@ -1,14 +1,4 @@
-/**
- * The logger shape poolguard accepts: pino's and bunyan's `warn(obj, msg)`, which `console` also
- * satisfies. `info` is used for "resolved" reports when present, `warn` otherwise.
- * @public
- */
-export interface GuardLogger {
-  /** Leak and reclaim reports: `obj` is the structured report, `msg` the readable line. */
-  warn(obj: object, msg: string): void;
-  /** "Resolved" reports; falls back to `warn` when absent. */
-  info?(obj: object, msg: string): void;
-}
+import type { GuardLogger } from './options.js';
 
 /** Writes the message, then the details already in it, to stderr: what an on-call engineer greps. */
 export const stderrLogger: GuardLogger = Object.freeze({

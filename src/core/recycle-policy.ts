@@ -1,11 +1,7 @@
-import type { ConnectionRecord } from './ledger.js';
+import type { RetireReason } from './types.js';
 
-/**
- * Why a connection left the pool. Every retirement carries one, in the `retire` event and in the
- * snapshot's totals.
- * @public
- */
-export type RetireReason = 'lifetime' | 'uses' | 'idle' | 'error' | 'dirty' | 'reclaimed' | 'terminated' | 'ended';
+// Defined with the other public types; adapters import it from here too.
+export type { RetireReason } from './types.js';
 
 export const RETIRE_REASONS: readonly RetireReason[] = Object.freeze(['lifetime', 'uses', 'idle', 'error', 'dirty', 'reclaimed', 'terminated', 'ended']);
 
@@ -27,7 +23,7 @@ export function retireAt(createdAt: number, settings: RecycleSettings, random: (
 }
 
 /** Whether a connection is due for retirement now, and why; pure. */
-export function dueReason(conn: ConnectionRecord, now: number, settings: RecycleSettings): 'lifetime' | 'uses' | undefined {
+export function dueReason(conn: { readonly retireAt: number; readonly uses: number }, now: number, settings: RecycleSettings): 'lifetime' | 'uses' | undefined {
   if (now >= conn.retireAt) return 'lifetime';
   if (settings.maxUses > 0 && conn.uses >= settings.maxUses) return 'uses';
   return undefined;
@@ -43,7 +39,14 @@ export function errorReason(err: unknown): 'terminated' | 'error' {
   // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P05 idle_session_timeout,
   // 25P03 idle_in_transaction_session_timeout: the server ended the session.
   if (/^57P0[1235]$/.test(code) || code === '25P03') return 'terminated';
+  // The socket closed or reset by the other end (Node's codes, whatever the driver's message).
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'terminated';
   const message = typeof e?.message === 'string' ? e.message : '';
   if (/terminat|ECONNRESET|EPIPE|server closed the connection|Connection terminated/i.test(message)) return 'terminated';
   return 'error';
+}
+
+/** Records the first cause that retires a connection; its removal reports that one. */
+export function markRetiring(record: { retireReason: RetireReason | undefined }, reason: RetireReason): void {
+  record.retireReason ??= reason;
 }

@@ -1,5 +1,5 @@
 import type { ResolvedGuardConfig } from './config.js';
-import type { GuardLogger } from './logger.js';
+import type { GuardLogger } from './options.js';
 import { stderrLogger } from './logger.js';
 
 /**
@@ -116,4 +116,22 @@ export function claimName(name: string, pool: object, closed: () => boolean, war
   const list = names.get(name) ?? [];
   list.push({ pool: new WeakRef(pool), closed });
   names.set(name, list);
+}
+
+/**
+ * The `pool.guard` handles of the guarded pools still alive in this process, from every copy of
+ * poolguard, in the order their names were claimed (`poolguard/testing` reads their snapshots at
+ * a test's end). A pool that was ended stays listed until the next pool is guarded; its snapshot
+ * then shows no lease.
+ */
+export function guardedHandles(): object[] {
+  const handles = new Set<object>();
+  for (const list of registry().names.values()) {
+    for (const entry of list) {
+      const pool = entry.pool.deref();
+      const handle = pool === undefined ? undefined : guardOf<object>(pool);
+      if (handle !== undefined) handles.add(handle);
+    }
+  }
+  return [...handles];
 }

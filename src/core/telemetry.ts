@@ -1,18 +1,8 @@
 import type { Lease } from './ledger.js';
-import type { LeakReport } from './guard.js';
+import type { LeakReport, TraceRef } from './types.js';
 
-/**
- * The trace a lease was taken in: the ids of the span active at checkout.
- * @public
- */
-export interface TraceRef {
-  /** The trace id (32 hex digits). */
-  readonly traceId: string;
-  /** The id of the span active at checkout (16 hex digits). */
-  readonly spanId: string;
-  /** The W3C trace flags (1: sampled). */
-  readonly traceFlags: number;
-}
+// Defined with the other public types; otel imports it from here too.
+export type { TraceRef } from './types.js';
 
 /**
  * What the core tells telemetry. The core knows no telemetry library: an adapter plugs in a sink

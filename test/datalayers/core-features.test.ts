@@ -49,7 +49,7 @@ describe('reclaim: a transaction left open past guard.reclaimAfterMs is cut, the
     const admin = makeKnex({ min: 0, max: 1 });
     for (let i = 0; i < 100 && (await backendAlive(admin, pid)); i++) await new Promise((r) => setTimeout(r, 20));
     expect(await backendAlive(admin, pid)).toBe(false);
-    // Knex settles the transaction's own promise with the driver's error; commit() itself resolves.
+    // Knex settles the transaction's own promise with the driver's error; commit() rejects with it.
     const outcome = trx.executionPromise.then(
       () => 'committed',
       (e: unknown) => e,

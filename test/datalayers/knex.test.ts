@@ -216,7 +216,7 @@ describe('Knex (pg): a connection held by an unfinished transaction, terminated 
     // Knex marked the connection disposed; tarn destroys it at the next acquire, which gets a new one.
     expect(Number((await app.select(knex))[0].one)).toBe(1);
     await until(() => retired.length > 0, 'the terminated connection to leave the pool', 3_000);
-    expect(retired).toEqual(['error']);
+    expect(retired).toEqual(['terminated']);
     expect(handle.snapshot().connections.map((c) => c.pid)).not.toContain(pid);
   });
 });

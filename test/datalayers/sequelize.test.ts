@@ -155,4 +155,20 @@ describe('Sequelize with replication: the read and the write pool, each guarded 
     expect(seen[0]!.pool).toBe('orders:write');
     await t.rollback();
   });
+
+  it('a second guardSequelize() with the same options returns the same handle and warns of nothing; different options are named', () => {
+    const base = connections.postgres();
+    const server = { host: base.host!, port: base.port!, username: base.username!, database: base.database! };
+    const sequelize = make('postgres', { replication: { read: [server], write: server } });
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (_fields: unknown, msg: string) => warnings.push(msg), error() {} };
+    const options = { name: 'orders', leakThresholdMs: 150, logger };
+    const write = guardSequelize(sequelize, options);
+    expect(guardSequelize(sequelize, options)).toBe(write);
+    expect(guardSequelize(sequelize, { ...options })).toBe(write);
+    expect(warnings).toEqual([]);
+    guardSequelize(sequelize, { ...options, leakThresholdMs: 300 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^poolguard\[orders:write\]: guard\(\) was called on a pool that is already guarded, with different options \(guard\.leakThresholdMs\);/);
+  });
 });

@@ -4,6 +4,7 @@ import { createPool, type EndReport, type GuardedPool, type LeakReport } from '.
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { acquireHere } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep } from '../helpers/db.js';
+import { runJsonScript } from '../helpers/scripts.js';
 
 const APP = 'gp_shutdown_test';
 const pools: GuardedPool<pg.Client>[] = [];
@@ -110,5 +111,30 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
       (e: unknown) => e,
     )) as Error;
     expect(after.message).toMatch(/^pool is draining and cannot accept work\npoolguard\[gp-ending\]: the pool has ended \(pool\.drain\(\) was called \d+ ms ago and finished \d+ ms ago\)/);
+  });
+});
+
+describe('drain() keeps the process alive while it waits on a forgotten resource, and only then (child process)', () => {
+  it('a plain resource (no socket, no timer): endBlocked, endForced, drain() resolved by guard.endTimeoutMs, a final snapshot without the lease', () => {
+    const { status, stderr, result } = runJsonScript<{ events: string[]; drained: boolean; drainMs: number; leasesAfter: number }>('test/fixtures/drain-forgotten.mjs', ['forgotten']);
+    expect(status, stderr).toBe(0);
+    expect(result.events).toEqual(['endBlocked', 'endForced']);
+    expect(result.drained).toBe(true);
+    expect(result.drainMs).toBeGreaterThanOrEqual(390);
+    expect(result.leasesAfter).toBe(0);
+  });
+
+  it('with guard.endTimeoutMs 0, the process stays until endBlocked has named the holder; then it exits as generic-pool would, drain() unsettled', () => {
+    const { status, result } = runJsonScript<{ events: string[]; drained: boolean }>('test/fixtures/drain-forgotten.mjs', ['forever']);
+    // 13: Node's exit code for a top-level await that never settled.
+    expect(status).toBe(13);
+    expect(result).toMatchObject({ events: ['endBlocked'], drained: false });
+  });
+
+  it('nothing held: drain() resolves at once and no timer of poolguard keeps the process', () => {
+    const { status, stderr, result } = runJsonScript<{ events: string[]; drained: boolean; drainMs: number; leasesAfter: number }>('test/fixtures/drain-forgotten.mjs', ['clean']);
+    expect(status, stderr).toBe(0);
+    expect(result).toMatchObject({ events: [], drained: true, leasesAfter: 0 });
+    expect(result.drainMs).toBeLessThan(300);
   });
 });

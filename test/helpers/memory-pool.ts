@@ -38,6 +38,7 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
       core.connectionRemoved(record, 'idle');
       return true;
     },
+    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')" },
   };
   const config = resolveGuardConfig({ logger: { warn: (obj: object, msg: string) => logged.push({ obj, msg }) }, ...options }, 'memory');
   const core = new GuardCore(config, hooks, clock, random);

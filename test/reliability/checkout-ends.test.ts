@@ -68,8 +68,12 @@ describe('every checkout that ends leaves the ledger', () => {
 
   it('pg: asynchronous errors, timeouts and a closed pool, in the callback and the promise form, leave no waiter', async () => {
     const name = 'contain-async';
-    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 50, guard: { name, meterProvider: otel.meterProvider } });
+    // pg's connectionTimeoutMillis bounds opening a connection too: the one held must open however
+    // busy the machine is (a real connect can take longer than 50 ms under load); only then do the
+    // waiters behind it get the short timeout. pg-pool reads its options at each connect().
+    const pool = guardedPool({ max: 1, connectionTimeoutMillis: 0, guard: { name, meterProvider: otel.meterProvider } });
     const held = await pool.connect();
+    (pool.options as { connectionTimeoutMillis?: number }).connectionTimeoutMillis = 50;
     // Timeouts, promise and callback form.
     await expect(pool.connect()).rejects.toThrow(/timeout exceeded when trying to connect/);
     await new Promise<void>((resolve) => pool.connect((err) => (expect(err?.message).toMatch(/timeout exceeded/), resolve())));

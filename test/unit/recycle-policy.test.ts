@@ -82,6 +82,9 @@ describe('max uses and reasons', () => {
     expect(errorReason(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe('terminated');
     expect(errorReason(new Error('Connection terminated unexpectedly'))).toBe('terminated');
     expect(errorReason(Object.assign(new Error('x'), { code: '25P03' }))).toBe('terminated');
+    // A socket the server closed, in a driver's own words (mysql2: EPIPE on the next write).
+    expect(errorReason(Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' }))).toBe('terminated');
+    expect(errorReason(Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' }))).toBe('terminated');
     expect(errorReason(new Error('syntax error'))).toBe('error');
     expect(errorReason(true)).toBe('error');
   });

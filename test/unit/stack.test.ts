@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GUARD_DEFAULTS } from '../../src/core/config.js';
-import { whereTaken } from '../../src/core/guard.js';
+import { whereTaken } from '../../src/core/where-taken.js';
 import { describeCapture, DEFAULT_IGNORED_FRAMES, type CapturedStack, type StackDescription, OWN_FRAMES, makeStackCapturer } from '../../src/core/stack.js';
 
 function stackOf(text: string, depth = 200): { describe(ignore: readonly RegExp[]): StackDescription } {

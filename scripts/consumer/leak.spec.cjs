@@ -1,0 +1,3 @@
+'use strict';
+// mocha --require poolguard/testing/mocha leak.spec.cjs (see leak-tests.cjs)
+require('./leak-tests.cjs')({ it, after });

@@ -1,0 +1,91 @@
+import type { LeaseReclaimedError } from './errors.js';
+import type { ConnectionRecord, Lease } from './ledger.js';
+import type { PoolCounts } from './types.js';
+
+/** What the core needs from the pool it guards; each adapter supplies these. */
+export interface AdapterHooks {
+  /** The record of a pooled resource, if the adapter knows it (for `touch`). */
+  recordOf?(resource: unknown): ConnectionRecord | undefined;
+  /** Whether work is in flight on the resource right now; `undefined` when the adapter cannot tell. */
+  inFlight(resource: object): boolean | undefined;
+  /** The transaction the resource's session is in, read without a round trip; `undefined`: none or unknown. */
+  transaction?(resource: object): 'open' | 'failed' | undefined;
+  /**
+   * Destroys the lease's resource (the pool replaces it) and makes the holder's later use of it
+   * fail with an error from `makeError` (called at each use, so the stack is the holder's).
+   */
+  reclaim(lease: Lease, makeError: () => LeaseReclaimedError): void;
+  /** The pool's own counters. */
+  counts(): PoolCounts;
+  /**
+   * Closes an idle connection the policy retired (lifetime, uses) and, where the pool's `min`
+   * asks for it, opens a replacement. When the connection is not idle in the pool's own sense
+   * right now the adapter does nothing: the core has marked it, and its next release or checkout
+   * retires it.
+   */
+  retireIdle?(record: ConnectionRecord): void;
+  /**
+   * How a holder gives a lease back, in the pool's own words, for the timeout error's `Next:`
+   * and the unhandled-error report (default `release the client`; generic-pool's resources go
+   * back through the pool).
+   */
+  readonly releaseWords?: string;
+  /** The rest of the pool library's words in the core's sentences. */
+  readonly words?: PoolWords;
+}
+
+/**
+ * A pool library's words in the core's sentences. The core names no library: each adapter passes
+ * its own, and a word left out reads neutrally.
+ */
+export interface PoolWords {
+  /** The library, as a sentence names it (`pg`, `generic-pool`). Default `the pool`. */
+  readonly library?: string;
+  /**
+   * Who ends a `pool.query()` lease, said of one still running. Default
+   * `<library> releases the client when the query ends`.
+   */
+  readonly queryEnds?: string;
+  /**
+   * Who ends a `use()` lease, said of one whose callback still runs. Default
+   * `<library> releases the resource when the callback's promise settles`.
+   */
+  readonly useEnds?: string;
+  /**
+   * How the holders of leases reclaimed at the end deadline find out, after "Their holders' next
+   * queries fail". Default `(with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')`.
+   */
+  readonly reclaimedAtEnd?: string;
+  /**
+   * Where the server lists its sessions and what they run (`pg_stat_activity`), for a timeout
+   * error whose holders were all busy. Default `the server's list of sessions`.
+   */
+  readonly sessions?: string;
+}
+
+/** The words in force: the adapter's, and the neutral ones for the rest. */
+export interface Words {
+  readonly library: string;
+  /** `library` at the start of a sentence. */
+  readonly Library: string;
+  readonly release: string;
+  readonly queryEnds: string;
+  readonly useEnds: string;
+  readonly reclaimedAtEnd: string;
+  readonly sessions: string;
+}
+
+/** The adapter's words, with the neutral ones where it gave none; read once, when the guard is made. */
+export function resolveWords(hooks: AdapterHooks): Words {
+  const given = hooks.words ?? {};
+  const library = given.library ?? 'the pool';
+  return Object.freeze({
+    library,
+    Library: given.library ?? 'The pool',
+    release: hooks.releaseWords ?? 'release the client',
+    queryEnds: given.queryEnds ?? `${library} releases the client when the query ends`,
+    useEnds: given.useEnds ?? `${library} releases the resource when the callback's promise settles`,
+    reclaimedAtEnd: given.reclaimedAtEnd ?? `(with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')`,
+    sessions: given.sessions ?? "the server's list of sessions",
+  });
+}

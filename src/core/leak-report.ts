@@ -1,0 +1,84 @@
+import { activityWords, transactionWords, type Activity } from './activity.js';
+import { unnamedExplicit, type CapturePolicy } from './capture-policy.js';
+import type { GuardContext } from './context.js';
+import { formatDuration } from './format.js';
+import type { Lease } from './ledger.js';
+import { describeCapture } from './stack.js';
+import type { LeakReport } from './types.js';
+
+/**
+ * The wording of the `leak`, `leakResolved` and `reclaim` reports: what the lease is, where it was
+ * taken, what it is doing, and the next step. `act`: what the lease was doing (absent for
+ * `leakResolved`); `again`: a lease reported slow at the threshold, now reported as a possible leak.
+ */
+export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: LeakReport['type'], lease: Lease, now: number, act: Activity | undefined, again: boolean): LeakReport {
+  const heldMs = now - lease.acquiredAt;
+  const described = describeCapture(lease.capture, ctx.sites);
+  const taken = ctx.whereTaken(lease);
+  const site = taken.site;
+  const pool = ctx.config.name;
+  const where = taken.hint === undefined ? taken.where : `${taken.where} (${taken.hint})`;
+  const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : 'a client';
+  const held = formatDuration(heldMs);
+  const transaction = act?.transaction;
+  const txLead = transaction === undefined ? '' : ` inside ${transaction === 'open' ? 'an open' : 'a failed'} transaction`;
+  const txWords = transaction === undefined ? '' : ` ${transactionWords(transaction)}`;
+  let message: string;
+  if (act === undefined) {
+    message =
+      `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === 2 ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
+      `If it recurs, shorten the work done while holding the ${noun.slice(2)}, or raise guard.leakThresholdMs.`;
+  } else if (type === 'leak') {
+    const doing = activityWords(act, ctx.config.idleAfterMs, ctx.words);
+    if (act.state === 'idle') {
+      const fix =
+        lease.kind === 'transaction'
+          ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
+          : transaction === undefined
+            ? 'Release it on every path (try/finally) at that line.'
+            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
+      message =
+        `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
+        (again ? ` It was busy when it crossed guard.leakThresholdMs (${ctx.config.leakThresholdMs} ms) and has sat idle since.` : '') +
+        `${txWords} ${fix}`;
+    } else {
+      message =
+        `poolguard[${pool}]: slow lease${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}: slow, not forgotten.${txWords} ` +
+        `If that is expected, raise guard.leakThresholdMs or set guard.reportBusy: false.`;
+    }
+  } else {
+    const quiet = act.basis === 'touch' ? `not touched for ${formatDuration(act.idleMs)}` : `nothing in flight for ${formatDuration(act.idleMs)}`;
+    const after = noun === 'a client' ? "the holder's next query fails" : "the holder's late release() is harmless";
+    message =
+      `poolguard[${pool}]: reclaimed a connection${txLead} checked out at ${where}: held ${held}, ${quiet} ` +
+      `(guard.reclaimAfterMs is ${ctx.config.reclaimAfterMs}).` +
+      (transaction === undefined ? '' : ' Closing the connection makes the server roll its transaction back and release its locks.') +
+      ` The pool replaces it; ${after}. Fix the missing release() at that line.`;
+  }
+  // 'adaptive' sampled this checkout out: say what happens next, and how to have every line now.
+  if (type !== 'leakResolved' && unnamedExplicit(lease) && capture.capturingEvery) {
+    message +=
+      ` Every checkout's stack has been captured since a lease without one passed ${formatDuration(capture.adaptAfterMs)} held: the next leak from the same line is reported with it. ` +
+      `To capture every checkout from the start, set guard.captureStacks: 'connect' (2–4 µs per checkout).`;
+  }
+  if (type !== 'leakResolved' && described?.stack) message += `\n${described.stack}`;
+  const conn = lease.conn;
+  return Object.freeze({
+    type,
+    pool,
+    leaseId: lease.id,
+    kind: lease.kind,
+    site,
+    where: taken.where,
+    stack: described?.stack,
+    heldMs: Math.round(heldMs),
+    state: act?.state ?? (lease.watch === 2 ? 'idle' : 'busy'),
+    idleMs: Math.round(act?.idleMs ?? 0),
+    transaction,
+    waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
+    checkedOutAt: new Date(ctx.clock.wallTime(lease.acquiredAt)).toISOString(),
+    connection: conn === undefined ? undefined : ctx.summary(conn, now),
+    trace: lease.trace,
+    message,
+  });
+}

@@ -1,0 +1,193 @@
+import { probe, type Activity } from './activity.js';
+import type { GuardContext } from './context.js';
+import { formatDuration, plural } from './format.js';
+import type { EndDeadline, LeakScan } from './leak-scan.js';
+import type { Lease } from './ledger.js';
+import type { EndLease, EndReport, LeakReport } from './types.js';
+import { snapshot } from './views.js';
+
+/** The longest `end()` waits before it says who holds it up. */
+const END_REPORT_AFTER_MS = 1_000;
+
+/** Leases named in an end report's text; the event carries them all. */
+const END_LINES = 10;
+
+/** One line of an end report: where the lease was taken, how long ago, and what it is doing. */
+function describeEndLease(l: EndLease): string {
+  const doing =
+    l.kind === 'query'
+      ? 'taken by pool.query(), which releases it when the query ends'
+      : l.kind === 'statement' && l.inFlight !== false
+        ? "taken by a data layer's query, which releases it when the query ends"
+      : l.kind === 'use'
+        ? 'taken by pool.use(), which releases it when the callback settles'
+        : l.inFlight === true
+          ? 'a query in flight'
+          : l.inFlight === false
+            ? `nothing in flight for ${formatDuration(l.idleMs)}`
+            : `last marked active ${formatDuration(l.idleMs)} ago (pool.guard.touch())`;
+  const transaction =
+    l.transaction === 'open'
+      ? ', inside an open transaction (BEGIN without COMMIT: its locks block other sessions)'
+      : l.transaction === 'failed'
+        ? ', inside a failed transaction never rolled back'
+        : '';
+  const exempt = l.exempt === undefined ? '' : `, exempt from leak reports (${l.exempt})`;
+  return `  lease ${l.id} (${l.kind}) from ${l.where}: held ${formatDuration(l.heldMs)}, ${doing}${transaction}${exempt}`;
+}
+
+/**
+ * The pool's end (`pool.end()`, `pool.drain()`, `knex.destroy()`…). A pool cannot finish ending
+ * while a connection is checked out, and pg-pool waits for ever: if leases still hold it up a
+ * moment later, who holds them is reported once (`endBlocked`), and at `guard.endTimeoutMs` they
+ * are reclaimed through the leak scan's reclaim (`endForced`) so that the end finishes. Checkouts
+ * refused meanwhile are told that the pool is ending.
+ */
+export class Shutdown {
+  readonly #ctx: GuardContext;
+  readonly #leaks: LeakScan;
+  /** Clock readings of the pool's first `end()` call and of its completion. */
+  #calledAt: number | undefined = undefined;
+  #finishedAt: number | undefined = undefined;
+  /** The call that ends the pool, as the adapter names it; set by `started` before any report. */
+  #call = 'end()';
+  readonly #timers: unknown[] = [];
+
+  constructor(ctx: GuardContext, leaks: LeakScan) {
+    this.#ctx = ctx;
+    this.#leaks = leaks;
+  }
+
+  /** The pool's end was called (`call` names it); only the first call counts. */
+  started(call: string): void {
+    if (this.#calledAt !== undefined) return;
+    const { clock, config } = this.#ctx;
+    this.#calledAt = clock.now();
+    this.#call = call;
+    const deadline = config.endTimeoutMs;
+    const reportAfter = deadline > 0 ? Math.min(END_REPORT_AFTER_MS, deadline / 2) : END_REPORT_AFTER_MS;
+    const report = clock.setInterval(() => {
+      clock.clearInterval(report);
+      this.#blocked();
+    }, reportAfter);
+    this.#timers.push(report);
+    // Repeating until the end finishes: generic-pool's drain() still serves its waiters, whose
+    // leases, taken after the deadline, must not hold it up either.
+    if (deadline > 0) this.#timers.push(clock.setInterval(() => this.#forced(), deadline));
+    // Timers never hold the process open, except these while the end waits on a lease: with
+    // nothing else left to run (a forgotten resource with no socket), the process would exit
+    // before saying who held it up, and before the end finished at guard.endTimeoutMs.
+    if (this.#ctx.ledger.leased > 0) this.#holdOpen(true);
+  }
+
+  #holdOpen(hold: boolean): void {
+    for (const timer of this.#timers) this.#ctx.clock.holdOpen?.(timer, hold);
+  }
+
+  /** The pool finished ending: nothing is left to report or cut. */
+  finished(): void {
+    if (this.#calledAt === undefined || this.#finishedAt !== undefined) return;
+    const clock = this.#ctx.clock;
+    this.#finishedAt = clock.now();
+    for (const timer of this.#timers.splice(0)) clock.clearInterval(timer);
+  }
+
+  /** What a checkout refused because the pool is ending is told, or `undefined` before `end()` (see `GuardCore.endingNote`). */
+  endingNote(): string | undefined {
+    const calledAt = this.#calledAt;
+    if (calledAt === undefined) return undefined;
+    const now = this.#ctx.clock.now();
+    const call = this.#call;
+    const finishedAt = this.#finishedAt;
+    const state =
+      finishedAt === undefined
+        ? `the pool is ending (${call} was called ${formatDuration(now - calledAt)} ago)`
+        : `the pool has ended (${call} was called ${formatDuration(now - calledAt)} ago and finished ${formatDuration(now - finishedAt)} ago)`;
+    return `poolguard[${this.#ctx.config.name}]: ${state}; this checkout can no longer be served. Stop taking work (close the server, stop consumers and timers) before ending the pool.`;
+  }
+
+  /** The pool's own error for a checkout it refused while ending, its message followed by `note`. */
+  refused(err: Error, note: string): Error {
+    const message = `${err.message}\n${note}`;
+    const header = `${err.name}: ${err.message}`;
+    err.message = message;
+    if (typeof err.stack === 'string' && err.stack.startsWith(header)) err.stack = `${err.name}: ${message}${err.stack.slice(header.length)}`;
+    return err;
+  }
+
+  /** The leases still held, oldest first, as the end reports list them. */
+  #heldAtEnd(): { leases: Lease[]; listed: EndLease[] } {
+    const ctx = this.#ctx;
+    const byId = new Map<number, Lease>();
+    for (const list of [ctx.ledger.suspects, ctx.ledger.open]) for (const lease of list) byId.set(lease.id, lease);
+    if (byId.size === 0) return { leases: [], listed: [] };
+    const listed = snapshot(ctx).leases.map((s) => {
+      const resource = byId.get(s.id)?.conn?.resource;
+      return Object.freeze({ ...s, inFlight: resource === undefined ? undefined : probe(ctx.hooks.inFlight, resource) });
+    });
+    return { leases: listed.map((s) => byId.get(s.id)!), listed };
+  }
+
+  #blocked(): void {
+    const { listed } = this.#heldAtEnd();
+    if (listed.length === 0 || this.#finishedAt !== undefined) return;
+    const ctx = this.#ctx;
+    const call = this.#call;
+    const deadline = ctx.config.endTimeoutMs;
+    const waiting = ctx.counts().waiting;
+    const next =
+      deadline > 0
+        ? `At ${formatDuration(deadline)} after the call (guard.endTimeoutMs) poolguard reclaims the ones still held so that ${call} finishes; their holders' next queries fail.`
+        : `guard.endTimeoutMs is 0, so ${call} waits until they are released, for ever if they never are: set guard.endTimeoutMs to end anyway.`;
+    const head =
+      `${call} has waited ${formatDuration(ctx.clock.now() - this.#calledAt!)} for ${plural(listed.length, 'checked-out connection')}` +
+      (waiting > 0 ? ` (and ${plural(waiting, 'caller')} waiting for one)` : '') +
+      `, and cannot finish until ${listed.length === 1 ? 'it comes' : 'they come'} back. Held by:`;
+    this.#report('endBlocked', listed, head, `${next} Release each client in a finally block at the lines above, and stop taking work before ending the pool.`);
+  }
+
+  #forced(): void {
+    const { leases, listed } = this.#heldAtEnd();
+    // Held while leases remain (a waiter served during drain() takes one); let go once none does.
+    this.#holdOpen(leases.length > 0 && this.#finishedAt === undefined);
+    if (leases.length === 0 || this.#finishedAt !== undefined) return;
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const end: EndDeadline = { call: this.#call, timeoutMs: ctx.config.endTimeoutMs };
+    for (const lease of leases) this.#leaks.reclaim(lease, this.#reclaimReport(lease, now, ctx.activity(lease, now), end), end);
+    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
+    this.#report(
+      'endForced',
+      listed,
+      head,
+      `Their holders' next queries fail ${ctx.words.reclaimedAtEnd}; a late release() is harmless. Release each client in a finally block at the lines above.`,
+    );
+  }
+
+  #report(type: EndReport['type'], listed: EndLease[], head: string, next: string): void {
+    const ctx = this.#ctx;
+    const lines = listed.slice(0, END_LINES).map(describeEndLease);
+    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases, pool.guard.snapshot())`);
+    const pool = ctx.config.name;
+    const report: EndReport = Object.freeze({
+      type,
+      pool,
+      call: this.#call,
+      waitedMs: Math.round(ctx.clock.now() - this.#calledAt!),
+      endTimeoutMs: ctx.config.endTimeoutMs,
+      leases: Object.freeze(listed),
+      message: `poolguard[${pool}]: ${head}\n${lines.join('\n')}\n${next}`,
+    });
+    ctx.log.write('warn', type, report, report.message, true);
+    ctx.emit(type, report);
+  }
+
+  /** A lease cut at the end deadline: the `reclaim` report, with what happened in its words. */
+  #reclaimReport(lease: Lease, now: number, act: Activity, end: EndDeadline): LeakReport {
+    const report = this.#leaks.report('reclaim', lease, now, act);
+    const message =
+      `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.where}: still held ${formatDuration(report.heldMs)} ` +
+      `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). The holder's next query fails. Fix the missing release() at that line.`;
+    return Object.freeze({ ...report, message: report.stack ? `${message}\n${report.stack}` : message });
+  }
+}

@@ -1,0 +1,18 @@
+// README's quick start: one leak report, then the pool run dry (9 leaked checkouts at one line and a
+// pool.query() still running) and the timeout error a tenth caller gets. Prints { name: text } as JSON.
+import { pool } from './src/db.js';
+import { handler } from './src/server.js';
+
+const user = { id: 7 };
+const leaked = new Promise((resolve) => pool.guard.once('leak', resolve));
+await handler({ user, path: '/order', id: 1 });
+await leaked; // the default logger has written the report to stderr by now
+
+for (let id = 3; id < 19; id += 2) await handler({ user, path: '/order', id });
+const slow = handler({ user, path: '/orders' }); // the tenth connection, busy
+while (pool.idleCount > 0 || pool.totalCount < 10) await new Promise((r) => setTimeout(r, 10));
+
+const callers = [0, 1, 2, 3].map(() => pool.connect().then((c) => c, (err) => err));
+const first = await callers[0];
+console.log(JSON.stringify({ 'pg-timeout': first.message }));
+process.exit(0);

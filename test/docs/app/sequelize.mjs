@@ -1,0 +1,10 @@
+// docs/sequelize.md: a transaction never committed, and the timeout error Sequelize then throws.
+import { handle, refund, sequelize } from './src/sequelize/refunds.js';
+
+const leaked = new Promise((resolve) => handle.once('leak', resolve));
+await refund(1);
+await leaked;
+await refund(3);
+const err = await sequelize.query('SELECT 1').then(() => undefined, (e) => e);
+console.log(JSON.stringify({ 'sequelize-timeout': `${err.name}: ${err.message}` }));
+process.exit(0);
