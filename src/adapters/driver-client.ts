@@ -9,6 +9,7 @@ import { onQueryDone, onSessionEnded, queryInFlight, transactionStatus } from '.
 import type { GuardCore } from '../core/guard.js';
 import type { ConnectionRecord } from '../core/ledger.js';
 import { errorReason } from '../core/recycle-policy.js';
+import { recordOnSight } from './kit.js';
 
 /** A query in flight on a pg client, or a command running or queued on a mysql2 connection. */
 export function driverInFlight(resource: object): boolean | undefined {
@@ -40,18 +41,12 @@ export function onDriverActivity(resource: object, onActive: () => void): void {
  * id (pg's `processID`, mysql2's `threadId`) and its activity (the end of each query or command).
  */
 export function driverRecord(core: GuardCore, records: Map<unknown, ConnectionRecord>, resource: unknown, createMs?: number): ConnectionRecord {
-  let record = records.get(resource);
-  if (record === undefined) {
-    const object = typeof resource === 'object' && resource !== null ? resource : { value: resource };
-    const created = core.connectionOpened(object, createMs);
+  return recordOnSight(core, records, resource, createMs, (object, record) => {
     const pid = (object as { processID?: unknown }).processID ?? (object as { threadId?: unknown }).threadId;
-    if (typeof pid === 'number') created.pid = pid;
-    records.set(resource, created);
-    onDriverActivity(object, () => core.connectionActive(created));
-    retireOnError(core, object, created);
-    record = created;
-  }
-  return record;
+    if (typeof pid === 'number') record.pid = pid;
+    onDriverActivity(object, () => core.connectionActive(record));
+    retireOnError(core, object, record);
+  });
 }
 
 /**

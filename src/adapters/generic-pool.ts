@@ -1,11 +1,10 @@
 import * as genericPool from 'generic-pool';
 import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
-import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
-import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
-import { useGuardTelemetry } from '../otel/telemetry.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 
 // generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
@@ -87,12 +86,8 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
 export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
   const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
   if (!isGenericPool(target)) throw wrongPool('poolguard/generic-pool', 'a generic-pool Pool', target);
-  // Guarded already, by this copy of poolguard or another: one guard per pool (see poolguard/pg).
-  const existing = guardOf<PoolGuard>(target);
-  if (existing !== undefined) {
-    if (options !== undefined) secondGuard(existing, options, resolveConfig(options));
-    return existing;
-  }
+  const existing = guardedAlready(target, options, resolveConfig);
+  if (existing !== undefined) return existing;
   const config = resolveConfig(options);
   const holder: { state?: State } = {};
   if (target._factory !== undefined) target._factory = wrapFactory(target._factory, holder);
@@ -115,44 +110,33 @@ function wrapFactory(factory: genericPool.Factory<unknown>, holder: { state?: St
   // Everything else the factory carries stays readable through the prototype: a guard adds
   // to the factory's two lifecycle calls and changes nothing a pool might read from it.
   const wrapped: genericPool.Factory<unknown> = Object.create(factory);
-  Object.assign(wrapped, {
-    create: async () => {
-      // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
-      // this reads the core's clock directly.
-      const started = systemClock.now();
-      const resource = await factory.create();
-      if (holder.state !== undefined) recordFor(holder.state, resource, systemClock.now() - started);
-      return resource;
+  // The guard may not exist yet (generic-pool creates `min` resources in its constructor), so
+  // creations are timed by the core's clock directly.
+  watchFactory(
+    wrapped as FactoryLike,
+    factory as FactoryLike,
+    systemClock,
+    (resource, createMs) => {
+      if (holder.state !== undefined) recordFor(holder.state, resource, createMs);
     },
-    destroy: async (resource: unknown) => {
+    (resource) => {
       const state = holder.state;
-      const record = state?.records.get(resource);
-      if (state !== undefined && record !== undefined) {
-        state.records.delete(resource);
-        state.core.connectionRemoved(record, (state.pool as GenericPoolInternals)._draining ? 'ended' : record.lease === undefined ? 'idle' : 'error');
-      }
-      return factory.destroy(resource);
+      if (state !== undefined) resourceRemoved(state.core, state.records, resource, (state.pool as GenericPoolInternals)._draining === true);
     },
-  });
+  );
   if (typeof factory.validate === 'function') wrapped.validate = factory.validate.bind(factory);
   return wrapped;
 }
 
 function recordFor(state: State, resource: unknown, createMs?: number): ConnectionRecord {
-  let record = state.records.get(resource);
-  if (record === undefined) {
-    const created = state.core.connectionOpened(typeof resource === 'object' && resource !== null ? resource : { value: resource }, createMs);
-    state.records.set(resource, created);
-    // A pg client resource tells when its queries end, as under poolguard/pg.
-    onQueryDone(created.resource, () => state.core.connectionActive(created));
-    record = created;
-  }
-  return record;
+  // A pg client resource tells when its queries end, as under poolguard/pg.
+  return recordOnSight(state.core, state.records, resource, createMs, (object, record) => onQueryDone(object, () => state.core.connectionActive(record)));
 }
 
 function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): State {
   const records = new Map<unknown, ConnectionRecord>();
-  const core = new GuardCore(config, {
+  const draining = (): boolean => (pool as GenericPoolInternals)._draining === true;
+  const core = attachGuard(pool, config, {
     // A pg client resource is read as the pg adapter reads it; any other resource is unknown (touch()).
     inFlight: queryInFlight,
     transaction: transactionStatus,
@@ -166,8 +150,8 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
     releaseWords: 'give the resource back with pool.release(resource)',
-    words: { library: 'generic-pool', reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
-  });
+    words: { library: 'generic-pool', ...KEPT_WORDS },
+  }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: State = {
     core,
     pool,
@@ -179,10 +163,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     use: pool.use,
     drain: pool.drain,
   };
-  useGuardTelemetry(core, undefined, () => (pool as GenericPoolInternals)._draining === true && pool.size === 0);
   Object.defineProperty(pool, kState, { value: state });
-  markGuarded(pool, core.handle);
-  claimName(config.name, pool, () => (pool as GenericPoolInternals)._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
 
   pool.acquire = function acquire(this: AnyPool, priority?: number) {
     // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
@@ -226,14 +207,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
   } as AnyPool['destroy'];
 
   pool.drain = function drain(this: AnyPool) {
-    // drain() waits for every loan to come back, which a leaked one never does: the core reports
-    // who holds it up and, at guard.endTimeoutMs, reclaims them.
-    core.endStarted('pool.drain()');
-    const finished = () => core.endFinished();
-    return state.drain.call(this).then(finished, (err: unknown) => {
-      finished();
-      throw err;
-    });
+    return watchEnd(core, 'pool.drain()', () => state.drain.call(this));
   } as AnyPool['drain'];
 
   return state;

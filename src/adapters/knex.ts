@@ -1,12 +1,13 @@
 import { refusePoolOwnedOptions, resolveGuardConfig, type GuardOptions } from '../core/config.js';
-import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
 import { wrongPool } from '../core/pool-kind.js';
-import { useGuardTelemetry } from '../otel/telemetry.js';
-import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
+import { guardOf } from '../core/registry.js';
+import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved } from './kit.js';
 
 const kState = Symbol('poolguard.tarn.state');
 const kClient = Symbol('poolguard.knex.client');
@@ -56,7 +57,8 @@ interface KnexClientLike {
   pool?: unknown;
   dialect?: string;
   driverName?: string;
-  connectionSettings?: Record<string, unknown>;
+  /** An object, or the connection string Knex was given. */
+  connectionSettings?: unknown;
   acquireConnection(): Promise<unknown>;
   transaction(container: unknown, config: unknown, outerTx: unknown): object;
   runner(builder: unknown): { ensureConnection(...args: unknown[]): unknown; builder?: unknown };
@@ -109,14 +111,14 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
     );
   }
   const pool = client.pool as TarnPoolLike & { [kState]?: TarnState };
-  const guarded = guardOf<PoolGuard>(pool);
-  if (guarded !== undefined && client[kClient] === true) {
-    if (options !== undefined) secondGuard(guarded, options, resolveConfig(options, defaultName(client)));
-    return guarded;
+  if (client[kClient] === true) {
+    const again = guardedAlready(pool, options, (o) => resolveConfig(o, knexName(client)));
+    if (again !== undefined) return again;
   }
+  const guarded = guardOf<PoolGuard>(pool);
   // A pool guarded through guard(pool) by this copy gains the Knex entry points; by another copy
   // of poolguard, it keeps that copy's guard.
-  const state = pool[kState] ?? (guarded === undefined ? guardTarnPool(pool, options, defaultName(client)) : undefined);
+  const state = pool[kState] ?? (guarded === undefined ? guardTarnPool(pool, options, knexName(client)) : undefined);
   if (state === undefined) return guarded!;
   Object.defineProperty(client, kClient, { value: true, configurable: true });
   wrapClient(state, client);
@@ -131,12 +133,7 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
  */
 export function guard(pool: TarnPoolLike, options?: GuardOptions): PoolGuard {
   if (!isTarnPool(pool)) throw wrongPool('poolguard/knex', 'a tarn Pool (knex.client.pool)', pool);
-  const guarded = guardOf<PoolGuard>(pool);
-  if (guarded !== undefined) {
-    if (options !== undefined) secondGuard(guarded, options, resolveConfig(options, 'tarn'));
-    return guarded;
-  }
-  return guardTarnPool(pool, options, 'tarn').core.handle;
+  return guardedAlready(pool, options, (o) => resolveConfig(o, 'tarn')) ?? guardTarnPool(pool, options, 'tarn').core.handle;
 }
 
 function isTarnPool(pool: unknown): pool is TarnPoolLike {
@@ -147,7 +144,8 @@ function isTarnPool(pool: unknown): pool is TarnPoolLike {
 function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string): TarnState {
   const config = resolveConfig(options, name);
   const records = new Map<unknown, ConnectionRecord>();
-  const core = new GuardCore(config, {
+  const destroyed = (): boolean => (pool as TarnInternals).destroyed === true;
+  const core = attachGuard(pool, config, {
     inFlight: driverInFlight,
     transaction: driverTransaction,
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
@@ -160,8 +158,8 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
       min: (pool as unknown as { min: number }).min,
     }),
     recordOf: (resource) => records.get(resource),
-    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
-  });
+    words: KEPT_WORDS,
+  }, { dbSystem: undefined, ended: destroyed });
   const state: TarnState = {
     core,
     pool,
@@ -173,10 +171,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
     ending: false,
     cut: new WeakSet(),
   };
-  useGuardTelemetry(core, undefined, () => (pool as TarnInternals).destroyed === true);
   Object.defineProperty(pool, kState, { value: state, configurable: true });
-  markGuarded(pool, core.handle);
-  claimName(config.name, pool, () => (pool as TarnInternals).destroyed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   listen(state);
   return state;
 }
@@ -200,13 +195,10 @@ function listen(state: TarnState): void {
   });
   pool.on('createFail', (eventId: number) => creating.delete(eventId));
   const removed = (_eventId: number, resource: unknown): void => {
-    const record = records.get(resource);
-    if (record === undefined) return;
-    records.delete(resource);
     // Knex marks a connection whose driver reported an error or an end (`__knex__disposed`);
     // its validation then has tarn destroy it at the next acquire.
-    const failed = record.lease !== undefined || (resource as { __knex__disposed?: unknown } | null)?.__knex__disposed != null;
-    core.connectionRemoved(record, state.ending || (pool as TarnInternals).destroyed ? 'ended' : failed ? 'error' : 'idle');
+    const failed = (record: ConnectionRecord): boolean => record.lease !== undefined || (resource as { __knex__disposed?: unknown } | null)?.__knex__disposed != null;
+    resourceRemoved(core, records, resource, state.ending || (pool as TarnInternals).destroyed === true, failed);
   };
   pool.on('destroySuccess', removed);
   pool.on('destroyFail', removed);
@@ -253,11 +245,8 @@ function listen(state: TarnState): void {
     const lease = record?.lease;
     // tarn announces every release() call, also of a resource it no longer lends (and ignores it).
     if (lease === undefined || lease.released) return;
-    // Read before core.released(), which drops the checkout stack that a dirty release reports.
-    const transaction = lease.reclaimed ? undefined : driverTransaction(resource as object);
-    const dirty = transaction === undefined ? undefined : core.dirtyReleased(lease, transaction, release);
-    core.released(lease, release, 'tarn: release');
-    if (dirty !== undefined) closeDirty(state, record!, dirty.error);
+    const outcome = releaseChecked(core, lease, lease.reclaimed ? undefined : driverTransaction(resource as object), release, 'tarn: release');
+    if (typeof outcome === 'object') closeDirty(state, record!, outcome.error);
   });
 }
 
@@ -426,24 +415,8 @@ function commitFailsWhenCut(state: TarnState, trx: KnexTransactionLike): void {
   };
 }
 
-/** `dialect host:port/database` from Knex's connection settings (never the password or a URL). */
-function defaultName(client: KnexClientLike): string {
-  const s = client.connectionSettings ?? {};
-  let host = s.host as string | undefined;
-  let port = s.port as string | number | undefined;
-  let database = s.database as string | undefined;
-  const cs = typeof s.connectionString === 'string' ? s.connectionString : undefined;
-  if (cs !== undefined) {
-    try {
-      const url = new URL(cs);
-      host ??= decodeURIComponent(url.hostname) || undefined;
-      port ??= url.port || undefined;
-      database ??= decodeURIComponent(url.pathname.slice(1)) || undefined;
-    } catch {
-      // Not a URL: the name does without it.
-    }
-  }
+/** `knex:dialect host:port/database` from Knex's connection settings (an object or a connection string). */
+function knexName(client: KnexClientLike): string {
   const dialect = client.dialect ?? client.driverName ?? 'knex';
-  if (host === undefined && database === undefined) return `knex:${dialect}`;
-  return `knex:${dialect} ${host ?? 'localhost'}${port === undefined ? '' : `:${port}`}/${database ?? ''}`;
+  return defaultName(client.connectionSettings, { prefix: `knex:${dialect} `, host: 'localhost', database: '', unnamed: `knex:${dialect}` });
 }

@@ -1,14 +1,14 @@
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
-import type { LeaseReclaimedError } from '../core/errors.js';
-import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
 import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
-import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
-import { useGuardTelemetry } from '../otel/telemetry.js';
+import { defaultName } from './default-name.js';
+import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
 import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
+import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
 import { errorReason } from '../core/recycle-policy.js';
 
 // mysql2's own message for a pool that has ended, matched to tell the caller why.
@@ -20,13 +20,6 @@ const kRecord = Symbol('poolguard.mysql2.connection');
 const kWaiter = Symbol('poolguard.mysql2.waiter');
 
 type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
-
-/** mysql2's RingQueue (`_allConnections`, `_freeConnections`, `_connectionQueue`). */
-interface RingQueue<T> {
-  readonly length: number;
-  get(index: number): T;
-  removeOne?(index: number): unknown;
-}
 
 /** The structural shape of mysql2's callback pool that `guard()` needs. */
 interface CorePoolLike {
@@ -47,24 +40,14 @@ interface CorePoolLike {
 interface ConnectionLike {
   _pool: CorePoolLike | null;
   _released: boolean;
-  _command?: unknown;
-  _commands?: { readonly length: number; shift?(): unknown };
-  stream?: { destroy?(): void };
   threadId?: number | null;
   _isMariaDB?: boolean;
-  config?: unknown;
-  constructor: { createQuery?(sql: unknown, values: unknown, cb: unknown, config: unknown): QueryCommand };
   release(): void;
   destroy(): void;
   query(...args: unknown[]): unknown;
   execute(...args: unknown[]): unknown;
   ping(cb: (err: Error | null) => void): unknown;
   [kRecord]?: ConnectionRecord;
-}
-
-interface QueryCommand {
-  onResult?: (err: Error) => void;
-  emit(event: string, err: Error): boolean;
 }
 
 /** One getConnection() call: its lease, until the pool answers or the wait times out. */
@@ -145,7 +128,7 @@ export function createPromisePool(options: GuardedPoolOptions | string): Guarded
 export function createPool(options: GuardedPoolOptions | string): GuardedPool {
   const { pool: poolOptions, guard: guardOptions } = splitGuardOptions<mysql.PoolOptions | string>(options);
   // Checked before mysql2 builds the pool, which may start its idle timer at once.
-  const config = resolveGuardConfig(guardOptions, defaultName(options));
+  const config = resolveGuardConfig(guardOptions, mysqlName(options));
   const pool = mysql.createPool(poolOptions as mysql.PoolOptions) as unknown as CorePoolLike;
   install(pool, config);
   return pool as unknown as GuardedPool;
@@ -165,19 +148,17 @@ export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOp
   const promiseForm = isMysql2PromisePool(target);
   if (!promiseForm && !isMysql2Pool(target)) throw wrongPool('poolguard/mysql2', 'a mysql2 pool', target);
   const core = (promiseForm ? target!.pool : target) as CorePoolLike;
-  let handle = guardOf<PoolGuard>(core);
-  if (handle !== undefined) {
-    if (options !== undefined) secondGuard(handle, options, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {})));
-  } else {
-    handle = install(core, resolveGuardConfig(options, defaultName(core.config?.connectionConfig ?? {}))).core.handle;
-  }
+  const name = (): string => mysqlName(core.config?.connectionConfig ?? {});
+  const handle = guardedAlready(core, options, (o) => resolveGuardConfig(o, name())) ?? install(core, resolveGuardConfig(options, name())).core.handle;
   if (promiseForm) Object.defineProperty(target, 'guard', { value: handle, enumerable: false, configurable: true });
   return handle;
 }
 
 function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
   const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
-  const core = new GuardCore(config, {
+  const closed = (): boolean => pool._closed === true;
+  // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
+  const core = attachGuard(pool, config, {
     inFlight: commandInFlight,
     transaction: serverTransaction,
     reclaim: reclaimConnection,
@@ -191,9 +172,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    // The words its reports had before adapters passed them, kept byte for byte.
-    words: { queryEnds: 'pg releases the client when the query ends', reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
-  });
+    words: { queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
+  }, { dbSystem: () => server.system, ended: closed });
   const state: State = {
     core,
     pool,
@@ -204,10 +184,6 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     end: pool.end,
     server,
   };
-  // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
-  useGuardTelemetry(core, () => server.system, () => pool._closed === true);
-  markGuarded(pool, core.handle);
-  claimName(config.name, pool, () => pool._closed === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   const target = pool as CorePoolLike & Record<string, unknown>;
 
   target.getConnection = function getConnection(this: CorePoolLike, cb: WaiterCallback): void {
@@ -418,13 +394,6 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
   state.releaseConnection.call(pool, connection);
 }
 
-function inFreeList(pool: CorePoolLike, connection: ConnectionLike): boolean {
-  const free = pool._freeConnections;
-  if (free === undefined) return false;
-  for (let i = 0; i < free.length; i++) if (free.get(i) === connection) return true;
-  return false;
-}
-
 /** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
 function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, action: 'destroy' | 'rollback'): void {
   const { core } = state;
@@ -469,70 +438,7 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   return record;
 }
 
-/** Closes an idle connection the policy retired, through mysql2's own removal. */
-function retireIdleConnection(pool: CorePoolLike, record: ConnectionRecord): boolean {
-  const connection = record.resource as ConnectionLike;
-  if (pool._closed || record.lease !== undefined || !inFreeList(pool, connection)) return false;
-  connection.destroy();
-  return true;
+/** `host:port/database` from mysql2's options, its connection URL (a string or `uri`), or the config it kept. */
+function mysqlName(options: unknown): string {
+  return defaultName(options, { host: 'localhost', port: 3306, database: '(none)' });
 }
-
-/**
- * Destroys a reclaimed lease's connection (mysql2 opens another for its queue) and makes the
- * holder's next query or execute fail with the reclaim error instead of mysql2's closed-state one.
- */
-function reclaimConnection(lease: Lease, makeError: () => LeaseReclaimedError): void {
-  const connection = lease.conn?.resource as ConnectionLike | undefined;
-  if (connection === undefined) return;
-  const refuse = function reclaimedCall(this: ConnectionLike, sql: unknown, values?: unknown, cb?: unknown): unknown {
-    const error = makeError();
-    const callback = typeof values === 'function' ? values : cb;
-    const command = connection.constructor.createQuery?.(typeof sql === 'function' ? '' : sql, typeof values === 'function' ? undefined : values, callback, connection.config);
-    process.nextTick(() => {
-      if (typeof command?.onResult === 'function') command.onResult(error);
-      else if (command !== undefined) command.emit('error', error);
-      else if (typeof callback === 'function') (callback as (e: Error) => void)(error);
-    });
-    return command;
-  };
-  connection.query = refuse;
-  connection.execute = refuse;
-  // mysql2's destroy() only half-closes the socket and answers nobody: a query still running (a
-  // lease cut at the end deadline) would hold its caller, and pool.end(), until the server replies.
-  connection.destroy();
-  const cut = makeError();
-  const running = connection._command as QueryCommand | null | undefined;
-  connection._command = null;
-  const queued: QueryCommand[] = [];
-  for (let next = connection._commands?.shift?.(); next != null; next = connection._commands?.shift?.()) queued.push(next as QueryCommand);
-  connection.stream?.destroy?.();
-  running?.onResult?.(cut);
-  for (const command of queued) {
-    // pool.end() queued a Quit behind the running query: with the socket gone, it is done.
-    if ((command as { constructor?: { name?: string } }).constructor?.name === 'Quit') (command.onResult as (() => void) | undefined)?.();
-    else command.onResult?.(cut);
-  }
-}
-
-function defaultName(options: unknown): string {
-  let host: unknown;
-  let port: unknown;
-  let database: unknown;
-  if (typeof options === 'string') {
-    try {
-      const url = new URL(options);
-      host = decodeURIComponent(url.hostname);
-      port = url.port;
-      database = decodeURIComponent(url.pathname.slice(1));
-    } catch {
-      // Not a URL: mysql2 will say so; the name does not need it.
-    }
-  } else if (options != null && typeof options === 'object') {
-    const o = options as Record<string, unknown>;
-    if (typeof o.uri === 'string') return defaultName(o.uri);
-    if (typeof o.socketPath === 'string') host = 'socket';
-    ({ host = host, port, database } = o);
-  }
-  return `${typeof host === 'string' && host !== '' ? host : 'localhost'}:${port || 3306}/${typeof database === 'string' && database !== '' ? database : '(none)'}`;
-}
-

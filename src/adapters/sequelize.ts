@@ -1,13 +1,16 @@
 import { refusePoolOwnedOptions, resolveGuardConfig, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
-import { GuardCore, type PoolGuard } from '../core/guard.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease, LeaseKind } from '../core/ledger.js';
 import type { LeaseReclaimedError } from '../core/errors.js';
-import { useGuardTelemetry } from '../otel/telemetry.js';
-import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
+import { guardOf } from '../core/registry.js';
+import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
 const kManager = Symbol('poolguard.sequelize.state');
+// Never shown (Sequelize releases each connection once): the first words of a double release's error.
+const RELEASE_MESSAGE = 'sequelize-pool: release';
 
 /**
  * The structural shape of a Sequelize instance (`new Sequelize(…)`) that `guardSequelize` needs.
@@ -70,12 +73,11 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
     throw new TypeError(`guardSequelize(sequelize) needs a Sequelize instance (new Sequelize(…)), got ${sequelize === null ? 'null' : typeof sequelize}`);
   }
   const existing = cm[kManager];
-  const base = defaultName(cm);
+  const base = sequelizeName(cm);
   if (existing !== undefined) {
     // With replication the first call named the write pool `<name>:write`: the same options say so too.
     const wanted = options === undefined || existing.read === undefined ? options : { ...options, name: `${options.name ?? base}:write` };
-    if (wanted !== undefined) secondGuard(existing.write.core.handle, wanted, resolveConfig(wanted, base));
-    return existing.write.core.handle;
+    return guardedAlready(existing.write.pool, wanted, (o) => resolveConfig(o, base))!;
   }
   const pool = cm.pool;
   // Guarded by another copy of poolguard: that copy's guard stays.
@@ -113,58 +115,29 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
   const existing = pool[kState];
   if (existing !== undefined) return existing;
   const records = new Map<unknown, ConnectionRecord>();
-  const core = new GuardCore(config, {
+  const draining = (): boolean => pool._draining === true;
+  const core = attachGuard(pool, config, {
     inFlight: driverInFlight,
     transaction: driverTransaction,
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
     recordOf: (resource) => records.get(resource),
-    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' },
-  });
+    words: KEPT_WORDS,
+  }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: PoolState = { core, pool, records };
-  useGuardTelemetry(core, undefined, () => pool._draining === true && pool.size === 0);
   // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.
   const factory = pool._factory;
   if (factory !== undefined) {
-    const create = factory.create;
-    const destroy = factory.destroy;
-    factory.create = async function create_(this: unknown) {
-      const started = core.clock.now();
-      const resource = await create.call(this);
-      recordFor(state, resource, core.clock.now() - started);
-      return resource;
-    };
-    factory.destroy = function destroy_(this: unknown, resource: unknown) {
-      const record = records.get(resource);
-      if (record !== undefined) {
-        records.delete(resource);
-        core.connectionRemoved(record, pool._draining ? 'ended' : record.lease === undefined ? 'idle' : 'error');
-      }
-      return destroy.call(this, resource);
-    };
+    watchFactory(factory, factory, core.clock, (resource, createMs) => recordFor(state, resource, createMs), (resource) => resourceRemoved(core, records, resource, draining()));
   }
-  // sequelize.close() drains the pool, which waits for every connection to come back, which a
-  // leaked one never does: the core reports who holds it up and, at guard.endTimeoutMs, reclaims.
+  // sequelize.close() drains the pool (see watchEnd).
   const drain = pool.drain;
   if (typeof drain === 'function') {
     pool.drain = function guardedDrain(this: unknown): Promise<unknown> {
-      core.endStarted('sequelize.close()');
-      const finished = (): void => core.endFinished();
-      return drain.call(this).then(
-        (value) => {
-          finished();
-          return value;
-        },
-        (err: unknown) => {
-          finished();
-          throw err;
-        },
-      );
+      return watchEnd(core, 'sequelize.close()', () => drain.call(this));
     };
   }
   Object.defineProperty(pool, kState, { value: state, configurable: true });
-  markGuarded(pool, core.handle);
-  claimName(config.name, pool, () => pool._draining === true, (msg) => core.log('warn', 'name', { pool: config.name }, msg));
   return state;
 }
 
@@ -218,13 +191,12 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
   cm.releaseConnection = function guardedReleaseConnection(this: ConnectionManagerLike, connection: unknown): unknown {
     const state = stateOf(connection);
     const lease = state?.records.get(connection)?.lease;
+    // Sequelize releases each connection once; a second call is sequelize-pool's to log.
+    const transaction = lease === undefined || lease.released || lease.reclaimed ? undefined : driverTransaction(connection as object);
+    const outcome = lease === undefined || lease.released ? true : releaseChecked(state!.core, lease, transaction, guardedReleaseConnection, RELEASE_MESSAGE);
     // A connection released inside a transaction (a raw BEGIN through sequelize.query()) is closed,
-    // never handed to the next caller; Sequelize's destroyConnection replaces it. Read before the
-    // release, which drops the checkout stack that the dirty release reports.
-    const transaction = lease === undefined ? undefined : driverTransaction(connection as object);
-    if (transaction !== undefined && !lease!.released && !lease!.reclaimed) state!.core.dirtyReleased(lease!, transaction, guardedReleaseConnection);
-    endLease(state, connection, guardedReleaseConnection);
-    if (transaction !== undefined) return destroyConnection.call(this, connection).catch(() => {});
+    // never handed to the next caller; Sequelize's destroyConnection replaces it.
+    if (typeof outcome === 'object') return destroyConnection.call(this, connection).catch(() => {});
     return releaseConnection.call(this, connection);
   };
 
@@ -241,7 +213,7 @@ function endLease(state: PoolState | undefined, connection: unknown, above: Func
   const lease = record?.lease;
   // Sequelize releases each connection once; a second call is sequelize-pool's to log.
   if (lease === undefined || lease.released) return record;
-  state!.core.released(lease, above, 'sequelize-pool: release');
+  state!.core.released(lease, above, RELEASE_MESSAGE);
   return record;
 }
 
@@ -256,12 +228,7 @@ function reclaimConnection(state: PoolState, lease: Lease, _makeError: () => Lea
   Promise.resolve(state.pool.destroy(resource)).catch(() => {});
 }
 
-/** `sequelize:dialect host:port/database` from the connection settings (never the password). */
-function defaultName(cm: ConnectionManagerLike): string {
-  const c = cm.config ?? {};
-  const dialect = cm.dialectName ?? 'sequelize';
-  const host = typeof c.host === 'string' ? c.host : 'localhost';
-  const port = c.port === undefined || c.port === null ? '' : `:${String(c.port)}`;
-  const database = typeof c.database === 'string' ? c.database : '';
-  return `sequelize:${dialect} ${host}${port}/${database}`;
+/** `sequelize:dialect host:port/database` from the connection settings Sequelize kept. */
+function sequelizeName(cm: ConnectionManagerLike): string {
+  return defaultName(cm.config ?? {}, { prefix: `sequelize:${cm.dialectName ?? 'sequelize'} `, host: 'localhost', database: '' });
 }
