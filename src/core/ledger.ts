@@ -86,11 +86,12 @@ export class Lease implements Linked<Lease> {
   declare releaseCapture: CapturedStack | undefined;
   declare reported: boolean;
   /**
-   * What the scan has seen at the threshold: `0` not yet past it, `1` busy there (reported slow,
-   * or muted by `reportBusy: false`), `2` reported as a possible leak. A `1` lease is reported again,
-   * once, if it then sits idle past the threshold.
+   * What the scan has seen at the threshold: `none` not yet past it; `busy` work in flight there,
+   * or `active` nothing in flight but a query finished within `guard.idleAfterMs` (either reported
+   * slow, or muted by `reportBusy: false`); `leak` reported as a possible leak. A `busy` or `active`
+   * lease is reported again, once, if it then has nothing in flight for the threshold.
    */
-  declare watch: 0 | 1 | 2;
+  declare watch: 'none' | 'busy' | 'active' | 'leak';
   declare reclaimed: boolean;
   /** Why the lease is held on purpose (`pool.guard.exempt()`, `guard.exemptSites`): never reported or reclaimed. */
   declare exempt: string | undefined;
@@ -112,7 +113,7 @@ export class Lease implements Linked<Lease> {
     this.releasedAt = -1;
     this.releaseCapture = undefined;
     this.reported = false;
-    this.watch = 0;
+    this.watch = 'none';
     this.reclaimed = false;
     this.exempt = undefined;
     this.prev = undefined;
