@@ -1,0 +1,61 @@
+import { expect } from 'vitest';
+import type { LeakReport, PoolGuard } from '../../src/index.js';
+import { sleep, until } from './db.js';
+
+/** The leak threshold of the quiet-time tests; `guard.idleAfterMs` is left at its default, half of it. */
+export const THRESHOLD_MS = 300;
+export const QUIET_MS = THRESHOLD_MS / 2;
+
+/** Every `leak` and `leakResolved` report of a pool, with the time it came at. */
+export function reportsOf(guard: PoolGuard) {
+  const seen: Array<LeakReport & { at: number }> = [];
+  guard.on('leak', (r) => seen.push({ ...r, at: performance.now() }));
+  guard.on('leakResolved', (r) => seen.push({ ...r, at: performance.now() }));
+  return seen;
+}
+
+/**
+ * A transaction in active use: one statement after another, with a pause of 20 to 50 ms (shorter
+ * than the quiet time) between each reply and the next statement, for `forMs`. Returns the longest
+ * pause seen, so that a test can tell a machine too loaded for its premise from a wrong report.
+ */
+export async function statementsWithPauses(run: (n: number) => Promise<unknown>, forMs: number, seed: number): Promise<number> {
+  const end = performance.now() + forMs;
+  let longest = 0;
+  for (let n = 0; performance.now() < end; n++) {
+    const replied = performance.now();
+    await sleep(20 + ((n * 13 + seed * 7) % 31));
+    longest = Math.max(longest, performance.now() - replied);
+    await run(n);
+  }
+  return longest;
+}
+
+/**
+ * The check the pg and MariaDB tests share: `holders` leases ran transactions with short pauses
+ * over a few thresholds (`activeUntil`: when they stopped), then went quiet inside them. No
+ * possible leak while they were in active use, at most one slow report each; then exactly one
+ * possible leak each, worded from what they were doing at the threshold.
+ */
+export async function expectQuietTimeReports(seen: Array<LeakReport & { at: number }>, holders: number, activeUntil: number, longestPause: number): Promise<void> {
+  expect(longestPause, 'a pause between statements outlasted the quiet time: the machine was too loaded for this test').toBeLessThan(QUIET_MS);
+  const possible = (r: LeakReport) => r.type === 'leak' && r.message.includes('possible connection leak');
+  const early = seen.filter((r) => possible(r) && r.at < activeUntil);
+  expect(early.map((r) => r.message), 'possible leak reports while the leases were in active use').toEqual([]);
+  const slow = seen.filter((r) => r.type === 'leak' && !possible(r));
+  expect(slow, 'one slow report per lease, made at the threshold').toHaveLength(holders);
+  expect(new Set(slow.map((r) => r.leaseId)).size).toBe(holders);
+  for (const r of slow) {
+    expect(r.message).toMatch(/: slow lease inside an open transaction: a client checked out at .* (in active use: no query in flight at this instant, but its last one finished \d+ ms ago \(less than guard\.idleAfterMs, 150 ms\)|with a query in flight now \(running or queued\)): slow, not forgotten\./);
+  }
+  await until(() => seen.filter(possible).length >= holders, 'a possible leak report for each quiet lease', 3_000);
+  await sleep(THRESHOLD_MS);
+  const leaks = seen.filter(possible);
+  expect(leaks).toHaveLength(holders);
+  expect(new Set(leaks.map((r) => r.leaseId)).size).toBe(holders);
+  for (const r of leaks) {
+    expect(r).toMatchObject({ state: 'idle', transaction: 'open' });
+    expect(r.idleMs).toBeGreaterThanOrEqual(THRESHOLD_MS);
+    expect(r.message).toMatch(/: possible connection leak inside an open transaction: .* with no query in flight; its last query finished \d+ ms ago\. It was (in active use|busy) when it crossed guard\.leakThresholdMs \(300 ms\)/);
+  }
+}
