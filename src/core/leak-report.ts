@@ -42,8 +42,7 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
             : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
       message =
         `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
-        (crossed === 'busy' ? ` It was busy when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has sat idle since.` : '') +
-        (crossed === 'active' ? ` It was in active use when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since been quiet for at least that long.` : '') +
+        (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +
         `${txWords} ${fix}`;
     } else {
       const doing = lease.watch === 'active' ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, ctx.words);

@@ -69,7 +69,7 @@ describe('lease state is read, never guessed from time (fake clock)', () => {
     ]);
     expect(events[1]!.leaseId).toBe(events[0]!.leaseId);
     expect(events[1]!.idleMs).toBeGreaterThanOrEqual(1_000);
-    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has sat idle since.');
+    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has since had nothing in flight for at least that long.');
     g.clock.advance(10_000);
     expect(events).toHaveLength(2);
     expect(g.core.ledger.totals.leaks).toBe(1);

@@ -73,7 +73,7 @@ describe('a lease in active use is slow, not a possible leak (fake clock)', () =
     const leak = events[1]!;
     expect(leak).toMatchObject({ type: 'leak', state: 'idle', leaseId: events[0]!.leaseId, transaction: 'open' });
     expect(leak.idleMs).toBeGreaterThanOrEqual(1_000);
-    expect(leak.message).toMatch(/^poolguard\[memory\]: possible connection leak inside an open transaction: .* with no query in flight; its last query finished 1\.\d s ago\. It was in active use when it crossed guard\.leakThresholdMs \(1000 ms\) and has since been quiet for at least that long\./);
+    expect(leak.message).toMatch(/^poolguard\[memory\]: possible connection leak inside an open transaction: .* with no query in flight; its last query finished 1\.\d s ago\. It was in active use when it crossed guard\.leakThresholdMs \(1000 ms\) and has since had nothing in flight for at least that long\./);
     g.clock.advance(20_000);
     expect(events).toHaveLength(2);
     expect(g.core.ledger.totals.leaks).toBe(1);
@@ -151,6 +151,6 @@ describe('a lease in active use is slow, not a possible leak (fake clock)', () =
     expect(events[0]).toMatchObject({ state: 'busy', idleMs: 0 });
     expect(events[0]!.message).toContain('with a query in flight now (running or queued): slow, not forgotten');
     g.clock.advance(1_250);
-    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has sat idle since.');
+    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has since had nothing in flight for at least that long.');
   });
 });
