@@ -31,6 +31,34 @@ export async function statementsWithPauses(run: (n: number) => Promise<unknown>,
   return longest;
 }
 
+/** How a test drives one driver: check out at the fixture's line, run a statement, release. */
+export interface Holder<C> {
+  checkout(): Promise<C>;
+  run(conn: C, sql: string, values?: unknown[]): Promise<unknown>;
+  release(conn: C): void;
+}
+
+/**
+ * The scenario of the pg and MariaDB tests: `holders` leases each run a transaction with pauses
+ * shorter than the quiet time over four thresholds, then sit in it quiet (see
+ * `expectQuietTimeReports`); then each rolls back and releases, and its report is resolved.
+ */
+export async function quietTimeScenario<C>(guard: PoolGuard, holders: number, driver: Holder<C>, begin: string, select: string): Promise<void> {
+  expect(guard.snapshot().settings.idleAfterMs).toBe(QUIET_MS);
+  const seen = reportsOf(guard);
+  const conns = await Promise.all(Array.from({ length: holders }, () => driver.checkout()));
+  await Promise.all(conns.map((c) => driver.run(c, begin)));
+  const pauses = await Promise.all(conns.map((c, i) => statementsWithPauses((n) => driver.run(c, select, [n]), 4 * THRESHOLD_MS, i)));
+  // From here the leases sit inside their open transactions with nothing in flight.
+  await expectQuietTimeReports(seen, holders, performance.now(), Math.max(...pauses));
+  for (const c of conns) {
+    await driver.run(c, 'ROLLBACK');
+    driver.release(c);
+  }
+  await until(() => seen.filter((r) => r.type === 'leakResolved').length === holders, 'a resolved report for each lease');
+  expect(guard.snapshot().totals).toMatchObject({ leaks: holders, leaksResolved: holders });
+}
+
 /**
  * The check the pg and MariaDB tests share: `holders` leases ran transactions with short pauses
  * over a few thresholds (`activeUntil`: when they stopped), then went quiet inside them. No

@@ -1,26 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import type { PoolConnection } from 'mysql2/promise';
+import { describe, it } from 'vitest';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise } from '../fixtures/mysql-leaky.mjs';
-import { until } from '../helpers/db.js';
 import { guardedPromisePool } from '../helpers/mysql-pools.js';
-import { expectQuietTimeReports, reportsOf, statementsWithPauses, THRESHOLD_MS } from '../helpers/quiet-time.js';
+import { quietTimeScenario, THRESHOLD_MS } from '../helpers/quiet-time.js';
 
 describe('a lease in active use is slow, not a possible leak (MariaDB, issue 24)', () => {
   it('transactions with pauses shorter than the quiet time over a few thresholds: no possible leak; then quiet: exactly one each', async () => {
-    const holders = 3;
-    const pool = guardedPromisePool({ connectionLimit: holders, guard: { leakThresholdMs: THRESHOLD_MS } });
-    expect(pool.guard.snapshot().settings.idleAfterMs).toBe(150);
-    const seen = reportsOf(pool.guard);
-    const conns = await Promise.all(Array.from({ length: holders }, () => leakWithPromise(pool)));
-    await Promise.all(conns.map((c) => c.query('START TRANSACTION')));
-    const pauses = await Promise.all(conns.map((c, i) => statementsWithPauses((n) => c.query('SELECT ? AS n', [n]), 4 * THRESHOLD_MS, i)));
-    // From here the leases sit inside their open transactions with nothing in flight.
-    await expectQuietTimeReports(seen, holders, performance.now(), Math.max(...pauses));
-    for (const c of conns) {
-      await c.query('ROLLBACK');
-      c.release();
-    }
-    await until(() => seen.filter((r) => r.type === 'leakResolved').length === holders, 'a resolved report for each lease');
-    expect(pool.guard.snapshot().totals).toMatchObject({ leaks: holders, leaksResolved: holders });
+    const pool = guardedPromisePool({ connectionLimit: 3, guard: { leakThresholdMs: THRESHOLD_MS } });
+    await quietTimeScenario<PoolConnection>(pool.guard, 3, {
+      checkout: () => leakWithPromise(pool),
+      run: (c, sql, values) => c.query(sql, values),
+      release: (c) => c.release(),
+    }, 'START TRANSACTION', 'SELECT ? AS n');
   });
 });
