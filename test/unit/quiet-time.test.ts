@@ -91,6 +91,8 @@ describe('a lease in active use is slow, not a possible leak (fake clock)', () =
       g.core.released(lease.lease, () => {}, 'x');
       expect(events.map((e) => e.type)).toEqual(['leak', 'leakResolved']);
       expect(events[1]!.message).toContain('reported as slow earlier was released after');
+      // As last reported: idle when the check fell in a pause, busy when it fell on a statement.
+      expect(events[1]!.state).toBe(events[0]!.state);
     }
   });
 
