@@ -2,7 +2,7 @@ import { activeUseWords, activityWords, transactionWords, type Activity } from '
 import { unnamedExplicit, type CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { formatDuration } from './format.js';
-import type { Lease } from './ledger.js';
+import { Watch, type Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { LeakReport } from './types.js';
 
@@ -28,11 +28,11 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
   let message: string;
   if (act === undefined) {
     message =
-      `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === 'leak' ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
+      `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === Watch.leak ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
       `If it recurs, shorten the work done while holding the ${noun.slice(2)}, or raise guard.leakThresholdMs.`;
   } else if (type === 'leak') {
     const { idleAfterMs, leakThresholdMs } = ctx.config;
-    if (lease.watch === 'leak') {
+    if (lease.watch === Watch.leak) {
       const doing = activityWords(act, idleAfterMs, ctx.words);
       const fix =
         lease.kind === 'transaction'
@@ -45,7 +45,7 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
         (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +
         `${txWords} ${fix}`;
     } else {
-      const doing = lease.watch === 'active' ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, ctx.words);
+      const doing = lease.watch === Watch.active ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, ctx.words);
       message =
         `poolguard[${pool}]: slow lease${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}: slow, not forgotten.${txWords} ` +
         (act.basis === 'driver' ? `Should it then have nothing in flight for guard.leakThresholdMs (${leakThresholdMs} ms), it is reported again, as a possible leak. ` : '') +
@@ -77,7 +77,7 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     where: taken.where,
     stack: described?.stack,
     heldMs: Math.round(heldMs),
-    state: act?.state ?? (lease.watch === 'busy' ? 'busy' : 'idle'),
+    state: act?.state ?? (lease.watch === Watch.busy ? 'busy' : 'idle'),
     idleMs: Math.round(act?.idleMs ?? 0),
     transaction,
     waitMs: Math.round(lease.acquiredAt - lease.requestedAt),

@@ -3,7 +3,7 @@ import type { CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { LeaseReclaimedError } from './errors.js';
 import { leakReport } from './leak-report.js';
-import type { Lease } from './ledger.js';
+import { Watch, type Lease } from './ledger.js';
 import type { ResolvedGuardConfig } from './options.js';
 import { markRetiring } from './recycle-policy.js';
 import { describeCapture, formattedCapture } from './stack.js';
@@ -80,14 +80,14 @@ export class LeakScan {
       }
       const heldMs = now - lease.acquiredAt;
       let act: Activity | undefined;
-      if (lease.watch !== 'leak' && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
+      if (lease.watch !== Watch.leak && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
         act = ctx.activity(lease, now);
         // A lease whose last query finished moments ago is between two statements: slow, not
         // forgotten, wherever the scan falls in the pause. Only a quiet lease is a possible leak.
         const quiet = act.state === 'idle' && !inActiveUse(act, cfg.idleAfterMs);
-        if (lease.watch === 'none') {
-          const seen = quiet ? 'leak' : act.state === 'busy' ? 'busy' : 'active';
-          if (seen === 'leak' || cfg.reportBusy) {
+        if (lease.watch === Watch.none) {
+          const seen = quiet ? Watch.leak : act.state === 'busy' ? Watch.busy : Watch.active;
+          if (seen === Watch.leak || cfg.reportBusy) {
             this.#report(lease, now, act, seen);
             budget--;
           } else {
@@ -96,7 +96,7 @@ export class LeakScan {
         } else if (quiet && act.idleMs >= cfg.leakThresholdMs) {
           // Slow at the threshold (reported or muted): a possible leak once it has been quiet as
           // long as the threshold, not in a pause between queries.
-          this.#report(lease, now, act, 'leak');
+          this.#report(lease, now, act, Watch.leak);
           budget--;
         }
       }
@@ -152,10 +152,10 @@ export class LeakScan {
     ctx.emit('reclaim', report);
   }
 
-  /** `seen`: what the lease is found doing (see `Lease.watch`); the report is worded from it. */
-  #report(lease: Lease, now: number, act: Activity, seen: 'busy' | 'active' | 'leak'): void {
+  /** `seen`: what the lease is found doing (see `Watch`); the report is worded from it. */
+  #report(lease: Lease, now: number, act: Activity, seen: Watch): void {
     const ctx = this.#ctx;
-    const crossed = lease.watch === 'busy' || lease.watch === 'active' ? lease.watch : undefined;
+    const crossed = lease.watch === Watch.busy ? 'busy' : lease.watch === Watch.active ? 'active' : undefined;
     // A lease reported slow and then as a possible leak counts once in the leak totals.
     if (!lease.reported) ctx.ledger.totals.leaks++;
     lease.reported = true;
