@@ -48,6 +48,20 @@ export function readActivity(hooks: AdapterHooks, idleAfterMs: number, lease: Le
   return { state: active && idleMs < idleAfterMs ? 'busy' : 'idle', idleMs, basis: 'touch', active, transaction };
 }
 
+/**
+ * Nothing in flight, but the lease's last query finished less than `guard.idleAfterMs` ago: a pause
+ * between two statements of work still going on, not a lease its holder forgot. A `touch()` within
+ * `idleAfterMs` already reads busy, so this holds only for state read from the driver.
+ */
+export function inActiveUse(act: Activity, idleAfterMs: number): boolean {
+  return act.state === 'idle' && act.active && act.idleMs < idleAfterMs;
+}
+
+/** The clause of a slow report on a lease `inActiveUse`: what was read, and the rule that makes it slow. */
+export function activeUseWords(act: Activity, idleAfterMs: number): string {
+  return `in active use: no query in flight at this instant, but its last one finished ${formatDuration(act.idleMs)} ago (less than guard.idleAfterMs, ${idleAfterMs} ms)`;
+}
+
 /** The clause of a report that says what a lease is doing, in the words of what was read. */
 export function activityWords(act: Activity, idleAfterMs: number, words: Words): string {
   const idle = formatDuration(act.idleMs);

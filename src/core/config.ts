@@ -339,8 +339,8 @@ export function settingConflicts(config: Pick<ResolvedGuardConfig, 'idleAfterMs'
       value: idleAfterMs,
       message: `guard.idleAfterMs ${idleAfterMs} is not shorter than guard.leakThresholdMs ${leakThresholdMs}`,
       why:
-        `For a resource whose work poolguard cannot read (a generic-pool resource that is not a pg client), one touch() in the last ${idleAfterMs} ms makes the lease read busy, ` +
-        `so a forgotten one touched shortly before the threshold is reported as slow, and as a possible leak only later. pg clients are not affected: their state is read from the driver.`,
+        `A lease whose last query finished (or, for a resource poolguard cannot read, whose last touch() was) within the last ${idleAfterMs} ms is taken to be in active use, ` +
+        `so a forgotten one used shortly before the threshold is reported as slow, and as a possible leak only once it has been quiet for ${idleAfterMs} ms.`,
       fix: `Set guard.idleAfterMs below ${leakThresholdMs} (e.g. ${Math.floor(leakThresholdMs / 2)}), or leave it unset.`,
     });
   }

@@ -1,17 +1,19 @@
-import { activityWords, transactionWords, type Activity } from './activity.js';
+import { activeUseWords, activityWords, transactionWords, type Activity } from './activity.js';
 import { unnamedExplicit, type CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { formatDuration } from './format.js';
-import type { Lease } from './ledger.js';
+import { Watch, type Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { LeakReport } from './types.js';
 
 /**
  * The wording of the `leak`, `leakResolved` and `reclaim` reports: what the lease is, where it was
  * taken, what it is doing, and the next step. `act`: what the lease was doing (absent for
- * `leakResolved`); `again`: a lease reported slow at the threshold, now reported as a possible leak.
+ * `leakResolved`). A `leak` report is worded from the scan's verdict in `lease.watch` (slow when
+ * `busy` or `active`, a possible leak when `leak`); `crossed`: what a lease now reported as a
+ * possible leak was doing when it crossed the threshold (and was reported slow, or muted).
  */
-export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: LeakReport['type'], lease: Lease, now: number, act: Activity | undefined, again: boolean): LeakReport {
+export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: LeakReport['type'], lease: Lease, now: number, act: Activity | undefined, crossed?: 'busy' | 'active'): LeakReport {
   const heldMs = now - lease.acquiredAt;
   const described = describeCapture(lease.capture, ctx.sites);
   const taken = ctx.whereTaken(lease);
@@ -26,11 +28,12 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
   let message: string;
   if (act === undefined) {
     message =
-      `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === 2 ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
+      `poolguard[${pool}]: resolved: the lease from ${where} reported ${lease.watch === Watch.leak ? 'as a possible leak' : 'as slow'} earlier was released after ${held}: slow, not lost. ` +
       `If it recurs, shorten the work done while holding the ${noun.slice(2)}, or raise guard.leakThresholdMs.`;
   } else if (type === 'leak') {
-    const doing = activityWords(act, ctx.config.idleAfterMs, ctx.words);
-    if (act.state === 'idle') {
+    const { idleAfterMs, leakThresholdMs } = ctx.config;
+    if (lease.watch === Watch.leak) {
+      const doing = activityWords(act, idleAfterMs, ctx.words);
       const fix =
         lease.kind === 'transaction'
           ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
@@ -39,11 +42,13 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
             : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
       message =
         `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
-        (again ? ` It was busy when it crossed guard.leakThresholdMs (${ctx.config.leakThresholdMs} ms) and has sat idle since.` : '') +
+        (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +
         `${txWords} ${fix}`;
     } else {
+      const doing = lease.watch === Watch.active ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, ctx.words);
       message =
         `poolguard[${pool}]: slow lease${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}: slow, not forgotten.${txWords} ` +
+        (act.basis === 'driver' ? `Should it then have nothing in flight for guard.leakThresholdMs (${leakThresholdMs} ms), it is reported again, as a possible leak. ` : '') +
         `If that is expected, raise guard.leakThresholdMs or set guard.reportBusy: false.`;
     }
   } else {
@@ -72,7 +77,7 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     where: taken.where,
     stack: described?.stack,
     heldMs: Math.round(heldMs),
-    state: act?.state ?? (lease.watch === 2 ? 'idle' : 'busy'),
+    state: act?.state ?? (lease.watch === Watch.busy ? 'busy' : 'idle'),
     idleMs: Math.round(act?.idleMs ?? 0),
     transaction,
     waitMs: Math.round(lease.acquiredAt - lease.requestedAt),

@@ -1,9 +1,9 @@
-import type { Activity } from './activity.js';
+import { inActiveUse, type Activity } from './activity.js';
 import type { CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { LeaseReclaimedError } from './errors.js';
 import { leakReport } from './leak-report.js';
-import type { Lease } from './ledger.js';
+import { Watch, type Lease } from './ledger.js';
 import type { ResolvedGuardConfig } from './options.js';
 import { markRetiring } from './recycle-policy.js';
 import { describeCapture, formattedCapture } from './stack.js';
@@ -39,8 +39,9 @@ export interface EndDeadline {
 
 /**
  * Where a leak is decided. The scan looks at the leases old enough to matter: it reports a lease
- * past `guard.leakThresholdMs` (as a possible leak when nothing is in flight, as slow when work
- * is), reports it resolved when it comes back, and reclaims one idle past `guard.reclaimAfterMs`.
+ * past `guard.leakThresholdMs` (as slow when work is in flight or its last query finished within
+ * `guard.idleAfterMs`, as a possible leak when it is quiet), reports it resolved when it comes
+ * back, and reclaims one idle past `guard.reclaimAfterMs`.
  * What the lease is doing is read from the driver, never guessed from time. Cost: the leases that
  * crossed a threshold, plus one.
  */
@@ -79,22 +80,24 @@ export class LeakScan {
       }
       const heldMs = now - lease.acquiredAt;
       let act: Activity | undefined;
-      if (lease.watch < 2 && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
+      if (lease.watch !== Watch.leak && cfg.leakThresholdMs > 0 && heldMs >= cfg.leakThresholdMs) {
         act = ctx.activity(lease, now);
-        if (act.state === 'idle') {
-          // At the threshold, what is read is reported; a lease that was busy there is reported
-          // again only once it has sat idle as long as the threshold (not in a pause between queries).
-          if (lease.watch === 0 || act.idleMs >= cfg.leakThresholdMs) {
-            this.#report(lease, now, act);
-            budget--;
-          }
-        } else if (lease.watch === 0) {
-          if (cfg.reportBusy) {
-            this.#report(lease, now, act);
+        // A lease whose last query finished moments ago is between two statements: slow, not
+        // forgotten, wherever the scan falls in the pause. Only a quiet lease is a possible leak.
+        const quiet = act.state === 'idle' && !inActiveUse(act, cfg.idleAfterMs);
+        if (lease.watch === Watch.none) {
+          const seen = quiet ? Watch.leak : act.state === 'busy' ? Watch.busy : Watch.active;
+          if (seen === Watch.leak || cfg.reportBusy) {
+            this.#report(lease, now, act, seen);
             budget--;
           } else {
-            lease.watch = 1;
+            lease.watch = seen;
           }
+        } else if (quiet && act.idleMs >= cfg.leakThresholdMs) {
+          // Slow at the threshold (reported or muted): a possible leak once it has been quiet as
+          // long as the threshold, not in a pause between queries.
+          this.#report(lease, now, act, Watch.leak);
+          budget--;
         }
       }
       if (cfg.reclaimAfterMs > 0 && heldMs >= cfg.reclaimAfterMs && !lease.managed) {
@@ -110,8 +113,8 @@ export class LeakScan {
   }
 
   /** A report on a lease, worded (see `leakReport`). */
-  report(type: LeakReport['type'], lease: Lease, now: number, act: Activity | undefined, again = false): LeakReport {
-    return leakReport(this.#ctx, this.#capture, type, lease, now, act, again);
+  report(type: LeakReport['type'], lease: Lease, now: number, act: Activity | undefined, crossed?: 'busy' | 'active'): LeakReport {
+    return leakReport(this.#ctx, this.#capture, type, lease, now, act, crossed);
   }
 
   /** A lease that was reported has been released: slow, not lost. */
@@ -149,14 +152,15 @@ export class LeakScan {
     ctx.emit('reclaim', report);
   }
 
-  #report(lease: Lease, now: number, act: Activity): void {
+  /** `seen`: what the lease is found doing (see `Watch`); the report is worded from it. */
+  #report(lease: Lease, now: number, act: Activity, seen: Watch): void {
     const ctx = this.#ctx;
-    const again = lease.watch === 1;
+    const crossed = lease.watch === Watch.busy ? 'busy' : lease.watch === Watch.active ? 'active' : undefined;
     // A lease reported slow and then as a possible leak counts once in the leak totals.
     if (!lease.reported) ctx.ledger.totals.leaks++;
     lease.reported = true;
-    lease.watch = act.state === 'idle' ? 2 : 1;
-    const report = this.report('leak', lease, now, act, again);
+    lease.watch = seen;
+    const report = this.report('leak', lease, now, act, crossed);
     ctx.log.write('warn', `leak ${report.where}`, report, report.message);
     ctx.telemetry.leak(report, lease);
     ctx.emit('leak', report);

@@ -53,6 +53,16 @@ export class ConnectionRecord {
 }
 
 /**
+ * What the scan has seen of a lease at the threshold: `none` not yet past it; `busy` work in flight
+ * there, or `active` nothing in flight but a query finished within `guard.idleAfterMs` (either
+ * reported slow, or muted by `reportBusy: false`); `leak` reported as a possible leak. A `busy` or
+ * `active` lease is reported again, once, if it then has nothing in flight for the threshold.
+ * Small integers, so that a checkout's first store of one is a Smi, which takes no write barrier.
+ */
+export const Watch = { none: 0, busy: 1, active: 2, leak: 3 } as const;
+export type Watch = (typeof Watch)[keyof typeof Watch];
+
+/**
  * One checkout, from the caller's request to the release. Every field is assigned in the
  * constructor, in one order, so that all leases share one hidden class; they are `declare`d rather
  * than initialised as class fields, which compile to defines that cost 1.5 % of a bare
@@ -85,12 +95,8 @@ export class Lease implements Linked<Lease> {
   declare releasedAt: number;
   declare releaseCapture: CapturedStack | undefined;
   declare reported: boolean;
-  /**
-   * What the scan has seen at the threshold: `0` not yet past it, `1` busy there (reported slow,
-   * or muted by `reportBusy: false`), `2` reported as a possible leak. A `1` lease is reported again,
-   * once, if it then sits idle past the threshold.
-   */
-  declare watch: 0 | 1 | 2;
+  /** What the scan has seen at the threshold (see `Watch`). */
+  declare watch: Watch;
   declare reclaimed: boolean;
   /** Why the lease is held on purpose (`pool.guard.exempt()`, `guard.exemptSites`): never reported or reclaimed. */
   declare exempt: string | undefined;
@@ -112,7 +118,7 @@ export class Lease implements Linked<Lease> {
     this.releasedAt = -1;
     this.releaseCapture = undefined;
     this.reported = false;
-    this.watch = 0;
+    this.watch = 0; // Watch.none
     this.reclaimed = false;
     this.exempt = undefined;
     this.prev = undefined;

@@ -30,17 +30,18 @@ export interface GuardOptions {
    */
   leakThresholdMs?: number;
   /**
-   * How long a lease must have had nothing in flight before poolguard may reclaim it
-   * (`reclaimAfterMs`); and, for resources whose work poolguard cannot read (generic-pool resources
-   * that are not pg clients), how recent a `touch()` must be for the lease to count as `busy`. It
-   * never makes a pg lease with nothing in flight read as busy. Default `1000`, or half of
-   * `leakThresholdMs` or `reclaimAfterMs` when that is shorter.
+   * The quiet time: how long a lease must have had nothing in flight before it is called a possible
+   * leak (one whose last query finished more recently is reported as slow, in active use) or
+   * reclaimed (`reclaimAfterMs`); and, for resources whose work poolguard cannot read (generic-pool
+   * resources that are not pg clients), how recent a `touch()` must be for the lease to count as
+   * `busy`. It never makes a pg lease with nothing in flight read as busy. Default `1000`, or half
+   * of `leakThresholdMs` or `reclaimAfterMs` when that is shorter.
    */
   idleAfterMs?: number;
   /**
-   * Whether leases that are `busy` when they cross the threshold are reported (as slow). With
-   * `false`, a busy lease is watched and reported only if it then sits idle for `leakThresholdMs`.
-   * Default `true`.
+   * Whether leases that are `busy` (or in active use, see `idleAfterMs`) when they cross the
+   * threshold are reported (as slow). With `false`, such a lease is watched and reported only if it
+   * then sits idle for `leakThresholdMs`. Default `true`.
    */
   reportBusy?: boolean;
   /**

@@ -382,8 +382,9 @@ export interface StallReport {
  */
 export interface GuardEvents {
   /**
-   * A lease crossed `guard.leakThresholdMs`; reported once per lease, except that a lease busy
-   * (slow) at the threshold is reported again, once, if it then sits idle for the threshold.
+   * A lease crossed `guard.leakThresholdMs`; reported once per lease, except that a lease slow at
+   * the threshold (busy, or in active use: its last query finished within `guard.idleAfterMs`) is
+   * reported again, once, if it then sits idle for the threshold.
    */
   leak: [report: LeakReport];
   /** A lease that was reported as a leak has been released. */

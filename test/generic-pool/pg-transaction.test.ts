@@ -13,14 +13,19 @@ afterEach(async () => {
 
 describe('generic-pool with pg.Client resources: state read from the client (real server)', () => {
   it('a resource left inside an open transaction is reported idle, transaction first, in words about queries', async () => {
-    pool = createPool<pg.Client>(pgClientFactory(), { max: 1, guard: { logger: false, leakThresholdMs: 100, idleAfterMs: 5_000 } });
+    // idleAfterMs above the threshold: a touch() that recent would read busy; a pg.Client is read.
+    pool = createPool<pg.Client>(pgClientFactory(), { max: 1, guard: { logger: false, leakThresholdMs: 100, idleAfterMs: 200 } });
     const leaks: LeakReport[] = [];
     pool.guard.on('leak', (r) => leaks.push(r));
     const client = await pool.acquire();
     try {
       await client.query('BEGIN');
       await client.query('SELECT 1');
-      await until(() => leaks.length > 0, 'a leak report');
+      // Its last query finished within idleAfterMs at the threshold: slow (in active use) first.
+      await until(() => leaks.length > 1, 'a possible leak report after the slow one');
+      expect(leaks.map((r) => r.state)).toEqual(['idle', 'idle']);
+      expect(leaks[0]!.message).toMatch(/: slow lease inside an open transaction: a resource checked out at .* in active use: no query in flight at this instant, but its last one finished \d+ ms ago/);
+      leaks.shift();
       expect(leaks[0]).toMatchObject({ kind: 'acquire', state: 'idle', transaction: 'open' });
       expect(leaks[0]!.message).toMatch(/^poolguard\[generic-pool\]: possible connection leak inside an open transaction: a resource checked out at /);
       expect(leaks[0]!.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);

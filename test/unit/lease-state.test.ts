@@ -10,7 +10,7 @@ function collect(g: ReturnType<typeof memoryGuard>) {
 }
 
 describe('lease state is read, never guessed from time (fake clock)', () => {
-  it('a lease with nothing in flight reads idle even with idleAfterMs above the threshold, and says when its last query finished', () => {
+  it('a lease with nothing in flight reads idle even with idleAfterMs above the threshold; a query finished within idleAfterMs makes it slow, not a possible leak', () => {
     const g = memoryGuard({ leakThresholdMs: 500, idleAfterMs: 1_000 });
     const events = collect(g);
     const { record } = g.checkout();
@@ -19,10 +19,16 @@ describe('lease state is read, never guessed from time (fake clock)', () => {
     g.clock.advance(100);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'leak', state: 'idle', idleMs: 100, heldMs: 500, transaction: undefined });
-    expect(events[0]!.message).toContain('possible connection leak: a client checked out at');
-    expect(events[0]!.message).toContain('held 500 ms with no query in flight; its last query finished 100 ms ago.');
+    expect(events[0]!.message).toContain('slow lease: a client checked out at');
+    expect(events[0]!.message).toContain('held 500 ms in active use: no query in flight at this instant, but its last one finished 100 ms ago (less than guard.idleAfterMs, 1000 ms): slow, not forgotten.');
     expect(events[0]!.message).not.toContain('in flight now');
     expect(g.guard.snapshot().leases[0]).toMatchObject({ state: 'idle', idleMs: 100 });
+    // A possible leak once quiet for the threshold and for idleAfterMs (the longer, here).
+    g.clock.advance(875);
+    expect(events).toHaveLength(1);
+    g.clock.advance(125);
+    expect(events.map((e) => e.message.split(':')[1])).toEqual([' slow lease', ' possible connection leak']);
+    expect(events[1]!.message).toContain('held 1.5 s with no query in flight; its last query finished 1.1 s ago.');
   });
 
   it('a lease that ran no query says so', () => {
@@ -63,7 +69,7 @@ describe('lease state is read, never guessed from time (fake clock)', () => {
     ]);
     expect(events[1]!.leaseId).toBe(events[0]!.leaseId);
     expect(events[1]!.idleMs).toBeGreaterThanOrEqual(1_000);
-    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has sat idle since.');
+    expect(events[1]!.message).toContain('It was busy when it crossed guard.leakThresholdMs (1000 ms) and has since had nothing in flight for at least that long.');
     g.clock.advance(10_000);
     expect(events).toHaveLength(2);
     expect(g.core.ledger.totals.leaks).toBe(1);
