@@ -8,7 +8,7 @@ import tsParser from '@typescript-eslint/parser';
 import poolguard from 'poolguard/eslint';
 
 export default [
-  { ignores: ['dist/', 'temp/', 'docs/', 'scratch/', 'demo-report/', 'src/', 'test/fixtures/prisma/generated/'] },
+  { ignores: ['dist/', 'temp/', 'docs/', 'scratch/', 'demo-report/', 'src/', 'test/fixtures/prisma/generated/', 'test/fixtures/prisma-service/generated/'] },
   { files: ['**/*.{ts,mts,cts}'], languageOptions: { parser: tsParser } },
   poolguard.configs.recommended,
 ];
