@@ -10,12 +10,8 @@
 # `require('../')`, so index.js there exports generic-pool's own module with poolguard's createPool.
 # Needs a built dist/ (npm run build).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-git_dir="${1:?usage: generic-pool-tests.sh NODE_POOL_GIT_DIR [plain|poolguard]}"
-mode="${2:-poolguard}"
-version="$(node -p "require('$repo/node_modules/generic-pool/package.json').version")"
-work="$(mktemp -d "${TMPDIR:-/tmp}/generic-pool-tests.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+upstream_setup generic-pool "$@"
 git --git-dir="$git_dir" archive "v$version" | tar -x -C "$work"
 cd "$work"
 # Its runner is tap (package.json: "tap test/*-test.js"); a current tap major runs the same API. It is

@@ -10,12 +10,8 @@
 # that exports poolguard/pg's Pool where the tests `require('../')`.
 # Needs a built dist/ (npm run build) and PostgreSQL on 127.0.0.1:5432 (user postgres).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-git_dir="${1:?usage: pg-pool-tests.sh NODE_POSTGRES_GIT_DIR [plain|poolguard]}"
-mode="${2:-poolguard}"
-version="$(node -p "require('$repo/node_modules/pg-pool/package.json').version")"
-work="$(mktemp -d "${TMPDIR:-/tmp}/pg-pool-tests.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+upstream_setup pg-pool "$@"
 git --git-dir="$git_dir" archive "pg-pool@$version" packages/pg-pool | tar -x -C "$work"
 cd "$work/packages/pg-pool"
 # pg-pool's own devDependencies, as its package.json lists them (mocha, expect.js, lodash, bluebird, co).
