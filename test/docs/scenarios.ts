@@ -122,6 +122,7 @@ export const scenarios: Record<string, Scenario> = {
     },
   },
   mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  'postgres.js': leakThenTimeout('postgres.mjs', 'postgres-leak', 'postgres-timeout'),
   'generic-pool': leakThenTimeout('generic-pool.mjs', 'generic-pool-leak', 'generic-pool-timeout'),
   knex: leakThenTimeout('knex.mjs', 'knex-leak', 'knex-timeout'),
   sequelize: leakThenTimeout('sequelize.mjs', 'sequelize-leak', 'sequelize-timeout'),
