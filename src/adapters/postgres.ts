@@ -138,9 +138,9 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
     releaseWords: 'release() the reserved sql (or return from the begin() callback)',
     words: {
       library: 'postgres.js',
+      connectCall: 'sql.reserve()',
       queryEnds: 'postgres.js ends the lease when the query settles',
-      reclaimedAtEnd: "(a reserved sql's or a transaction's, with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end'; a begin() rejects with it)",
-      sessions: 'pg_stat_activity',
+      sessions: 'pg_stat_activity for the pids in sql.guard.snapshot()',
     },
   }, { dbSystem: 'postgresql', ended: () => state.ended, ending: () => state.ending });
   const book = new ConnectionBook(core, options.max);
