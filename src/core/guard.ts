@@ -19,6 +19,7 @@ import type { TelemetrySink } from './telemetry.js';
 import { checkoutTimeoutError, timeoutDetails, timeoutErrorInPlace, timeoutErrorLike, type TimeoutDetails } from './timeouts.js';
 import type { GuardSnapshot, HolderGroup, PoolCounts, RetireReason } from './types.js';
 import { checkoutMessage, holderGroups, snapshot } from './views.js';
+import type { LeaseWhereabouts } from './where-taken.js';
 
 // Where adapters, otel and tests import these from; each is defined in its own room.
 export { PoolGuard } from './handle.js';
@@ -486,6 +487,11 @@ export class GuardCore {
 
   snapshot(): GuardSnapshot {
     return snapshot(this.#ctx);
+  }
+
+  /** Where a lease was checked out, as reports say it (for an adapter's own log lines). */
+  whereTaken(lease: Lease): LeaseWhereabouts {
+    return this.#ctx.whereTaken(lease);
   }
 
   /** The wrapped pool's own counters (never throws). */
