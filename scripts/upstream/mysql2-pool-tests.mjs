@@ -5,10 +5,10 @@
 // mysql2-substitute.mjs answers their `../index.js`, `../promise.js` and `../lib/…` imports. Both
 // runs load the mysql2 that poolguard's own node_modules holds, so the only difference is poolguard.
 //
-//   npm run build
-//   (cd /path/to/mysql2 && npm ci --ignore-scripts)       # its poku and tsx
-//   node scripts/upstream/mysql2-pool-tests.mjs /path/to/mysql2 [--driver plain|poolguard|both]
+//   node scripts/upstream/mysql2-pool-tests.mjs MYSQL2_CHECKOUT [--driver plain|poolguard|both]
 //        [--set pool|pools] [--keep-logs] [FILTER…]
+// MYSQL2_CHECKOUT: a checkout of mysql2's repository with its dev dependencies (poku, tsx);
+// mysql2-pool-tests.sh makes one from a git directory, at the tag of the mysql2 version here.
 //
 // --set pool (default): every test file whose path names a pool (`test/**/*pool*`: pools and pool
 // clusters, callback and promise); --set pools adds the other files that create a pool. FILTER
