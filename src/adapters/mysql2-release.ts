@@ -4,6 +4,7 @@ import { errorReason } from '../core/recycle-policy.js';
 import { commandsPending, connectionFailure, serverTransaction, whenCommandsDone } from './mysql2-connection.js';
 import { inFreeList, type RingQueue } from './mysql2-pool-internals.js';
 import type { Route } from './mysql2-dispatch.js';
+import { releaseChecked } from './kit.js';
 
 /**
  * How a mysql2 connection goes back, seen by poolguard: `conn.release()` (and a promise wrapper's),
@@ -124,10 +125,9 @@ function finishRelease(state: State, pool: CorePoolLike, connection: ConnectionL
     core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
     return;
   }
-  // Read before core.released(), which drops the checkout stack that a dirty release reports.
-  const dirty = !lease.reclaimed && serverTransaction(connection) !== undefined ? core.dirtyReleased(lease, 'open', above).action : undefined;
-  if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
-  if (dirty !== undefined) return releaseDirty(state, pool, lease, connection, dirty);
+  const outcome = releaseChecked(core, lease, lease.reclaimed ? undefined : serverTransaction(connection), above, DOUBLE_RELEASE_MESSAGE);
+  if (outcome === false) return;
+  if (outcome !== true) return releaseDirty(state, pool, lease, connection, outcome.action);
   if (core.recycles && lease.conn !== undefined && core.dueForRetirement(lease.conn) !== undefined) {
     // mysql2 hands the caller in its queue a fresh connection when this one leaves.
     return connection.destroy();

@@ -7,7 +7,7 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
+import { admit, attachGuard, guardedAlready, KEPT_WORDS, watchEndCallback } from './kit.js';
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { reclaimConnection, retireIdleConnection } from './mysql2-pool-internals.js';
 import { clusterCalls, originalOf, patchPrototype, routeMethods, routesOf, setRoutes, type ClusterCall, type Route } from './mysql2-dispatch.js';
@@ -200,10 +200,11 @@ function poolRoutes(state: State): Record<string, Route> {
     },
     end(pool: CorePoolLike, original: Function, _above: Function, cb?: (err?: Error | null) => void): void {
       if (pool._closed) return original.call(pool, cb);
-      core.endStarted(state.endCall?.() ?? 'pool.end()');
-      endDeferred(state);
-      original.call(pool, (err?: Error | null) => {
-        core.endFinished();
+      const end = (finished: (err?: Error | null) => void): void => {
+        endDeferred(state);
+        original.call(pool, finished);
+      };
+      watchEndCallback(core, state.endCall?.() ?? 'pool.end()', end, (err?: Error | null) => {
         if (typeof cb === 'function') cb(err);
         else if (err) throw err;
       });
@@ -324,22 +325,17 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
   }
   const record = c[kRecord] ?? register(state, c);
   if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
-  const next = core.admission(lease, record, waiter.discarded);
-  if (next === 'retire') {
+  admit(core, lease, record, c, waiter.discarded, {
+    handOut: () => handOut(state, waiter, record, c),
     // mysql2 then serves this caller again.
-    waiter.discarded++;
-    c.destroy();
-    return askAgain(state, waiter, answer);
-  }
-  if (next === 'validate') {
-    return core.validateConnection(record, c, () => new Promise<void>((resolve, reject) => c.ping((err) => (err ? reject(err) : resolve()))), (validationErr) => {
-      if (validationErr === undefined) return handOut(state, waiter, record, c);
-      c.destroy();
-      if (core.validationDiscarded(lease, record, validationErr, ++waiter.discarded)) return waiter.cb(validationErr);
+    discard: () => c.destroy(),
+    retry: (discarded) => {
+      waiter.discarded = discarded;
       askAgain(state, waiter, answer);
-    });
-  }
-  handOut(state, waiter, record, c);
+    },
+    check: () => new Promise<void>((resolve, reject) => c.ping((pingErr) => (pingErr ? reject(pingErr) : resolve()))),
+    fail: (failure) => waiter.cb(failure),
+  });
 }
 
 /** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
