@@ -320,7 +320,7 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
   }
   if (err || c === undefined) {
     core.checkoutFailed(lease, false);
-    if (err != null && err.message === CLOSED_MESSAGE) refusedAtEnd(state, err);
+    if (err != null && err.message === CLOSED_MESSAGE) core.noteRefusedAtEnd(err);
     return waiter.cb(err);
   }
   const record = c[kRecord] ?? register(state, c);
@@ -377,20 +377,6 @@ function keepPrevious(lease: Lease, record: ConnectionRecord): void {
   const previous = record.last;
   if (previous !== undefined) previous.token = undefined;
   lease.token = previous;
-}
-
-/**
- * mysql2 refused a checkout because the pool is ending: the caller gets mysql2's error as it is
- * (class, code, message), with what poolguard knows beside it, as fields (`pool`, `poolguard`)
- * and a log line.
- */
-function refusedAtEnd(state: State, err: Error): void {
-  const note = state.core.endingNote();
-  if (note === undefined) return;
-  const fields = err as Error & { pool?: string; poolguard?: string };
-  fields.pool = state.core.config.name;
-  fields.poolguard = note;
-  state.core.log('warn', 'refused at end', { pool: state.core.config.name }, note);
 }
 
 /** Routes mysql2's PoolConnection methods, and its promise wrapper's release(), once per prototype. */

@@ -473,6 +473,20 @@ export class GuardCore {
     return checkoutTimeoutError(this.config.name, this.timeoutDetails(lease, err.message), err, `${err.message}\n${note}`);
   }
 
+  /**
+   * A checkout refused while the pool ends, told beside the pool's own error rather than in it:
+   * its class, `code` and `message` stay byte for byte what the pool gave (code compares them);
+   * `err.pool` and `err.poolguard` (the `endingNote()`) are added, and the note is logged. Does
+   * nothing before `end()`.
+   */
+  noteRefusedAtEnd(err: Error): void {
+    const note = this.#shutdown.endingNote();
+    if (note === undefined) return;
+    const name = this.config.name;
+    Object.assign(err, { pool: name, poolguard: note });
+    this.log('warn', 'refused at end', { pool: name }, note);
+  }
+
   // ---- views -------------------------------------------------------------------------------
 
   /** Looks at the leases old enough to matter, now (the housekeeper's timer does so on its own). */
