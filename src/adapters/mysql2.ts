@@ -7,7 +7,8 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { admit, attachGuard, guardedAlready, KEPT_WORDS, watchEndCallback } from './kit.js';
+import { admit, attachGuard, guardedAlready, watchEndCallback } from './kit.js';
+import { MYSQL_SESSIONS } from './driver-words.js';
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { reclaimConnection, retireIdleConnection } from './mysql2-pool-internals.js';
 import { clusterCalls, originalOf, patchPrototype, routeMethods, routesOf, setRoutes, type ClusterCall, type Route } from './mysql2-dispatch.js';
@@ -142,7 +143,7 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
+    words: { library: 'mysql2', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
   }, { dbSystem: () => server.system, ended: closed });
   const missed = routeMethods(pool, POOL_METHODS);
   const state: State = {
