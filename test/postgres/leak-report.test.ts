@@ -123,9 +123,8 @@ describe('postgres.js leak reports name the line that took the connection', () =
     const sql = guardedSql({ guard: { leakThresholdMs: 10_000 } });
     const reserved = await reserveAndForget(sql);
     const lease = () => sql.guard.snapshot().leases[0]!;
-    const running = reserved.unsafe('select pg_sleep(0.15)').execute();
-    await sleep(50);
-    expect(lease().state).toBe('busy');
+    const running = reserved.unsafe('select pg_sleep(0.5)').execute();
+    await until(() => lease().state === 'busy', 'the unsafe() query to be in flight');
     await running;
     expect(lease().state).toBe('idle');
     for await (const rows of reserved`select generate_series(1, 3) as n`.cursor(1)) {

@@ -37,7 +37,7 @@ describe('postgres.js: sql.end() with a leak open', () => {
     await sql.end();
     const took = Date.now() - started;
     expect(took).toBeGreaterThanOrEqual(380);
-    expect(took).toBeLessThan(1_500);
+    expect(took).toBeLessThan(8_000);
     expect(reports.map((r) => r.type)).toEqual(['endBlocked', 'endForced']);
     const forced = reports[1]!;
     expect(forced.call).toBe('sql.end()');
@@ -50,7 +50,7 @@ describe('postgres.js: sql.end() with a leak open', () => {
   });
 
   it('a reserve() released during the end lets it finish at once, as a free connection would', async () => {
-    const sql = guardedSql({ guard: { endTimeoutMs: 5_000 } });
+    const sql = guardedSql({ guard: { endTimeoutMs: 20_000 } });
     const reports = ends(sql);
     const reserved = await reserveAndForget(sql);
     await reserved`select 1`;
@@ -59,16 +59,16 @@ describe('postgres.js: sql.end() with a leak open', () => {
     await sleep(50);
     reserved.release();
     await ending;
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(reports).toEqual([]);
   });
 
   it("the caller's own end({ timeout }) is kept", async () => {
-    const sql = guardedSql({ guard: { endTimeoutMs: 10_000 } });
+    const sql = guardedSql({ guard: { endTimeoutMs: 20_000 } });
     const reserved = await reserveAndForget(sql);
     await reserved`select 1`;
     const started = Date.now();
     await sql.end({ timeout: 0.2 });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
