@@ -41,13 +41,43 @@ afterEach(async () => {
   // postgres.js's end() waits for ever for a reserved connection: the timeout closes them all. A
   // pool whose test already called end() without one keeps that first end(): its sessions are
   // ended from the server instead, found by the application_name such a test must give it.
-  await Promise.all(
-    open.splice(0).map(async (sql) => {
-      const ended = await Promise.race([sql.end({ timeout: 0 }).then(() => true, () => true), sleep(500).then(() => false)]);
-      if (!ended) await endSessionsOf(sql);
-    }),
+  await whileIgnoringTypeFetch(() =>
+    Promise.all(
+      open.splice(0).map(async (sql) => {
+        const ended = await Promise.race([sql.end({ timeout: 0 }).then(() => true, () => true), sleep(500).then(() => false)]);
+        if (!ended) await endSessionsOf(sql);
+      }),
+    ),
   );
 });
+
+/**
+ * postgres.js 3.4.9 fetches the server's array types on each new connection from a promise nobody
+ * catches (connection.js, fetchArrayTypes): an end({ timeout: 0 }) that closes a connection still
+ * fetching them, as the clean-up after a test may on a loaded machine, makes its rejection an
+ * unhandled one. Only that rejection is ignored while `fn` runs; any other fails the test run.
+ * (Turning the fetch off with `fetch_types: false` is no way out: a reserve() on a new connection
+ * then never resolves in 3.4.9.)
+ */
+async function whileIgnoringTypeFetch(fn: () => Promise<unknown>): Promise<void> {
+  const others = process.listeners('unhandledRejection');
+  const foreign: unknown[] = [];
+  const listener = (reason: unknown) => {
+    const r = reason as { code?: unknown; query?: unknown } | null;
+    if (r?.code === 'CONNECTION_DESTROYED' && typeof r.query === 'string' && r.query.includes('pg_catalog.pg_type')) return;
+    foreign.push(reason);
+  };
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', listener);
+  try {
+    await fn();
+    await sleep(20);
+  } finally {
+    process.removeListener('unhandledRejection', listener);
+    for (const l of others) process.on('unhandledRejection', l);
+  }
+  if (foreign.length > 0) throw foreign[0];
+}
 
 async function endSessionsOf(sql: Sql): Promise<void> {
   const name = (sql.options.connection as Record<string, unknown> | undefined)?.application_name;
