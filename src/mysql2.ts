@@ -6,5 +6,5 @@
  * @packageDocumentation
  */
 export { createPool, guard, type GuardedPool, type GuardedPoolOptions } from './adapters/mysql2.js';
-export { auditMysql, type MysqlAuditInput, type MysqlAuditResult, type MysqlServerSummary } from './audit/mysql.js';
+export { auditMysql, type MysqlAuditInput, type MysqlAuditResult, type MysqlDriver, type MysqlServerSummary } from './audit/mysql.js';
 export * from './index.js';

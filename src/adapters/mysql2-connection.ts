@@ -4,13 +4,13 @@
  */
 
 // SERVER_STATUS_IN_TRANS, in the status flags of every OK and EOF packet.
-const SERVER_STATUS_IN_TRANS = 1;
+export const SERVER_STATUS_IN_TRANS = 1;
 
 // Registered globally so that two copies of poolguard (or two guards of one connection) share one
 // hook instead of each wrapping handlePacket again.
 const kHook = Symbol.for('poolguard.mysql2.packetHook');
 
-interface PacketLike {
+export interface PacketLike {
   buffer: Buffer;
   start: number;
   end: number;
@@ -131,8 +131,11 @@ export function onCommandDone(resource: object, onActive: () => void): boolean {
   return true;
 }
 
-/** The status flags of an OK or EOF packet, or `undefined` for any other packet. */
-function statusFlags(packet: PacketLike): number | undefined {
+/**
+ * The status flags of an OK or EOF packet, or `undefined` for any other packet (also read by the
+ * mysql adapter, whose packets have the same layout).
+ */
+export function statusFlags(packet: PacketLike): number | undefined {
   const buf = packet.buffer;
   let at = packet.start + 4;
   const end = packet.end;

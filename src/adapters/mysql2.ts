@@ -1,12 +1,13 @@
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
-import type { GuardCore, PoolGuard } from '../core/guard.js';
+import type { PoolGuard } from '../core/guard.js';
 import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
+import { attachGuard, guardedAlready, KEPT_WORDS, logDoubleRelease } from './kit.js';
+import { isWaiting, releaseLease, waitForConnection, type QueuedPool } from './queued-checkout.js';
 import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
 import { errorReason } from '../core/recycle-policy.js';
@@ -17,7 +18,6 @@ const CLOSED_MESSAGE = 'Pool is closed.';
 const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
 
 const kRecord = Symbol('poolguard.mysql2.connection');
-const kWaiter = Symbol('poolguard.mysql2.waiter');
 
 type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
 
@@ -50,26 +50,7 @@ interface ConnectionLike {
   [kRecord]?: ConnectionRecord;
 }
 
-/** One getConnection() call: its lease, until the pool answers or the wait times out. */
-class Waiter {
-  readonly lease: Lease;
-  readonly cb: ConnectionCallback;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** mysql2 answered (a connection or an error); it may do so synchronously (`Queue limit reached.`). */
-  answered = false;
-  timedOut = false;
-  discarded = 0;
-
-  constructor(lease: Lease, cb: ConnectionCallback) {
-    this.lease = lease;
-    this.cb = cb;
-  }
-}
-
-type WaiterCallback = ConnectionCallback & { [kWaiter]?: Waiter };
-
-interface State {
-  readonly core: GuardCore;
+interface State extends QueuedPool<ConnectionLike> {
   readonly pool: CorePoolLike;
   readonly getConnection: CorePoolLike['getConnection'];
   readonly query: CorePoolLike['query'];
@@ -183,13 +164,34 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     releaseConnection: pool.releaseConnection,
     end: pool.end,
     server,
+    ask: (answer) => state.getConnection.call(pool, answer as unknown as ConnectionCallback),
+    dequeue: (answer) => {
+      const queue = pool._connectionQueue;
+      if (queue === undefined || typeof queue.removeOne !== 'function') return;
+      for (let i = 0; i < queue.length; i++) {
+        if (queue.get(i) === answer) return queue.removeOne(i);
+      }
+    },
+    recordOf: (connection) => connection[kRecord] ?? register(state, connection),
+    putBack: (connection) => state.releaseConnection.call(pool, connection),
+    destroy: (connection) => connection.destroy(),
+    ping: (connection) => new Promise<void>((resolve, reject) => connection.ping((err) => (err ? reject(err) : resolve()))),
+    run: (connection, sql, done) => connection.query(sql, done),
+    transaction: serverTransaction,
+    refused: (lease, err) => {
+      // mysql2's closed pool: its error, with why it is closed (the pool's end) after its message.
+      if (err != null && err.message === CLOSED_MESSAGE && core.checkoutRefusedAtEnd(lease, err, false) !== undefined) return;
+      core.checkoutFailed(lease, false);
+    },
+    timeoutWords: 'mysql2 alone would have waited for ever.',
+    doubleReleaseWords: DOUBLE_RELEASE_MESSAGE,
   };
   const target = pool as CorePoolLike & Record<string, unknown>;
 
-  target.getConnection = function getConnection(this: CorePoolLike, cb: WaiterCallback): void {
+  target.getConnection = function getConnection(this: CorePoolLike, cb: ConnectionCallback): void {
     // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
     // pool: that caller already has its lease.
-    if (typeof cb === 'function' && cb[kWaiter] !== undefined) return state.getConnection.call(this, cb);
+    if (isWaiting(cb)) return state.getConnection.call(this, cb);
     // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
     const capture = core.prepareCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, getConnection);
@@ -251,107 +253,9 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
       return core.checkoutGranted(lease, record);
     }
   }
-  const waiter = new Waiter(lease, cb);
-  const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
-  // Only a caller mysql2 may queue can come back through getConnection (see there); a free
-  // connection is handed over directly, and the mark would cost every such checkout.
-  if (!ready) answer[kWaiter] = waiter;
-  try {
-    state.getConnection.call(pool, answer);
-  } catch (err) {
-    // Whatever mysql2 throws goes to the caller unchanged; the lease leaves the ledger.
-    if (!waiter.answered) state.core.checkoutFailed(lease, false);
-    throw err;
-  }
   // A free connection is handed over on mysql2's next tick: only a caller that waits (queued, or
-  // for a new connection to open) needs a timer.
-  const timeoutMs = core.config.acquireTimeoutMs;
-  if (timeoutMs > 0 && !ready && !waiter.answered) {
-    waiter.timer = setTimeout(() => timedOut(state, pool, waiter, answer), timeoutMs);
-  }
-}
-
-/**
- * guard.acquireTimeoutMs passed: the caller is taken out of mysql2's queue (so that no connection
- * is later handed to nobody) and gets the error naming who holds the connections. A connection
- * still opening for it is put back in the pool when it arrives.
- */
-function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: WaiterCallback): void {
-  waiter.timer = undefined;
-  if (waiter.answered) return;
-  waiter.timedOut = true;
-  const queue = pool._connectionQueue;
-  if (queue !== undefined && typeof queue.removeOne === 'function') {
-    for (let i = 0; i < queue.length; i++) {
-      if (queue.get(i) === answer) {
-        queue.removeOne(i);
-        break;
-      }
-    }
-  }
-  const { acquireTimeoutMs, name } = state.core.config;
-  const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); mysql2 alone would have waited for ever.`;
-  waiter.cb(state.core.checkoutTimedOut(waiter.lease, message, undefined));
-}
-
-function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
-  const { core } = state;
-  const { lease } = waiter;
-  const c = connection as unknown as ConnectionLike | undefined;
-  waiter.answered = true;
-  if (waiter.timedOut) {
-    // The caller has its timeout error; a connection that opened for it goes to the next caller.
-    if (!err && c !== undefined) {
-      if (c[kRecord] === undefined) register(state, c);
-      c.release();
-    }
-    return;
-  }
-  if (waiter.timer !== undefined) {
-    clearTimeout(waiter.timer);
-    waiter.timer = undefined;
-  }
-  if (err || c === undefined) {
-    const refused = err != null && err.message === CLOSED_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
-    if (refused !== undefined) return waiter.cb(refused);
-    core.checkoutFailed(lease, false);
-    return waiter.cb(err);
-  }
-  const record = c[kRecord] ?? register(state, c);
-  if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
-  const next = core.admission(lease, record, waiter.discarded);
-  if (next === 'retire') {
-    // mysql2 then serves this caller again.
-    waiter.discarded++;
-    c.destroy();
-    return askAgain(state, waiter, answer);
-  }
-  if (next === 'validate') {
-    return core.validateConnection(record, c, () => new Promise<void>((resolve, reject) => c.ping((err) => (err ? reject(err) : resolve()))), (validationErr) => {
-      if (validationErr === undefined) return handOut(state, waiter, record, c);
-      c.destroy();
-      if (core.validationDiscarded(lease, record, validationErr, ++waiter.discarded)) return waiter.cb(validationErr);
-      askAgain(state, waiter, answer);
-    });
-  }
-  handOut(state, waiter, record, c);
-}
-
-/** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
-function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
-  waiter.answered = false;
-  answer[kWaiter] = waiter;
-  state.getConnection.call(state.pool, answer);
-  const timeoutMs = state.core.config.acquireTimeoutMs;
-  if (timeoutMs > 0 && !waiter.answered) {
-    const left = Math.max(0, timeoutMs - (state.core.clock.now() - waiter.lease.requestedAt));
-    waiter.timer = setTimeout(() => timedOut(state, state.pool, waiter, answer), left);
-  }
-}
-
-function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {
-  state.core.checkoutGranted(waiter.lease, record);
-  waiter.cb(null, connection as unknown as mysql.PoolConnection);
+  // for a new connection to open) may come back through getConnection, and needs a timer.
+  waitForConnection(state, lease, cb as unknown as (err: Error | null, connection?: ConnectionLike) => void, !ready);
 }
 
 /**
@@ -383,39 +287,12 @@ function releaseThrough(state: State, pool: CorePoolLike, connection: Connection
     if (last !== undefined && inFreeList(pool, connection)) return doubleRelease(state, last, above);
     return state.releaseConnection.call(pool, connection);
   }
-  // Read before core.released(), which drops the checkout stack that a dirty release reports.
-  const dirty = !lease.reclaimed && serverTransaction(connection) !== undefined ? core.dirtyReleased(lease, 'open', above).action : undefined;
-  if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
-  if (dirty !== undefined) return releaseDirty(state, pool, lease, connection, dirty);
-  if (core.recycles && core.dueForRetirement(record) !== undefined) {
-    // mysql2 hands the caller in its queue a fresh connection when this one leaves.
-    return connection.destroy();
-  }
-  state.releaseConnection.call(pool, connection);
-}
-
-/** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
-function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, action: 'destroy' | 'rollback'): void {
-  const { core } = state;
-  if (action === 'destroy') return connection.destroy();
-  connection.query('ROLLBACK', (rollbackErr: Error | null) => {
-    // A connection that cannot even roll back, or is still in a transaction, is closed.
-    if (rollbackErr || serverTransaction(connection) !== undefined) {
-      if (lease.conn) core.markRetiring(lease.conn, 'dirty');
-      return connection.destroy();
-    }
-    state.releaseConnection.call(pool, connection);
-  });
+  releaseLease(state, connection, lease, above);
 }
 
 function doubleRelease(state: State, last: Lease, above: Function): void {
-  try {
-    state.core.released(last, above, DOUBLE_RELEASE_MESSAGE);
-  } catch (err) {
-    // mysql2 ignores a second release(), so the error is logged, not thrown: with its stack, which
-    // is the second release() (the checkout stack is not kept after the first).
-    state.core.log('warn', `double release ${last.id}`, { pool: state.core.config.name, leaseId: last.id, err }, (err as Error).stack ?? (err as Error).message);
-  }
+  // mysql2 ignores a second release(): logged, not thrown.
+  logDoubleRelease(state.core, last, above, DOUBLE_RELEASE_MESSAGE);
 }
 
 function register(state: State, connection: ConnectionLike): ConnectionRecord {
