@@ -6,7 +6,8 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { describeValue } from '../core/pool-kind.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready, KEPT_WORDS, logDoubleRelease, releaseChecked, removalReason, watchEnd, watchEndCallback } from './kit.js';
+import { MYSQL_SESSIONS } from './driver-words.js';
+import { attachGuard, guardedAlready, logDoubleRelease, releaseChecked, removalReason, watchEnd, watchEndCallback } from './kit.js';
 import { isMariadbConnection, mariadbInFlight, mariadbTransaction, onMariadbCommandDone, type MariadbBaseConnection } from './mariadb-connection.js';
 
 // The connector takes a second release() as a release of the connection, whoever holds it now; poolguard keeps that and says where.
@@ -138,8 +139,7 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
         min: settings.minimumIdle,
       }),
       recordOf: (resource) => (resource as BaseConnection | null)?.[kRecord],
-      releaseWords: 'call conn.release()',
-      words: { library: 'the MariaDB connector', queryEnds: 'the MariaDB connector releases the connection when the query ends', ...KEPT_WORDS },
+      words: { library: 'the MariaDB connector', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
     },
     { dbSystem: () => system.value, ended: () => pool.closed },
   );

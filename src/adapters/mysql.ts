@@ -6,7 +6,8 @@ import { errorReason } from '../core/recycle-policy.js';
 import type { PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready, KEPT_WORDS, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
+import { MYSQL_SESSIONS } from './driver-words.js';
+import { attachGuard, guardedAlready, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
 import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
 import { isWaiting, releaseLease, waitForConnection, type QueuedPool } from './queued-checkout.js';
 
@@ -147,8 +148,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
       }),
       retireIdle: (record) => retireIdleConnection(pool, record),
       recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-      releaseWords: 'call connection.release()',
-      words: { library: 'mysql', queryEnds: 'mysql releases the connection when the query ends', ...KEPT_WORDS },
+      words: { library: 'mysql', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
     },
     { dbSystem: () => state?.system, ended: () => pool._closed },
   );
