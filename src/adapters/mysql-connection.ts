@@ -7,7 +7,7 @@
  * which is where the server's status flags (in every final OK or EOF packet) can be read without
  * a round trip, as the mysql2 adapter reads them.
  */
-import { SERVER_STATUS_IN_TRANS, statusFlags } from './mysql2-connection.js';
+import { packetStatus, SERVER_STATUS_IN_TRANS } from './mysql2-connection.js';
 
 // Global, so that two copies of poolguard (or a pool and a data layer) share one hook per connection.
 const kHook = Symbol.for('poolguard.mysql.packetHook');
@@ -96,7 +96,7 @@ export function onMysqlCommandDone(resource: object, onActive: () => void): bool
     const command = protocol._queue[0];
     if (command === undefined) return handle.call(this, header);
     const end = this._packetEnd ?? this._buffer.length;
-    const status = statusFlags({ buffer: this._buffer, start: this._offset - 4, end });
+    const status = packetStatus({ buffer: this._buffer, start: this._offset - 4, end });
     const before = hook.status;
     if (status !== undefined) hook.status = status;
     try {

@@ -36,6 +36,8 @@ export interface QueuedPool<C extends Releasable> {
   run(connection: C, sql: string, done: (err: Error | null) => void): void;
   /** The transaction the connection's session is in, read without a round trip. */
   transaction(connection: C): 'open' | undefined;
+  /** The connection is about to be handed to `lease` (mysql2 keeps the lease it had before). */
+  granted?(lease: Lease, record: ConnectionRecord): void;
   /** The pool answered a caller with an error: poolguard's part before the caller gets it unchanged. */
   refused(lease: Lease, err: Error | null): void;
   /** The sentence of the timeout error: what the driver alone would have done. */
@@ -48,6 +50,8 @@ export interface QueuedPool<C extends Releasable> {
 class Waiter<C extends Releasable> {
   readonly lease: Lease;
   readonly cb: Answer<C>;
+  /** Who gets a timeout instead of `cb`, when set (a pool cluster's own callback). */
+  direct: Answer<C> | undefined = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** The pool answered (a connection or an error); it may do so synchronously. */
   answered = false;
@@ -73,10 +77,11 @@ export function isWaiting(cb: unknown): boolean {
  * retire, validate, ask again) or once `guard.acquireTimeoutMs` has passed. `queued`: the caller
  * may wait in the pool's queue (no connection is free now), and so may come back through
  * getConnection (see {@link isWaiting}) and needs a timer. Whatever the pool throws goes to the
- * caller unchanged, the lease leaving the ledger.
+ * caller unchanged, the lease leaving the ledger. `direct`: who gets the timeout error instead of `cb`.
  */
-export function waitForConnection<C extends Releasable>(pool: QueuedPool<C>, lease: Lease, cb: Answer<C>, queued: boolean): void {
+export function waitForConnection<C extends Releasable>(pool: QueuedPool<C>, lease: Lease, cb: Answer<C>, queued: boolean, direct?: Answer<C>): void {
   const waiter = new Waiter(lease, cb);
+  waiter.direct = direct;
   const answer: Answer<C> & { [kWaiter]?: Waiter<C> } = (err, connection) => answered(pool, waiter, answer, err, connection);
   // The mark would cost every checkout of a free connection, which never comes back.
   if (queued) answer[kWaiter] = waiter;
@@ -105,7 +110,7 @@ function timedOut<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, 
   pool.dequeue(answer);
   const { acquireTimeoutMs, name } = pool.core.config;
   const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); ${pool.timeoutWords}`;
-  waiter.cb(pool.core.checkoutTimedOut(waiter.lease, message, undefined));
+  (waiter.direct ?? waiter.cb)(pool.core.checkoutTimedOut(waiter.lease, message, undefined));
 }
 
 function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, answer: Answer<C>, err: Error | null, connection: C | undefined): void {
@@ -129,9 +134,9 @@ function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, 
     return waiter.cb(err);
   }
   const record = pool.recordOf(connection);
-  if (!core.recycles && !core.validates) return handOut(core, waiter, record, connection);
+  if (!core.recycles && !core.validates) return handOut(pool, waiter, record, connection);
   admit(core, lease, record, connection, waiter.discarded, {
-    handOut: () => handOut(core, waiter, record, connection),
+    handOut: () => handOut(pool, waiter, record, connection),
     discard: () => pool.destroy(connection),
     retry: (discarded) => {
       // The pool then serves this caller again, with the time left of its acquire timeout.
@@ -147,8 +152,9 @@ function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, 
   });
 }
 
-function handOut<C extends Releasable>(core: GuardCore, waiter: Waiter<C>, record: ConnectionRecord, connection: C): void {
-  core.checkoutGranted(waiter.lease, record);
+function handOut<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, record: ConnectionRecord, connection: C): void {
+  pool.granted?.(waiter.lease, record);
+  pool.core.checkoutGranted(waiter.lease, record);
   waiter.cb(null, connection);
 }
 
