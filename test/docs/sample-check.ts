@@ -129,7 +129,7 @@ export function expectSample(name: string, real: string): void {
 export const LOOKS_LIKE_OUTPUT: readonly RegExp[] = [
   /^poolguard\[[^\]]*\]:/m,
   /Holders by call site:/,
-  /possible connection leak|slow lease:/,
+  /possible (connection|resource) leak|slow lease:/,
   /^\s+at \S.*:\d+:\d+\)?$/m,
   /"takenAt":|"leaseId":/,
   /^poolguard (audit|status):/m,
