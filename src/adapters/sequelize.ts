@@ -192,7 +192,7 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
         return connection;
       },
       (err: unknown) => {
-        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.timeoutErrorInPlace(lease, err);
+        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.poolTimedOut(lease, err);
         core.checkoutFailed(lease, false);
         throw err;
       },

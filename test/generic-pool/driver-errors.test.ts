@@ -83,7 +83,7 @@ describe.each([
     expect(mine.code).toBeUndefined();
     expect(mine.holders).toEqual([expect.objectContaining({ count: 1, idle: 1 })]);
     expect(mine.holders![0]!.site).toContain('test/generic-pool/driver-errors.test.ts');
-    expectPoolguardLines(mine, /^poolguard\[gp-errors\]: 1 of 1 connections checked out/, /\nNext: give the resource back with pool\.release\(resource\)/);
+    expectPoolguardLines(mine, /^poolguard\[gp-errors\]: 1 of 1 resources checked out/, /\nNext: give the resource back with pool\.release\(resource\)/);
   });
 
   it.each(Object.keys(forms) as Array<keyof typeof forms>)('during drain(), %s: "pool is draining and cannot accept work", the note in the stack', async (form) => {
