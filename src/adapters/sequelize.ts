@@ -241,5 +241,8 @@ function reclaimConnection(state: PoolState, lease: Lease, _makeError: () => Lea
 
 /** `sequelize:dialect host:port/database` from the connection settings Sequelize kept. */
 function sequelizeName(cm: ConnectionManagerLike): string {
-  return defaultName(cm.config ?? {}, { prefix: `sequelize:${cm.dialectName ?? 'sequelize'} `, host: 'localhost', database: '' });
+  const config = cm.config ?? {};
+  // With replication, the top-level host is Sequelize's default, not the server: the write pool's is.
+  const write = (config.replication as { write?: object } | false | undefined) || undefined;
+  return defaultName(write?.write === undefined ? config : { ...config, ...write.write }, { prefix: `sequelize:${cm.dialectName ?? 'sequelize'} `, host: 'localhost', database: '' });
 }
