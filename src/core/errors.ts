@@ -28,10 +28,11 @@ function recogniseAcrossCopies(cls: Function, code: string): void {
 }
 
 /**
- * A checkout that waited longer than the pool's acquire timeout. The message starts with the
- * pool's own message (`timeout exceeded when trying to connect` for pg), so code that tests it with
- * `startsWith`, `includes` or a regular expression still matches, and goes on to name who holds the
- * connections.
+ * A checkout that waited longer than `guard.acquireTimeoutMs`, in a pool that has no acquire
+ * timeout of its own (mysql2): poolguard's own error, whose message names who holds the
+ * connections. A pool with a timeout of its own (pg, generic-pool, Knex, Sequelize) keeps its own
+ * error, class, `code` and message unchanged, and gains the same `holders`, `waitedMs` and `pool`
+ * fields, with the holders written into its stack.
  * @public
  */
 export class CheckoutTimeoutError extends Error {

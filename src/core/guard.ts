@@ -487,20 +487,21 @@ export class GuardCore {
     if (note === undefined) return undefined;
     if (timedOut) return this.poolTimedOut(lease, err);
     this.checkoutFailed(lease, false);
-    return annotate(err, note, { pool: this.config.name });
+    this.noteRefusedAtEnd(err);
+    return err;
   }
 
   /**
    * A checkout refused while the pool ends, told beside the pool's own error rather than in it:
    * its class, `code` and `message` stay byte for byte what the pool gave (code compares them);
-   * `err.pool` and `err.poolguard` (the `endingNote()`) are added, and the note is logged. Does
-   * nothing before `end()`.
+   * `err.pool` is added and the `endingNote()` goes into `err.poolguard` and the stack (see
+   * `annotate`), and is logged. Does nothing before `end()`.
    */
   noteRefusedAtEnd(err: Error): void {
     const note = this.#shutdown.endingNote();
     if (note === undefined) return;
     const name = this.config.name;
-    Object.assign(err, { pool: name, poolguard: note });
+    annotate(err, note, { pool: name });
     this.log('warn', 'refused at end', { pool: name }, note);
   }
 
