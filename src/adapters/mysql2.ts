@@ -7,7 +7,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
 import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
-import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
+import { commandInFlight, connectionFailure, onCommandDone, releasedByDisposer, serverTransaction } from './mysql2-connection.js';
 import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
 import { errorReason } from '../core/recycle-policy.js';
 
@@ -172,7 +172,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
+    words: { awaitUsing: 'await using conn = await pool.getConnection()', queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
   }, { dbSystem: () => server.system, ended: closed });
   const state: State = {
     core,
@@ -431,7 +431,7 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
     // Checked first: a connection being released for the first time reads nothing else.
     if (this._released) {
       const last = this[kRecord]?.last;
-      if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined) doubleRelease(state, last, releaseOnce);
+      if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined && !releasedByDisposer(releaseOnce)) doubleRelease(state, last, releaseOnce);
     }
     return release.call(this);
   };

@@ -142,7 +142,7 @@ export function describeHolders(
   max: number,
   waiting: number,
   busyWords: string,
-  words: { readonly release: string; readonly sessions: string },
+  words: { readonly release: string; readonly sessions: string; readonly awaitUsing?: string | undefined },
 ): string {
   const lines = [
     `poolguard[${pool}]: ${total} of ${max} connections checked out, ${plural(waiting, 'other caller')} waiting.` +
@@ -162,10 +162,12 @@ export function describeHolders(
     const n = inTransaction.reduce((sum, h) => sum + h.inTransaction, 0);
     lines.push(
       `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
-        `add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
+        (words.awaitUsing === undefined ? 'add the missing COMMIT/ROLLBACK and release() in a finally block there' : `add the missing COMMIT/ROLLBACK there, and release with "${words.awaitUsing}" or in a finally block`) +
+        `; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
     );
   } else if (holders.some((h) => h.idle > 0)) {
-    lines.push(`Next: ${words.release} in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
+    const how = words.awaitUsing === undefined ? `${words.release} in a finally block at the site with idle leases` : `at the site with idle leases, use "${words.awaitUsing}" or ${words.release} in a finally block`;
+    lines.push(`Next: ${how}; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
   } else if (holders.length) {
     lines.push(
       `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (${words.sessions} for the pids in pool.guard.snapshot()) ` +

@@ -1,3 +1,4 @@
+import { NATIVE_AWAIT_USING } from './await-using.js';
 import type { LeaseReclaimedError } from './errors.js';
 import type { ConnectionRecord, Lease } from './ledger.js';
 import type { PoolCounts } from './types.js';
@@ -61,6 +62,12 @@ export interface PoolWords {
    * error whose holders were all busy. Default `the server's list of sessions`.
    */
   readonly sessions?: string;
+  /**
+   * How an explicit lease is taken with `await using`, so that it is released on every path
+   * (`await using client = await pool.connect()`). Reports advise it where the runtime runs
+   * `await using` itself, and try/finally where it does not or when this is left out.
+   */
+  readonly awaitUsing?: string;
 }
 
 /** The words in force: the adapter's, and the neutral ones for the rest. */
@@ -73,10 +80,12 @@ export interface Words {
   readonly useEnds: string;
   readonly reclaimedAtEnd: string;
   readonly sessions: string;
+  /** The adapter's `awaitUsing`, when this runtime runs `await using`; otherwise `undefined`. */
+  readonly awaitUsing: string | undefined;
 }
 
 /** The adapter's words, with the neutral ones where it gave none; read once, when the guard is made. */
-export function resolveWords(hooks: AdapterHooks): Words {
+export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAIT_USING): Words {
   const given = hooks.words ?? {};
   const library = given.library ?? 'the pool';
   return Object.freeze({
@@ -87,5 +96,6 @@ export function resolveWords(hooks: AdapterHooks): Words {
     useEnds: given.useEnds ?? `${library} releases the resource when the callback's promise settles`,
     reclaimedAtEnd: given.reclaimedAtEnd ?? `(with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')`,
     sessions: given.sessions ?? "the server's list of sessions",
+    awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,
   });
 }

@@ -34,12 +34,17 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     const { idleAfterMs, leakThresholdMs } = ctx.config;
     if (lease.watch === Watch.leak) {
       const doing = activityWords(act, idleAfterMs, ctx.words);
+      // `await using` where the runtime runs it and the adapter's leases are disposable.
+      const using = lease.kind === 'connect' || lease.kind === 'acquire' ? ctx.words.awaitUsing : undefined;
       const fix =
         lease.kind === 'transaction'
           ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
           : transaction === undefined
-            ? 'Release it on every path (try/finally) at that line.'
-            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and release() in a finally block.`;
+            ? using === undefined
+              ? 'Release it on every path (try/finally) at that line.'
+              : `Release it on every path at that line: use "${using}" or release it in a finally block.`
+            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and ` +
+              (using === undefined ? 'release() in a finally block.' : `release it with "${using}" or in a finally block.`);
       message =
         `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
         (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +

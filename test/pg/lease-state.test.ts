@@ -5,6 +5,7 @@ import { CheckoutTimeoutError, type LeakReport, type StallReport } from '../../s
 import { leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
 import { guardedPool } from '../helpers/pools.js';
+import { NATIVE_AWAIT_USING } from '../../src/core/await-using.js';
 
 const FIXTURE_SITE = 'test/fixtures/leaky.mjs:5:29';
 
@@ -60,7 +61,11 @@ describe('busy means a query in flight now (real server)', () => {
     const err = (await pool.connect().catch((e: unknown) => e)) as CheckoutTimeoutError;
     expect(err).toBeInstanceOf(CheckoutTimeoutError);
     expect(err.holders).toEqual([expect.objectContaining({ site: FIXTURE_SITE, count: 2, idle: 2, busy: 0, inTransaction: 0 })]);
-    expect(err.message).toContain('Next: release the client in a finally block');
+    expect(err.message).toContain(
+      NATIVE_AWAIT_USING
+        ? 'Next: at the site with idle leases, use "await using client = await pool.connect()" or release the client in a finally block;'
+        : 'Next: release the client in a finally block at the site with idle leases;',
+    );
     expect(err.message).not.toContain('too small');
     held.forEach((c) => c.release());
   });
