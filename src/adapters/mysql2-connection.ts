@@ -151,24 +151,3 @@ function skipLengthEncoded(buf: Buffer, at: number): number {
   if (first === 0xfd) return at + 4;
   return at + 9;
 }
-
-/**
- * Whether a second `release()` of a connection comes from a disposer (mysql2's own
- * `[Symbol.dispose]` of a callback connection, which calls it, or `[Symbol.asyncDispose]` of a
- * promise one, which calls the promise connection's `release()`): the end of an `await using`
- * scope whose holder released the connection already. mysql2 ignores it; it is no double release.
- * mysql2 gives no other sign than the stack, read on this rare path only (a second release).
- */
-export function releasedByDisposer(above: Function): boolean {
-  const holder: { stack?: string } = {};
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 3;
-  try {
-    Error.captureStackTrace(holder, above);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-  // V8 names a method by its computed key: `[Symbol.asyncDispose]`, or `[nodejs.asyncDispose]`
-  // where Node 20 and 22 stand in for the missing symbol.
-  return /\[(?:Symbol|nodejs)\.(?:asyncDispose|dispose)\] \(/.test(holder.stack ?? '');
-}

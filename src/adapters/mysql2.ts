@@ -7,7 +7,8 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
 import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
-import { commandInFlight, connectionFailure, onCommandDone, releasedByDisposer, serverTransaction } from './mysql2-connection.js';
+import { releasedByDisposer } from './disposal.js';
+import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
 import { errorReason } from '../core/recycle-policy.js';
 

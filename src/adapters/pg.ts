@@ -9,7 +9,7 @@ import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
 import { admit, attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
-import { disposeByRelease } from './disposal.js';
+import { disposeLease } from './disposal.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
 
@@ -457,13 +457,10 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
   onQueryDone(client, () => core.connectionActive(record));
   // `await using client = await pool.connect()`: the lease held at the declaration is released.
-  disposeByRelease(client, (c) => {
-    const lease = record.lease;
+  // pg-pool gives each checkout its own release(): the one read at the declaration is that lease's.
+  disposeLease(client, record, (c) => {
     const release = c.release;
-    if (lease === undefined || release === undefined) return undefined;
-    return () => {
-      if (!lease.released) release.call(c);
-    };
+    return release === undefined ? undefined : () => release.call(c);
   });
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record, core.clock.now())));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
