@@ -15,9 +15,10 @@ describe('mysql2 OpenTelemetry and snapshot()', () => {
   it("the same metrics, spans named with the server's db.system.name (MariaDB here: mariadb), and a snapshot", async () => {
     harness = otelHarness();
     const name = 'mysql2-otel';
+    // The first checkouts open connections: a timeout far above that keeps a loaded machine from failing them.
     const pool = guardedPromisePool({
       connectionLimit: 2,
-      guard: { name, leakThresholdMs: 60, acquireTimeoutMs: 100, meterProvider: harness.meterProvider, tracerProvider: harness.tracerProvider },
+      guard: { name, leakThresholdMs: 60, acquireTimeoutMs: 2_000, meterProvider: harness.meterProvider, tracerProvider: harness.tracerProvider },
     });
     const held = [await leakWithPromise(pool), await leakWithPromise(pool)];
     await until(() => harness!.exporter.getFinishedSpans().some((s) => s.name === 'poolguard.lease.leak'), 'a leak span');

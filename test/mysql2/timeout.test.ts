@@ -73,13 +73,14 @@ describe('guard.acquireTimeoutMs: mysql2 waits for ever, poolguard names who hol
   });
 
   it('a waiter served in time clears its timer and is not failed later', async () => {
-    const pool = guardedPromisePool({ connectionLimit: 1, guard: { acquireTimeoutMs: 150 } });
+    // The timeout is far above the wait so that a loaded machine cannot make the waiter late.
+    const pool = guardedPromisePool({ connectionLimit: 1, guard: { acquireTimeoutMs: 1_000 } });
     const held = await pool.getConnection();
     const waiting = pool.getConnection();
     await sleep(50);
     held.release();
     const got = await waiting;
-    await sleep(200);
+    await sleep(1_100);
     expect(pool.guard.snapshot().totals.timeouts).toBe(0);
     got.release();
   });
