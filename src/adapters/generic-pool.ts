@@ -4,7 +4,7 @@ import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import type { GuardCore } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
-import { attachGuard, guardedAlready, KEPT_WORDS, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
+import { attachGuard, guardedAlready, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
 import { ResourceLease, type DisposableLease, type GenericPoolGuard } from './generic-pool-lease.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 
@@ -151,7 +151,15 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
     releaseWords: 'give the resource back with pool.release(resource)',
-    words: { library: 'generic-pool', awaitUsing: 'await using lease = await pool.guard.lease()', ...KEPT_WORDS },
+    // Resources of any kind: poolguard cannot tell what a destroyed one does, nor where it runs.
+    words: {
+      library: 'generic-pool',
+      awaitUsing: 'await using lease = await pool.guard.lease()',
+      connection: 'resource',
+      releaseCall: 'pool.release(resource)',
+      cutError: null,
+      noLease: "generic-pool could not create a resource in time (does the factory's create() settle, and is max large enough?)",
+    },
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: State = {
     core,
@@ -249,7 +257,7 @@ function callUse(state: State, pool: AnyPool, fn: (resource: unknown) => Promise
 }
 
 function useFailed(state: State, pool: AnyPool, resource: unknown, what: string): void {
-  state.core.useCallbackFailed(resource, what);
+  state.core.useCallbackFailed(resource, what, callUse);
   void Promise.resolve(pool.destroy(resource)).catch(() => {});
 }
 

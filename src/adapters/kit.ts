@@ -6,17 +6,11 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { GuardOptions, ResolvedGuardConfig } from '../core/config.js';
-import { GuardCore, type AdapterHooks, type PoolGuard, type PoolWords } from '../core/guard.js';
+import { GuardCore, type AdapterHooks, type PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { RetireReason } from '../core/recycle-policy.js';
 import { claimName, guardOf, markGuarded, secondGuard } from '../core/registry.js';
 import { useGuardTelemetry, type TelemetrySettings } from '../otel/telemetry.js';
-
-/**
- * The words of the core's sentences that every adapter gives alike: the ones its reports had
- * before adapters passed them, kept byte for byte. Each adapter adds its library's name.
- */
-export const KEPT_WORDS: PoolWords = Object.freeze({ reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')", sessions: 'pg_stat_activity' });
 
 /** How a pool tells its end, and what its telemetry needs beside the core's configuration. */
 export interface PoolTraits {

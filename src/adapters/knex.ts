@@ -7,7 +7,9 @@ import { wrongPool } from '../core/pool-kind.js';
 import { guardOf } from '../core/registry.js';
 import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
-import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved } from './kit.js';
+import { attachGuard, guardedAlready, releaseChecked, resourceRemoved } from './kit.js';
+import { driverWords } from './driver-words.js';
+import type { PoolWords } from '../core/hooks.js';
 
 const kState = Symbol('poolguard.tarn.state');
 const kClient = Symbol('poolguard.knex.client');
@@ -118,7 +120,7 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
   const guarded = guardOf<PoolGuard>(pool);
   // A pool guarded through guard(pool) by this copy gains the Knex entry points; by another copy
   // of poolguard, it keeps that copy's guard.
-  const state = pool[kState] ?? (guarded === undefined ? guardTarnPool(pool, options, knexName(client)) : undefined);
+  const state = pool[kState] ?? (guarded === undefined ? guardTarnPool(pool, options, knexName(client), knexWords(client)) : undefined);
   if (state === undefined) return guarded!;
   Object.defineProperty(client, kClient, { value: true, configurable: true });
   wrapClient(state, client);
@@ -133,7 +135,8 @@ export function guardKnex(knex: KnexLike, options?: GuardOptions): PoolGuard {
  */
 export function guard(pool: TarnPoolLike, options?: GuardOptions): PoolGuard {
   if (!isTarnPool(pool)) throw wrongPool('poolguard/knex', 'a tarn Pool (knex.client.pool)', pool);
-  return guardedAlready(pool, options, (o) => resolveConfig(o, 'tarn')) ?? guardTarnPool(pool, options, 'tarn').core.handle;
+  // A tarn pool on its own lends whatever its factory makes: what a destroyed one does is its own.
+  return guardedAlready(pool, options, (o) => resolveConfig(o, 'tarn')) ?? guardTarnPool(pool, options, 'tarn', { releaseCall: 'pool.release(connection)', cutError: null }).core.handle;
 }
 
 function isTarnPool(pool: unknown): pool is TarnPoolLike {
@@ -141,7 +144,17 @@ function isTarnPool(pool: unknown): pool is TarnPoolLike {
   return p != null && typeof p.acquire === 'function' && typeof p.release === 'function' && typeof p.on === 'function' && typeof p.numUsed === 'function' && typeof p.numPendingAcquires === 'function';
 }
 
-function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string): TarnState {
+/**
+ * The words of a Knex instance's reports, by its driver: where its server lists sessions, the
+ * driver's error for a closed connection, and Knex's own calls.
+ */
+function knexWords(client: KnexClientLike): PoolWords {
+  const driver = client.driverName;
+  const server = driver === 'pg' || driver === 'pgnative' ? 'postgres' : driver === 'mysql' || driver === 'mysql2' || driver === 'mariadb' ? 'mysql' : undefined;
+  return { ...driverWords({ server, driver }), releaseCall: 'knex.client.releaseConnection(connection)', transactionCall: 'knex.transaction()' };
+}
+
+function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string, words: PoolWords): TarnState {
   const config = resolveConfig(options, name);
   const records = new Map<unknown, ConnectionRecord>();
   const destroyed = (): boolean => (pool as TarnInternals).destroyed === true;
@@ -158,7 +171,7 @@ function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, na
       min: (pool as unknown as { min: number }).min,
     }),
     recordOf: (resource) => records.get(resource),
-    words: KEPT_WORDS,
+    words,
   }, { dbSystem: undefined, ended: destroyed });
   const state: TarnState = {
     core,

@@ -6,11 +6,12 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { attachGuard, guardedAlready, KEPT_WORDS } from './kit.js';
 import { releasedByDisposer } from './disposal.js';
+import { attachGuard, guardedAlready } from './kit.js';
 import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
 import { errorReason } from '../core/recycle-policy.js';
+import { MYSQL_SESSIONS } from './driver-words.js';
 
 // mysql2's own message for a pool that has ended, matched to tell the caller why.
 const CLOSED_MESSAGE = 'Pool is closed.';
@@ -173,7 +174,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { awaitUsing: 'await using conn = await pool.getConnection()', queryEnds: 'pg releases the client when the query ends', ...KEPT_WORDS },
+    words: { library: 'mysql2', awaitUsing: 'await using conn = await pool.getConnection()', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
   }, { dbSystem: () => server.system, ended: closed });
   const state: State = {
     core,

@@ -8,10 +8,11 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
-import { admit, attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
+import { admit, attachGuard, guardedAlready, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
 import { disposeLease } from './disposal.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
+import { PG_SESSIONS } from './driver-words.js';
 
 // pg-pool's own messages, matched and kept so that code written against pg keeps working.
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
@@ -218,7 +219,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
-    words: { library: 'pg', awaitUsing: 'await using client = await pool.connect()', ...KEPT_WORDS },
+    words: { library: 'pg', awaitUsing: 'await using client = await pool.connect()', lent: 'client', sessions: PG_SESSIONS },
   }, { dbSystem: 'postgresql', ended, ending: () => ended() || pool.ending === true, countsRecordedElsewhere: instrumentedByOpenTelemetry(connect) });
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };

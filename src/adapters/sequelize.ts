@@ -5,7 +5,8 @@ import type { LeaseReclaimedError } from '../core/errors.js';
 import { guardOf } from '../core/registry.js';
 import { defaultName } from './default-name.js';
 import { driverInFlight, driverRecord, driverTransaction } from './driver-client.js';
-import { attachGuard, guardedAlready, KEPT_WORDS, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
+import { attachGuard, guardedAlready, releaseChecked, resourceRemoved, watchEnd, watchFactory } from './kit.js';
+import { driverWords } from './driver-words.js';
 
 const kState = Symbol('poolguard.sequelize-pool.state');
 const kManager = Symbol('poolguard.sequelize.state');
@@ -85,11 +86,14 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
   if (other !== undefined) return other;
   let states: { read: PoolState | undefined; write: PoolState };
   if (isSequelizePool(pool)) {
-    states = { read: undefined, write: attach(pool, resolveConfig(options, base)) };
+    states = { read: undefined, write: attach(pool, resolveConfig(options, base), cm.dialectName) };
   } else if (pool != null && isSequelizePool((pool as { write?: unknown }).write) && isSequelizePool((pool as { read?: unknown }).read)) {
     const name = options?.name ?? base;
     const p = pool as { read: SequelizePoolLike; write: SequelizePoolLike };
-    states = { write: attach(p.write, resolveConfig({ ...options, name: `${name}:write` }, base)), read: attach(p.read, resolveConfig({ ...options, name: `${name}:read` }, base)) };
+    states = {
+      write: attach(p.write, resolveConfig({ ...options, name: `${name}:write` }, base), cm.dialectName),
+      read: attach(p.read, resolveConfig({ ...options, name: `${name}:read` }, base), cm.dialectName),
+    };
   } else {
     throw new TypeError('guardSequelize(sequelize): its connection manager has no sequelize-pool (closed, or a dialect without a pool). Guard it right after new Sequelize(…).');
   }
@@ -111,7 +115,14 @@ function resolveConfig(options: GuardOptions | undefined, name: string): Resolve
   });
 }
 
-function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState {
+/** The words of a Sequelize pool's reports, by its dialect (`postgres` talks through pg, `mysql` through mysql2). */
+function sequelizeWords(dialect: string | undefined) {
+  const server = dialect === 'postgres' ? 'postgres' : dialect === 'mysql' || dialect === 'mariadb' ? 'mysql' : undefined;
+  const driver = dialect === 'postgres' ? 'pg' : dialect === 'mysql' ? 'mysql2' : undefined;
+  return { ...driverWords({ server, driver }), releaseCall: 'sequelize.connectionManager.releaseConnection(connection)', transactionCall: 'sequelize.transaction()' };
+}
+
+function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig, dialect: string | undefined): PoolState {
   const existing = pool[kState];
   if (existing !== undefined) return existing;
   const records = new Map<unknown, ConnectionRecord>();
@@ -122,7 +133,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig): PoolState
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
     recordOf: (resource) => records.get(resource),
-    words: KEPT_WORDS,
+    words: sequelizeWords(dialect),
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: PoolState = { core, pool, records };
   // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.

@@ -4,6 +4,7 @@ import type { Lease, Ledger } from './ledger.js';
 import type { RateLimitedLog } from './logger.js';
 import type { ResolvedGuardConfig } from './options.js';
 import { makeCapturePlan, makeStackCapturer, type CapturePlan, type StackCapturer } from './stack.js';
+import { takenBy } from './where-taken.js';
 
 /**
  * `captureStacks: 'adaptive'`: the share of explicit checkouts captured while no lease without a
@@ -56,12 +57,14 @@ export class CapturePolicy {
   readonly #suspectAfterMs: number;
   readonly #log: RateLimitedLog;
   readonly #name: string;
+  readonly #connectCall: string;
 
   /**
    * `suspectAfterMs`: the age at which the scan first looks at a lease; `install` gives the core
-   * each explicit plan the policy moves to.
+   * each explicit plan the policy moves to; `connectCall`: the pool's name for its `connect` checkout.
    */
-  constructor(config: ResolvedGuardConfig, suspectAfterMs: number, log: RateLimitedLog, install: (plan: CapturePlan) => void) {
+  constructor(config: ResolvedGuardConfig, suspectAfterMs: number, log: RateLimitedLog, install: (plan: CapturePlan) => void, connectCall = 'connect()') {
+    this.#connectCall = connectCall;
     this.#install = install;
     this.#suspectAfterMs = suspectAfterMs;
     this.#log = log;
@@ -133,7 +136,7 @@ export class CapturePolicy {
           'info',
           'adaptive capture',
           { pool: name, leaseId: found.id, heldMs: Math.round(now - found.acquiredAt) },
-          `poolguard[${name}]: a ${found.kind}() lease without a stack has been held ${formatDuration(now - found.acquiredAt)} (guard.captureStacks: 'adaptive' samples ` +
+          `poolguard[${name}]: a ${takenBy(found, this.#connectCall)} lease without a stack has been held ${formatDuration(now - found.acquiredAt)} (guard.captureStacks: 'adaptive' samples ` +
             `1 checkout in ${this.oneIn}); every checkout's stack is captured from now on, so a leak that recurs is reported with its line.`,
         );
       }

@@ -261,7 +261,7 @@ export function resolveGuardConfig(options: unknown, defaultName: string): Resol
 
   let validate: ((resource: any) => unknown) | undefined;
   if (o.validate !== undefined) {
-    if (typeof o.validate !== 'function') throw new TypeError(`guard.validate must be a function (client) => Promise, got ${show(o.validate)}`);
+    if (typeof o.validate !== 'function') throw new TypeError(`guard.validate must be a function (connection) => Promise, got ${show(o.validate)}`);
     validate = o.validate as (resource: any) => unknown;
   }
 

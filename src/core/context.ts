@@ -72,8 +72,11 @@ export class GuardContext {
     return readActivity(this.hooks, this.config.idleAfterMs, lease, now);
   }
 
-  /** Where a lease was taken, or why that is unknown: the one description every output uses. */
-  whereTaken(lease: Lease): LeaseWhereabouts {
-    return whereTaken(describeCapture(lease.capture, this.sites), lease, this.config);
+  /**
+   * Where a lease was taken, or why that is unknown: the one description every output uses.
+   * `capture`: the stack to read, when not the lease's own (kept by a reader, or taken later).
+   */
+  whereTaken(lease: Lease, capture = lease.capture): LeaseWhereabouts {
+    return whereTaken(describeCapture(capture, this.sites), lease, this.config, this.words.connectCall);
   }
 }

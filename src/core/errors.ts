@@ -1,4 +1,4 @@
-import { formatDuration, plural } from './format.js';
+import { formatDuration } from './format.js';
 import type { HolderGroup } from './types.js';
 
 /**
@@ -107,18 +107,27 @@ export class LeaseReclaimedError extends Error {
   readonly reason: 'idle' | 'end';
 
   /** @internal */
-  constructor(pool: string, site: string | undefined, heldMs: number, idleMs: number, reclaimAfterMs: number, end?: { readonly call: string; readonly timeoutMs: number }, taken = site ?? 'an unknown site') {
+  constructor(
+    pool: string,
+    site: string | undefined,
+    heldMs: number,
+    idleMs: number,
+    reclaimAfterMs: number,
+    end?: { readonly call: string; readonly timeoutMs: number },
+    taken = site ?? 'an unknown site',
+    lent = 'client',
+  ) {
     const where = `It was checked out at ${taken} and never released. `;
     super(
       end === undefined
         ? `poolguard[${pool}]: this connection was reclaimed after it was held ${formatDuration(heldMs)} ` +
             `with nothing in flight for ${formatDuration(idleMs)} (guard.reclaimAfterMs is ${reclaimAfterMs}). ` +
             where +
-            `Release the client in a finally block there; calling release() now is harmless.`
+            `Release the ${lent} in a finally block there; calling release() now is harmless.`
         : `poolguard[${pool}]: this connection was reclaimed because the pool is shutting down: ${end.call} waited ` +
             `${formatDuration(end.timeoutMs)} (guard.endTimeoutMs) for it, and it had been held ${formatDuration(heldMs)}. ` +
             where +
-            `Release the client in a finally block there, and stop work that uses the pool before ending it; calling release() now is harmless.`,
+            `Release the ${lent} in a finally block there, and stop work that uses the pool before ending it; calling release() now is harmless.`,
     );
     this.name = 'LeaseReclaimedError';
     brandError(this, 'POOLGUARD_LEASE_RECLAIMED');
@@ -127,54 +136,6 @@ export class LeaseReclaimedError extends Error {
     this.heldMs = heldMs;
     this.reason = end === undefined ? 'idle' : 'end';
   }
-}
-
-/**
- * The lines a timeout error adds after the pool's own message. `busyWords` says what "busy" was
- * read from for these holders (`a query in flight or a use() callback running`); `words`, in the
- * pool's own terms, how their holders give them back (`release`) and where the server lists what
- * its sessions run (`sessions`).
- */
-export function describeHolders(
-  pool: string,
-  holders: readonly HolderGroup[],
-  total: number,
-  max: number,
-  waiting: number,
-  busyWords: string,
-  words: { readonly release: string; readonly sessions: string; readonly awaitUsing?: string | undefined },
-): string {
-  const lines = [
-    `poolguard[${pool}]: ${total} of ${max} connections checked out, ${plural(waiting, 'other caller')} waiting.` +
-      (holders.length ? ' Holders by call site:' : ' No lease is open: the pool could not open a connection in time (is the server reachable, and is max large enough?).'),
-  ];
-  for (const h of holders) {
-    const tx = h.inTransaction > 0 ? `, ${h.inTransaction} inside a transaction` : '';
-    const verdict = h.idle > 0 ? ` ← ${plural(h.idle, 'lease')} with nothing in flight: look for a path that skips release()` : '';
-    const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
-    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
-    if (h.hint !== undefined) lines.push(`    (${h.hint})`);
-  }
-  const details = 'Details: err.holders, pool.guard.snapshot().';
-  const inTransaction = holders.filter((h) => h.inTransaction > 0);
-  if (inTransaction.length) {
-    // The cause that blocks more than this pool: the locks of an open transaction.
-    const n = inTransaction.reduce((sum, h) => sum + h.inTransaction, 0);
-    lines.push(
-      `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
-        (words.awaitUsing === undefined ? 'add the missing COMMIT/ROLLBACK and release() in a finally block there' : `add the missing COMMIT/ROLLBACK there, and release with "${words.awaitUsing}" or in a finally block`) +
-        `; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
-    );
-  } else if (holders.some((h) => h.idle > 0)) {
-    const how = words.awaitUsing === undefined ? `${words.release} in a finally block at the site with idle leases` : `at the site with idle leases, use "${words.awaitUsing}" or ${words.release} in a finally block`;
-    lines.push(`Next: ${how}; guard.reclaimAfterMs recovers them meanwhile. ${details}`);
-  } else if (holders.length) {
-    lines.push(
-      `Next: every holder was busy (${busyWords}) when the wait timed out: find the slow work (${words.sessions} for the pids in pool.guard.snapshot()) ` +
-        `before raising max, and raise max only if the server has room. ${details}`,
-    );
-  }
-  return lines.join('\n');
 }
 
 /**

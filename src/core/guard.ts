@@ -77,7 +77,7 @@ export class GuardCore {
     const suspectAfter = suspectAfterMs(config);
     const capture = (this.#capture = new CapturePolicy(config, suspectAfter, ctx.log, (plan) => {
       this.#explicit = plan;
-    }));
+    }, ctx.words.connectCall));
     this.#explicit = capture.explicit;
     this.#managedPlan = capture.managed;
     this.#captureRelease = capture.release;
@@ -333,19 +333,24 @@ export class GuardCore {
   }
 
   exempt(resource: object, reason: unknown): void {
-    if (typeof reason !== 'string' || reason === '') throw new TypeError(`pool.guard.exempt(client, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
+    const lent = this.#ctx.words.lent;
+    if (typeof reason !== 'string' || reason === '') throw new TypeError(`pool.guard.exempt(${lent}, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
     const lease = (resource == null ? undefined : this.#ctx.hooks.recordOf?.(resource))?.lease;
     if (lease === undefined || lease.released || lease.reclaimed) {
       throw new TypeError(
-        `pool.guard.exempt(client): poolguard[${this.config.name}] has no open lease for this object. Pass the client exactly as connect()/acquire() returned it, before releasing it.`,
+        `pool.guard.exempt(${lent}): poolguard[${this.config.name}] has no open lease for this object. Pass the ${lent} exactly as the pool handed it out, before releasing it.`,
       );
     }
     lease.exempt = reason;
   }
 
-  /** A `use()` callback that can never release its resource: said; the adapter destroys the resource. */
-  useCallbackFailed(resource: unknown, what: string): void {
-    useCallbackFailed(this.#ctx, resource, what);
+  /**
+   * A `use()` callback that can never release its resource: said, with the `use()` call's line
+   * read from a stack captured above `above` (the frame that called the callback); the adapter
+   * destroys the resource.
+   */
+  useCallbackFailed(resource: unknown, what: string, above: Function): void {
+    useCallbackFailed(this.#ctx, this.#captureRelease, resource, what, above);
   }
 
   // ---- the lease is released ---------------------------------------------------------------

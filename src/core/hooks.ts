@@ -27,7 +27,7 @@ export interface AdapterHooks {
   retireIdle?(record: ConnectionRecord): void;
   /**
    * How a holder gives a lease back, in the pool's own words, for the timeout error's `Next:`
-   * and the unhandled-error report (default `release the client`; generic-pool's resources go
+   * and the unhandled-error report (default `release the <lent>`; generic-pool's resources go
    * back through the pool).
    */
   readonly releaseWords?: string;
@@ -42,9 +42,17 @@ export interface AdapterHooks {
 export interface PoolWords {
   /** The library, as a sentence names it (`pg`, `generic-pool`). Default `the pool`. */
   readonly library?: string;
+  /** What the pool is made of, in the singular (`resource` for generic-pool). Default `connection`. */
+  readonly connection?: string;
+  /** What a holder holds, as the library's users call it (`client` for pg). Default: `connection`. */
+  readonly lent?: string;
+  /** The call that gives back an explicit checkout (`pool.release(resource)`). Default `release()`. */
+  readonly releaseCall?: string;
+  /** The call that makes a `connect` lease, as reports name it (`getConnection()`). Default `connect()`. */
+  readonly connectCall?: string;
   /**
    * Who ends a `pool.query()` lease, said of one still running. Default
-   * `<library> releases the client when the query ends`.
+   * `<library> releases the <lent> when the query ends`.
    */
   readonly queryEnds?: string;
   /**
@@ -53,15 +61,28 @@ export interface PoolWords {
    */
   readonly useEnds?: string;
   /**
-   * How the holders of leases reclaimed at the end deadline find out, after "Their holders' next
-   * queries fail". Default `(with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')`.
+   * What the holder of a lease poolguard reclaimed gets from its queries on it, after "fail with"
+   * (`LeaseReclaimedError (code POOLGUARD_LEASE_RECLAIMED)`, or a driver's own error for a closed
+   * connection). `null`: poolguard cannot tell (a destroyed resource behaves as it does); the
+   * reports then say only that a late release is harmless. Default: the LeaseReclaimedError words.
    */
-  readonly reclaimedAtEnd?: string;
+  readonly cutError?: string | null;
   /**
-   * Where the server lists its sessions and what they run (`pg_stat_activity`), for a timeout
-   * error whose holders were all busy. Default `the server's list of sessions`.
+   * Where the server lists its sessions and what they run, for a timeout error whose holders were
+   * all busy: `pg_stat_activity for the pids in pool.guard.snapshot()`. Left out (a pool with no
+   * server), the error sends the reader to the sites it lists.
    */
   readonly sessions?: string;
+  /**
+   * The data layer's own transaction call (`knex.transaction()`), for a connection its query left
+   * inside a transaction (a BEGIN sent as a query of its own). Default `the data layer's transaction API`.
+   */
+  readonly transactionCall?: string;
+  /**
+   * What the timeout error says when no lease is open. Default `the pool could not open a
+   * connection in time (is the server reachable, and is max large enough?)`.
+   */
+  readonly noLease?: string;
   /**
    * How an explicit lease is taken with `await using`, so that it is released on every path
    * (`await using client = await pool.connect()`). Reports advise it where the runtime runs
@@ -75,27 +96,44 @@ export interface Words {
   readonly library: string;
   /** `library` at the start of a sentence. */
   readonly Library: string;
+  readonly connection: string;
+  readonly lent: string;
   readonly release: string;
+  readonly releaseCall: string;
+  readonly connectCall: string;
   readonly queryEnds: string;
   readonly useEnds: string;
-  readonly reclaimedAtEnd: string;
-  readonly sessions: string;
+  readonly cutError: string | null;
+  readonly sessions: string | undefined;
+  readonly transactionCall: string;
+  readonly noLease: string;
   /** The adapter's `awaitUsing`, when this runtime runs `await using`; otherwise `undefined`. */
   readonly awaitUsing: string | undefined;
 }
+
+/** What the holder of a reclaimed lease gets from the core's own error. */
+export const RECLAIMED_ERROR = 'LeaseReclaimedError (code POOLGUARD_LEASE_RECLAIMED)';
 
 /** The adapter's words, with the neutral ones where it gave none; read once, when the guard is made. */
 export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAIT_USING): Words {
   const given = hooks.words ?? {};
   const library = given.library ?? 'the pool';
+  const connection = given.connection ?? 'connection';
+  const lent = given.lent ?? connection;
   return Object.freeze({
     library,
     Library: given.library ?? 'The pool',
-    release: hooks.releaseWords ?? 'release the client',
-    queryEnds: given.queryEnds ?? `${library} releases the client when the query ends`,
+    connection,
+    lent,
+    release: hooks.releaseWords ?? `release the ${lent}`,
+    releaseCall: given.releaseCall ?? 'release()',
+    connectCall: given.connectCall ?? 'connect()',
+    queryEnds: given.queryEnds ?? `${library} releases the ${lent} when the query ends`,
     useEnds: given.useEnds ?? `${library} releases the resource when the callback's promise settles`,
-    reclaimedAtEnd: given.reclaimedAtEnd ?? `(with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')`,
-    sessions: given.sessions ?? "the server's list of sessions",
+    cutError: given.cutError === undefined ? RECLAIMED_ERROR : given.cutError,
+    sessions: given.sessions,
+    transactionCall: given.transactionCall ?? "the data layer's transaction API",
+    noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
     awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,
   });
 }

@@ -5,6 +5,7 @@ import { formatDuration } from './format.js';
 import { Watch, type Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { LeakReport } from './types.js';
+import { cutFails, giveBackCall, lateRelease, orAwaitUsing, releasedByHolder } from './words.js';
 
 /**
  * The wording of the `leak`, `leakResolved` and `reclaim` reports: what the lease is, where it was
@@ -20,7 +21,9 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
   const site = taken.site;
   const pool = ctx.config.name;
   const where = taken.hint === undefined ? taken.where : `${taken.where} (${taken.hint})`;
-  const noun = lease.kind === 'acquire' || lease.kind === 'use' ? 'a resource' : lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : 'a client';
+  const words = ctx.words;
+  const noun = lease.kind === 'transaction' ? 'a connection for a transaction' : lease.kind === 'statement' ? "a connection for a data layer's query" : `a ${words.lent}`;
+  const call = giveBackCall(lease.kind, words);
   const held = formatDuration(heldMs);
   const transaction = act?.transaction;
   const txLead = transaction === undefined ? '' : ` inside ${transaction === 'open' ? 'an open' : 'a failed'} transaction`;
@@ -33,9 +36,9 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
   } else if (type === 'leak') {
     const { idleAfterMs, leakThresholdMs } = ctx.config;
     if (lease.watch === Watch.leak) {
-      const doing = activityWords(act, idleAfterMs, ctx.words);
+      const doing = activityWords(act, idleAfterMs, words);
       // `await using` where the runtime runs it and the adapter's leases are disposable.
-      const using = lease.kind === 'connect' || lease.kind === 'acquire' ? ctx.words.awaitUsing : undefined;
+      const using = releasedByHolder(lease.kind) ? words.awaitUsing : undefined;
       const fix =
         lease.kind === 'transaction'
           ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
@@ -43,14 +46,13 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
             ? using === undefined
               ? 'Release it on every path (try/finally) at that line.'
               : `Release it on every path at that line: use "${using}" or release it in a finally block.`
-            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line, and ` +
-              (using === undefined ? 'release() in a finally block.' : `release it with "${using}" or in a finally block.`);
+            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line${call === undefined ? '' : `, and ${call} in a finally block${orAwaitUsing(using)}`}.`;
       message =
-        `poolguard[${pool}]: possible connection leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
+        `poolguard[${pool}]: possible ${words.connection} leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
         (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +
         `${txWords} ${fix}`;
     } else {
-      const doing = lease.watch === Watch.active ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, ctx.words);
+      const doing = lease.watch === Watch.active ? activeUseWords(act, idleAfterMs) : activityWords(act, idleAfterMs, words);
       message =
         `poolguard[${pool}]: slow lease${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}: slow, not forgotten.${txWords} ` +
         (act.basis === 'driver' ? `Should it then have nothing in flight for guard.leakThresholdMs (${leakThresholdMs} ms), it is reported again, as a possible leak. ` : '') +
@@ -58,12 +60,11 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     }
   } else {
     const quiet = act.basis === 'touch' ? `not touched for ${formatDuration(act.idleMs)}` : `nothing in flight for ${formatDuration(act.idleMs)}`;
-    const after = noun === 'a client' ? "the holder's next query fails" : "the holder's late release() is harmless";
     message =
-      `poolguard[${pool}]: reclaimed a connection${txLead} checked out at ${where}: held ${held}, ${quiet} ` +
+      `poolguard[${pool}]: reclaimed a ${words.connection}${txLead} checked out at ${where}: held ${held}, ${quiet} ` +
       `(guard.reclaimAfterMs is ${ctx.config.reclaimAfterMs}).` +
       (transaction === undefined ? '' : ' Closing the connection makes the server roll its transaction back and release its locks.') +
-      ` The pool replaces it; ${after}. Fix the missing release() at that line.`;
+      ` The pool replaces it; ${afterReclaim(lease, words)}.${call === undefined ? '' : ` Fix the missing ${call} at that line.`}`;
   }
   // 'adaptive' sampled this checkout out: say what happens next, and how to have every line now.
   if (type !== 'leakResolved' && unnamedExplicit(lease) && capture.capturingEvery) {
@@ -91,4 +92,12 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     trace: lease.trace,
     message,
   });
+}
+
+/** What the holder of a reclaimed lease finds, as a clause (`the holder's queries on it fail with …`). */
+export function afterReclaim(lease: Lease, words: GuardContext['words']): string {
+  const fails = cutFails([lease.kind], words, true);
+  const late = lateRelease([lease.kind], words);
+  if (fails === null) return `it was destroyed under its holder${late === undefined ? '' : `, and ${late}`}`;
+  return late === undefined ? fails : `${fails}; ${late}`;
 }

@@ -141,7 +141,8 @@ export class LeakScan {
     ctx.ledger.totals.reclaims++;
     if (lease.conn !== undefined) markRetiring(lease.conn, 'reclaimed');
     const { name, reclaimAfterMs } = ctx.config;
-    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs, end, report.where);
+    const lent = ctx.words.lent;
+    const makeError = () => new LeaseReclaimedError(name, report.site, report.heldMs, report.idleMs, reclaimAfterMs, end, report.where, lent);
     try {
       ctx.hooks.reclaim(lease, makeError);
     } catch {

@@ -4,7 +4,9 @@ import { formatDuration } from './format.js';
 import type { ConnectionRecord, Lease } from './ledger.js';
 import { errorReason, markRetiring } from './recycle-policy.js';
 import { describeCapture, type StackCapturer } from './stack.js';
+import { takenBy } from './where-taken.js';
 import type { DirtyReleaseReport, UnhandledErrorReport } from './types.js';
+import { giveBackCall } from './words.js';
 
 // What goes wrong around a release, told with both ends of the lease: a connection released inside
 // a transaction (dirty), released twice (double), failing with nobody listening (unhandled), or a
@@ -26,9 +28,8 @@ export function dirtyReleased(ctx: GuardContext, capture: StackCapturer, lease: 
   const state = transaction === 'open' ? 'an open transaction (BEGIN without COMMIT or ROLLBACK)' : 'a failed transaction that was never rolled back';
   const done = action === 'destroy' ? 'closed it instead of returning it to the pool' : 'rolled it back before returning it to the pool';
   const message =
-    `poolguard[${pool}]: a client was released inside ${state} at ${released?.site ?? 'an unknown site'} ` +
-    `(checked out at ${taken.where}); poolguard ${done}, so the next caller does not inherit it. ` +
-    `Commit or roll back on every path before release().`;
+    `poolguard[${pool}]: a ${ctx.words.lent} was released inside ${state} at ${released?.site ?? 'an unknown site'} ` +
+    `(checked out at ${taken.where}); poolguard ${done}, so the next caller does not inherit it. ${dirtyFix(ctx, lease)}`;
   const conn = lease.conn;
   const report: DirtyReleaseReport = Object.freeze({
     pool,
@@ -45,6 +46,22 @@ export function dirtyReleased(ctx: GuardContext, capture: StackCapturer, lease: 
   ctx.log.write('warn', `dirty ${released?.site ?? 'unknown'}`, report, released?.stack ? `${message}\n${released.stack}` : message);
   ctx.emit('dirtyRelease', report);
   return { action, error: new DirtyReleaseError(message) };
+}
+
+/** What to do about a release inside a transaction, by what the lease was taken for. */
+function dirtyFix(ctx: GuardContext, lease: Lease): string {
+  const { words } = ctx;
+  switch (lease.kind) {
+    case 'query':
+      // pool.query('BEGIN'): the pool gives the connection back as soon as that one statement ends.
+      return `Run a transaction's statements on one ${words.lent} checked out for it, not through pool.query(), which gives its ${words.lent} back after each statement; commit or roll back on every path before ${words.releaseCall}.`;
+    case 'statement':
+      return `Run transactions through ${words.transactionCall}, which keeps their queries on one connection and commits or rolls back; a BEGIN sent as a query of its own leaves whichever connection ran it inside the transaction.`;
+    default: {
+      const call = giveBackCall(lease.kind, words);
+      return call === undefined || lease.kind === 'transaction' ? 'Commit or roll back on every path.' : `Commit or roll back on every path before ${call}.`;
+    }
+  }
 }
 
 /** The error of a second `release()` of one lease; its message starts with the pool's own (`poolMessage`). */
@@ -64,9 +81,9 @@ export function doubleRelease(ctx: GuardContext, lease: Lease, poolMessage: stri
   }
   // A released lease keeps no checkout stack (see GuardCore.released) unless it was held long enough
   // to be formatted: then this error's own stack, the second release(), is the line to fix.
-  const held = `${lease.kind}() lease #${lease.id}${lease.conn === undefined ? '' : ` on connection #${lease.conn.id}`}, checked out ${formatDuration(clock.now() - lease.acquiredAt)} ago`;
+  const held = `${takenBy(lease, ctx.words.connectCall)} lease #${lease.id}${lease.conn === undefined ? '' : ` on connection #${lease.conn.id}`}, checked out ${formatDuration(clock.now() - lease.acquiredAt)} ago`;
   const where = lease.capture !== undefined ? ` at ${taken.where}` : ' (its checkout stack is dropped at release; the stack below is the second release())';
-  const message = `${poolMessage} poolguard[${config.name}]: ${detail} The ${held}${where}. Release each client exactly once, in one finally block.`;
+  const message = `${poolMessage} poolguard[${config.name}]: ${detail} The ${held}${where}. Release each ${ctx.words.lent} exactly once, in one finally block.`;
   return new DoubleReleaseError(message, config.name, checkoutSite, first?.site, first?.stack);
 }
 
@@ -109,13 +126,17 @@ export function unhandledError(ctx: GuardContext, record: ConnectionRecord | und
 
 /**
  * A `use()` callback threw before returning, or returned something that is not a promise: the pool
- * then never releases its resource. Says so; the adapter destroys the resource, as the pool does
- * when the callback's promise rejects.
+ * then never releases its resource. Says so, naming the `use()` call; the adapter destroys the
+ * resource, as the pool does when the callback's promise rejects. `use()` leases capture no stack
+ * by default (the pool releases them), so the stack is captured here, above `above` (the frame
+ * that called the callback): V8's async stack reaches the line that awaits `use()`. An error path
+ * pays for it, not every `use()`.
  */
-export function useCallbackFailed(ctx: GuardContext, resource: unknown, what: string): void {
+export function useCallbackFailed(ctx: GuardContext, capture: StackCapturer, resource: unknown, what: string, above: Function): void {
   const library = ctx.words.library;
   const lease = ctx.hooks.recordOf?.(resource as object)?.lease;
-  const taken = lease === undefined ? undefined : ctx.whereTaken(lease);
+  const captured = lease?.capture ?? capture(above);
+  const taken = lease === undefined ? undefined : ctx.whereTaken(lease, captured);
   const where = taken?.where ?? 'an unknown site';
   const message =
     `poolguard[${ctx.config.name}]: a use() callback called at ${where} ${what} instead of returning a promise, so ${library} would have kept its resource checked out forever. ` +

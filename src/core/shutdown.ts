@@ -5,6 +5,8 @@ import type { EndDeadline, LeakScan } from './leak-scan.js';
 import type { Lease } from './ledger.js';
 import type { EndLease, EndReport, LeakReport } from './types.js';
 import { snapshot } from './views.js';
+import { afterReclaim } from './leak-report.js';
+import { cutFails, fixAtLines, giveBackCall, lateRelease } from './words.js';
 
 /** The longest `end()` waits before it says who holds it up. */
 const END_REPORT_AFTER_MS = 1_000;
@@ -12,8 +14,11 @@ const END_REPORT_AFTER_MS = 1_000;
 /** Leases named in an end report's text; the event carries them all. */
 const END_LINES = 10;
 
-/** One line of an end report: where the lease was taken, how long ago, and what it is doing. */
-function describeEndLease(l: EndLease): string {
+/**
+ * One line of an end report: where the lease was taken, how long ago, and what it is doing.
+ * `touched`: whether its holder marked it active during the lease (read where the driver cannot tell).
+ */
+function describeEndLease(l: EndLease, touched: boolean): string {
   const doing =
     l.kind === 'query'
       ? 'taken by pool.query(), which releases it when the query ends'
@@ -25,7 +30,9 @@ function describeEndLease(l: EndLease): string {
           ? 'a query in flight'
           : l.inFlight === false
             ? `nothing in flight for ${formatDuration(l.idleMs)}`
-            : `last marked active ${formatDuration(l.idleMs)} ago (pool.guard.touch())`;
+            : touched
+              ? `last touched ${formatDuration(l.idleMs)} ago (pool.guard.touch())`
+              : `never touched since its checkout ${formatDuration(l.heldMs)} ago (pool.guard.touch(resource) marks activity)`;
   const transaction =
     l.transaction === 'open'
       ? ', inside an open transaction (BEGIN without COMMIT: its locks block other sessions)'
@@ -116,38 +123,48 @@ export class Shutdown {
   }
 
   /** The leases still held, oldest first, as the end reports list them. */
-  #heldAtEnd(): { leases: Lease[]; listed: EndLease[] } {
+  #heldAtEnd(): { leases: Lease[]; listed: EndLease[]; lines: string[] } {
     const ctx = this.#ctx;
     const byId = new Map<number, Lease>();
     for (const list of [ctx.ledger.suspects, ctx.ledger.open]) for (const lease of list) byId.set(lease.id, lease);
-    if (byId.size === 0) return { leases: [], listed: [] };
+    if (byId.size === 0) return { leases: [], listed: [], lines: [] };
     const listed = snapshot(ctx).leases.map((s) => {
       const resource = byId.get(s.id)?.conn?.resource;
       return Object.freeze({ ...s, inFlight: resource === undefined ? undefined : probe(ctx.hooks.inFlight, resource) });
     });
-    return { leases: listed.map((s) => byId.get(s.id)!), listed };
+    const leases = listed.map((s) => byId.get(s.id)!);
+    const lines = listed.slice(0, END_LINES).map((l, i) => {
+      const conn = leases[i]!.conn;
+      return describeEndLease(l, conn !== undefined && conn.lastActiveAt >= leases[i]!.acquiredAt);
+    });
+    return { leases, listed, lines };
   }
 
   #blocked(): void {
-    const { listed } = this.#heldAtEnd();
+    const { listed, lines } = this.#heldAtEnd();
     if (listed.length === 0 || this.#finishedAt !== undefined) return;
     const ctx = this.#ctx;
+    const { words } = ctx;
     const call = this.#call;
     const deadline = ctx.config.endTimeoutMs;
     const waiting = ctx.counts().waiting;
+    const kinds = listed.map((l) => l.kind);
+    const cut = cutFails(kinds, words, false);
     const next =
       deadline > 0
-        ? `At ${formatDuration(deadline)} after the call (guard.endTimeoutMs) poolguard reclaims the ones still held so that ${call} finishes; their holders' next queries fail.`
-        : `guard.endTimeoutMs is 0, so ${call} waits until they are released, for ever if they never are: set guard.endTimeoutMs to end anyway.`;
+        ? `At ${formatDuration(deadline)} after the call (guard.endTimeoutMs) poolguard reclaims the ones still held so that ${call} finishes` +
+          (cut === null ? ', destroying them under their holders.' : `; ${cut}.`)
+        : `guard.endTimeoutMs is 0, so ${call} waits until they are given back, for ever if they never are: set guard.endTimeoutMs to end anyway.`;
     const head =
-      `${call} has waited ${formatDuration(ctx.clock.now() - this.#calledAt!)} for ${plural(listed.length, 'checked-out connection')}` +
+      `${call} has waited ${formatDuration(ctx.clock.now() - this.#calledAt!)} for ${plural(listed.length, `checked-out ${words.connection}`)}` +
       (waiting > 0 ? ` (and ${plural(waiting, 'caller')} waiting for one)` : '') +
       `, and cannot finish until ${listed.length === 1 ? 'it comes' : 'they come'} back. Held by:`;
-    this.#report('endBlocked', listed, head, `${next} Release each client in a finally block at the lines above, and stop taking work before ending the pool.`);
+    const fix = fixAtLines(kinds, words);
+    this.#report('endBlocked', listed, lines, head, `${next} ${fix === undefined ? 'Stop' : `${fix} at the lines above, and stop`} taking work before ending the pool.`);
   }
 
   #forced(): void {
-    const { leases, listed } = this.#heldAtEnd();
+    const { leases, listed, lines } = this.#heldAtEnd();
     // Held while leases remain (a waiter served during drain() takes one); let go once none does.
     this.#holdOpen(leases.length > 0 && this.#finishedAt === undefined);
     if (leases.length === 0 || this.#finishedAt !== undefined) return;
@@ -155,18 +172,18 @@ export class Shutdown {
     const now = ctx.clock.now();
     const end: EndDeadline = { call: this.#call, timeoutMs: ctx.config.endTimeoutMs };
     for (const lease of leases) this.#leaks.reclaim(lease, this.#reclaimReport(lease, now, ctx.activity(lease, now), end), end);
-    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, 'connection')} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
-    this.#report(
-      'endForced',
-      listed,
-      head,
-      `Their holders' next queries fail ${ctx.words.reclaimedAtEnd}; a late release() is harmless. Release each client in a finally block at the lines above.`,
-    );
+    const { words } = ctx;
+    const head = `${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}) with ${plural(listed.length, words.connection)} still checked out; poolguard reclaimed ${listed.length === 1 ? 'it' : 'them'} so that ${end.call} can finish:`;
+    const kinds = listed.map((l) => l.kind);
+    const cut = cutFails(kinds, words, false);
+    const late = lateRelease(kinds, words);
+    const found = [cut ?? 'they were destroyed under their holders', late].filter((p) => p !== undefined).join('; ');
+    const fix = fixAtLines(kinds, words);
+    this.#report('endForced', listed, lines, head, `${capitalise(found)}.${fix === undefined ? ' Stop taking work before ending the pool.' : ` ${fix} at the lines above.`}`);
   }
 
-  #report(type: EndReport['type'], listed: EndLease[], head: string, next: string): void {
+  #report(type: EndReport['type'], listed: EndLease[], lines: string[], head: string, next: string): void {
     const ctx = this.#ctx;
-    const lines = listed.slice(0, END_LINES).map(describeEndLease);
     if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases, pool.guard.snapshot())`);
     const pool = ctx.config.name;
     const report: EndReport = Object.freeze({
@@ -185,9 +202,13 @@ export class Shutdown {
   /** A lease cut at the end deadline: the `reclaim` report, with what happened in its words. */
   #reclaimReport(lease: Lease, now: number, act: Activity, end: EndDeadline): LeakReport {
     const report = this.#leaks.report('reclaim', lease, now, act);
+    const words = this.#ctx.words;
+    const call = giveBackCall(lease.kind, words);
     const message =
-      `poolguard[${report.pool}]: reclaimed a connection checked out at ${report.where}: still held ${formatDuration(report.heldMs)} ` +
-      `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). The holder's next query fails. Fix the missing release() at that line.`;
+      `poolguard[${report.pool}]: reclaimed a ${words.connection} checked out at ${report.where}: still held ${formatDuration(report.heldMs)} ` +
+      `when ${end.call} reached guard.endTimeoutMs (${formatDuration(end.timeoutMs)}). ${capitalise(afterReclaim(lease, words))}.${call === undefined ? '' : ` Fix the missing ${call} at that line.`}`;
     return Object.freeze({ ...report, message: report.stack ? `${message}\n${report.stack}` : message });
   }
 }
+
+const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);

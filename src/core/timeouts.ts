@@ -2,12 +2,14 @@ import { busyWords } from './activity.js';
 import { ADAPTIVE_START_CHECKOUTS, unnamedExplicit, type CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { channels } from './diagnostics.js';
-import { CheckoutTimeoutError, describeHolders } from './errors.js';
-import { formatDuration } from './format.js';
+import { CheckoutTimeoutError } from './errors.js';
+import { formatDuration, plural } from './format.js';
+import type { Words } from './hooks.js';
 import type { Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
-import type { HolderGroup } from './types.js';
-import { holderGroups } from './views.js';
+import type { HolderGroup, LeaseKind } from './types.js';
+import { holderGroups, type GroupKinds } from './views.js';
+import { fixAtLines, giveBackCall, giveBackCalls, orAwaitUsing, releasedByHolder } from './words.js';
 
 // A checkout that waited too long: its error keeps the pool's own message first, then says who
 // holds the connections (by call site, idle or busy, in a transaction or not) and what to do, and
@@ -27,10 +29,10 @@ export interface TimeoutDetails {
  */
 export function timeoutDetails(ctx: GuardContext, capture: CapturePolicy, lease: Lease, poolMessage: string, now: number): TimeoutDetails {
   const { ledger, config } = ctx;
-  const { groups: holders, busyBy } = holderGroups(ctx, now);
+  const { groups: holders, busyBy, kinds } = holderGroups(ctx, now);
   const counts = ctx.counts();
   const waiting = Math.max(0, counts.waiting);
-  let message = `${poolMessage}\n${describeHolders(config.name, holders, ledger.leased, counts.max, waiting, busyWords(busyBy), ctx.words)}`;
+  let message = `${poolMessage}\n${describeHolders(config.name, holders, ledger.leased, counts.max, waiting, busyWords(busyBy), ctx.words, kinds)}`;
   // Explicit holders without a stack: the error cannot name their line, so it says how to get it.
   let unnamed = 0;
   for (const list of [ledger.suspects, ledger.open]) for (const l of list) if (unnamedExplicit(l)) unnamed++;
@@ -38,6 +40,74 @@ export function timeoutDetails(ctx: GuardContext, capture: CapturePolicy, lease:
   if (hint !== undefined) message += `\n${hint}`;
   if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
   return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, ctx.sites)?.stack };
+}
+
+/**
+ * The lines a timeout error adds after the pool's own message. `busyWords` says what "busy" was
+ * read from for these holders (`a query in flight or a use() callback running`); `words`, in the
+ * pool's own terms, how their holders give them back and where the server lists what its sessions
+ * run; `kinds`, by site, what each group's holders hold (a transaction is ended by commit() or
+ * rollback(), a client by release()).
+ */
+export function describeHolders(
+  pool: string,
+  holders: readonly HolderGroup[],
+  total: number,
+  max: number,
+  waiting: number,
+  busyWords: string,
+  words: Words,
+  kinds: ReadonlyMap<string, GroupKinds>,
+): string {
+  const lines = [
+    `poolguard[${pool}]: ${total} of ${max} ${words.connection}s checked out, ${plural(waiting, 'other caller')} waiting.` +
+      (holders.length ? ' Holders by call site:' : ` No lease is open: ${words.noLease}.`),
+  ];
+  const idleKinds = new Set<LeaseKind>();
+  for (const h of holders) {
+    const tx = h.inTransaction > 0 ? `, ${h.inTransaction} inside a transaction` : '';
+    let verdict = '';
+    if (h.idle > 0) {
+      const idle = kinds.get(h.site)?.idle ?? new Set<LeaseKind>();
+      for (const kind of idle) idleKinds.add(kind);
+      const skipped = giveBackCalls(idle, words);
+      verdict = ` ← ${plural(h.idle, 'lease')} with nothing in flight${skipped === undefined ? ", which the data layer gives back when their query ends" : `: look for a path that skips ${skipped}`}`;
+    }
+    const trace = h.trace ? ` (oldest from trace ${h.trace.traceId})` : '';
+    lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
+    if (h.hint !== undefined) lines.push(`    (${h.hint})`);
+  }
+  const details = 'Details: err.holders, pool.guard.snapshot().';
+  const inTransaction = holders.filter((h) => h.inTransaction > 0);
+  if (inTransaction.length) {
+    // The cause that blocks more than this pool: the locks of an open transaction.
+    const n = inTransaction.reduce((sum, h) => sum + h.inTransaction, 0);
+    const txKinds = new Set<LeaseKind>();
+    for (const h of inTransaction) for (const kind of kinds.get(h.site)?.inTransaction ?? []) txKinds.add(kind);
+    const fixes: string[] = [];
+    if (txKinds.has('transaction')) fixes.push('call commit() or rollback() on every path (try/finally) of the transactions begun there');
+    const release = [...txKinds].map((k) => (releasedByHolder(k) ? giveBackCall(k, words) : undefined)).find((c) => c !== undefined);
+    if (release !== undefined || fixes.length === 0) fixes.push(`add the missing COMMIT/ROLLBACK${release === undefined ? '' : ` and ${release} in a finally block${orAwaitUsing(words.awaitUsing)}`} there`);
+    lines.push(
+      `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
+        `${fixes.join(', and ')}; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
+    );
+  } else if (holders.some((h) => h.idle > 0)) {
+    const fix = fixAtLines(idleKinds, words);
+    lines.push(
+      fix === undefined
+        ? `Next: the idle leases are the data layer's own queries, which it gives back when they end: find what keeps them open at the sites above. ${details}`
+        : `Next: ${fix.charAt(0).toLowerCase()}${fix.slice(1)}${[...idleKinds].some(releasedByHolder) ? orAwaitUsing(words.awaitUsing) : ''} at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`,
+    );
+  } else if (holders.length) {
+    lines.push(
+      `Next: every holder was busy (${busyWords}) when the wait timed out: ` +
+        (words.sessions === undefined
+          ? `find the slow work at the sites above before raising max, and raise max only if what the ${words.connection}s use has room. ${details}`
+          : `find the slow work (${words.sessions}) before raising max, and raise max only if the server has room. ${details}`),
+    );
+  }
+  return lines.join('\n');
 }
 
 /** What a timeout error says to do when some holders have no stack, by capture mode. */

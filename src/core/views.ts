@@ -1,9 +1,9 @@
 import type { Activity } from './activity.js';
 import type { GuardContext } from './context.js';
-import type { GuardSnapshot, HolderGroup, LeaseSnapshot, TraceRef } from './types.js';
+import type { GuardSnapshot, HolderGroup, LeaseKind, LeaseSnapshot, TraceRef } from './types.js';
 import type { Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
-import { whereTaken, type LeaseWhereabouts } from './where-taken.js';
+import type { LeaseWhereabouts } from './where-taken.js';
 
 // What a pool looks like now, for people and subscribers: the holders of its connections grouped by
 // call site (in a timeout error), the snapshot (`pool.guard.snapshot()`, end reports), and the
@@ -13,11 +13,21 @@ const EMPTY_HOLDERS: readonly HolderGroup[] = Object.freeze([]);
 
 const siteAndWhere = ({ site, where }: LeaseWhereabouts): { site: string | undefined; where: string } => ({ site, where });
 
-/** Open leases grouped by call site, largest group first, and how their busy leases were read (for the timeout error's words). */
-export function holderGroups(ctx: GuardContext, now: number): { groups: readonly HolderGroup[]; busyBy: Set<Activity['basis']> } {
+/** The kinds of a holder group's idle leases and of its leases inside a transaction (what its holders must call). */
+export interface GroupKinds {
+  readonly idle: Set<LeaseKind>;
+  readonly inTransaction: Set<LeaseKind>;
+}
+
+/**
+ * Open leases grouped by call site, largest group first, how their busy leases were read and the
+ * kinds of each group's leases, by site (for the timeout error's words).
+ */
+export function holderGroups(ctx: GuardContext, now: number): { groups: readonly HolderGroup[]; busyBy: Set<Activity['basis']>; kinds: Map<string, GroupKinds> } {
   const { open, suspects } = ctx.ledger;
   const busyBy = new Set<Activity['basis']>();
-  if (open.size + suspects.size === 0) return { groups: EMPTY_HOLDERS, busyBy };
+  const kinds = new Map<string, GroupKinds>();
+  if (open.size + suspects.size === 0) return { groups: EMPTY_HOLDERS, busyBy, kinds };
   const groups = new Map<string, { site: string; hint: string | undefined; count: number; oldestHeldMs: number; idle: number; busy: number; inTransaction: number; trace: TraceRef | undefined }>();
   for (const list of [suspects, open]) {
     for (const lease of list) {
@@ -31,15 +41,22 @@ export function holderGroups(ctx: GuardContext, now: number): { groups: readonly
         g.trace = lease.trace ?? g.trace;
       }
       const act = ctx.activity(lease, now);
-      if (act.state === 'idle') g.idle++;
-      else {
+      let k = kinds.get(site);
+      if (k === undefined) kinds.set(site, (k = { idle: new Set(), inTransaction: new Set() }));
+      if (act.state === 'idle') {
+        g.idle++;
+        k.idle.add(lease.kind);
+      } else {
         g.busy++;
         busyBy.add(act.basis);
       }
-      if (act.transaction !== undefined) g.inTransaction++;
+      if (act.transaction !== undefined) {
+        g.inTransaction++;
+        k.inTransaction.add(lease.kind);
+      }
     }
   }
-  return { groups: [...groups.values()].sort((a, b) => b.count - a.count || b.oldestHeldMs - a.oldestHeldMs), busyBy };
+  return { groups: [...groups.values()].sort((a, b) => b.count - a.count || b.oldestHeldMs - a.oldestHeldMs), busyBy, kinds };
 }
 
 /** A JSON-serialisable picture of the pool now (`pool.guard.snapshot()`). */
@@ -105,7 +122,7 @@ export function checkoutMessage(ctx: GuardContext, lease: Lease, now: number): o
       return describeCapture(capture, sites)?.site;
     },
     get where(): string {
-      return whereTaken(describeCapture(capture, sites), lease, config).where;
+      return ctx.whereTaken(lease, capture).where;
     },
   };
 }

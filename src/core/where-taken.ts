@@ -14,14 +14,30 @@ export interface LeaseWhereabouts {
 }
 
 /**
+ * The call that took a lease, as reports name it: a data layer's (Knex's, Sequelize's) lease by
+ * what the application called, a `connect` lease by the pool's own call (`connectCall`: pg's
+ * `connect()`, mysql2's `getConnection()`).
+ */
+export function takenBy(lease: Pick<Lease, 'kind' | 'managed'>, connectCall: string): string {
+  if (lease.kind === 'statement') return "data layer's query";
+  if (lease.kind === 'transaction') return 'transaction';
+  if (lease.managed) return `pool.${lease.kind}()`;
+  return lease.kind === 'connect' ? connectCall : `${lease.kind}()`;
+}
+
+/**
  * Says where a lease was taken, or why that is unknown and what will find it. Unknown is stated by
  * what the capture shows (no capture, cut at its depth, ended where V8's async stack stops), never
  * guessed: a wrong line costs its reader more than no line.
  */
-export function whereTaken(described: StackDescription | undefined, lease: Pick<Lease, 'kind' | 'managed'>, config: Pick<ResolvedGuardConfig, 'captureStacks' | 'stackDepth' | 'stackSampleRate'>): LeaseWhereabouts {
+export function whereTaken(
+  described: StackDescription | undefined,
+  lease: Pick<Lease, 'kind' | 'managed'>,
+  config: Pick<ResolvedGuardConfig, 'captureStacks' | 'stackDepth' | 'stackSampleRate'>,
+  connectCall = 'connect()',
+): LeaseWhereabouts {
   if (described === undefined) {
-    // A data layer's (Knex's, Sequelize's) lease is named by what the application called.
-    const call = lease.kind === 'statement' ? "data layer's query" : lease.kind === 'transaction' ? 'transaction' : lease.managed ? `pool.${lease.kind}()` : `${lease.kind}()`;
+    const call = takenBy(lease, connectCall);
     const hint =
       config.captureStacks === 'none'
         ? `guard.captureStacks is 'none'`

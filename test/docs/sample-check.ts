@@ -41,11 +41,9 @@ export function normalise(text: string, flags: ReadonlySet<string> = new Set()):
     .replace(/\b\d+ in use\b/g, '<n> in use')
     .replace(/\b(127\.0\.0\.1|localhost):(?!5432\b|3306\b)\d+/g, '$1:<port>')
     // The next step for a forgotten lease is the runtime's: `await using` on Node 24 and later,
-    // try/finally on 20 and 22 (src/core/leak-report.ts, errors.ts). A sample may show either.
+    // try/finally on 20 and 22 (src/core/leak-report.ts, timeouts.ts, words.ts). A sample may show either.
     .replace(/Release it on every path at that line: use "[^"]*" or release it in a finally block\./g, 'Release it on every path (try/finally) at that line.')
-    .replace(/, and release it with "[^"]*" or in a finally block\./g, ', and release() in a finally block.')
-    .replace(/Next: at the site with idle leases, use "[^"]*" or (.+?) in a finally block;/g, 'Next: $1 in a finally block at the site with idle leases;')
-    .replace(/add the missing COMMIT\/ROLLBACK there, and release with "[^"]*" or in a finally block;/g, 'add the missing COMMIT/ROLLBACK and release() in a finally block there;');
+    .replace(/, or take it with "[^"]*"/g, '');
   if (flags.has('numbers')) out = out.replace(/\d+(?:[.,]\d+)*/g, 'N').replace(/[ \t]+/g, ' ');
   return out;
 }
@@ -135,7 +133,7 @@ export function expectSample(name: string, real: string): void {
 export const LOOKS_LIKE_OUTPUT: readonly RegExp[] = [
   /^poolguard\[[^\]]*\]:/m,
   /Holders by call site:/,
-  /possible connection leak|slow lease:/,
+  /possible (connection|resource) leak|slow lease:/,
   /^\s+at \S.*:\d+:\d+\)?$/m,
   /"takenAt":|"leaseId":/,
   /^poolguard (audit|status):/m,

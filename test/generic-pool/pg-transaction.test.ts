@@ -27,7 +27,7 @@ describe('generic-pool with pg.Client resources: state read from the client (rea
       expect(leaks[0]!.message).toMatch(/: slow lease inside an open transaction: a resource checked out at .* in active use: no query in flight at this instant, but its last one finished \d+ ms ago/);
       leaks.shift();
       expect(leaks[0]).toMatchObject({ kind: 'acquire', state: 'idle', transaction: 'open' });
-      expect(leaks[0]!.message).toMatch(/^poolguard\[generic-pool\]: possible connection leak inside an open transaction: a resource checked out at /);
+      expect(leaks[0]!.message).toMatch(/^poolguard\[generic-pool\]: possible resource leak inside an open transaction: a resource checked out at /);
       expect(leaks[0]!.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);
       expect(pool.guard.snapshot().leases[0]!.transaction).toBe('open');
     } finally {

@@ -55,9 +55,9 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
       ['endForced', 'pool.drain()'],
     ]);
     expect(ends[0]!.leases[0]).toMatchObject({ kind: 'acquire', site: 'test/fixtures/leaky.mjs:29:15', transaction: 'open' });
-    expect(ends[0]!.message).toMatch(/^poolguard\[gp-shutdown\]: pool\.drain\(\) has waited \d+ ms for 1 checked-out connection/);
+    expect(ends[0]!.message).toMatch(/^poolguard\[gp-shutdown\]: pool\.drain\(\) has waited \d+ ms for 1 checked-out resource/);
     expect(ends[0]!.message).toContain('inside an open transaction');
-    expect(ends[1]!.message).toContain('pool.drain() reached guard.endTimeoutMs (500 ms) with 1 connection still checked out; poolguard reclaimed it so that pool.drain() can finish');
+    expect(ends[1]!.message).toContain('pool.drain() reached guard.endTimeoutMs (500 ms) with 1 resource still checked out; poolguard reclaimed it so that pool.drain() can finish');
     expect(reclaims.map((r) => r.site)).toEqual(['test/fixtures/leaky.mjs:29:15']);
     // The holder's late release is harmless; the pool clears to nothing.
     await expect(pool.release(leaked)).resolves.toBeUndefined();
@@ -74,8 +74,27 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
     pool.guard.touch(held);
     expect(await within(pool.drain(), 3_000)).toEqual({ value: undefined });
     expect(ends[0]!.leases[0]).toMatchObject({ site: 'test/fixtures/leaky.mjs:29:15', inFlight: undefined, transaction: undefined });
-    expect(ends[0]!.message).toMatch(/leaky\.mjs:29:15: held \d+ ms, last marked active \d+ ms ago \(pool\.guard\.touch\(\)\)\n/);
+    expect(ends[0]!.message).toMatch(/leaky\.mjs:29:15: held \d+ ms, last touched \d+ ms ago \(pool\.guard\.touch\(\)\)\n/);
     expect(ends[0]!.message).not.toContain('in flight');
+    expect(ends[0]!.message).not.toMatch(/quer|client/i);
+    await pool.clear();
+  });
+
+  it('a resource never touched is said to be never touched, since its checkout, with no invented last activity', async () => {
+    const pool = createPool<{ n: number }>({ create: async () => ({ n: 1 }), destroy: async () => {} }, { max: 1, guard: { name: 'gp-untouched', logger: false, endTimeoutMs: 400 } });
+    const ends: EndReport[] = [];
+    pool.guard.on('endBlocked', (r) => ends.push(r));
+    pool.guard.on('endForced', (r) => ends.push(r));
+    await acquireHere(pool);
+    expect(await within(pool.drain(), 3_000)).toEqual({ value: undefined });
+    expect(ends.map((e) => e.type)).toEqual(['endBlocked', 'endForced']);
+    for (const end of ends) {
+      const line = end.message.split('\n')[1]!;
+      const [, held, since] = /^  lease \d+ \(acquire\) from test\/fixtures\/leaky\.mjs:29:15: held (\d+) ms, never touched since its checkout (\d+) ms ago \(pool\.guard\.touch\(resource\) marks activity\)$/.exec(line) ?? [];
+      expect(held, line).toBeDefined();
+      expect(since).toBe(held);
+      expect(end.message).not.toMatch(/last marked active|last touched|quer|client/i);
+    }
     await pool.clear();
   });
 
@@ -88,7 +107,7 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
     const draining = pool.drain();
     expect(await within(draining, 1_300)).toBe('pending');
     expect(ends.map((e) => e.type)).toEqual(['endBlocked']);
-    expect(ends[0]!.message).toContain('guard.endTimeoutMs is 0, so pool.drain() waits until they are released');
+    expect(ends[0]!.message).toContain('guard.endTimeoutMs is 0, so pool.drain() waits until they are given back');
     await pool.release(held);
     expect(await within(draining, 2_000)).toEqual({ value: undefined });
   });

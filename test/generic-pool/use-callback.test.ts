@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeakReport } from '../../src/generic-pool.js';
 import { memoryPool } from '../helpers/factories.js';
+import { siteMatchers } from '../helpers/sites.js';
 
 let pools = 0;
 
@@ -19,7 +20,8 @@ afterEach(() => {
 describe('a use() callback that never gives generic-pool a promise', () => {
   it('throws synchronously: use() rejects with its error, and the resource is destroyed instead of held (busy) forever', async () => {
     const { pool, created, lines } = guardedThings();
-    await expect(
+    // The site is the statement that awaits use(): V8's async stack names the await.
+    await expect( // SITE:use-in-expect
       pool.use(() => {
         throw new Error('boom');
       }),
@@ -28,10 +30,34 @@ describe('a use() callback that never gives generic-pool a promise', () => {
     expect(pool.borrowed).toBe(0);
     expect(pool.guard.snapshot().leases).toEqual([]);
     expect(pool.guard.snapshot().totals.retired.error).toBe(1);
-    expect(lines).toEqual([expect.stringContaining('a use() callback called at an unknown site')]);
+    expect(lines).toHaveLength(1);
+    expect(/ a use\(\) callback called at (\S+) /.exec(lines[0]!)?.[1]).toMatch(siteMatchers('test/generic-pool/use-callback.test.ts')('use-in-expect'));
     expect(lines[0]).toContain('threw synchronously (boom) instead of returning a promise, so generic-pool would have kept its resource checked out forever. poolguard destroyed the resource');
     // The pool still serves, with a new resource.
     expect(await pool.use(async (t) => t.id)).toBe(2);
+  });
+
+  it('the line names the use() call with the default settings: a stack captured when the callback fails', async () => {
+    const site = siteMatchers('test/generic-pool/use-callback.test.ts');
+    const { pool, lines } = guardedThings();
+    const thrown = await pool.use(() => { throw new Error('boom'); }).then(() => undefined, (e: Error) => e); // SITE:use-throws
+    expect(thrown?.message).toBe('boom');
+    const returned = await pool.use((() => 42) as never).then(() => undefined, (e: Error) => e); // SITE:use-returns
+    expect(returned).toBeInstanceOf(TypeError);
+    expect(lines).toHaveLength(2);
+    const named = lines.map((line) => /^poolguard\[[^\]]+\]: a use\(\) callback called at (\S+) /.exec(line)?.[1]);
+    expect(named[0]).toMatch(site('use-throws'));
+    expect(named[1]).toMatch(site('use-returns'));
+  });
+
+  it('a use() whose promise nothing awaits: the line says where the stack ends instead of guessing', async () => {
+    const { pool, lines } = guardedThings();
+    const settled = new Promise((resolve) => {
+      void pool.use(() => { throw new Error('boom'); }).catch(resolve);
+    });
+    await settled;
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/a use\(\) callback called at an unknown site threw synchronously \(boom\)/);
   });
 
   it('returns a value that is not a promise: use() rejects as generic-pool makes it, and the resource is destroyed', async () => {
@@ -65,7 +91,7 @@ describe('a use() callback that never gives generic-pool a promise', () => {
     const thing = await pool.acquire();
     await vi.advanceTimersByTimeAsync(1_300);
     expect(leaks[0]).toMatchObject({ kind: 'acquire', state: 'idle' });
-    expect(leaks[0]!.message).toContain('possible connection leak: a resource checked out at');
+    expect(leaks[0]!.message).toContain('possible resource leak: a resource checked out at');
     expect(leaks[0]!.message).toContain('and has not been touched since checkout');
     expect(leaks[0]!.message).not.toMatch(/query/);
     await pool.release(thing);

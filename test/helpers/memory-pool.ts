@@ -38,7 +38,8 @@ export function memoryGuard(options: GuardOptions = {}, max = 10, random: () => 
       core.connectionRemoved(record, 'idle');
       return true;
     },
-    words: { reclaimedAtEnd: "(on a pg pool with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end')" },
+    // pg's noun, as the unit tests read its sentences.
+    words: { lent: 'client' },
   };
   const config = resolveGuardConfig({ logger: { warn: (obj: object, msg: string) => logged.push({ obj, msg }) }, ...options }, 'memory');
   const core = new GuardCore(config, hooks, clock, random);

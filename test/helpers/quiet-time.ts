@@ -76,7 +76,7 @@ export async function expectQuietTimeReports(seen: Array<LeakReport & { at: numb
   expect(slow, 'one slow report per lease, made at the threshold').toHaveLength(holders);
   expect(new Set(slow.map((r) => r.leaseId)).size).toBe(holders);
   for (const r of slow) {
-    expect(r.message).toMatch(/: slow lease inside an open transaction: a client checked out at .* (in active use: no query in flight at this instant, but its last one finished \d+ ms ago \(less than guard\.idleAfterMs, 250 ms\)|with a query in flight now \(running or queued\)): slow, not forgotten\./);
+    expect(r.message).toMatch(/: slow lease inside an open transaction: a (client|connection) checked out at .* (in active use: no query in flight at this instant, but its last one finished \d+ ms ago \(less than guard\.idleAfterMs, 250 ms\)|with a query in flight now \(running or queued\)): slow, not forgotten\./);
   }
   await until(() => seen.filter(possible).length >= holders, 'a possible leak report for each quiet lease', 3_000);
   await sleep(QUIET_MS); // a few more checks: none reports again

@@ -122,7 +122,7 @@ describe('mysql2 leak reports name the line that took the connection', () => {
     expect(lines[0]).toMatch(/^DoubleReleaseError: release\(\) was called on a connection that was already released; mysql2 ignored it/);
     // The checkout stack is not kept after the first release (nothing of the caller outlives it):
     // the line names the lease, and its stack is the second release().
-    expect(lines[0]).toMatch(/The connect\(\) lease #\d+ on connection #\d+, checked out .* ago \(its checkout stack is dropped at release; the stack below is the second release\(\)\)/);
+    expect(lines[0]).toMatch(/The getConnection\(\) lease #\d+ on connection #\d+, checked out .* ago \(its checkout stack is dropped at release; the stack below is the second release\(\)\)\. Release each connection exactly once/);
     expect(lines[0]).toMatch(/\n {4}at .*test\/mysql2\/leak-report\.test\.ts:\d+/);
     expect(lines[0]).toMatch(/first release\(\) was .* ago at test\/mysql2\/leak-report\.test\.ts:\d+/);
     // Still one connection, free once, and it works.

@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_AWAIT_USING } from '../../src/core/await-using.js';
 import { resolveGuardConfig } from '../../src/core/config.js';
-import { describeHolders } from '../../src/core/errors.js';
 import { GuardCore } from '../../src/core/guard.js';
 import { resolveWords, type AdapterHooks } from '../../src/core/hooks.js';
+import { describeHolders } from '../../src/core/timeouts.js';
+import type { GroupKinds } from '../../src/core/views.js';
 import type { LeaseKind } from '../../src/core/ledger.js';
 import type { HolderGroup, LeakReport } from '../../src/core/types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -56,7 +57,7 @@ describe('a leak report’s next step', () => {
     );
     expect(leakMessage('connect', USING, 'open')).toMatch(
       NATIVE_AWAIT_USING
-        ? /Add the missing COMMIT or ROLLBACK at that line, and release it with "await using client = await pool\.connect\(\)" or in a finally block\.$/
+        ? /Add the missing COMMIT or ROLLBACK at that line, and release\(\) in a finally block, or take it with "await using client = await pool\.connect\(\)"\.$/
         : /Add the missing COMMIT or ROLLBACK at that line, and release\(\) in a finally block\.$/,
     );
   });
@@ -68,23 +69,28 @@ describe('a leak report’s next step', () => {
 });
 
 describe('the timeout error’s Next:', () => {
-  const words = { release: 'release the client', sessions: 'pg_stat_activity' };
+  const hooks: AdapterHooks = { inFlight: () => undefined, reclaim: () => {}, counts: () => ({ total: 0, idle: 0, waiting: 0, max: 1, min: 0 }), words: { library: 'pg', lent: 'client', sessions: 'pg_stat_activity', awaitUsing: USING } };
+  const kinds = new Map<string, GroupKinds>([['src/orders.js:13:29', { idle: new Set(['connect']), inTransaction: new Set(['connect']) }]]);
+  const next = (inTransaction: number, native: boolean) => describeHolders('p', [holder(inTransaction)], 2, 2, 1, 'a query in flight', resolveWords(hooks, native), kinds).split('\n').at(-1);
 
-  it('advises `await using` when the adapter’s form is given (the runtime runs it)', () => {
-    expect(describeHolders('p', [holder(0)], 2, 2, 1, 'a query in flight', { ...words, awaitUsing: USING }).split('\n').at(-1)).toBe(
-      'Next: at the site with idle leases, use "await using client = await pool.connect()" or release the client in a finally block; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().',
+  it('advises `await using` where the runtime runs it', () => {
+    expect(next(0, true)).toBe(
+      'Next: release the client in a finally block, or take it with "await using client = await pool.connect()" at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().',
     );
-    expect(describeHolders('p', [holder(2)], 2, 2, 1, 'a query in flight', { ...words, awaitUsing: USING }).split('\n').at(-1)).toBe(
-      'Next: 2 leases are inside a transaction (at src/orders.js:13:29), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: add the missing COMMIT/ROLLBACK there, and release with "await using client = await pool.connect()" or in a finally block; guard.reclaimAfterMs recovers idle ones meanwhile. Details: err.holders, pool.guard.snapshot().',
+    expect(next(2, true)).toBe(
+      'Next: 2 leases are inside a transaction (at src/orders.js:13:29), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: add the missing COMMIT/ROLLBACK and release() in a finally block, or take it with "await using client = await pool.connect()" there; guard.reclaimAfterMs recovers idle ones meanwhile. Details: err.holders, pool.guard.snapshot().',
     );
   });
 
   it('advises try/finally otherwise', () => {
-    expect(describeHolders('p', [holder(0)], 2, 2, 1, 'a query in flight', words).split('\n').at(-1)).toBe(
+    expect(next(0, false)).toBe(
       'Next: release the client in a finally block at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. Details: err.holders, pool.guard.snapshot().',
     );
-    expect(describeHolders('p', [holder(2)], 2, 2, 1, 'a query in flight', words).split('\n').at(-1)).toContain(
-      'add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile.',
-    );
+    expect(next(2, false)).toContain('add the missing COMMIT/ROLLBACK and release() in a finally block there; guard.reclaimAfterMs recovers idle ones meanwhile.');
+  });
+
+  it('is try/finally for holders whose pool gives the lease back itself (pool.query())', () => {
+    const managed = new Map<string, GroupKinds>([['src/orders.js:13:29', { idle: new Set(['query']), inTransaction: new Set() }]]);
+    expect(describeHolders('p', [holder(0)], 2, 2, 1, 'a query in flight', resolveWords(hooks, true), managed)).not.toContain('await using');
   });
 });

@@ -7,13 +7,15 @@ import type { ConnectionRecord } from '../../src/core/ledger.js';
 
 interface Conn {
   release(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+  [Symbol.dispose](): void;
 }
 
 /** A pooled connection: each checkout gives it a new lease, and release() ends the one held. */
 function pooled() {
   const record = { lease: undefined as { released: boolean; holder: string } | undefined };
   const released: string[] = [];
-  const conn: Conn = {
+  const conn = {
     release() {
       const lease = record.lease;
       if (lease === undefined) throw new Error('released twice');
@@ -21,7 +23,7 @@ function pooled() {
       released.push(lease.holder);
       record.lease = undefined;
     },
-  };
+  } as Conn;
   const checkout = (holder: string) => {
     record.lease = { released: false, holder };
     return conn;
@@ -68,8 +70,7 @@ describe('disposeLease', () => {
 
   it('replaces a disposal the library gave the object (the MariaDB connector assigns one at each checkout)', async () => {
     const { record, conn, checkout, released } = pooled();
-    const own = conn as Conn & { [Symbol.asyncDispose]?: () => Promise<void> };
-    own[ASYNC_DISPOSE] = async () => conn.release();
+    conn[ASYNC_DISPOSE] = async () => conn.release();
     disposeLease(conn, record, (c) => () => c.release());
     const first = checkout('a')[ASYNC_DISPOSE];
     conn.release();

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolveGuardConfig } from '../../src/core/config.js';
+import { resolveGuardConfig, settingConflicts } from '../../src/core/config.js';
+import { createPool } from '../../src/generic-pool.js';
+import { Pool } from '../../src/pg.js';
 import { GuardCore } from '../../src/core/guard.js';
 import type { AdapterHooks } from '../../src/core/hooks.js';
 import type { ConnectionRecord, Lease } from '../../src/core/ledger.js';
@@ -33,7 +35,7 @@ function sentences(words?: AdapterHooks['words']): string[] {
   };
   core.unhandledError(core.connectionOpened({}), new Error('idle boom'));
   core.unhandledError(checkout('connect', true), new Error('leased boom'));
-  core.useCallbackFailed(checkout('use', undefined).resource, 'threw synchronously (x)');
+  core.useCallbackFailed(checkout('use', undefined).resource, 'threw synchronously (x)', sentences);
   checkout('query', undefined);
   clock.advance(1_500);
   messages.push(core.checkoutTimedOut(core.checkoutRequested('connect', undefined), 'timeout exceeded', undefined).message);
@@ -42,29 +44,64 @@ function sentences(words?: AdapterHooks['words']): string[] {
   return messages;
 }
 
-/** Each sentence as it reads with no words, and with `{ library: 'lib', sessions: 'sys.sessions', reclaimedAtEnd: … }`. */
+/** The words `sentences` is given for the second column of PHRASES. */
+const GIVEN = { library: 'lib', connection: 'thing', lent: 'handle', releaseCall: 'lib.free(handle)', sessions: 'sys.sessions for the pids', cutError: 'an error of lib' } as const;
+
+/** Each sentence as it reads with no words, and with GIVEN. */
 const PHRASES: ReadonlyArray<readonly [neutral: string, given: string]> = [
   ["listens for no 'error' event. The pool would have ended the process", "listens for no 'error' event. lib would have ended the process"],
+  ['The holder\'s next query fails; release the connection as usual.', 'The holder\'s next query fails; release the handle as usual.'],
   ["set guard.unhandledErrors: 'throw' for the pool's behaviour", "set guard.unhandledErrors: 'throw' for lib's behaviour"],
   ['so the pool would have kept its resource checked out forever', 'so lib would have kept its resource checked out forever'],
-  ['with its pool.query() still running (the pool releases the client when the query ends)', 'with its pool.query() still running (lib releases the client when the query ends)'],
+  ['with its pool.query() still running (the pool releases the connection when the query ends)', 'with its pool.query() still running (lib releases the handle when the query ends)'],
   ["with its use() callback still running (the pool releases the resource when the callback's promise settles)", "with its use() callback still running (lib releases the resource when the callback's promise settles)"],
-  ["find the slow work (the server's list of sessions for the pids", 'find the slow work (sys.sessions for the pids'],
-  ["Their holders' next queries fail (with LeaseReclaimedError, code POOLGUARD_LEASE_RECLAIMED, reason 'end');", "Their holders' next queries fail (with an error of lib);"],
+  [' connections checked out, ', ' things checked out, '],
+  ['find the slow work at the sites above before raising max', 'find the slow work (sys.sessions for the pids) before raising max'],
+  ['for 3 checked-out connections', 'for 3 checked-out things'],
+  ["Their holders' queries on them fail with LeaseReclaimedError (code POOLGUARD_LEASE_RECLAIMED); a late release() is harmless.", "Their holders' queries on them fail with an error of lib; a late lib.free(handle) is harmless."],
 ];
 
 describe("the core's sentences about the pool library", () => {
   it('name no library when the adapter gives no words', () => {
     const text = sentences().join('\n');
     for (const [neutral] of PHRASES) expect(text).toContain(neutral);
-    expect(text).not.toMatch(/\bpg\b|generic-pool|pg_stat_activity|mysql2|knex|sequelize/i);
+    expect(text).not.toMatch(/\bpg\b|generic-pool|pg_stat_activity|PROCESSLIST|mysql2|knex|sequelize|\bclient/i);
   });
 
   it("are the adapter's words where it gives them", () => {
-    const text = sentences({ library: 'lib', sessions: 'sys.sessions', reclaimedAtEnd: '(with an error of lib)' }).join('\n');
+    const text = sentences(GIVEN).join('\n');
     for (const [, given] of PHRASES) expect(text).toContain(given);
     const own = sentences({ queryEnds: 'lib ends it with the query', useEnds: 'lib ends it with the callback' }).join('\n');
     expect(own).toContain('with its pool.query() still running (lib ends it with the query)');
     expect(own).toContain('with its use() callback still running (lib ends it with the callback)');
+  });
+});
+
+describe('the warning about guard.idleAfterMs against the thresholds', () => {
+  const conflicting = { leakThresholdMs: 1_000, idleAfterMs: 2_000, reclaimAfterMs: 0 };
+  const warned = (): string => {
+    const conflict = settingConflicts(conflicting);
+    expect(conflict).toHaveLength(1);
+    return conflict[0]!.why;
+  };
+
+  it('names no pool library unless the adapter gives the words (the audit gives none)', () => {
+    const why = warned();
+    expect(why).toContain('(or, for a resource poolguard cannot read, whose last touch() was) within the last 2000 ms is taken to be in active use');
+    expect(why).not.toMatch(/\bpg\b|generic-pool|mysql2|knex|sequelize|\bclient/i);
+  });
+
+  it('as the guard logs it on a generic-pool pool and on a pg pool', async () => {
+    const logged: string[] = [];
+    const logger = { warn: (_: object, msg: string) => logged.push(msg) };
+    const gp = createPool({ create: async () => ({}), destroy: async () => {} }, { max: 1, guard: { name: 'words-conflict-1', logger, ...conflicting } });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('guard.idleAfterMs 2000 is not shorter than guard.leakThresholdMs 1000');
+    expect(logged[0]).not.toMatch(/\bpg\b|\bclient/);
+    logged.length = 0;
+    const pool = new Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', guard: { name: 'words-conflict-2', logger, ...conflicting } });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).not.toMatch(/\bpg\b|generic-pool/);
+    await Promise.all([gp.drain().then(() => gp.clear()), pool.end()]);
   });
 });
