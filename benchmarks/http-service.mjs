@@ -12,6 +12,8 @@
 // V8's tiering and a GC or two, and a request read 850,000 to 1,200,000 instructions instead of
 // 200,000 to 320,000, with variants apart by ±6 % where their code paths were the same.
 // Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
+// --driver mysql2: the same service over MariaDB/MySQL (MYSQL_URL) with mysql2/promise's pool,
+// bare beside poolguard/mysql2/promise (no SDK variants).
 // Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
 // <variant>, then --drop, with the same PERF_HTTP_PREFIX
 import { spawn } from 'node:child_process';
@@ -24,6 +26,17 @@ const require = createRequire(import.meta.url);
 // other's tables.
 const PREFIX = process.env.PERF_HTTP_PREFIX ?? `perf_http_${process.pid}`;
 const ITEMS = 10_000;
+
+// pg, or mysql2 (--driver mysql2; the servers get it through the environment).
+const DRIVER = process.argv.includes('--driver') ? process.argv[process.argv.indexOf('--driver') + 1] : (process.env.PERF_HTTP_DRIVER ?? 'pg');
+const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export const MYSQL_VARIANTS = [
+  ['bare', 'bare mysql2 (mysql2/promise)'],
+  ['guard', 'poolguard/mysql2, defaults'],
+  ['guard-off', 'poolguard/mysql2, stacks off'],
+  ['guard-connect', "poolguard/mysql2, captureStacks 'connect' (a stack per getConnection)"],
+];
 
 export const VARIANTS = [
   ['bare', 'bare pg.Pool'],
@@ -71,10 +84,10 @@ async function startSdk(withPg) {
 }
 
 async function serve(variant) {
+  if (DRIVER === 'mysql2') return listen(await mysqlService(variant));
   const sdk = variant.endsWith('-sdk') ? await startSdk(variant === 'instr-sdk') : undefined;
   // Loaded after the SDK, through require, so that the instrumentations' hooks see them.
   const pg = require('pg');
-  const { createServer } = require('http');
   const options = { connectionString: url, max: 10, application_name: `${PREFIX}_${variant}` };
   let pool;
   if (variant === 'bare' || variant === 'bare-sdk' || variant === 'instr-sdk') pool = new pg.Pool(options);
@@ -84,31 +97,82 @@ async function serve(variant) {
     const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
     pool = new Pool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
   }
+  return listen({
+    sdk,
+    end: () => pool.end(),
+    async item(id) {
+      const { rows } = await pool.query(`SELECT id, name, stock FROM ${PREFIX}_items WHERE id = $1`, [id]);
+      return rows[0] ?? null;
+    },
+    async order(id) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT stock FROM ${PREFIX}_items WHERE id = $1 FOR UPDATE`, [id]);
+        await client.query(`UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = $1`, [id]);
+        const { rows } = await client.query(`INSERT INTO ${PREFIX}_orders (item_id) VALUES ($1) RETURNING id`, [id]);
+        await client.query('COMMIT');
+        return rows[0].id;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  });
+}
+
+/** The same service over mysql2/promise's pool: one pool.query for GET, a transaction for POST. */
+async function mysqlService(variant) {
+  const options = { uri: MYSQL_URL, connectionLimit: 10 };
+  let pool;
+  if (variant === 'bare') pool = require('mysql2/promise').createPool(options);
+  else {
+    const { createPool } = await import('poolguard/mysql2/promise');
+    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
+    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+  }
+  return {
+    end: () => pool.end(),
+    async item(id) {
+      const [rows] = await pool.query(`SELECT id, name, stock FROM ${PREFIX}_items WHERE id = ?`, [id]);
+      return rows[0] ?? null;
+    },
+    async order(id) {
+      const conn = await pool.getConnection();
+      try {
+        await conn.query('START TRANSACTION');
+        await conn.query(`SELECT stock FROM ${PREFIX}_items WHERE id = ? FOR UPDATE`, [id]);
+        await conn.query(`UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = ?`, [id]);
+        const [result] = await conn.query(`INSERT INTO ${PREFIX}_orders (item_id) VALUES (?)`, [id]);
+        await conn.query('COMMIT');
+        return result.insertId;
+      } catch (err) {
+        await conn.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        conn.release();
+      }
+    },
+  };
+}
+
+/** The HTTP server around a service's two routes (and the driver's statistics route). */
+function listen({ sdk, end, item, order }) {
+  const { createServer } = require('http');
   let served = 0;
   const server = createServer(async (req, res) => {
     try {
       if (req.method === 'GET' && req.url.startsWith('/item/')) {
-        const { rows } = await pool.query(`SELECT id, name, stock FROM ${PREFIX}_items WHERE id = $1`, [Number(req.url.slice(6))]);
+        const row = await item(Number(req.url.slice(6)));
         served++;
-        return send(res, 200, rows[0] ?? null);
+        return send(res, 200, row);
       }
       if (req.method === 'POST' && req.url.startsWith('/order/')) {
-        const id = Number(req.url.slice(7));
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          await client.query(`SELECT stock FROM ${PREFIX}_items WHERE id = $1 FOR UPDATE`, [id]);
-          await client.query(`UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = $1`, [id]);
-          const { rows } = await client.query(`INSERT INTO ${PREFIX}_orders (item_id) VALUES ($1) RETURNING id`, [id]);
-          await client.query('COMMIT');
-          served++;
-          return send(res, 201, { order: rows[0].id });
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        } finally {
-          client.release();
-        }
+        const id = await order(Number(req.url.slice(7)));
+        served++;
+        return send(res, 201, { order: id });
       }
       if (req.url === '/__stats') return send(res, 200, { cpu: process.cpuUsage(), served, spans: sdk?.spans });
       send(res, 404, { error: 'no route' });
@@ -120,7 +184,7 @@ async function serve(variant) {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
   process.on('SIGTERM', () => {
     server.close();
-    pool.end().finally(() => process.exit(0));
+    end().finally(() => process.exit(0));
   });
 }
 
@@ -133,6 +197,14 @@ function send(res, status, body) {
 // ---- the driver ---------------------------------------------------------------------------------
 
 async function setupSchema() {
+  if (DRIVER === 'mysql2') {
+    const conn = await require('mysql2/promise').createConnection({ uri: MYSQL_URL });
+    await conn.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
+    await conn.query(`CREATE TABLE ${PREFIX}_items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, stock BIGINT NOT NULL) ENGINE=InnoDB`);
+    await conn.query(`INSERT INTO ${PREFIX}_items SELECT seq, CONCAT('item ', seq), 1000000000 FROM seq_1_to_${ITEMS}`);
+    await conn.query(`CREATE TABLE ${PREFIX}_orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, item_id INT NOT NULL, at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB`);
+    return conn.end();
+  }
   const pg = require('pg');
   const client = new pg.Client({ connectionString: url, application_name: `${PREFIX}_setup` });
   await client.connect();
@@ -144,6 +216,11 @@ async function setupSchema() {
 }
 
 async function dropSchema() {
+  if (DRIVER === 'mysql2') {
+    const conn = await require('mysql2/promise').createConnection({ uri: MYSQL_URL });
+    await conn.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
+    return conn.end();
+  }
   const pg = require('pg');
   const client = new pg.Client({ connectionString: url, application_name: `${PREFIX}_setup` });
   await client.connect();
@@ -157,7 +234,7 @@ function startServer(variant, instructions = false) {
   const argv = instructions
     ? ['valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', script, '--serve', variant]]
     : [process.execPath, [script, '--serve', variant]];
-  const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url, PERF_HTTP_PREFIX: PREFIX } });
+  const child = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: url, PERF_HTTP_PREFIX: PREFIX, PERF_HTTP_DRIVER: DRIVER } });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
@@ -254,7 +331,8 @@ export async function run() {
   const rounds = SMOKE ? 1 : arg('rounds', 5);
   const seconds = SMOKE ? 0.5 : arg('seconds', 3);
   const only = process.argv.includes('--variants') ? process.argv[process.argv.indexOf('--variants') + 1].split(',') : undefined;
-  const variants = only ? VARIANTS.filter(([v]) => only.includes(v)) : VARIANTS;
+  const all = DRIVER === 'mysql2' ? MYSQL_VARIANTS : VARIANTS;
+  const variants = only ? all.filter(([v]) => only.includes(v)) : all;
   await setupSchema();
   const results = new Map();
   for (const [v] of variants) for (const route of ['GET', 'POST']) results.set(`${v} ${route}`, []);
@@ -280,7 +358,7 @@ export async function run() {
       const n = SMOKE ? 50 : arg('requests', 1_500);
       for (const [v] of variants) for (const route of ['GET', 'POST']) instructions.set(`${v} ${route}`, await instructionsPer(v, route, n));
     }
-    return { title: `HTTP service: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
+    return { title: `HTTP service${DRIVER === 'mysql2' ? ' (mysql2, MariaDB)' : ''}: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
   } finally {
     await dropSchema();
   }

@@ -6,4 +6,12 @@
  * @packageDocumentation
  */
 export { createPromisePool as createPool, guard, type GuardedPromisePool, type GuardedPoolOptions } from './adapters/mysql2.js';
+export {
+  createPromisePoolCluster as createPoolCluster,
+  ClusterGuard,
+  type ClusterSnapshot,
+  type GuardedPromisePoolCluster,
+  type GuardedPoolClusterOptions,
+  type GuardedPoolClusterMemberOptions,
+} from './adapters/mysql2-cluster.js';
 export * from './index.js';

@@ -6,5 +6,13 @@
  * @packageDocumentation
  */
 export { createPool, guard, type GuardedPool, type GuardedPoolOptions } from './adapters/mysql2.js';
+export {
+  createPoolCluster,
+  ClusterGuard,
+  type ClusterSnapshot,
+  type GuardedPoolCluster,
+  type GuardedPoolClusterOptions,
+  type GuardedPoolClusterMemberOptions,
+} from './adapters/mysql2-cluster.js';
 export { auditMysql, type MysqlAuditInput, type MysqlAuditResult, type MysqlServerSummary } from './audit/mysql.js';
 export * from './index.js';

@@ -3,8 +3,11 @@
  * adapter and by the Knex and Sequelize adapters, whose MySQL/MariaDB connections are mysql2's.
  */
 
-// SERVER_STATUS_IN_TRANS, in the status flags of every OK and EOF packet.
+// The server's status flags, in every OK and EOF packet: SERVER_STATUS_IN_TRANS, and
+// SERVER_STATUS_AUTOCOMMIT, whose absence means that "the session always has a transaction open"
+// (MySQL's manual, on autocommit = 0).
 const SERVER_STATUS_IN_TRANS = 1;
+const SERVER_STATUS_AUTOCOMMIT = 2;
 
 // Registered globally so that two copies of poolguard (or two guards of one connection) share one
 // hook instead of each wrapping handlePacket again.
@@ -16,20 +19,46 @@ interface PacketLike {
   end: number;
 }
 
+/**
+ * A mysql2 command: the state function that reads its next packet, and the states that read a
+ * row or a column definition (Query, Execute, Prepare) and a prepared statement's reply (Prepare).
+ */
+interface CommandLike {
+  next?: unknown;
+  row?: unknown;
+  readField?: unknown;
+  prepareHeader?: unknown;
+}
+
 /** What the packet hook keeps on a connection. */
 interface Hook {
-  /** The status flags of the last command's final OK/EOF packet. */
+  /** The status flags of the last OK/EOF packet, whichever command and result it ended. */
   status: number;
+  /** Whether the session began in autocommit mode (the handshake's flags); `undefined`: unknown. */
+  readonly autocommit: boolean | undefined;
+  /**
+   * While mysql2 handles a packet of the connection's running command: 1, or 2 for an ERR packet
+   * (a small integer: no write barrier on this per-packet store); else 0.
+   */
+  handling: 0 | 1 | 2;
+  /**
+   * The command running when the hook was installed: mysql2 hands a new connection over from
+   * inside its handshake's last packet, which the hook did not see arrive.
+   */
+  readonly first: CommandLike | null | undefined;
   readonly listeners: Array<() => void>;
+  /** Called once when the connection has no command running or queued (see `whenCommandsDone`). */
+  readonly idle: Array<() => void>;
 }
 
 interface Mysql2ConnectionLike {
-  _command?: unknown;
+  _command?: CommandLike | null;
   _commands?: { readonly length: number };
   _closing?: unknown;
   _fatalError?: unknown;
   _protocolError?: unknown;
   stream?: { readonly readableEnded?: boolean };
+  _handshakePacket?: { statusFlags?: number } | null;
   handlePacket?: (this: Mysql2ConnectionLike, packet?: PacketLike) => void;
   [kHook]?: Hook;
 }
@@ -81,23 +110,60 @@ export function onServerClose(resource: object, onClosed: (err: unknown) => void
 const SERVER_CLOSED = Object.freeze({ code: 'PROTOCOL_CONNECTION_LOST', message: 'Connection lost: The server closed the connection.' });
 
 /**
+ * Whether a command other than the one ending right now is running or queued: a pool's own
+ * query() releases its connection from inside the handling of the command's last packet (its
+ * 'end' event, or its callback on an error), when that command is done in all but name.
+ */
+export function commandsPending(resource: object): boolean {
+  if (!isMysql2Connection(resource)) return false;
+  if ((resource._commands?.length ?? 0) > 0) return true;
+  const command = resource._command;
+  if (command == null) return false;
+  const hook = resource[kHook];
+  if (hook === undefined) return true;
+  if (command === hook.first) return false;
+  // Inside the handling of one of its packets: the success path clears `next` before 'end', the
+  // error path ends on an ERR packet.
+  if (hook.handling === 0) return true;
+  return command.next != null && hook.handling !== 2;
+}
+
+/**
+ * Calls `done` once no command is running or queued on the connection (at once if none is), as
+ * read by the hook `onCommandDone` installs. Returns false, doing nothing, when the hook is not
+ * installed: the caller decides without waiting.
+ */
+export function whenCommandsDone(resource: object, done: () => void): boolean {
+  const hook = (resource as Mysql2ConnectionLike)[kHook];
+  if (hook === undefined) return false;
+  if (!commandsPending(resource)) done();
+  else hook.idle.push(done);
+  return true;
+}
+
+/**
  * The transaction a mysql2 connection's session is in, as of the server's last OK/EOF packet
- * (SERVER_STATUS_IN_TRANS), read by the hook `onCommandDone` installs. `undefined` outside a
- * transaction, before the hook is installed, or once the connection is closing or has failed
- * (its last flags are stale then). MySQL has no failed-transaction state to report.
+ * (read by the hook `onCommandDone` installs): `'open'` inside a transaction, and also once
+ * autocommit has been turned off in a session that began with it on (MySQL: "the session always
+ * has a transaction open"). `undefined` outside a transaction, before the hook is installed, or
+ * once the connection is closing or has failed (its last flags are stale then). An ERR packet
+ * carries no flags, so a statement that fails inside a transaction leaves it read as open, as the
+ * server leaves it. MySQL has no failed-transaction state to report.
  */
 export function serverTransaction(resource: object): 'open' | undefined {
   const c = resource as Mysql2ConnectionLike;
   const hook = c[kHook];
   if (hook === undefined || c._closing === true || c._fatalError != null) return undefined;
-  return (hook.status & SERVER_STATUS_IN_TRANS) !== 0 ? 'open' : undefined;
+  const status = hook.status;
+  if ((status & SERVER_STATUS_IN_TRANS) !== 0) return 'open';
+  return hook.autocommit === true && (status & SERVER_STATUS_AUTOCOMMIT) === 0 ? 'open' : undefined;
 }
 
 /**
  * Calls `onActive` each time a mysql2 connection finishes a command (the packet after which mysql2
- * moves to its next command), and keeps that packet's status flags for `serverTransaction`. The
- * hook is installed once per connection, whoever asks; each caller adds a listener. Returns false,
- * doing nothing, for a resource that is not a mysql2 connection.
+ * moves to its next command), and keeps the status flags of every OK/EOF packet for
+ * `serverTransaction`. The hook is installed once per connection, whoever asks; each caller adds a
+ * listener. Returns false, doing nothing, for a resource that is not a mysql2 connection.
  */
 export function onCommandDone(resource: object, onActive: () => void): boolean {
   if (!isMysql2Connection(resource)) return false;
@@ -106,39 +172,63 @@ export function onCommandDone(resource: object, onActive: () => void): boolean {
     existing.listeners.push(onActive);
     return true;
   }
-  const hook: Hook = { status: 0, listeners: [onActive] };
+  const greeting = resource._handshakePacket?.statusFlags;
+  const hook: Hook = {
+    // Until the first reply, the handshake's flags: the session's autocommit as it began.
+    status: typeof greeting === 'number' ? greeting : 0,
+    autocommit: typeof greeting === 'number' ? (greeting & SERVER_STATUS_AUTOCOMMIT) !== 0 : undefined,
+    handling: 0,
+    first: resource._command,
+    listeners: [onActive],
+    idle: [],
+  };
   Object.defineProperty(resource, kHook, { value: hook, configurable: true });
-  // Each command ends on a packet that carries the server's status flags (OK or EOF; an ERR
-  // packet carries none and leaves the last ones): read there, without a round trip. They are
-  // read before mysql2 handles the packet, since a pool's own query() releases the connection
-  // from inside that call, and put back if the packet turns out not to end the command (a row).
+  // Every OK and EOF packet carries the server's flags: a multi-statement's intermediate results,
+  // a result set's last EOF, a procedure's results. An ERR packet carries none and leaves the last
+  // ones, as the server leaves the transaction. Read before mysql2 handles the packet, since a
+  // pool's own query() releases the connection from inside that call.
   const handle = resource.handlePacket!;
   resource.handlePacket = function handlePacket(this: Mysql2ConnectionLike, packet?: PacketLike): void {
     const command = this._command;
-    if (packet == null) return handle.call(this, packet);
-    const before = hook.status;
-    // A prepared statement's OK packet has the same first byte but no status flags.
-    const status = (command as { constructor?: { name?: string } } | null)?.constructor?.name === 'Prepare' ? undefined : statusFlags(packet);
-    if (status !== undefined) hook.status = status;
-    handle.call(this, packet);
-    if (this._command === command) {
-      if (status !== undefined) hook.status = before;
+    if (packet == null) {
+      // A command starting (addCommand); one that sends and expects nothing ends here.
+      handle.call(this, packet);
+      if (this._command == null && hook.idle.length > 0) drained(hook);
       return;
     }
-    if (command == null) return;
+    if (command != null) {
+      const status = statusFlags(packet, command);
+      if (status !== undefined) hook.status = status;
+    }
+    hook.handling = packet.buffer[packet.start + 4] === 0xff ? 2 : 1;
+    handle.call(this, packet);
+    hook.handling = 0;
+    if (this._command === command || command == null) return;
     for (const listener of hook.listeners) listener();
+    if (this._command == null && hook.idle.length > 0) drained(hook);
   };
   return true;
 }
 
-/** The status flags of an OK or EOF packet, or `undefined` for any other packet. */
-function statusFlags(packet: PacketLike): number | undefined {
+function drained(hook: Hook): void {
+  for (const done of hook.idle.splice(0)) done();
+}
+
+/**
+ * The status flags of an OK or EOF packet, or `undefined` for any other packet. What a packet is
+ * depends on what the command expects: a row (text or binary) or a column definition can start
+ * with 0x00 like an OK packet, and a prepared statement's OK packet carries no flags.
+ */
+function statusFlags(packet: PacketLike, command: CommandLike): number | undefined {
   const buf = packet.buffer;
   let at = packet.start + 4;
   const end = packet.end;
   const first = buf[at];
-  if (first === 0xfe && end - at < 9) return end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
-  if (first !== 0x00 && first !== 0xfe) return undefined;
+  if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
+  if (first !== 0x00) return undefined;
+  // Compared by identity (a property load each), not by function name.
+  const state = command.next;
+  if (state === command.row || state === command.readField || command.prepareHeader !== undefined) return undefined;
   at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
   return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
 }

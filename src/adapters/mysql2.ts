@@ -1,56 +1,34 @@
 import mysql from 'mysql2';
+import mysqlPromise from 'mysql2/promise';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
-import type { GuardCore, PoolGuard } from '../core/guard.js';
+import type { PoolGuard } from '../core/guard.js';
 import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { releasedByDisposer } from './disposal.js';
-import { attachGuard, guardedAlready } from './kit.js';
-import { commandInFlight, connectionFailure, onCommandDone, serverTransaction } from './mysql2-connection.js';
-import { inFreeList, reclaimConnection, retireIdleConnection, type RingQueue } from './mysql2-pool-internals.js';
-import { errorReason } from '../core/recycle-policy.js';
+import { admit, attachGuard, guardedAlready, watchEndCallback } from './kit.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
+import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
+import { reclaimConnection, retireIdleConnection } from './mysql2-pool-internals.js';
+import { clusterCalls, originalOf, patchPrototype, routeMethods, routesOf, setRoutes, type ClusterCall, type Route } from './mysql2-dispatch.js';
+import { connectionRoutes, endDeferred, kRecord, releaseThrough, type ConnectionLike, type CorePoolLike, type State } from './mysql2-release.js';
 
-// mysql2's own message for a pool that has ended, matched to tell the caller why.
+// mysql2's own message for a pool that has ended: the caller gets that error as it is, and
+// poolguard's note beside it.
 const CLOSED_MESSAGE = 'Pool is closed.';
-// mysql2 ignores a second release() in silence; poolguard keeps that and says where it happened.
-const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
 
-const kRecord = Symbol('poolguard.mysql2.connection');
 const kWaiter = Symbol('poolguard.mysql2.waiter');
+
+// Where mysql2/promise's connection wrappers (PromisePoolConnection) find release().
+const PromiseConnectionPrototype: object = (mysqlPromise as unknown as { PromiseConnection: { prototype: object } }).PromiseConnection.prototype;
+
+// The methods poolguard sees, routed through mysql2's prototypes (see mysql2-dispatch.ts).
+const POOL_METHODS = ['getConnection', 'query', 'execute', 'releaseConnection', 'end', 'promise'] as const;
+const CONNECTION_METHODS = ['release', 'destroy'] as const;
 
 type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
 
-/** The structural shape of mysql2's callback pool that `guard()` needs. */
-interface CorePoolLike {
-  getConnection(cb: ConnectionCallback): void;
-  query(...args: unknown[]): unknown;
-  execute(...args: unknown[]): unknown;
-  releaseConnection(connection: unknown): void;
-  end(cb?: (err?: Error | null) => void): void;
-  promise?(promiseImpl?: PromiseConstructor): unknown;
-  config?: { connectionLimit?: number; connectionConfig?: Record<string, unknown> };
-  _allConnections?: RingQueue<unknown>;
-  _freeConnections?: RingQueue<unknown>;
-  _connectionQueue?: RingQueue<unknown>;
-  _closed?: boolean;
-}
-
-/** What poolguard reads and wraps on one of mysql2's PoolConnections. */
-interface ConnectionLike {
-  _pool: CorePoolLike | null;
-  _released: boolean;
-  threadId?: number | null;
-  _isMariaDB?: boolean;
-  release(): void;
-  destroy(): void;
-  query(...args: unknown[]): unknown;
-  execute(...args: unknown[]): unknown;
-  ping(cb: (err: Error | null) => void): unknown;
-  [kRecord]?: ConnectionRecord;
-}
 
 /** One getConnection() call: its lease, until the pool answers or the wait times out. */
 class Waiter {
@@ -61,6 +39,7 @@ class Waiter {
   answered = false;
   timedOut = false;
   discarded = 0;
+  direct: ConnectionCallback | undefined = undefined;
 
   constructor(lease: Lease, cb: ConnectionCallback) {
     this.lease = lease;
@@ -69,18 +48,6 @@ class Waiter {
 }
 
 type WaiterCallback = ConnectionCallback & { [kWaiter]?: Waiter };
-
-interface State {
-  readonly core: GuardCore;
-  readonly pool: CorePoolLike;
-  readonly getConnection: CorePoolLike['getConnection'];
-  readonly query: CorePoolLike['query'];
-  readonly execute: CorePoolLike['execute'];
-  readonly releaseConnection: CorePoolLike['releaseConnection'];
-  readonly end: CorePoolLike['end'];
-  /** `db.system.name`, from the first connection's handshake. */
-  readonly server: { system: 'mysql' | 'mariadb' | undefined };
-}
 
 /**
  * mysql2's pool options with poolguard's under `guard`.
@@ -140,8 +107,9 @@ export function createPool(options: GuardedPoolOptions | string): GuardedPool {
  * Guards a mysql2 pool someone else built (an ORM's, a query builder's): the callback pool or the
  * promise pool (`mysql2/promise`), whose callback pool is the one guarded. Idempotent, even across
  * two copies of poolguard: a second call returns the same handle, and logs the options it did not
- * apply when they differ. The pool's methods are wrapped in place; it gains a `guard` property.
- * Anything but a mysql2 pool is refused with a `TypeError`, untouched.
+ * apply when they differ. The pool keeps mysql2's own methods (`pool.getConnection` is still
+ * `BasePool.prototype.getConnection`, whose dispatcher poolguard installs once per mysql2 copy);
+ * it gains a `guard` property. Anything but a mysql2 pool is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOptions): PoolGuard {
@@ -156,7 +124,8 @@ export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOp
   return handle;
 }
 
-function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
+/** Guards one callback pool (a created one, a `guard()`ed one, a cluster's member). */
+export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
   const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
   const closed = (): boolean => pool._closed === true;
   // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
@@ -176,63 +145,98 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
     words: { library: 'mysql2', awaitUsing: 'await using conn = await pool.getConnection()', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
   }, { dbSystem: () => server.system, ended: closed });
+  const missed = routeMethods(pool, POOL_METHODS);
   const state: State = {
     core,
     pool,
-    getConnection: pool.getConnection,
-    query: pool.query,
-    execute: pool.execute,
-    releaseConnection: pool.releaseConnection,
-    end: pool.end,
+    getConnection: originalOf(pool, 'getConnection') as CorePoolLike['getConnection'],
+    releaseConnection: originalOf(pool, 'releaseConnection') as CorePoolLike['releaseConnection'],
     server,
+    deferred: new Set(),
+    connectionRoutes: {},
   };
-  const target = pool as CorePoolLike & Record<string, unknown>;
-
-  target.getConnection = function getConnection(this: CorePoolLike, cb: WaiterCallback): void {
-    // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
-    // pool: that caller already has its lease.
-    if (typeof cb === 'function' && cb[kWaiter] !== undefined) return state.getConnection.call(this, cb);
-    // Captured in this frame, not in a helper: see GuardCore.prepareCapture.
-    const capture = core.prepareCapture();
-    if (capture !== undefined) Error.captureStackTrace(capture, getConnection);
-    requestConnection(state, this, cb, capture);
-  };
-  target.query = function query(this: CorePoolLike, ...args: unknown[]): unknown {
-    // mysql2's query() calls this.getConnection() synchronously: that checkout becomes a `query` lease.
-    const capture = core.prepareManagedCapture();
-    if (capture !== undefined) Error.captureStackTrace(capture, query);
-    return core.runManaged(capture, () => state.query.apply(this, args));
-  };
-  target.execute = function execute(this: CorePoolLike, ...args: unknown[]): unknown {
-    const capture = core.prepareManagedCapture();
-    if (capture !== undefined) Error.captureStackTrace(capture, execute);
-    return core.runManaged(capture, () => state.execute.apply(this, args));
-  };
-  target.releaseConnection = function releaseConnection(this: CorePoolLike, connection: ConnectionLike): void {
-    releaseThrough(state, this, connection, releaseConnection);
-  };
-  target.end = function end(this: CorePoolLike, cb?: (err?: Error | null) => void): void {
-    if (this._closed) return state.end.call(this, cb);
-    core.endStarted('pool.end()');
-    state.end.call(this, (err) => {
-      core.endFinished();
-      if (typeof cb === 'function') cb(err);
-      else if (err) throw err;
-    });
-  };
-  if (typeof pool.promise === 'function') {
-    const promise = pool.promise;
-    // mysql2 builds a new promise pool on each call; each carries the handle.
-    target.promise = function promiseWithGuard(this: CorePoolLike, promiseImpl?: PromiseConstructor): unknown {
-      const wrapper = promise.call(this, promiseImpl) as object;
-      Object.defineProperty(wrapper, 'guard', { value: core.handle, enumerable: false, configurable: true });
-      return wrapper;
+  state.connectionRoutes = connectionRoutes(state);
+  const routes = poolRoutes(state);
+  setRoutes(pool, routes);
+  // A pool whose own object carries a method (someone wrapped it in place before): wrapped there.
+  for (const name of missed) {
+    const own = (pool as unknown as Record<string, unknown>)[name];
+    const route = routes[name];
+    if (typeof own !== 'function' || route === undefined) continue;
+    const inPlace = function (this: unknown, ...args: unknown[]): unknown {
+      return route(this, own, inPlace, ...args);
     };
+    Object.defineProperty(inPlace, 'name', { value: name });
+    (pool as unknown as Record<string, unknown>)[name] = inPlace;
   }
   return state;
 }
 
-function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallback, capture: CapturedStack | undefined): void {
+/** The routes of a guarded pool's methods: what poolguard does around each of mysql2's. */
+function poolRoutes(state: State): Record<string, Route> {
+  const { core } = state;
+  return {
+    getConnection(pool: CorePoolLike, original: Function, above: Function, cb: WaiterCallback): void {
+      // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
+      // pool: that caller already has its lease.
+      if (typeof cb === 'function' && cb[kWaiter] !== undefined) return original.call(pool, cb);
+      if (clusterCalls.current !== undefined) return clusterCheckout(state, pool, cb, above, clusterCalls.current);
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, above);
+      requestConnection(state, pool, cb, capture);
+    },
+    // mysql2's query() and execute() call this.getConnection() synchronously: that checkout becomes a `query` lease.
+    query(pool: CorePoolLike, original: Function, above: Function, ...args: unknown[]): unknown {
+      const capture = core.prepareManagedCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, above);
+      return core.runManaged(capture, () => original.apply(pool, args));
+    },
+    execute(pool: CorePoolLike, original: Function, above: Function, ...args: unknown[]): unknown {
+      const capture = core.prepareManagedCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, above);
+      return core.runManaged(capture, () => original.apply(pool, args));
+    },
+    releaseConnection(pool: CorePoolLike, _original: Function, above: Function, connection: ConnectionLike): void {
+      releaseThrough(state, pool, connection, above);
+    },
+    end(pool: CorePoolLike, original: Function, _above: Function, cb?: (err?: Error | null) => void): void {
+      if (pool._closed) return original.call(pool, cb);
+      const end = (finished: (err?: Error | null) => void): void => {
+        endDeferred(state);
+        original.call(pool, finished);
+      };
+      watchEndCallback(core, state.endCall?.() ?? 'pool.end()', end, (err?: Error | null) => {
+        if (typeof cb === 'function') cb(err);
+        else if (err) throw err;
+      });
+    },
+    // mysql2 builds a new promise pool on each call; each carries the handle.
+    promise(pool: CorePoolLike, original: Function, _above: Function, promiseImpl?: PromiseConstructor): unknown {
+      const wrapper = original.call(pool, promiseImpl) as object;
+      Object.defineProperty(wrapper, 'guard', { value: core.handle, enumerable: false, configurable: true });
+      return wrapper;
+    },
+  };
+}
+
+/**
+ * A cluster member's checkout, reached from the cluster's namespace: a managed statement's lease
+ * for its query()/execute(), and the stack the call carries on a retry (taken here the first time).
+ */
+function clusterCheckout(state: State, pool: CorePoolLike, cb: ConnectionCallback, above: Function, call: ClusterCall): void {
+  const { core } = state;
+  let capture = call.managed ? core.prepareManagedCapture() : core.prepareCapture();
+  if (capture !== undefined) {
+    if (call.capture !== undefined) capture = call.capture;
+    else Error.captureStackTrace((call.capture = capture), above);
+  }
+  const direct = call.cb as ConnectionCallback | undefined;
+  if (!call.managed) return requestConnection(state, pool, cb, capture, direct);
+  core.runManaged(capture, () => requestConnection(state, pool, cb, undefined, direct));
+}
+
+/** `direct`: where a timeout goes instead of `cb` (a cluster namespace's callback, see ClusterCall). */
+function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallback, capture: CapturedStack | undefined, direct?: ConnectionCallback): void {
   const { core } = state;
   const free = pool._freeConnections;
   const ready = !pool._closed && free !== undefined && free.length > 0;
@@ -250,10 +254,12 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
         core.checkoutFailed(lease, false);
         throw err;
       }
+      keepPrevious(lease, record);
       return core.checkoutGranted(lease, record);
     }
   }
   const waiter = new Waiter(lease, cb);
+  waiter.direct = direct;
   const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
   // Only a caller mysql2 may queue can come back through getConnection (see there); a free
   // connection is handed over directly, and the mark would cost every such checkout.
@@ -293,7 +299,7 @@ function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: Wait
   }
   const { acquireTimeoutMs, name } = state.core.config;
   const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); mysql2 alone would have waited for ever.`;
-  waiter.cb(state.core.checkoutTimedOut(waiter.lease, message, undefined));
+  (waiter.direct ?? waiter.cb)(state.core.checkoutTimedOut(waiter.lease, message, undefined));
 }
 
 function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
@@ -314,29 +320,23 @@ function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Err
     waiter.timer = undefined;
   }
   if (err || c === undefined) {
-    const refused = err != null && err.message === CLOSED_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
-    if (refused !== undefined) return waiter.cb(refused);
     core.checkoutFailed(lease, false);
+    if (err != null && err.message === CLOSED_MESSAGE) core.noteRefusedAtEnd(err);
     return waiter.cb(err);
   }
   const record = c[kRecord] ?? register(state, c);
   if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
-  const next = core.admission(lease, record, waiter.discarded);
-  if (next === 'retire') {
+  admit(core, lease, record, c, waiter.discarded, {
+    handOut: () => handOut(state, waiter, record, c),
     // mysql2 then serves this caller again.
-    waiter.discarded++;
-    c.destroy();
-    return askAgain(state, waiter, answer);
-  }
-  if (next === 'validate') {
-    return core.validateConnection(record, c, () => new Promise<void>((resolve, reject) => c.ping((err) => (err ? reject(err) : resolve()))), (validationErr) => {
-      if (validationErr === undefined) return handOut(state, waiter, record, c);
-      c.destroy();
-      if (core.validationDiscarded(lease, record, validationErr, ++waiter.discarded)) return waiter.cb(validationErr);
+    discard: () => c.destroy(),
+    retry: (discarded) => {
+      waiter.discarded = discarded;
       askAgain(state, waiter, answer);
-    });
-  }
-  handOut(state, waiter, record, c);
+    },
+    check: () => new Promise<void>((resolve, reject) => c.ping((pingErr) => (pingErr ? reject(pingErr) : resolve()))),
+    fail: (failure) => waiter.cb(failure),
+  });
 }
 
 /** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
@@ -352,72 +352,9 @@ function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
 }
 
 function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {
+  keepPrevious(waiter.lease, record);
   state.core.checkoutGranted(waiter.lease, record);
   waiter.cb(null, connection as unknown as mysql.PoolConnection);
-}
-
-/**
- * Every way a connection goes back passes `pool.releaseConnection`: `conn.release()`, the pool's
- * own query()/execute(), and mysql2's removal of a connection that was destroyed, failed or sat
- * idle too long (then `_pool` is already null).
- */
-function releaseThrough(state: State, pool: CorePoolLike, connection: ConnectionLike, above: Function): void {
-  const { core } = state;
-  const record = connection?.[kRecord];
-  if (record === undefined) return state.releaseConnection.call(pool, connection);
-  const lease = record.lease;
-  if (connection._pool == null) {
-    // Out of the pool: destroyed by its holder or by poolguard, or dead (the error that ended it
-    // says how: the server closing the session is `terminated`).
-    const failure = connectionFailure(connection);
-    const failed = failure === undefined ? 'error' : errorReason(failure);
-    if (lease !== undefined && !lease.released && !lease.reclaimed) {
-      core.markRetiring(record, failed);
-      core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
-    }
-    core.connectionRemoved(record, pool._closed ? 'ended' : lease === undefined && failure === undefined ? 'idle' : failed);
-    return state.releaseConnection.call(pool, connection);
-  }
-  if (lease === undefined || lease.released) {
-    // pool.releaseConnection(conn) a second time: mysql2 would put the connection in its free
-    // list twice and later hand it to two callers at once.
-    const last = record.last;
-    if (last !== undefined && inFreeList(pool, connection)) return doubleRelease(state, last, above);
-    return state.releaseConnection.call(pool, connection);
-  }
-  // Read before core.released(), which drops the checkout stack that a dirty release reports.
-  const dirty = !lease.reclaimed && serverTransaction(connection) !== undefined ? core.dirtyReleased(lease, 'open', above).action : undefined;
-  if (!core.released(lease, above, DOUBLE_RELEASE_MESSAGE)) return;
-  if (dirty !== undefined) return releaseDirty(state, pool, lease, connection, dirty);
-  if (core.recycles && core.dueForRetirement(record) !== undefined) {
-    // mysql2 hands the caller in its queue a fresh connection when this one leaves.
-    return connection.destroy();
-  }
-  state.releaseConnection.call(pool, connection);
-}
-
-/** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
-function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, action: 'destroy' | 'rollback'): void {
-  const { core } = state;
-  if (action === 'destroy') return connection.destroy();
-  connection.query('ROLLBACK', (rollbackErr: Error | null) => {
-    // A connection that cannot even roll back, or is still in a transaction, is closed.
-    if (rollbackErr || serverTransaction(connection) !== undefined) {
-      if (lease.conn) core.markRetiring(lease.conn, 'dirty');
-      return connection.destroy();
-    }
-    state.releaseConnection.call(pool, connection);
-  });
-}
-
-function doubleRelease(state: State, last: Lease, above: Function): void {
-  try {
-    state.core.released(last, above, DOUBLE_RELEASE_MESSAGE);
-  } catch (err) {
-    // mysql2 ignores a second release(), so the error is logged, not thrown: with its stack, which
-    // is the second release() (the checkout stack is not kept after the first).
-    state.core.log('warn', `double release ${last.id}`, { pool: state.core.config.name, leaseId: last.id, err }, (err as Error).stack ?? (err as Error).message);
-  }
 }
 
 function register(state: State, connection: ConnectionLike): ConnectionRecord {
@@ -427,20 +364,29 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (typeof connection._isMariaDB === 'boolean') state.server.system ??= connection._isMariaDB ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
   onCommandDone(connection, () => core.connectionActive(record));
-  // mysql2 ignores a second release() of a connection; poolguard says where it happened.
-  const release = connection.release;
-  connection.release = function releaseOnce(this: ConnectionLike): void {
-    // Checked first: a connection being released for the first time reads nothing else.
-    if (this._released) {
-      const last = this[kRecord]?.last;
-      if (this._pool != null && !this._pool._closed && last !== undefined && this[kRecord]?.lease === undefined && !releasedByDisposer(releaseOnce)) doubleRelease(state, last, releaseOnce);
-    }
-    return release.call(this);
-  };
+  // release() and destroy() reach poolguard through mysql2's prototype, as the pool's methods do.
+  routeConnection(connection);
+  setRoutes(connection, state.connectionRoutes);
   return record;
 }
 
+/**
+ * The lease the connection had before this one, kept in the lease's adapter slot for a double
+ * release's log (one lease back: the previous one's slot is emptied, so that no chain is kept).
+ */
+function keepPrevious(lease: Lease, record: ConnectionRecord): void {
+  const previous = record.last;
+  if (previous !== undefined) previous.token = undefined;
+  lease.token = previous;
+}
+
+/** Routes mysql2's PoolConnection methods, and its promise wrapper's release(), once per prototype. */
+function routeConnection(connection: ConnectionLike): void {
+  routeMethods(connection, CONNECTION_METHODS);
+  patchPrototype(PromiseConnectionPrototype, 'release', (wrapper: { connection?: object } | null) => routesOf(wrapper?.connection), 'wrappedRelease');
+}
+
 /** `host:port/database` from mysql2's options, its connection URL (a string or `uri`), or the config it kept. */
-function mysqlName(options: unknown): string {
+export function mysqlName(options: unknown): string {
   return defaultName(options, { host: 'localhost', port: 3306, database: '(none)' });
 }

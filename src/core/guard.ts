@@ -19,6 +19,7 @@ import type { TelemetrySink } from './telemetry.js';
 import { checkoutTimeoutError, timeoutDetails, timeoutErrorInPlace, timeoutErrorLike, type TimeoutDetails } from './timeouts.js';
 import type { GuardSnapshot, HolderGroup, PoolCounts, RetireReason } from './types.js';
 import { checkoutMessage, holderGroups, snapshot } from './views.js';
+import type { LeaseWhereabouts } from './where-taken.js';
 
 // Where adapters, otel and tests import these from; each is defined in its own room.
 export { PoolGuard } from './handle.js';
@@ -477,6 +478,20 @@ export class GuardCore {
     return checkoutTimeoutError(this.config.name, this.timeoutDetails(lease, err.message), err, `${err.message}\n${note}`);
   }
 
+  /**
+   * A checkout refused while the pool ends, told beside the pool's own error rather than in it:
+   * its class, `code` and `message` stay byte for byte what the pool gave (code compares them);
+   * `err.pool` and `err.poolguard` (the `endingNote()`) are added, and the note is logged. Does
+   * nothing before `end()`.
+   */
+  noteRefusedAtEnd(err: Error): void {
+    const note = this.#shutdown.endingNote();
+    if (note === undefined) return;
+    const name = this.config.name;
+    Object.assign(err, { pool: name, poolguard: note });
+    this.log('warn', 'refused at end', { pool: name }, note);
+  }
+
   // ---- views -------------------------------------------------------------------------------
 
   /** Looks at the leases old enough to matter, now (the housekeeper's timer does so on its own). */
@@ -491,6 +506,11 @@ export class GuardCore {
 
   snapshot(): GuardSnapshot {
     return snapshot(this.#ctx);
+  }
+
+  /** Where a lease was checked out, as reports say it (for an adapter's own log lines). */
+  whereTaken(lease: Lease): LeaseWhereabouts {
+    return this.#ctx.whereTaken(lease);
   }
 
   /** The wrapped pool's own counters (never throws). */

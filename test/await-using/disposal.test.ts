@@ -134,6 +134,23 @@ describe('mysql2 connections under poolguard (mysql2’s own disposers)', () => 
     expect(pool.guard.snapshot().totals).toMatchObject({ checkouts: 2, doubleReleases: 0 });
     expect(lines).toEqual([]);
   });
+
+  it('promise API: a late disposal, after a release by hand, leaves the next holder’s connection alone', async () => {
+    const { lines, logger } = recorder();
+    const pool = guardedPromisePool({ connectionLimit: 1, guard: { logger } });
+    const first = await pool.getConnection();
+    first.release();
+    const next = await pool.getConnection();
+    expect(next.connection).toBe(first.connection);
+    // The first holder's scope ends now (mysql2's disposal calls the wrapper's release()).
+    await first[Symbol.asyncDispose]();
+    expect(pool.guard.snapshot().counts.leased).toBe(1);
+    const [rows] = await next.query('SELECT 1 AS ok');
+    expect(rows).toEqual([{ ok: 1 }]);
+    next.release();
+    expect(pool.guard.snapshot()).toMatchObject({ counts: { leased: 0 }, totals: { checkouts: 2, doubleReleases: 0 } });
+    expect(lines).toEqual([]);
+  });
 });
 
 describe('pool.guard.lease() for generic-pool resources', () => {

@@ -158,6 +158,28 @@ export const scenarios: Record<string, Scenario> = {
       return { 'cli-audit': `$ npx poolguard ${args.join(' ')}\n${run.stdout}` };
     },
   },
+  'CLI usage and masking': {
+    samples: ['cli-mysql-password', 'cli-other-server', 'cli-mysql-denied'],
+    async run() {
+      const cli = async (shown: string, args: string[], status: number) => {
+        const run = await node([join(root, 'dist/esm/cli.js'), ...args], { cwd: root });
+        if (run.status !== status) throw new Error(`poolguard ${shown} exited ${run.status}, not ${status}:\n${run.stdout}\n${run.stderr}`);
+        return `$ npx poolguard ${shown}\n${run.stdout}${run.stderr.split(WRITE).join('')}`;
+      };
+      const mysql = new URL(MYSQL_URL);
+      const hostPort = `${mysql.hostname}:${mysql.port || 3306}`;
+      // Refused before anything is dialled: an unencoded '/' in the password, a flag for PostgreSQL.
+      const badUrl = `mysql://app:s3cr/et@${hostPort}/test`;
+      const otherServer = `mysql://root@${hostPort}/test`;
+      // Dialled with a wrong password: the server's own words stay whole, the password does not.
+      const denied = `mysql://${decodeURIComponent(mysql.username) || 'root'}:not-the-password@${hostPort}${mysql.pathname}`;
+      return {
+        'cli-mysql-password': await cli(`audit --url '${badUrl}'`, ['audit', '--url', badUrl], 2),
+        'cli-other-server': await cli(`audit --url ${otherServer} --max 5`, ['audit', '--url', otherServer, '--max', '5'], 2),
+        'cli-mysql-denied': await cli(`status --url '${denied}'`, ['status', '--url', denied], 1),
+      };
+    },
+  },
 };
 
 /** Samples checked by the test that already produces that output (name → test file, which calls `expectSample(name, …)`). */
