@@ -35,6 +35,7 @@ echo "== a scratch consumer project"
 consumer="$work/consumer"
 mkdir "$consumer"
 cp "$repo/scripts/consumer/run.mjs" "$repo/scripts/consumer/run.cjs" "$repo/scripts/consumer/checks.cjs" "$consumer/"
+cp "$repo/scripts/consumer/mysql-family.mjs" "$consumer/"
 cp "$repo/scripts/consumer/leak-tests.cjs" "$repo/scripts/consumer/leak.test.mjs" "$repo/scripts/consumer/leak.spec.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
@@ -49,6 +50,7 @@ echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.js
 # is installed from a tarball or git) and asks for them to be allowed: poolguard must have none.
 install_log="$(cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "$tarball" \
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
+  "mysql@$(pinned mysql)" "mariadb@$(pinned mariadb)" \
   "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" "mocha@$(pinned mocha)" \
   "typescript-5.9@npm:typescript@5.9.3" "typescript-7@npm:typescript@7.0.2" 2>&1)" \
   || { echo "$install_log" >&2; exit 1; }
@@ -60,6 +62,8 @@ echo "installed from the tarball; npm lists no install script of poolguard"
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
 (cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
+echo "== mysql and the MariaDB connector (needs MariaDB or MySQL on 127.0.0.1:3306)"
+(cd "$consumer" && node mysql-family.mjs)
 echo "== the poolguard command"
 usage="$(cd "$consumer" && npx --no-install poolguard --help)"
 grep -q '^Usage: poolguard ' <<<"$usage" || { echo "poolguard --help printed: $usage" >&2; exit 1; }

@@ -19,7 +19,7 @@ mkdirSync(input, { recursive: true });
 const core = JSON.parse(readFileSync(join(model, 'poolguard.api.json'), 'utf8'));
 const coreNames = new Set(core.members[0].members.map((m) => m.canonicalReference));
 copyFileSync(join(model, 'poolguard.api.json'), join(input, 'poolguard.api.json'));
-for (const entry of ['pg', 'generic-pool', 'knex', 'sequelize', 'eslint', 'prisma']) {
+for (const entry of ['pg', 'generic-pool', 'knex', 'sequelize', 'eslint', 'prisma', 'mysql', 'mariadb', 'mariadb-callback']) {
   const m = JSON.parse(readFileSync(join(model, `poolguard-${entry}.api.json`), 'utf8'));
   // api-documenter accepts npm package names only: `poolguard-pg` here, `poolguard/pg` in the pages.
   const name = `poolguard-${entry}`;

@@ -35,7 +35,7 @@ describe('the README', () => {
 
   it('names every pool it guards in its first paragraph', () => {
     const first = readme.split('\n\n')[1]!;
-    for (const name of ['pg.Pool', 'mysql2', 'callback and promise', 'generic-pool', 'Knex', 'Sequelize', 'TypeORM', 'Prisma', '@prisma/adapter-pg', 'Drizzle', 'Kysely', 'pg-boss', 'pg-promise']) {
+    for (const name of ['pg.Pool', 'mysql2', 'callback and promise', '`mysql`', 'MariaDB connector', 'generic-pool', 'Knex', 'Sequelize', 'TypeORM', 'Prisma', '@prisma/adapter-pg', 'Drizzle', 'Kysely', 'pg-boss', 'pg-promise']) {
       expect(first, name).toContain(name);
     }
   });

@@ -122,6 +122,16 @@ export const scenarios: Record<string, Scenario> = {
     },
   },
   mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  mysql: leakThenTimeout('mysql.mjs', 'mysql-leak', 'mysql-timeout'),
+  mariadb: {
+    samples: ['mariadb-leak', 'mariadb-timeout'],
+    async run() {
+      // The connector's timeout error is its own; poolguard's part is the log entry naming the holders.
+      const { log } = await app('mariadb.mjs');
+      const timeout = log.find((e) => e.includes('pool timeout')) ?? entry([], 0, 'mariadb.mjs (the timeout entry)');
+      return { 'mariadb-leak': entry(log, 0, 'mariadb.mjs'), 'mariadb-timeout': timeout };
+    },
+  },
   'generic-pool': leakThenTimeout('generic-pool.mjs', 'generic-pool-leak', 'generic-pool-timeout'),
   knex: leakThenTimeout('knex.mjs', 'knex-leak', 'knex-timeout'),
   sequelize: leakThenTimeout('sequelize.mjs', 'sequelize-leak', 'sequelize-timeout'),
