@@ -1,6 +1,7 @@
 import * as genericPool from 'generic-pool';
 import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
+import { annotate } from '../core/errors.js';
 import type { GuardCore } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
@@ -8,7 +9,7 @@ import { attachGuard, guardedAlready, recordOnSight, resourceRemoved, watchEnd, 
 import { ResourceLease, type DisposableLease, type GenericPoolGuard } from './generic-pool-lease.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 
-// generic-pool's own messages, kept as the prefix of poolguard's so that code matching them works.
+// generic-pool's own messages, matched to recognise its errors (which reach the caller unchanged).
 const NOT_IN_POOL_MESSAGE = 'Resource not currently part of this pool';
 const DRAINING_MESSAGE = 'pool is draining and cannot accept work';
 
@@ -291,7 +292,7 @@ function acquireFor(state: State, pool: AnyPool, lease: Lease, priority: number 
       }
     },
     (err: unknown) => {
-      if (err instanceof Error && err.name === 'TimeoutError') throw state.core.timeoutErrorLike(lease, err, { code: 'POOLGUARD_CHECKOUT_TIMEOUT', cause: err });
+      if (err instanceof Error && err.name === 'TimeoutError') throw core.poolTimedOut(lease, err);
       // drain() still serves the callers queued before it; only new ones are refused, and told why.
       const refused = err instanceof Error && err.message === DRAINING_MESSAGE ? core.checkoutRefusedAtEnd(lease, err, false) : undefined;
       if (refused !== undefined) throw refused;
@@ -347,9 +348,10 @@ function doubleRelease(state: State, pool: AnyPool, resource: unknown, above: Fu
   // Not a lease poolguard knows of: generic-pool decides (and rejects if it is not on loan).
   return Promise.resolve(state.release.call(pool, resource)).catch((err: unknown) => {
     if (err instanceof Error && err.message === NOT_IN_POOL_MESSAGE) {
+      const { name } = state.core.config;
       state.core.ledger.totals.doubleReleases++;
-      err.message = `${NOT_IN_POOL_MESSAGE}. poolguard[${state.core.config.name}]: it was already released (or never acquired from this pool); release each resource exactly once.`;
       Error.captureStackTrace(err, above);
+      annotate(err, `poolguard[${name}]: it was already released (or never acquired from this pool); release each resource exactly once.`, { pool: name });
     }
     throw err;
   });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions } from '../core/config.js';
-import { CheckoutTimeoutError } from '../core/errors.js';
+import { annotate } from '../core/errors.js';
 import type { GuardCore, PoolGuard } from '../core/guard.js';
 import { isPgPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
@@ -14,7 +14,7 @@ import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
 import { PG_SESSIONS } from './driver-words.js';
 
-// pg-pool's own messages, matched and kept so that code written against pg keeps working.
+// pg-pool's own messages, matched to recognise its errors (which reach the caller unchanged).
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
 const DOUBLE_RELEASE_MESSAGE = 'Release called on client which has already been released to the pool.';
 
@@ -285,7 +285,17 @@ function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event:
 function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, capture: CapturedStack | undefined): unknown {
   // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
   // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
-  return state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
+  const result = state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
+  // The promise form: pg-pool re-captures a failed query's stack, dropping what poolguard wrote into it.
+  if (typeof cb === 'function' || typeof values === 'function' || typeof text === 'function' || result == null) return result;
+  return (result as PromiseLike<unknown>).then(undefined, keepAdded);
+}
+
+/** Writes back into a re-captured stack what poolguard had written into it (`err.poolguard`). */
+function keepAdded(err: unknown): never {
+  const added = (err as { poolguard?: unknown } | null)?.poolguard;
+  if (typeof added === 'string' && err instanceof Error && typeof err.stack === 'string' && !err.stack.includes(added)) annotate(err, added, {});
+  throw err;
 }
 
 /**
@@ -325,9 +335,11 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     resolve = res;
     reject = rej;
   }).catch((err: Error) => {
-    // A timeout error already carries the caller's stack from the checkout capture.
-    if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
-    throw err;
+    // A timeout error already carries the caller's stack from the checkout capture. Any other
+    // keeps what poolguard wrote into its stack (the pool is ending) in the one re-captured here.
+    if (typeof (err as { poolguard?: unknown }).poolguard === 'string' && err.message === TIMEOUT_MESSAGE && lease.capture !== undefined) throw err;
+    Error.captureStackTrace(err);
+    keepAdded(err);
   });
   callConnect(state, pool, lease, (e, c) => (e ? reject(e) : resolve(c!)));
   return result;
@@ -352,12 +364,12 @@ function callConnect(state: PgGuardState, pool: PgPoolLike, lease: Lease, cb: Ca
 function granted(state: PgGuardState, lease: Lease, err: Error | undefined, client: pg.PoolClient | undefined, done: Done | undefined, cb: Callback, discarded: number): void {
   const { core } = state;
   if (err || client === undefined) {
-    if (err !== undefined && (err.message === TIMEOUT_MESSAGE || err.message === ENDED_MESSAGE)) {
-      const refused = core.checkoutRefusedAtEnd(lease, err, err.message === TIMEOUT_MESSAGE);
+    // pg-pool's own error, unchanged but for fields and its stack: who holds the connections, or
+    // that the pool is ending.
+    if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) return cb(core.poolTimedOut(lease, err), undefined, done);
+    if (err !== undefined && err.message === ENDED_MESSAGE) {
+      const refused = core.checkoutRefusedAtEnd(lease, err, false);
       if (refused !== undefined) return cb(refused, undefined, done);
-    }
-    if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) {
-      return cb(core.checkoutTimedOut(lease, TIMEOUT_MESSAGE, err), undefined, done);
     }
     core.checkoutFailed(lease, false);
     return cb(err, client, done);
