@@ -46,6 +46,10 @@ describe('the demo’s leaking handler is caught by all three checks, the fixed 
   url.pathname = `/${database}`;
   const demoUrl = url.toString();
   let demo: ServiceModule;
+  // The README's sample is the two checks' own lines, one after the other: the test check's first
+  // two lines and ESLint's finding, each as its tool printed it.
+  let leakCheckLines: string | undefined;
+  let lintFinding: string | undefined;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -76,6 +80,11 @@ describe('the demo’s leaking handler is caught by all three checks, the fixed 
     const [line] = leakSite().split(':');
     expect(found).toEqual([expect.stringMatching(new RegExp(`^demo/service\\.mjs:${line}:\\d+ pool\\.connect\\(\\) at line ${line} is not released on every path \\(the return at line \\d+ leaves it checked out\\)`))]);
     expect(results.map((r) => relative(root, r.filePath)).sort()).toEqual(['demo/service.mjs', ...FIXED_FILES].sort());
+    // As a user runs it: the ESLint CLI, this repository's eslint.config.mjs.
+    const cli = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), 'demo/service.mjs'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, timeout: 55_000 });
+    expect(cli.status, cli.stderr).toBe(1);
+    lintFinding = cli.stdout.split('\n').find((l) => l.endsWith('poolguard/release-on-every-path'));
+    expect(lintFinding).toMatch(new RegExp(`^\\s+${line}:\\d+\\s+error\\s+pool\\.connect\\(\\) at line ${line} is not released on every path`));
   }, 60_000);
 
   it('the test check: a Vitest test of the handler fails, named, with the checkout line; the fixed handlers’ tests pass', { timeout: 120_000 }, () => {
@@ -97,13 +106,20 @@ describe('the demo’s leaking handler is caught by all three checks, the fixed 
     const shown = /( FAIL {2}\S*orders\.fixture\.mjs > POST \/orders > answers 409[\s\S]*?)\n\n/.exec(output)?.[1];
     expect(shown, output).toBeDefined();
     expectSample('demo-test-check', shown!);
+    leakCheckLines = /^LeakCheckError: .*\n.*/m.exec(shown!)?.[0];
   });
 
-  it('the README and docs/before-it-ships.md show the fixed handler as demo/orders-fixed-await-using.mjs has it', () => {
+  it('the README shows the test check’s and the lint rule’s own lines for the demo’s leak', () => {
+    expect(leakCheckLines, 'the test check ran').toBeDefined();
+    expect(lintFinding, 'the lint rule ran').toBeDefined();
+    expectSample('before-it-ships', `${leakCheckLines}\n${lintFinding}`);
+  });
+
+  it('docs/before-it-ships.md shows the fixed handler as demo/orders-fixed-await-using.mjs has it', () => {
     const source = readFileSync(join(root, 'demo/orders-fixed-await-using.mjs'), 'utf8');
     const handler = /^export async function placeOrder[\s\S]*?\n\}$/m.exec(source)?.[0];
     expect(handler).toContain('await using client = await pool.connect();');
-    for (const page of ['README.md', 'docs/before-it-ships.md']) expect(readFileSync(join(root, page), 'utf8'), page).toContain(`\`\`\`js\n${handler}\n\`\`\``);
+    expect(readFileSync(join(root, 'docs/before-it-ships.md'), 'utf8')).toContain(`\`\`\`js\n${handler}\n\`\`\``);
   });
 
   it('the report at run time: a leak report at the checkout line; none for the fixed handlers, whose leases all come back', async () => {

@@ -177,7 +177,8 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     const n = unwrap(node);
     switch (n.type) {
       case 'Identifier':
-        return leaseRefs.has(n);
+        // The lease itself, or the function that releases it (pg's `done`): whoever gets it releases.
+        return leaseRefs.has(n) || releaserRefs.has(n);
       case 'AwaitExpression':
         return holds(n.argument, closures);
       case 'ConditionalExpression':

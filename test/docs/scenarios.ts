@@ -197,6 +197,7 @@ export const scenarios: Record<string, Scenario> = {
 export const CHECKED_ELSEWHERE: Record<string, string> = {
   'demo-run': 'test/demo.test.ts',
   'demo-test-check': 'test/demo-checks.test.ts',
+  'before-it-ships': 'test/demo-checks.test.ts',
   'test-check-vitest': 'test/testing/runners.test.ts',
   'test-check-jest': 'test/testing/runners.test.ts',
   'test-check-node-test': 'test/testing/runners.test.ts',

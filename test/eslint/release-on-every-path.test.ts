@@ -562,6 +562,21 @@ js.run('release-on-every-path (JavaScript)', rule, {
         }`,
     },
     {
+      name: "pg callback form: the done function kept for later is handed over with the client's release",
+      code: `
+        let release;
+        function take(pool) {
+          return new Promise((resolve, reject) => {
+            pool.connect((err, client, done) => {
+              if (err) return reject(err);
+              client.on('notice', log);
+              release = done;
+              resolve();
+            });
+          });
+        }`,
+    },
+    {
       name: 'a disposal called by hand: client[Symbol.asyncDispose](), conn[Symbol.dispose](), a constant for the symbol',
       code: `
         const ASYNC_DISPOSE = Symbol.asyncDispose;
