@@ -27,7 +27,9 @@ await getOrder(3); // the second leak: now the pool is empty
 try {
   await pool.connect();
 } catch (err) {
-  console.log(`\ncheckout failed, and the error says why:\n${err.message}`);
+  // pg's own error, message unchanged; poolguard wrote who holds the connections into its stack
+  // (what console.error(err) and loggers print) and err.holders.
+  console.log(`\ncheckout failed, and the error says why:\n${err.stack.split('\n    at ')[0]}`);
 }
 console.log('\nsnapshot:', JSON.stringify(pool.guard.snapshot().totals));
 process.exit(0);

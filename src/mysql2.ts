@@ -14,5 +14,5 @@ export {
   type GuardedPoolClusterOptions,
   type GuardedPoolClusterMemberOptions,
 } from './adapters/mysql2-cluster.js';
-export { auditMysql, type MysqlAuditInput, type MysqlAuditResult, type MysqlServerSummary } from './audit/mysql.js';
+export { auditMysql, type MysqlAuditInput, type MysqlAuditResult, type MysqlDriver, type MysqlServerSummary } from './audit/mysql.js';
 export * from './index.js';

@@ -128,6 +128,26 @@ describe('the demo', () => {
     expectSample('demo-run', asDocPaths(result.stdout));
   });
 
+  it('prints the summary docs/demo.md shows: the same rows and columns (the page’s numbers are one full-length run’s)', () => {
+    // The columns are padded to their longest value, which differs from run to run: split on the gaps.
+    const cells = (block: string) =>
+      block
+        .split('\n')
+        .slice(block.split('\n').indexOf('Summary') + 1)
+        .filter((line) => line.startsWith('  '))
+        .map((line) => line.slice(2).split(/ {3,}/));
+    const page = readFileSync(join(root, 'docs/demo.md'), 'utf8');
+    const shown = /and ends with a summary[\s\S]*?```text\n([\s\S]*?)```/.exec(page)?.[1];
+    expect(shown, 'docs/demo.md shows the summary in a text block after "and ends with a summary"').toBeDefined();
+    const summary = result.stdout.slice(result.stdout.indexOf('\nSummary\n') + 1, result.stdout.indexOf('\n\n', result.stdout.indexOf('\nSummary\n')));
+    const [real, doc] = [cells(summary), cells(shown!)];
+    expect(real.length).toBeGreaterThan(5);
+    expect(doc.map((row) => row[0])).toEqual(real.map((row) => row[0]));
+    expect(doc[0]).toEqual(real[0]); // the header: plain pg.Pool, poolguard
+    const culprit = (rows: string[][]) => rows.find((row) => row[0] === 'culprit')!.slice(1);
+    expect(culprit(doc)).toEqual(culprit(real));
+  });
+
   it('fails requests in the blind run with pg’s timeout and nothing else', () => {
     const blind = report().runs[0]!;
     expect(blind.guarded).toBe(false);

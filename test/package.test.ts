@@ -83,6 +83,17 @@ describe('the packed package', () => {
     expect(pkg.engines.node).toBe(majors.map((m) => `^${m}.0.0`).join(' || '));
   });
 
+  it('the docs name the Node lines engines names (README, CONTRIBUTING, docs/design.md)', () => {
+    const majors = [...pkg.engines.node.matchAll(/\^(\d+)\.0\.0/g)].map((m) => m[1]!);
+    const said = majors.slice(0, -1).join(', ') + ` or ${majors.at(-1)}`;
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`on Node ${said}.`);
+    const contributing = readFileSync(join(root, 'CONTRIBUTING.md'), 'utf8');
+    expect(contributing).toContain(`Node ${said}: CI runs the tests on each`);
+    const others = majors.slice(1);
+    expect(contributing.replace(/\s+/g, ' ')).toContain(`runs the whole suite again on Node ${others.slice(0, -1).join(', ')} and ${others.at(-1)}`);
+    expect(readFileSync(join(root, 'docs/design.md'), 'utf8').replace(/\s+/g, ' ')).toContain(`Node ${others.slice(0, -1).join(', ')} and ${others.at(-1)} (the active LTS) are tested, and Node ${majors[0]}`);
+  });
+
   it('ships no tests, benchmarks or demo', () => {
     const extra = [...packed].filter((p) => !/^(dist|src)\//.test(p) && !/^docs\/[\w-]+\.md$/.test(p) && !['package.json', 'README.md'].includes(p));
     expect(extra).toEqual([]);

@@ -1,9 +1,13 @@
 /**
  * What poolguard reads of a data layer's driver connection without importing the driver: a pg
- * client (see pg-client.ts) or a mysql2 connection (see mysql2-connection.ts). Knex and Sequelize
+ * client (see pg-client.ts), a mysql2 connection (see mysql2-connection.ts), a mysql one (Knex's
+ * `mysql` client, mysql-connection.ts) or a MariaDB connector one (Sequelize's `mariadb` dialect,
+ * mariadb-connection.ts). Knex and Sequelize
  * pool the driver's own connection objects, so their adapters read the same state as the drivers'
  * own adapters.
  */
+import { mariadbInFlight, mariadbTransaction, onMariadbCommandDone } from './mariadb-connection.js';
+import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
 import { commandInFlight, onCommandDone, onServerClose, serverTransaction } from './mysql2-connection.js';
 import { onQueryDone, onSessionEnded, queryInFlight, transactionStatus } from './pg-client.js';
 import type { GuardCore } from '../core/guard.js';
@@ -13,7 +17,7 @@ import { recordOnSight } from './kit.js';
 
 /** A query in flight on a pg client, or a command running or queued on a mysql2 connection. */
 export function driverInFlight(resource: object): boolean | undefined {
-  return queryInFlight(resource) ?? commandInFlight(resource);
+  return queryInFlight(resource) ?? commandInFlight(resource) ?? mysqlInFlight(resource) ?? mariadbInFlight(resource);
 }
 
 /**
@@ -24,7 +28,7 @@ export function driverInFlight(resource: object): boolean | undefined {
 export function driverTransaction(resource: object): 'open' | 'failed' | undefined {
   const c = resource as { _queryable?: unknown; _ending?: unknown; _fatalError?: unknown; _closing?: unknown };
   if (c._queryable === false || c._ending === true || c._fatalError != null || c._closing === true) return undefined;
-  return transactionStatus(resource) ?? serverTransaction(resource);
+  return transactionStatus(resource) ?? serverTransaction(resource) ?? mysqlTransaction(resource) ?? mariadbTransaction(resource);
 }
 
 /**
@@ -33,7 +37,8 @@ export function driverTransaction(resource: object): 'open' | 'failed' | undefin
  */
 export function onDriverActivity(resource: object, onActive: () => void): void {
   onQueryDone(resource, onActive);
-  onCommandDone(resource, onActive);
+  // Each returns false for a connection of another driver; the first that recognises it hooks it.
+  void (onCommandDone(resource, onActive) || onMysqlCommandDone(resource, onActive) || onMariadbCommandDone(resource, onActive));
 }
 
 /**

@@ -193,3 +193,16 @@ export function resourceRemoved(core: GuardCore, records: Map<unknown, Connectio
   records.delete(resource);
   core.connectionRemoved(record, removalReason(ending, failed === undefined ? record.lease !== undefined : failed(record)));
 }
+
+/**
+ * A second release that the pool itself ignores (mysql2, the MariaDB connector) or refuses with its
+ * own error (mysql): counted and logged with the stack of that second release() (the checkout
+ * stack is not kept after the first), never thrown by poolguard.
+ */
+export function logDoubleRelease(core: GuardCore, last: Lease, above: Function, words: string): void {
+  try {
+    core.released(last, above, words);
+  } catch (err) {
+    core.log('warn', `double release ${last.id}`, { pool: core.config.name, leaseId: last.id, err }, (err as Error).stack ?? (err as Error).message);
+  }
+}

@@ -247,10 +247,10 @@ function listen(state: TarnState): void {
     requests.delete(eventId);
     // tarn's TimeoutError keeps Error's name: its class tells it apart.
     const timedOut = err instanceof Error && err.constructor?.name === 'TimeoutError';
-    // Knex's acquireConnection turns the timeout into its own error, with the holders; a direct
-    // caller of tarn's acquire() gets tarn's error, with the holders added.
+    // Knex's acquireConnection replaces the timeout with its own error, which gains the holders
+    // there; a direct caller of tarn's acquire() gets tarn's error, which gains them here.
     if (timedOut && lease.token === OWNED) return;
-    if (timedOut) core.timeoutErrorInPlace(lease, err as Error);
+    if (timedOut) core.poolTimedOut(lease, err as Error);
     else core.checkoutFailed(lease, false);
   });
   pool.on('release', function release(resource: unknown) {
@@ -336,7 +336,7 @@ function wrapClient(state: TarnState, client: KnexClientLike): void {
     state.requested = undefined;
     if (lease === undefined) return result;
     return result.catch((err: unknown) => {
-      if (err instanceof Error && err.name === 'KnexTimeoutError') throw core.timeoutErrorLike(lease, err, { cause: (err as { cause?: unknown }).cause ?? err });
+      if (err instanceof Error && err.name === 'KnexTimeoutError') throw core.poolTimedOut(lease, err);
       core.checkoutFailed(lease, false);
       throw err;
     });

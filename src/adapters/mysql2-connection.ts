@@ -6,14 +6,14 @@
 // The server's status flags, in every OK and EOF packet: SERVER_STATUS_IN_TRANS, and
 // SERVER_STATUS_AUTOCOMMIT, whose absence means that "the session always has a transaction open"
 // (MySQL's manual, on autocommit = 0).
-const SERVER_STATUS_IN_TRANS = 1;
+export const SERVER_STATUS_IN_TRANS = 1;
 const SERVER_STATUS_AUTOCOMMIT = 2;
 
 // Registered globally so that two copies of poolguard (or two guards of one connection) share one
 // hook instead of each wrapping handlePacket again.
 const kHook = Symbol.for('poolguard.mysql2.packetHook');
 
-interface PacketLike {
+export interface PacketLike {
   buffer: Buffer;
   start: number;
   end: number;
@@ -220,15 +220,26 @@ function drained(hook: Hook): void {
  * with 0x00 like an OK packet, and a prepared statement's OK packet carries no flags.
  */
 function statusFlags(packet: PacketLike, command: CommandLike): number | undefined {
+  if (packet.buffer[packet.start + 4] === 0x00) {
+    // Compared by identity (a property load each), not by function name.
+    const state = command.next;
+    if (state === command.row || state === command.readField || command.prepareHeader !== undefined) return undefined;
+  }
+  return packetStatus(packet);
+}
+
+/**
+ * The status flags of a packet read as an OK or EOF packet (`undefined` for any other first byte),
+ * whatever the command expects: the caller tells a row that starts with 0x00 from an OK packet
+ * (also read by the mysql adapter, whose packets have the same layout).
+ */
+export function packetStatus(packet: PacketLike): number | undefined {
   const buf = packet.buffer;
   let at = packet.start + 4;
   const end = packet.end;
   const first = buf[at];
   if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
   if (first !== 0x00) return undefined;
-  // Compared by identity (a property load each), not by function name.
-  const state = command.next;
-  if (state === command.row || state === command.readField || command.prepareHeader !== undefined) return undefined;
   at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
   return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
 }

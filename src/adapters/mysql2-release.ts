@@ -1,10 +1,11 @@
-import type { GuardCore } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { errorReason } from '../core/recycle-policy.js';
-import { commandsPending, connectionFailure, serverTransaction, whenCommandsDone } from './mysql2-connection.js';
+import { commandsPending, connectionFailure, whenCommandsDone } from './mysql2-connection.js';
 import { inFreeList, type RingQueue } from './mysql2-pool-internals.js';
 import type { Route } from './mysql2-dispatch.js';
-import { releaseChecked } from './kit.js';
+import { logDoubleRelease } from './kit.js';
+import { releaseLease, type QueuedPool } from './queued-checkout.js';
+import { releasedByDisposer } from './disposal.js';
 
 /**
  * How a mysql2 connection goes back, seen by poolguard: `conn.release()` (and a promise wrapper's),
@@ -61,8 +62,7 @@ export interface ConnectionLike {
 }
 
 /** One guarded pool: its core and mysql2's own methods, as they were before routing. */
-export interface State {
-  readonly core: GuardCore;
+export interface State extends QueuedPool<ConnectionLike> {
   readonly pool: CorePoolLike;
   readonly getConnection: CorePoolLike['getConnection'];
   readonly releaseConnection: CorePoolLike['releaseConnection'];
@@ -125,28 +125,7 @@ function finishRelease(state: State, pool: CorePoolLike, connection: ConnectionL
     core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
     return;
   }
-  const outcome = releaseChecked(core, lease, lease.reclaimed ? undefined : serverTransaction(connection), above, DOUBLE_RELEASE_MESSAGE);
-  if (outcome === false) return;
-  if (outcome !== true) return releaseDirty(state, pool, lease, connection, outcome.action);
-  if (core.recycles && lease.conn !== undefined && core.dueForRetirement(lease.conn) !== undefined) {
-    // mysql2 hands the caller in its queue a fresh connection when this one leaves.
-    return connection.destroy();
-  }
-  state.releaseConnection.call(pool, connection);
-}
-
-/** Released inside a transaction: closed, or rolled back first, per guard.dirtyRelease. */
-function releaseDirty(state: State, pool: CorePoolLike, lease: Lease, connection: ConnectionLike, action: 'destroy' | 'rollback'): void {
-  const { core } = state;
-  if (action === 'destroy') return connection.destroy();
-  connection.query('ROLLBACK', (rollbackErr: Error | null) => {
-    // A connection that cannot even roll back, or is still in a transaction (autocommit off), is closed.
-    if (rollbackErr || serverTransaction(connection) !== undefined) {
-      if (lease.conn) core.markRetiring(lease.conn, 'dirty');
-      return connection.destroy();
-    }
-    state.releaseConnection.call(pool, connection);
-  });
+  releaseLease(state, connection, lease, above);
 }
 
 /** A lease ended because the pool is ending: mysql2's release() returns without telling the pool then. */
@@ -174,17 +153,7 @@ function doubleRelease(state: State, last: Lease, above: Function, connection: C
       : `${DOUBLE_RELEASE_MESSAGE} mysql2's callback API hands every holder the same connection object, so poolguard cannot tell whose release() each call was: ` +
         `the connection's lease before lease #${last.id} was lease #${previous.id} (${previous.kind}()); if its holder called release() again after its own release, that call ended lease #${last.id} while #${last.id}'s holder was still using the connection. ` +
         `poolguard/mysql2/promise tells the holders apart and refuses such a release.`;
-  logDoubleRelease(state, last, above, words);
-}
-
-function logDoubleRelease(state: State, lease: Lease, above: Function, words: string): void {
-  try {
-    state.core.released(lease, above, words);
-  } catch (err) {
-    // The error is logged, not thrown (mysql2 throws none): with its stack, which is the second
-    // release() (the checkout stack is not kept after the first).
-    state.core.log('warn', `double release ${lease.id}`, { pool: state.core.config.name, leaseId: lease.id, err }, (err as Error).stack ?? (err as Error).message);
-  }
+  logDoubleRelease(state.core, last, above, words);
 }
 
 /** Routes for a registered PoolConnection (`release`, `destroy`) and its promise wrapper (`wrappedRelease`). */
@@ -199,7 +168,9 @@ export function connectionRoutes(state: State): Record<string, Route> {
     // Checked first: a connection being released for the first time reads nothing else.
     const record = connection[kRecord];
     const last = record?.last;
-    if (connection._pool != null && !connection._pool._closed && last !== undefined && record!.lease === undefined) doubleRelease(state, last, above, connection);
+    // mysql2's own disposal of a connection its holder released already (the end of an `await
+    // using` scope, or `using`) is not a double release: mysql2 ignores it, and so does poolguard.
+    if (connection._pool != null && !connection._pool._closed && last !== undefined && record!.lease === undefined && !releasedByDisposer(above)) doubleRelease(state, last, above, connection);
     return original.call(connection);
   };
   const destroy: Route = (connection: ConnectionLike, original, above) => {
@@ -218,6 +189,9 @@ export function connectionRoutes(state: State): Record<string, Route> {
       return original.call(wrapper);
     }
     if (own === current || own.reclaimed) return original.call(wrapper);
+    // The end of the `await using` scope of a connection its holder released already: nothing to
+    // release, no double release; the connection, if another holder has it now, stays theirs.
+    if (releasedByDisposer(above)) return;
     lateRelease(state, own, current, above);
   };
   return { release, destroy, wrappedRelease };
@@ -229,7 +203,7 @@ export function connectionRoutes(state: State): Record<string, Route> {
  * and hand it to a third caller too.
  */
 function lateRelease(state: State, own: Lease, current: Lease | undefined, above: Function): void {
-  if (current === undefined) return logDoubleRelease(state, own, above, DOUBLE_RELEASE_MESSAGE);
+  if (current === undefined) return logDoubleRelease(state.core, own, above, DOUBLE_RELEASE_MESSAGE);
   const now = `connection #${current.conn?.id ?? '?'} now belongs to lease #${current.id} (checked out at ${state.core.whereTaken(current).where}): poolguard did not pass it on, so lease #${current.id} keeps its connection (plain mysql2 would put it back in the pool while its holder still uses it)`;
-  logDoubleRelease(state, own, above, `release() was called again through the connection object of lease #${own.id}, which had already been released; ${now}.`);
+  logDoubleRelease(state.core, own, above, `release() was called again through the connection object of lease #${own.id}, which had already been released; ${now}.`);
 }

@@ -7,18 +7,18 @@ import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
-import { admit, attachGuard, guardedAlready, watchEndCallback } from './kit.js';
+import { attachGuard, guardedAlready, watchEndCallback } from './kit.js';
+import { isWaiting, waitForConnection } from './queued-checkout.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { reclaimConnection, retireIdleConnection } from './mysql2-pool-internals.js';
 import { clusterCalls, originalOf, patchPrototype, routeMethods, routesOf, setRoutes, type ClusterCall, type Route } from './mysql2-dispatch.js';
-import { connectionRoutes, endDeferred, kRecord, releaseThrough, type ConnectionLike, type CorePoolLike, type State } from './mysql2-release.js';
+import { connectionRoutes, DOUBLE_RELEASE_MESSAGE, endDeferred, kRecord, releaseThrough, type ConnectionLike, type CorePoolLike, type State } from './mysql2-release.js';
 
 // mysql2's own message for a pool that has ended: the caller gets that error as it is, and
 // poolguard's note beside it.
 const CLOSED_MESSAGE = 'Pool is closed.';
 
-const kWaiter = Symbol('poolguard.mysql2.waiter');
 
 // Where mysql2/promise's connection wrappers (PromisePoolConnection) find release().
 const PromiseConnectionPrototype: object = (mysqlPromise as unknown as { PromiseConnection: { prototype: object } }).PromiseConnection.prototype;
@@ -28,26 +28,9 @@ const POOL_METHODS = ['getConnection', 'query', 'execute', 'releaseConnection', 
 const CONNECTION_METHODS = ['release', 'destroy'] as const;
 
 type ConnectionCallback = (err: Error | null, connection?: mysql.PoolConnection) => void;
+type Answer = (err: Error | null, connection?: ConnectionLike) => void;
 
 
-/** One getConnection() call: its lease, until the pool answers or the wait times out. */
-class Waiter {
-  readonly lease: Lease;
-  readonly cb: ConnectionCallback;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** mysql2 answered (a connection or an error); it may do so synchronously (`Queue limit reached.`). */
-  answered = false;
-  timedOut = false;
-  discarded = 0;
-  direct: ConnectionCallback | undefined = undefined;
-
-  constructor(lease: Lease, cb: ConnectionCallback) {
-    this.lease = lease;
-    this.cb = cb;
-  }
-}
-
-type WaiterCallback = ConnectionCallback & { [kWaiter]?: Waiter };
 
 /**
  * mysql2's pool options with poolguard's under `guard`.
@@ -143,7 +126,7 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { library: 'mysql2', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+    words: { library: 'mysql2', awaitUsing: 'await using conn = await pool.getConnection()', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
   }, { dbSystem: () => server.system, ended: closed });
   const missed = routeMethods(pool, POOL_METHODS);
   const state: State = {
@@ -154,6 +137,28 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
     server,
     deferred: new Set(),
     connectionRoutes: {},
+    ask: (answer) => state.getConnection.call(pool, answer as unknown as ConnectionCallback),
+    dequeue: (answer) => {
+      const queue = pool._connectionQueue;
+      if (queue === undefined || typeof queue.removeOne !== 'function') return;
+      for (let i = 0; i < queue.length; i++) {
+        if (queue.get(i) === answer) return queue.removeOne(i);
+      }
+    },
+    recordOf: (connection) => connection[kRecord] ?? register(state, connection),
+    putBack: (connection) => state.releaseConnection.call(pool, connection),
+    destroy: (connection) => connection.destroy(),
+    ping: (connection) => new Promise<void>((resolve, reject) => connection.ping((err) => (err ? reject(err) : resolve()))),
+    run: (connection, sql, done) => connection.query(sql, done),
+    transaction: serverTransaction,
+    granted: keepPrevious,
+    refused: (_lease, err) => {
+      core.checkoutFailed(_lease, false);
+      // mysql2's own error for a closed pool stays as it is; why it is closed goes in its fields and the log.
+      if (err != null && err.message === CLOSED_MESSAGE) core.noteRefusedAtEnd(err);
+    },
+    timeoutWords: 'mysql2 alone would have waited for ever.',
+    doubleReleaseWords: DOUBLE_RELEASE_MESSAGE,
   };
   state.connectionRoutes = connectionRoutes(state);
   const routes = poolRoutes(state);
@@ -176,10 +181,10 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
 function poolRoutes(state: State): Record<string, Route> {
   const { core } = state;
   return {
-    getConnection(pool: CorePoolLike, original: Function, above: Function, cb: WaiterCallback): void {
+    getConnection(pool: CorePoolLike, original: Function, above: Function, cb: ConnectionCallback): void {
       // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
       // pool: that caller already has its lease.
-      if (typeof cb === 'function' && cb[kWaiter] !== undefined) return original.call(pool, cb);
+      if (isWaiting(cb)) return original.call(pool, cb);
       if (clusterCalls.current !== undefined) return clusterCheckout(state, pool, cb, above, clusterCalls.current);
       const capture = core.prepareCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, above);
@@ -258,103 +263,9 @@ function requestConnection(state: State, pool: CorePoolLike, cb: ConnectionCallb
       return core.checkoutGranted(lease, record);
     }
   }
-  const waiter = new Waiter(lease, cb);
-  waiter.direct = direct;
-  const answer: WaiterCallback = (err, connection) => answered(state, waiter, answer, err, connection);
-  // Only a caller mysql2 may queue can come back through getConnection (see there); a free
-  // connection is handed over directly, and the mark would cost every such checkout.
-  if (!ready) answer[kWaiter] = waiter;
-  try {
-    state.getConnection.call(pool, answer);
-  } catch (err) {
-    // Whatever mysql2 throws goes to the caller unchanged; the lease leaves the ledger.
-    if (!waiter.answered) state.core.checkoutFailed(lease, false);
-    throw err;
-  }
   // A free connection is handed over on mysql2's next tick: only a caller that waits (queued, or
-  // for a new connection to open) needs a timer.
-  const timeoutMs = core.config.acquireTimeoutMs;
-  if (timeoutMs > 0 && !ready && !waiter.answered) {
-    waiter.timer = setTimeout(() => timedOut(state, pool, waiter, answer), timeoutMs);
-  }
-}
-
-/**
- * guard.acquireTimeoutMs passed: the caller is taken out of mysql2's queue (so that no connection
- * is later handed to nobody) and gets the error naming who holds the connections. A connection
- * still opening for it is put back in the pool when it arrives.
- */
-function timedOut(state: State, pool: CorePoolLike, waiter: Waiter, answer: WaiterCallback): void {
-  waiter.timer = undefined;
-  if (waiter.answered) return;
-  waiter.timedOut = true;
-  const queue = pool._connectionQueue;
-  if (queue !== undefined && typeof queue.removeOne === 'function') {
-    for (let i = 0; i < queue.length; i++) {
-      if (queue.get(i) === answer) {
-        queue.removeOne(i);
-        break;
-      }
-    }
-  }
-  const { acquireTimeoutMs, name } = state.core.config;
-  const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); mysql2 alone would have waited for ever.`;
-  (waiter.direct ?? waiter.cb)(state.core.checkoutTimedOut(waiter.lease, message, undefined));
-}
-
-function answered(state: State, waiter: Waiter, answer: WaiterCallback, err: Error | null, connection: mysql.PoolConnection | undefined): void {
-  const { core } = state;
-  const { lease } = waiter;
-  const c = connection as unknown as ConnectionLike | undefined;
-  waiter.answered = true;
-  if (waiter.timedOut) {
-    // The caller has its timeout error; a connection that opened for it goes to the next caller.
-    if (!err && c !== undefined) {
-      if (c[kRecord] === undefined) register(state, c);
-      c.release();
-    }
-    return;
-  }
-  if (waiter.timer !== undefined) {
-    clearTimeout(waiter.timer);
-    waiter.timer = undefined;
-  }
-  if (err || c === undefined) {
-    core.checkoutFailed(lease, false);
-    if (err != null && err.message === CLOSED_MESSAGE) core.noteRefusedAtEnd(err);
-    return waiter.cb(err);
-  }
-  const record = c[kRecord] ?? register(state, c);
-  if (!core.recycles && !core.validates) return handOut(state, waiter, record, c);
-  admit(core, lease, record, c, waiter.discarded, {
-    handOut: () => handOut(state, waiter, record, c),
-    // mysql2 then serves this caller again.
-    discard: () => c.destroy(),
-    retry: (discarded) => {
-      waiter.discarded = discarded;
-      askAgain(state, waiter, answer);
-    },
-    check: () => new Promise<void>((resolve, reject) => c.ping((pingErr) => (pingErr ? reject(pingErr) : resolve()))),
-    fail: (failure) => waiter.cb(failure),
-  });
-}
-
-/** A discarded connection's caller asks mysql2 again, with the time left of its acquire timeout. */
-function askAgain(state: State, waiter: Waiter, answer: WaiterCallback): void {
-  waiter.answered = false;
-  answer[kWaiter] = waiter;
-  state.getConnection.call(state.pool, answer);
-  const timeoutMs = state.core.config.acquireTimeoutMs;
-  if (timeoutMs > 0 && !waiter.answered) {
-    const left = Math.max(0, timeoutMs - (state.core.clock.now() - waiter.lease.requestedAt));
-    waiter.timer = setTimeout(() => timedOut(state, state.pool, waiter, answer), left);
-  }
-}
-
-function handOut(state: State, waiter: Waiter, record: ConnectionRecord, connection: ConnectionLike): void {
-  keepPrevious(waiter.lease, record);
-  state.core.checkoutGranted(waiter.lease, record);
-  waiter.cb(null, connection as unknown as mysql.PoolConnection);
+  // for a new connection to open) may come back through getConnection, and needs a timer.
+  waitForConnection(state, lease, cb as unknown as Answer, !ready, direct as unknown as Answer | undefined);
 }
 
 function register(state: State, connection: ConnectionLike): ConnectionRecord {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { audit } from '../audit/audit.js';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions } from '../core/config.js';
-import { CheckoutTimeoutError } from '../core/errors.js';
+import { annotate } from '../core/errors.js';
 import type { GuardCore, PoolGuard } from '../core/guard.js';
 import { isPgPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
@@ -9,11 +9,12 @@ import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
 import { admit, attachGuard, guardedAlready, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
+import { disposeLease } from './disposal.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
 import { PG_SESSIONS } from './driver-words.js';
 
-// pg-pool's own messages, matched and kept so that code written against pg keeps working.
+// pg-pool's own messages, matched to recognise its errors (which reach the caller unchanged).
 const TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
 const DOUBLE_RELEASE_MESSAGE = 'Release called on client which has already been released to the pool.';
 
@@ -70,6 +71,35 @@ interface PgGuardState {
 export interface PoolOptions extends pg.PoolConfig {
   /** poolguard's own options; never passed on to `pg.Client`. */
   guard?: GuardOptions;
+}
+
+/**
+ * A client checked out of `poolguard/pg`'s `Pool`: pg's `PoolClient`, which also releases itself at
+ * the end of an `await using` (or `using`) scope, on every path out of it:
+ * `await using client = await pool.connect()`. Its `[Symbol.asyncDispose]()` and
+ * `[Symbol.dispose]()` release the lease held when the declaration ran, unless its holder already
+ * released it (then they do nothing: no double release). A client left inside a transaction is
+ * destroyed or rolled back as any release inside one is (`guard.dirtyRelease`). Clients of a pool
+ * guarded with `guard()` dispose the same way, though pg's types do not say so.
+ * @public
+ */
+export interface PoolClient extends pg.PoolClient {
+  /** Releases the client (as `release()`), unless its holder already did; resolves at once. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** Releases the client (as `release()`), unless its holder already did. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * `connect()`'s forms, with clients that release themselves at the end of an `await using` scope
+ * (see {@link PoolClient}); merged into the {@link (Pool:class)} class.
+ * @public
+ */
+export interface Pool {
+  /** Checks a client out; resolves with one that `await using` releases. */
+  connect(): Promise<PoolClient>;
+  /** Checks a client out and passes it to `callback`, with `done` to release it. */
+  connect(callback: (err: Error | undefined, client: PoolClient | undefined, done: (release?: any) => void) => void): void;
 }
 
 /**
@@ -189,7 +219,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
-    words: { library: 'pg', lent: 'client', sessions: PG_SESSIONS },
+    words: { library: 'pg', awaitUsing: 'await using client = await pool.connect()', lent: 'client', sessions: PG_SESSIONS },
   }, { dbSystem: 'postgresql', ended, ending: () => ended() || pool.ending === true, countsRecordedElsewhere: instrumentedByOpenTelemetry(connect) });
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };
@@ -255,7 +285,17 @@ function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event:
 function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, capture: CapturedStack | undefined): unknown {
   // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
   // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
-  return state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
+  const result = state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
+  // The promise form: pg-pool re-captures a failed query's stack, dropping what poolguard wrote into it.
+  if (typeof cb === 'function' || typeof values === 'function' || typeof text === 'function' || result == null) return result;
+  return (result as PromiseLike<unknown>).then(undefined, keepAdded);
+}
+
+/** Writes back into a re-captured stack what poolguard had written into it (`err.poolguard`). */
+function keepAdded(err: unknown): never {
+  const added = (err as { poolguard?: unknown } | null)?.poolguard;
+  if (typeof added === 'string' && err instanceof Error && typeof err.stack === 'string' && !err.stack.includes(added)) annotate(err, added, {});
+  throw err;
 }
 
 /**
@@ -295,9 +335,11 @@ function guardedConnect(state: PgGuardState, pool: PgPoolLike, cb: Callback | un
     resolve = res;
     reject = rej;
   }).catch((err: Error) => {
-    // A timeout error already carries the caller's stack from the checkout capture.
-    if (!(err instanceof CheckoutTimeoutError) || lease.capture === undefined) Error.captureStackTrace(err);
-    throw err;
+    // A timeout error already carries the caller's stack from the checkout capture. Any other
+    // keeps what poolguard wrote into its stack (the pool is ending) in the one re-captured here.
+    if (typeof (err as { poolguard?: unknown }).poolguard === 'string' && err.message === TIMEOUT_MESSAGE && lease.capture !== undefined) throw err;
+    Error.captureStackTrace(err);
+    keepAdded(err);
   });
   callConnect(state, pool, lease, (e, c) => (e ? reject(e) : resolve(c!)));
   return result;
@@ -322,12 +364,12 @@ function callConnect(state: PgGuardState, pool: PgPoolLike, lease: Lease, cb: Ca
 function granted(state: PgGuardState, lease: Lease, err: Error | undefined, client: pg.PoolClient | undefined, done: Done | undefined, cb: Callback, discarded: number): void {
   const { core } = state;
   if (err || client === undefined) {
-    if (err !== undefined && (err.message === TIMEOUT_MESSAGE || err.message === ENDED_MESSAGE)) {
-      const refused = core.checkoutRefusedAtEnd(lease, err, err.message === TIMEOUT_MESSAGE);
+    // pg-pool's own error, unchanged but for fields and its stack: who holds the connections, or
+    // that the pool is ending.
+    if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) return cb(core.poolTimedOut(lease, err), undefined, done);
+    if (err !== undefined && err.message === ENDED_MESSAGE) {
+      const refused = core.checkoutRefusedAtEnd(lease, err, false);
       if (refused !== undefined) return cb(refused, undefined, done);
-    }
-    if (err !== undefined && err.message === TIMEOUT_MESSAGE && client === undefined) {
-      return cb(core.checkoutTimedOut(lease, TIMEOUT_MESSAGE, err), undefined, done);
     }
     core.checkoutFailed(lease, false);
     return cb(err, client, done);
@@ -427,6 +469,12 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
   onQueryDone(client, () => core.connectionActive(record));
+  // `await using client = await pool.connect()`: the lease held at the declaration is released.
+  // pg-pool gives each checkout its own release(): the one read at the declaration is that lease's.
+  disposeLease(client, record, (c) => {
+    const release = c.release;
+    return release === undefined ? undefined : () => release.call(c);
+  });
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record, core.clock.now())));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.

@@ -192,7 +192,7 @@ function wrapManager(cm: ConnectionManagerLike, states: { read: PoolState | unde
         return connection;
       },
       (err: unknown) => {
-        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.timeoutErrorInPlace(lease, err);
+        if (err instanceof Error && err.name === 'SequelizeConnectionAcquireTimeoutError') throw core.poolTimedOut(lease, err);
         core.checkoutFailed(lease, false);
         throw err;
       },
@@ -241,5 +241,8 @@ function reclaimConnection(state: PoolState, lease: Lease, _makeError: () => Lea
 
 /** `sequelize:dialect host:port/database` from the connection settings Sequelize kept. */
 function sequelizeName(cm: ConnectionManagerLike): string {
-  return defaultName(cm.config ?? {}, { prefix: `sequelize:${cm.dialectName ?? 'sequelize'} `, host: 'localhost', database: '' });
+  const config = cm.config ?? {};
+  // With replication, the top-level host is Sequelize's default, not the server: the write pool's is.
+  const write = (config.replication as { write?: object } | false | undefined) || undefined;
+  return defaultName(write?.write === undefined ? config : { ...config, ...write.write }, { prefix: `sequelize:${cm.dialectName ?? 'sequelize'} `, host: 'localhost', database: '' });
 }

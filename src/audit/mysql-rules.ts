@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/format.js';
 import type { Draft } from './rule-runner.js';
-import type { MysqlServerSummary } from './mysql-server.js';
+import type { MysqlDriver, MysqlServerSummary } from './mysql-server.js';
 import type { AuditSeverity } from './types.js';
 
 /**
@@ -9,6 +9,8 @@ import type { AuditSeverity } from './types.js';
  * `guard` options beside.
  */
 export interface MysqlPoolSettings {
+  /** The driver whose pool this is: its words in the findings, and how it reads its options. */
+  readonly driver: MysqlDriver;
   /** Most connections; `0`: no limit (mysql2 opens a connection for every caller when none is free). Default 10. */
   readonly connectionLimit: number;
   /** Default `connectionLimit`. Only below it does mysql2 close idle connections at all. */
@@ -23,6 +25,8 @@ export interface MysqlPoolSettings {
   readonly queueLimit: number;
   readonly lifetimeMs: number;
   readonly acquireTimeoutMs: number;
+  /** Whether `acquireTimeoutMs` is the driver's own (the MariaDB connector's `acquireTimeout`) rather than poolguard's. */
+  readonly acquireTimeoutOwn: boolean;
   readonly validateAfterIdleMs: number;
 }
 
@@ -45,22 +49,48 @@ function mysqlNumber(value: unknown, fallback: number): number {
   }
 }
 
-/** The pool's settings as mysql2 and poolguard will apply them. */
-export function mysqlPoolSettings(options: Readonly<Record<string, unknown>>): MysqlPoolSettings {
+/**
+ * The pool's settings as its driver and poolguard will apply them. mysql (mysqljs) never closes an
+ * idle connection; the MariaDB connector closes those above `minimumIdle` (default
+ * `connectionLimit`) idle past `idleTimeout` seconds (default 1800), and bounds the wait for a
+ * connection with its own `acquireTimeout` (default 10000 ms).
+ */
+export function mysqlPoolSettings(options: Readonly<Record<string, unknown>>, driver: MysqlDriver = 'mysql2'): MysqlPoolSettings {
   const guard = (typeof options.guard === 'object' && options.guard !== null ? options.guard : {}) as Record<string, unknown>;
   const connectionLimit = mysqlNumber(options.connectionLimit, 10);
-  const maxIdle = mysqlNumber(options.maxIdle, connectionLimit);
-  return {
+  const common = {
+    driver,
     connectionLimit,
-    maxIdle,
-    maxIdleGiven: !Number.isNaN(mysqlNumber(options.maxIdle, NaN)),
-    idleTimeout: mysqlNumber(options.idleTimeout, 60_000),
     waitForConnections: options.waitForConnections === undefined ? true : Boolean(options.waitForConnections),
     queueLimit: mysqlNumber(options.queueLimit, 0),
     lifetimeMs: num(guard.maxLifetimeMs) ?? 0,
-    acquireTimeoutMs: num(guard.acquireTimeoutMs) ?? 0,
     validateAfterIdleMs: num(guard.validateAfterIdleMs) ?? 0,
   };
+  if (driver === 'mariadb') {
+    const minimumIdle = Math.min(mysqlNumber(options.minimumIdle, connectionLimit), connectionLimit);
+    return {
+      ...common,
+      maxIdle: minimumIdle,
+      maxIdleGiven: options.minimumIdle !== undefined,
+      idleTimeout: mysqlNumber(options.idleTimeout, 1800) * 1000,
+      acquireTimeoutMs: mysqlNumber(options.acquireTimeout, 10_000),
+      acquireTimeoutOwn: true,
+    };
+  }
+  const maxIdle = driver === 'mysql' ? connectionLimit : mysqlNumber(options.maxIdle, connectionLimit);
+  return {
+    ...common,
+    maxIdle,
+    maxIdleGiven: driver !== 'mysql' && !Number.isNaN(mysqlNumber(options.maxIdle, NaN)),
+    idleTimeout: mysqlNumber(options.idleTimeout, 60_000),
+    acquireTimeoutMs: num(guard.acquireTimeoutMs) ?? 0,
+    acquireTimeoutOwn: false,
+  };
+}
+
+/** The driver's own names for its idle settings, for the findings. */
+function idleWords(pool: MysqlPoolSettings): { maxIdle: string; idleTimeout: string } {
+  return pool.driver === 'mariadb' ? { maxIdle: 'minimumIdle', idleTimeout: 'idleTimeout (seconds)' } : { maxIdle: 'maxIdle', idleTimeout: 'idleTimeout' };
 }
 
 export interface MysqlRuleContext {
@@ -81,7 +111,7 @@ const ms = (v: number) => `${v} (${formatDuration(v)})`;
 const noLimit = (pool: MysqlPoolSettings) => pool.connectionLimit === 0;
 const poolsOf = (ctx: MysqlRuleContext) => {
   const { connectionLimit } = ctx.pool;
-  if (connectionLimit === 0) return 'connectionLimit 0 (no limit: mysql2 opens a connection for every caller when none is free)';
+  if (connectionLimit === 0) return `connectionLimit 0 (no limit: ${ctx.pool.driver} opens a connection for every caller when none is free)`;
   return ctx.instances === 1 ? `connectionLimit ${connectionLimit}` : `connectionLimit ${connectionLimit} × ${ctx.instances} instances = ${connectionLimit * ctx.instances}`;
 };
 
@@ -94,19 +124,22 @@ const poolsOf = (ctx: MysqlRuleContext) => {
  */
 function longestIdle(pool: MysqlPoolSettings): { ms: number; by: string; option: string; value: number } | undefined {
   const candidates: Array<{ ms: number; by: string; option: string; value: number }> = [];
-  if (pool.maxIdle < pool.connectionLimit) {
-    candidates.push({ ms: pool.idleTimeout + IDLE_CHECK_MS, by: `idleTimeout ${pool.idleTimeout}, which mysql2 checks once a second`, option: 'idleTimeout', value: pool.idleTimeout });
+  if (pool.driver !== 'mysql' && pool.maxIdle < pool.connectionLimit) {
+    const value = pool.driver === 'mariadb' ? pool.idleTimeout / 1000 : pool.idleTimeout;
+    candidates.push({ ms: pool.idleTimeout + IDLE_CHECK_MS, by: `idleTimeout ${value}, which ${pool.driver} checks ${pool.driver === 'mariadb' ? 'twice' : 'once'} a second`, option: 'idleTimeout', value });
   }
   if (pool.lifetimeMs > 0) candidates.push({ ms: pool.lifetimeMs + IDLE_CHECK_MS, by: `guard.maxLifetimeMs ${pool.lifetimeMs}`, option: 'guard.maxLifetimeMs', value: pool.lifetimeMs });
   if (pool.validateAfterIdleMs > 0) candidates.push({ ms: pool.validateAfterIdleMs, by: `guard.validateAfterIdleMs ${pool.validateAfterIdleMs}`, option: 'guard.validateAfterIdleMs', value: pool.validateAfterIdleMs });
   return candidates.sort((a, b) => a.ms - b.ms)[0];
 }
 
-/** Why mysql2 keeps idle connections for ever with these settings. */
+/** Why the driver keeps idle connections for ever with these settings. */
 function keptForever(pool: MysqlPoolSettings): string {
-  if (noLimit(pool)) return 'with connectionLimit 0 (no limit) mysql2 never closes idle connections: it closes them only when maxIdle is below connectionLimit';
-  const maxIdle = pool.maxIdleGiven ? `maxIdle ${pool.maxIdle}` : `maxIdle (by default connectionLimit, ${pool.maxIdle})`;
-  return `${maxIdle} is not below connectionLimit ${pool.connectionLimit}, and only then does mysql2 close idle connections`;
+  if (pool.driver === 'mysql') return 'mysql (mysqljs) never closes an idle connection of its pool';
+  const { maxIdle: name } = idleWords(pool);
+  if (noLimit(pool)) return `with connectionLimit 0 (no limit) ${pool.driver} never closes idle connections: it closes them only when ${name} is below connectionLimit`;
+  const maxIdle = pool.maxIdleGiven ? `${name} ${pool.maxIdle}` : `${name} (by default connectionLimit, ${pool.maxIdle})`;
+  return `${maxIdle} is not below connectionLimit ${pool.connectionLimit}, and only then does ${pool.driver} close idle connections`;
 }
 
 /** An error when connectionLimit × instances can exceed one of the server's limits (`0`: none). */
@@ -131,13 +164,24 @@ export const MYSQL_RULE_LIST: readonly MysqlRule[] = [
     severity: 'warning',
     live: false,
     check: ({ pool }) => {
-      // Callers never wait when mysql2 fails them at once, or when there is no limit to wait behind.
+      // Callers never wait when the driver fails them at once, or when there is no limit to wait behind.
       if (pool.acquireTimeoutMs > 0 || !pool.waitForConnections || noLimit(pool)) return undefined;
+      if (pool.acquireTimeoutOwn) {
+        return {
+          message: 'acquireTimeout is 0: getConnection() waits for ever when every connection is checked out',
+          why: 'One forgotten release() per connection and every later request hangs silently, with no error to alert on.',
+          fix: 'Set the connector\'s acquireTimeout (its default is 10000): callers then fail with its timeout error, to which poolguard adds who holds the connections.',
+          option: 'acquireTimeout',
+          value: 0,
+        };
+      }
       return {
         message:
           'guard.acquireTimeoutMs is 0: getConnection() waits for ever when every connection is checked out' +
           (pool.queueLimit > 0 ? ` (queueLimit ${pool.queueLimit} bounds how many callers wait, not how long)` : ''),
-        why: 'mysql2 has no acquire timeout: one forgotten release() per connection and every later request hangs silently, with no error to alert on.',
+        why:
+          (pool.driver === 'mysql' ? "mysql's acquireTimeout bounds a connect or a ping, not the wait for a free connection (mysqljs/mysql#2105)" : 'mysql2 has no acquire timeout') +
+          ': one forgotten release() per connection and every later request hangs silently, with no error to alert on.',
         fix: 'Set guard.acquireTimeoutMs (e.g. 5000): callers then fail with CheckoutTimeoutError naming who holds the connections.',
         option: 'guard.acquireTimeoutMs',
         value: 0,
@@ -184,17 +228,22 @@ export const MYSQL_RULE_LIST: readonly MysqlRule[] = [
       const below = waitMs - IDLE_CHECK_MS;
       const ways = `guard.maxLifetimeMs below ${below}, or guard.validateAfterIdleMs below ${waitMs}`;
       const why =
-        'The server closes a session idle longer than wait_timeout. mysql2 drops a connection when it sees the server close it, so on a direct connection that costs a reconnection; ' +
+        `The server closes a session idle longer than wait_timeout. ${pool.driver} drops a connection when it sees the server close it, so on a direct connection that costs a reconnection; ` +
         'but a checkout that races the close, or a close that never reaches the client (a proxy, NAT or firewall in between), hands out a dead connection and the query fails (PROTOCOL_CONNECTION_LOST, ECONNRESET).';
       if (idle === undefined) {
+        const words = idleWords(pool);
+        const belowIdle = pool.driver === 'mariadb' ? `${Math.floor(below / 1000)} s` : below;
         return {
           message: `the server's wait_timeout is ${s.waitTimeoutSeconds} s but the pool keeps idle connections for ever: ${keptForever(pool)}; no guard.maxLifetimeMs is set`,
           why,
-          fix: noLimit(pool)
-            ? `Set connectionLimit, and maxIdle below it, with idleTimeout below ${below}; or ${ways}.`
-            : `Set maxIdle below connectionLimit ${pool.connectionLimit} with idleTimeout below ${below}: mysql2 then closes every connection idle past idleTimeout; or ${ways}.`,
-          option: 'maxIdle',
-          value: pool.maxIdle,
+          fix:
+            pool.driver === 'mysql'
+              ? `Set ${ways}: mysql has no idle timeout of its own.`
+              : noLimit(pool)
+                ? `Set connectionLimit, and ${words.maxIdle} below it, with ${words.idleTimeout} below ${belowIdle}; or ${ways}.`
+                : `Set ${words.maxIdle} below connectionLimit ${pool.connectionLimit} with ${words.idleTimeout} below ${belowIdle}: ${pool.driver} then closes the connections idle past it; or ${ways}.`,
+          option: pool.driver === 'mysql' ? 'guard.maxLifetimeMs' : words.maxIdle,
+          value: pool.driver === 'mysql' ? 0 : pool.maxIdle,
         };
       }
       return {

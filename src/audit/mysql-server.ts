@@ -52,16 +52,59 @@ export async function readMysqlServer(connection: PromiseQueryable): Promise<Mys
   };
 }
 
-/** A short-lived connection with the pool's own settings (or the URL), bounded so that an unreachable server fails in seconds. */
-export async function withMysqlConnection<T>(options: Readonly<Record<string, unknown>>, url: string | undefined, fn: (c: PromiseQueryable) => Promise<T>): Promise<T> {
-  let mod: { createConnection?: unknown; default?: { createConnection?: unknown } };
-  try {
-    mod = (await import('mysql2/promise')) as typeof mod;
-  } catch (err) {
-    throw new Error(`the live MySQL/MariaDB audit needs the mysql2 package to connect (npm install mysql2): ${(err as Error).message}`);
+/**
+ * Which driver the pool runs on: mysql2 (the default), mysql (mysqljs) or the MariaDB connector.
+ * @public
+ */
+export type MysqlDriver = 'mysql2' | 'mysql' | 'mariadb';
+
+interface AuditConnection extends PromiseQueryable {
+  end(): Promise<unknown>;
+  destroy(): void;
+}
+
+// The pool-only options of the three drivers: the audit's one connection takes the rest.
+const POOL_ONLY = new Set(['guard', 'connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections', 'acquireTimeout', 'minimumIdle', 'minDelayValidation', 'leakDetectionTimeout', 'noControlAfterUse', 'resetAfterUse', 'pingTimeout', 'initializationTimeout']);
+
+/**
+ * Opens the audit's connection with the first driver installed, the pool's own first: a service
+ * on mysql or the MariaDB connector need not install mysql2 for the live rules.
+ */
+async function openWith(driver: MysqlDriver, config: Record<string, unknown>): Promise<AuditConnection> {
+  const order: MysqlDriver[] = driver === 'mysql2' ? ['mysql2', 'mariadb', 'mysql'] : [driver, 'mysql2', driver === 'mysql' ? 'mariadb' : 'mysql'];
+  const missing: string[] = [];
+  for (const name of order) {
+    let mod: Record<string, unknown> & { default?: Record<string, unknown> };
+    try {
+      mod = (await import(name === 'mysql2' ? 'mysql2/promise' : name)) as typeof mod;
+    } catch (err) {
+      missing.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const create = (mod.createConnection ?? mod.default?.createConnection) as (config: unknown) => unknown;
+    const url = config.uri as string | undefined;
+    if (name === 'mysql2') return (await create(config)) as AuditConnection;
+    if (name === 'mariadb') {
+      const { uri: _uri, ...rest } = config;
+      // The connector reads only mariadb:// URLs; the rest of the URL is read as mysql2 reads it.
+      const c = (await create(url?.replace(/^mysql:\/\//i, 'mariadb://') ?? rest)) as { query(sql: string): Promise<unknown>; end(): Promise<void>; destroy(): void };
+      return { query: async (sql) => [await c.query(sql), undefined], end: () => c.end(), destroy: () => c.destroy() };
+    }
+    const { uri: _uri, ...rest } = config;
+    const c = create(url ?? rest) as { connect(cb: (err: Error | null) => void): void; query(sql: string, cb: (err: Error | null, rows?: unknown) => void): void; end(cb: () => void): void; destroy(): void };
+    await new Promise<void>((resolve, reject) => c.connect((err) => (err ? reject(err) : resolve())));
+    return {
+      query: (sql) => new Promise((resolve, reject) => c.query(sql, (err, rows) => (err ? reject(err) : resolve([rows, undefined])))),
+      end: () => new Promise<void>((resolve) => c.end(() => resolve())),
+      destroy: () => c.destroy(),
+    };
   }
-  const create = (mod.createConnection ?? mod.default?.createConnection) as (config: Record<string, unknown>) => Promise<PromiseQueryable & { end(): Promise<void>; destroy(): void }>;
-  const { guard: _guard, connectionLimit: _l, maxIdle: _m, idleTimeout: _i, queueLimit: _q, waitForConnections: _w, ...connection } = options;
+  throw new Error(`the live MySQL/MariaDB audit needs mysql2, mysql or mariadb to connect (npm install ${driver}): ${missing.join('; ')}`);
+}
+
+/** A short-lived connection with the pool's own settings (or the URL), bounded so that an unreachable server fails in seconds. */
+export async function withMysqlConnection<T>(options: Readonly<Record<string, unknown>>, url: string | undefined, fn: (c: PromiseQueryable) => Promise<T>, driver: MysqlDriver = 'mysql2'): Promise<T> {
+  const connection = Object.fromEntries(Object.entries(options).filter(([key]) => !POOL_ONLY.has(key)));
   const config: Record<string, unknown> = { ...connection, connectTimeout: 5_000 };
   if (url !== undefined) {
     try {
@@ -71,7 +114,7 @@ export async function withMysqlConnection<T>(options: Readonly<Record<string, un
     }
     config.uri = url;
   }
-  const c = await create(config);
+  const c = await openWith(driver, config);
   try {
     return await fn(c);
   } finally {

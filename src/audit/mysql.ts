@@ -1,10 +1,10 @@
 import { MYSQL_RULE_LIST, mysqlPoolSettings, type MysqlRule, type MysqlRuleContext } from './mysql-rules.js';
-import { readMysqlServer, withMysqlConnection, type MysqlServerSummary } from './mysql-server.js';
+import { readMysqlServer, withMysqlConnection, type MysqlDriver, type MysqlServerSummary } from './mysql-server.js';
 import { passwordsOf, redactText } from './redact.js';
 import { runRules } from './rule-runner.js';
 import type { AuditResult } from './types.js';
 
-export type { MysqlServerSummary } from './mysql-server.js';
+export type { MysqlDriver, MysqlServerSummary } from './mysql-server.js';
 
 /**
  * What `auditMysql()` checks: a mysql2 pool's options (with `guard`), how many processes run it,
@@ -18,6 +18,13 @@ export interface MysqlAuditInput {
   readonly instances?: number;
   /** A `mysql://` (or `mariadb://`) URL; default: the options' `uri`, or their host fields. `false`: static rules only. */
   readonly server?: string | false;
+  /**
+   * The driver whose pool `options` are: `'mysql2'` (the default), `'mysql'` (mysqljs) or
+   * `'mariadb'` (the MariaDB connector). It decides how the options read (the connector's
+   * `acquireTimeout`, `minimumIdle`, `idleTimeout` in seconds) and which driver the live rules
+   * connect with first.
+   */
+  readonly driver?: MysqlDriver;
 }
 
 /**
@@ -47,6 +54,10 @@ export async function auditMysql(input: MysqlAuditInput): Promise<MysqlAuditResu
   if (typeof instances !== 'number' || !Number.isInteger(instances) || instances < 1) {
     throw new RangeError(`auditMysql(): instances must be a whole number ≥ 1 (how many processes run this pool), got ${String(instances)}`);
   }
+  const driver = input.driver ?? 'mysql2';
+  if (driver !== 'mysql2' && driver !== 'mysql' && driver !== 'mariadb') {
+    throw new TypeError(`auditMysql(): driver must be 'mysql2', 'mysql' or 'mariadb', got ${typeof driver === 'string' ? JSON.stringify(driver) : typeof driver}`);
+  }
   const options = input.options;
   const url = typeof input.server === 'string' ? input.server : typeof options.uri === 'string' ? options.uri : undefined;
   const live = input.server !== false && (url !== undefined || typeof options.host === 'string' || typeof options.socketPath === 'string');
@@ -55,12 +66,12 @@ export async function auditMysql(input: MysqlAuditInput): Promise<MysqlAuditResu
   let serverError: string | undefined;
   if (live) {
     try {
-      server = await withMysqlConnection(options, url, readMysqlServer);
+      server = await withMysqlConnection(options, url, readMysqlServer, driver);
     } catch (err) {
       serverError = redactText(String((err as Error)?.message ?? err), secrets) || 'no reason given';
     }
   }
-  const ctx: MysqlRuleContext = { pool: mysqlPoolSettings(options), instances, server, serverError };
+  const ctx: MysqlRuleContext = { pool: mysqlPoolSettings(options, driver), instances, server, serverError };
   const { ok, findings, counts } = runRules(MYSQL_RULE_LIST, ctx);
   const result: MysqlAuditResult = { ok, findings, counts, instances };
   return server === undefined ? result : { ...result, server };

@@ -28,10 +28,11 @@ function recogniseAcrossCopies(cls: Function, code: string): void {
 }
 
 /**
- * A checkout that waited longer than the pool's acquire timeout. The message starts with the
- * pool's own message (`timeout exceeded when trying to connect` for pg), so code that tests it with
- * `startsWith`, `includes` or a regular expression still matches, and goes on to name who holds the
- * connections.
+ * A checkout that waited longer than `guard.acquireTimeoutMs`, in a pool that has no acquire
+ * timeout of its own (mysql2): poolguard's own error, whose message names who holds the
+ * connections. A pool with a timeout of its own (pg, generic-pool, Knex, Sequelize) keeps its own
+ * error, class, `code` and message unchanged, and gains the same `holders`, `waitedMs` and `pool`
+ * fields, with the holders written into its stack.
  * @public
  */
 export class CheckoutTimeoutError extends Error {
@@ -153,6 +154,36 @@ export class DirtyReleaseError extends Error {
     this.name = 'DirtyReleaseError';
     brandError(this, 'POOLGUARD_DIRTY_RELEASE');
   }
+}
+
+/**
+ * Adds what poolguard knows to an error a pool or a driver raised, which keeps its class, `code`
+ * and `message` byte for byte (code compares them, retries on them): `fields` are assigned, and
+ * `text` is kept in `err.poolguard` and written into the stack after its first line
+ * (`name: message`) and before the frames, where console.error, util.inspect and loggers that print
+ * the stack (pino's `err`) show it. `frames`: the frames to show instead of the error's own (the
+ * caller's, captured at checkout, for an error a timer raised).
+ */
+export function annotate(err: Error, text: string, fields: object, frames?: string): Error {
+  Object.assign(err, fields);
+  // Not enumerable: a logger that prints the stack and the enumerable fields shows the text once.
+  Object.defineProperty(err, 'poolguard', { value: text, enumerable: false, configurable: true, writable: true });
+  const stack = typeof err.stack === 'string' ? err.stack : `${err.name}: ${err.message}`;
+  const header = `${err.name}: ${err.message}`;
+  let head: string;
+  let rest: string;
+  if (stack.startsWith(header)) {
+    head = header;
+    rest = stack.slice(header.length);
+  } else {
+    // A stack whose first line the library wrote otherwise: the text goes before the first frame.
+    const at = stack.search(/\n {4}at /);
+    head = at === -1 ? stack : stack.slice(0, at);
+    rest = at === -1 ? '' : stack.slice(at);
+  }
+  if (frames !== undefined && frames !== '') rest = `\n${frames}`;
+  err.stack = `${head}\n${text}${rest}`;
+  return err;
 }
 
 recogniseAcrossCopies(CheckoutTimeoutError, 'POOLGUARD_CHECKOUT_TIMEOUT');

@@ -4,7 +4,8 @@ import { systemClock, type Clock } from './clock.js';
 import { GuardContext } from './context.js';
 import { settingConflicts } from './config.js';
 import { channels } from './diagnostics.js';
-import type { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError } from './errors.js';
+import { annotate, type CheckoutTimeoutError, type DirtyReleaseError, type DoubleReleaseError } from './errors.js';
+import { formatDuration } from './format.js';
 import { PoolGuard } from './handle.js';
 import type { AdapterHooks } from './hooks.js';
 import { Housekeeper } from './housekeeper.js';
@@ -16,7 +17,7 @@ import { dirtyReleased, doubleRelease, unhandledError, useCallbackFailed } from 
 import { Shutdown } from './shutdown.js';
 import type { CapturedStack, CapturePlan, StackCapturer } from './stack.js';
 import type { TelemetrySink } from './telemetry.js';
-import { checkoutTimeoutError, timeoutDetails, timeoutErrorInPlace, timeoutErrorLike, type TimeoutDetails } from './timeouts.js';
+import { annotateTimeout, checkoutTimeoutError, timeoutDetails, type TimeoutDetails } from './timeouts.js';
 import type { GuardSnapshot, HolderGroup, PoolCounts, RetireReason } from './types.js';
 import { checkoutMessage, holderGroups, snapshot } from './views.js';
 import type { LeaseWhereabouts } from './where-taken.js';
@@ -292,8 +293,8 @@ export class GuardCore {
   }
 
   /**
-   * A checkout timed out: what the error says (the pool's own message first, then who holds the
-   * connections) and the caller's frames from the capture at checkout.
+   * A checkout timed out: who holds the connections and the caller's frames from the capture at
+   * checkout; counted.
    */
   timeoutDetails(lease: Lease, poolMessage: string): TimeoutDetails {
     const now = this.clock.now();
@@ -302,19 +303,33 @@ export class GuardCore {
     return timeoutDetails(this.#ctx, this.#capture, lease, poolMessage, now);
   }
 
-  /** A checkout timed out: the error names who holds the connections. */
+  /**
+   * The log line of a timeout (at most once a minute, within the log's limits), for the engineer
+   * whose logger prints only the error's message: `error` names what the caller got.
+   */
+  #logTimeout(details: TimeoutDetails, error: string): void {
+    const { name } = this.config;
+    const text = `poolguard[${name}]: a checkout timed out after ${formatDuration(details.waitedMs)}; the caller got ${error}.\n${details.text}`;
+    this.#ctx.log.write('warn', 'timeout', { pool: name, waitedMs: Math.round(details.waitedMs), holders: details.holders }, text);
+  }
+
+  /** A checkout timed out where the pool has no timeout of its own (mysql2): poolguard's error, which names who holds the connections. */
   checkoutTimedOut(lease: Lease, poolMessage: string, cause: unknown): CheckoutTimeoutError {
-    return checkoutTimeoutError(this.config.name, this.timeoutDetails(lease, poolMessage), cause);
+    const details = this.timeoutDetails(lease, poolMessage);
+    this.#logTimeout(details, 'CheckoutTimeoutError');
+    return checkoutTimeoutError(this.config.name, details, cause);
   }
 
-  /** A checkout timed out in a pool that throws its own error class: the same class, saying who holds the connections. */
-  timeoutErrorLike(lease: Lease, original: Error, fields: Record<string, unknown>): Error {
-    return timeoutErrorLike(this.config.name, this.timeoutDetails(lease, original.message), original, fields);
-  }
-
-  /** A checkout timed out with the pool's own error object, which cannot be remade: its message gains who holds the connections. */
-  timeoutErrorInPlace(lease: Lease, err: Error): Error {
-    return timeoutErrorInPlace(this.config.name, this.timeoutDetails(lease, err.message), err);
+  /**
+   * A checkout timed out with the pool's own error (pg-pool's, generic-pool's, Knex's, tarn's,
+   * Sequelize's): the same object, class, `code` and `message`, with who holds the connections in
+   * its fields (`holders`, `waitedMs`, `pool`, `poolguard`) and its stack; while the pool ends,
+   * with `endingNote()` too.
+   */
+  poolTimedOut(lease: Lease, err: Error): Error {
+    const details = this.timeoutDetails(lease, err.message);
+    this.#logTimeout(details, `the pool's own error (${JSON.stringify(`${err.name}: ${err.message}`)}), with these holders in err.holders and its stack`);
+    return annotateTimeout(this.config.name, details, err, this.#shutdown.endingNote());
   }
 
   // ---- the holder uses the lease -----------------------------------------------------------
@@ -464,31 +479,29 @@ export class GuardCore {
 
   /**
    * A checkout refused (`timedOut`: or timed out) while the pool ends: the pool's own error, its
-   * message first, followed by `endingNote()`. A timeout stays a `CheckoutTimeoutError`; any other
-   * error is the pool's own object, so its class and fields are what the pool gives. `undefined`
-   * before `end()`: the adapter's usual path applies.
+   * class, `code` and `message` unchanged, with `endingNote()` in its stack and `err.poolguard`
+   * (see `poolTimedOut` for a timeout). `undefined` before `end()`: the adapter's usual path applies.
    */
   checkoutRefusedAtEnd(lease: Lease, err: Error, timedOut: boolean): Error | undefined {
     const note = this.#shutdown.endingNote();
     if (note === undefined) return undefined;
-    if (!timedOut) {
-      this.checkoutFailed(lease, false);
-      return this.#shutdown.refused(err, note);
-    }
-    return checkoutTimeoutError(this.config.name, this.timeoutDetails(lease, err.message), err, `${err.message}\n${note}`);
+    if (timedOut) return this.poolTimedOut(lease, err);
+    this.checkoutFailed(lease, false);
+    this.noteRefusedAtEnd(err);
+    return err;
   }
 
   /**
    * A checkout refused while the pool ends, told beside the pool's own error rather than in it:
    * its class, `code` and `message` stay byte for byte what the pool gave (code compares them);
-   * `err.pool` and `err.poolguard` (the `endingNote()`) are added, and the note is logged. Does
-   * nothing before `end()`.
+   * `err.pool` is added and the `endingNote()` goes into `err.poolguard` and the stack (see
+   * `annotate`), and is logged. Does nothing before `end()`.
    */
   noteRefusedAtEnd(err: Error): void {
     const note = this.#shutdown.endingNote();
     if (note === undefined) return;
     const name = this.config.name;
-    Object.assign(err, { pool: name, poolguard: note });
+    annotate(err, note, { pool: name });
     this.log('warn', 'refused at end', { pool: name }, note);
   }
 

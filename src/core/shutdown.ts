@@ -113,15 +113,6 @@ export class Shutdown {
     return `poolguard[${this.#ctx.config.name}]: ${state}; this checkout can no longer be served. Stop taking work (close the server, stop consumers and timers) before ending the pool.`;
   }
 
-  /** The pool's own error for a checkout it refused while ending, its message followed by `note`. */
-  refused(err: Error, note: string): Error {
-    const message = `${err.message}\n${note}`;
-    const header = `${err.name}: ${err.message}`;
-    err.message = message;
-    if (typeof err.stack === 'string' && err.stack.startsWith(header)) err.stack = `${err.name}: ${message}${err.stack.slice(header.length)}`;
-    return err;
-  }
-
   /** The leases still held, oldest first, as the end reports list them. */
   #heldAtEnd(): { leases: Lease[]; listed: EndLease[]; lines: string[] } {
     const ctx = this.#ctx;

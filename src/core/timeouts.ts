@@ -2,22 +2,27 @@ import { busyWords } from './activity.js';
 import { ADAPTIVE_START_CHECKOUTS, unnamedExplicit, type CapturePolicy } from './capture-policy.js';
 import type { GuardContext } from './context.js';
 import { channels } from './diagnostics.js';
-import { CheckoutTimeoutError } from './errors.js';
+import { annotate, CheckoutTimeoutError } from './errors.js';
 import { formatDuration, plural } from './format.js';
 import type { Words } from './hooks.js';
 import type { Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { HolderGroup, LeaseKind } from './types.js';
 import { holderGroups, type GroupKinds } from './views.js';
-import { fixAtLines, giveBackCall, giveBackCalls, releasedByHolder } from './words.js';
+import { fixAtLines, giveBackCall, giveBackCalls, orAwaitUsing, releasedByHolder } from './words.js';
 
-// A checkout that waited too long: its error keeps the pool's own message first, then says who
-// holds the connections (by call site, idle or busy, in a transaction or not) and what to do, and
-// carries the caller's own frames from the capture at checkout: the timer that fired knows nothing.
+// A checkout that waited too long: poolguard says who holds the connections (by call site, idle or
+// busy, in a transaction or not) and what to do, and gives the caller's own frames from the capture
+// at checkout: the timer that fired knows nothing. A pool's own timeout error keeps its class, code
+// and message: these go into its fields and its stack. poolguard's own (mysql2's acquire timeout)
+// says them in its message.
 
 /** What a timeout error says, and the caller's frames from the capture at checkout. */
 export interface TimeoutDetails {
+  /** The pool's message followed by `text`: poolguard's own error's message. */
   readonly message: string;
+  /** What poolguard adds: who holds the connections, and what to do. */
+  readonly text: string;
   readonly holders: readonly HolderGroup[];
   readonly waitedMs: number;
   readonly frames: string | undefined;
@@ -32,14 +37,14 @@ export function timeoutDetails(ctx: GuardContext, capture: CapturePolicy, lease:
   const { groups: holders, busyBy, kinds } = holderGroups(ctx, now);
   const counts = ctx.counts();
   const waiting = Math.max(0, counts.waiting);
-  let message = `${poolMessage}\n${describeHolders(config.name, holders, ledger.leased, counts.max, waiting, busyWords(busyBy), ctx.words, kinds)}`;
+  let text = describeHolders(config.name, holders, ledger.leased, counts.max, waiting, busyWords(busyBy), ctx.words, kinds);
   // Explicit holders without a stack: the error cannot name their line, so it says how to get it.
   let unnamed = 0;
   for (const list of [ledger.suspects, ledger.open]) for (const l of list) if (unnamedExplicit(l)) unnamed++;
   const hint = unnamed > 0 ? noStackHint(ctx, capture, unnamed) : undefined;
-  if (hint !== undefined) message += `\n${hint}`;
+  if (hint !== undefined) text += `\n${hint}`;
   if (channels.timeout.hasSubscribers) channels.timeout.publish({ pool: config.name, leaseId: lease.id, waitedMs: Math.round(now - lease.requestedAt), holders });
-  return { message, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, ctx.sites)?.stack };
+  return { message: `${poolMessage}\n${text}`, text, holders, waitedMs: now - lease.requestedAt, frames: describeCapture(lease.capture, ctx.sites)?.stack };
 }
 
 /**
@@ -87,7 +92,7 @@ export function describeHolders(
     const fixes: string[] = [];
     if (txKinds.has('transaction')) fixes.push('call commit() or rollback() on every path (try/finally) of the transactions begun there');
     const release = [...txKinds].map((k) => (releasedByHolder(k) ? giveBackCall(k, words) : undefined)).find((c) => c !== undefined);
-    if (release !== undefined || fixes.length === 0) fixes.push(`add the missing COMMIT/ROLLBACK${release === undefined ? '' : ` and ${release} in a finally block`} there`);
+    if (release !== undefined || fixes.length === 0) fixes.push(`add the missing COMMIT/ROLLBACK${release === undefined ? '' : ` and ${release} in a finally block${orAwaitUsing(words.awaitUsing)}`} there`);
     lines.push(
       `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
         `${fixes.join(', and ')}; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
@@ -97,7 +102,7 @@ export function describeHolders(
     lines.push(
       fix === undefined
         ? `Next: the idle leases are the data layer's own queries, which it gives back when they end: find what keeps them open at the sites above. ${details}`
-        : `Next: ${fix.charAt(0).toLowerCase()}${fix.slice(1)} at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`,
+        : `Next: ${fix.charAt(0).toLowerCase()}${fix.slice(1)}${[...idleKinds].some(releasedByHolder) ? orAwaitUsing(words.awaitUsing) : ''} at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`,
     );
   } else if (holders.length) {
     lines.push(
@@ -137,29 +142,12 @@ export function checkoutTimeoutError(pool: string, details: TimeoutDetails, caus
 }
 
 /**
- * The pool's own timeout error class (generic-pool's TimeoutError, Knex's KnexTimeoutError),
- * remade with the details' message and `fields` (`cause`, `code`) assigned.
+ * The pool's own timeout error (pg-pool's, generic-pool's `TimeoutError`, Knex's
+ * `KnexTimeoutError`, Sequelize's `ConnectionAcquireTimeoutError`, tarn's), the same object with
+ * its class, `code` and `message` unchanged: the holders go into its fields and, with `note`
+ * (the pool is ending), into its stack before the caller's frames.
  */
-export function timeoutErrorLike(pool: string, details: TimeoutDetails, original: Error, fields: Record<string, unknown>): Error {
-  const { message, holders, waitedMs, frames } = details;
-  const Ctor = original.constructor as new (message: string) => Error;
-  let error: Error;
-  try {
-    error = new Ctor(message);
-  } catch {
-    error = new Error(message);
-    error.name = original.name;
-  }
-  Object.assign(error, { ...fields, pool, holders, waitedMs });
-  if (frames) error.stack = `${error.name}: ${message}\n${frames}`;
-  return error;
-}
-
-/** The pool's own timeout error object, its message replaced by the details' message. */
-export function timeoutErrorInPlace(pool: string, details: TimeoutDetails, err: Error): Error {
-  const { message, holders, waitedMs, frames } = details;
-  err.message = message;
-  Object.assign(err, { pool, holders, waitedMs });
-  if (frames) err.stack = `${err.name}: ${message}\n${frames}`;
-  return err;
+export function annotateTimeout(pool: string, details: TimeoutDetails, err: Error, note?: string): Error {
+  const { text, holders, waitedMs, frames } = details;
+  return annotate(err, note === undefined ? text : `${text}\n${note}`, { pool, holders, waitedMs }, frames);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2';
@@ -10,6 +10,7 @@ import { ENCODE_HINT } from '../../src/audit/conninfo.js';
 import { auditMysql } from '../../src/mysql2.js';
 import { DATABASE_URL } from '../helpers/db.js';
 import { MYSQL_URL } from '../helpers/mysql.js';
+import { root } from '../helpers/build.js';
 
 // The CLI run in process (main() is what dist/esm/cli.js calls), against the real PostgreSQL and
 // MariaDB: the edges a user meets away from the PostgreSQL path.
@@ -108,7 +109,7 @@ describe('a flag for the other kind of server is bad usage that says what applie
     expect(out.stdout).toBe('');
     expect(out.stderr).toContain(
       'poolguard audit: --max does not apply to a MySQL/MariaDB server (the mysql:// URL from --url): it is for PostgreSQL. ' +
-        'The flags that apply there: --url, --config, --json, --instances, --static, --fail-on, --connection-limit, --max-idle, --idle-timeout, --wait-for-connections, --acquire-timeout-ms, --validate-after-idle-ms, --max-lifetime-ms. ' +
+        'The flags that apply there: --url, --config, --json, --instances, --static, --fail-on, --connection-limit, --max-idle, --idle-timeout, --wait-for-connections, --acquire-timeout-ms, --validate-after-idle-ms, --driver, --max-lifetime-ms. ' +
         'Did you mean --connection-limit?',
     );
   });
@@ -209,6 +210,20 @@ describe('--help lists exactly the flags each command takes', () => {
     for (const token of mentioned) {
       const out = await run([command, `${token}=`]);
       expect(out.stderr, token).not.toContain('unknown flag');
+    }
+  });
+
+  it.each([
+    ['audit', AUDIT_FLAGS],
+    ['status', STATUS_FLAGS],
+  ] as const)('docs/audit.md has a row for every flag of %s, and names no flag the command refuses', async (command, specs) => {
+    const page = readFileSync(join(root, 'docs/audit.md'), 'utf8');
+    const start = page.indexOf(`| \`${command}\` flag |`);
+    expect(start, `docs/audit.md has a table headed "${command} flag"`).toBeGreaterThan(0);
+    const listed = page.slice(start, page.indexOf('\n\n', start)).replaceAll('\\|', '|');
+    for (const s of specs) if (s.flag !== 'help') expect(listed, `--${s.flag} in docs/audit.md's ${command} table`).toContain(`\`--${usage(s)}\``);
+    for (const token of new Set(listed.match(/--[a-z][\w-]*/g))) {
+      expect(specs.some((s) => `--${s.flag}` === token), `${token} in docs/audit.md's ${command} table`).toBe(true);
     }
   });
 

@@ -122,6 +122,17 @@ export const scenarios: Record<string, Scenario> = {
     },
   },
   mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  'postgres.js': leakThenTimeout('postgres.mjs', 'postgres-leak', 'postgres-timeout'),
+  mysql: leakThenTimeout('mysql.mjs', 'mysql-leak', 'mysql-timeout'),
+  mariadb: {
+    samples: ['mariadb-leak', 'mariadb-timeout'],
+    async run() {
+      // The connector's timeout error is its own; poolguard's part is the log entry naming the holders.
+      const { log } = await app('mariadb.mjs');
+      const timeout = log.find((e) => e.includes('pool timeout')) ?? entry([], 0, 'mariadb.mjs (the timeout entry)');
+      return { 'mariadb-leak': entry(log, 0, 'mariadb.mjs'), 'mariadb-timeout': timeout };
+    },
+  },
   'generic-pool': leakThenTimeout('generic-pool.mjs', 'generic-pool-leak', 'generic-pool-timeout'),
   knex: leakThenTimeout('knex.mjs', 'knex-leak', 'knex-timeout'),
   sequelize: leakThenTimeout('sequelize.mjs', 'sequelize-leak', 'sequelize-timeout'),
@@ -140,6 +151,15 @@ export const scenarios: Record<string, Scenario> = {
       return { 'pg-promise-tx': entry(log, 0, 'pg-promise.mjs') };
     },
   },
+  'lint rule on the demo': {
+    samples: ['lint-demo'],
+    async run() {
+      // As a user runs it: the ESLint CLI with this repository's eslint.config.mjs (poolguard/eslint's recommended config).
+      const run = await node([join(root, 'node_modules/eslint/bin/eslint.js'), 'demo/service.mjs'], { cwd: root });
+      if (run.status !== 1) throw new Error(`eslint demo/service.mjs exited ${run.status}, not 1:\n${run.stdout}\n${run.stderr}`);
+      return { 'lint-demo': `$ npx eslint demo/service.mjs\n${run.stdout.replace(/^\n+/, '')}` };
+    },
+  },
   'CLI audit': {
     samples: ['cli-audit'],
     async run() {
@@ -149,9 +169,37 @@ export const scenarios: Record<string, Scenario> = {
       return { 'cli-audit': `$ npx poolguard ${args.join(' ')}\n${run.stdout}` };
     },
   },
+  'CLI usage and masking': {
+    samples: ['cli-mysql-password', 'cli-other-server', 'cli-mysql-denied'],
+    async run() {
+      const cli = async (shown: string, args: string[], status: number) => {
+        const run = await node([join(root, 'dist/esm/cli.js'), ...args], { cwd: root });
+        if (run.status !== status) throw new Error(`poolguard ${shown} exited ${run.status}, not ${status}:\n${run.stdout}\n${run.stderr}`);
+        return `$ npx poolguard ${shown}\n${run.stdout}${run.stderr.split(WRITE).join('')}`;
+      };
+      const mysql = new URL(MYSQL_URL);
+      const hostPort = `${mysql.hostname}:${mysql.port || 3306}`;
+      // Refused before anything is dialled: an unencoded '/' in the password, a flag for PostgreSQL.
+      const badUrl = `mysql://app:s3cr/et@${hostPort}/test`;
+      const otherServer = `mysql://root@${hostPort}/test`;
+      // Dialled with a wrong password: the server's own words stay whole, the password does not.
+      const denied = `mysql://${decodeURIComponent(mysql.username) || 'root'}:not-the-password@${hostPort}${mysql.pathname}`;
+      return {
+        'cli-mysql-password': await cli(`audit --url '${badUrl}'`, ['audit', '--url', badUrl], 2),
+        'cli-other-server': await cli(`audit --url ${otherServer} --max 5`, ['audit', '--url', otherServer, '--max', '5'], 2),
+        'cli-mysql-denied': await cli(`status --url '${denied}'`, ['status', '--url', denied], 1),
+      };
+    },
+  },
 };
 
 /** Samples checked by the test that already produces that output (name → test file, which calls `expectSample(name, …)`). */
 export const CHECKED_ELSEWHERE: Record<string, string> = {
   'demo-run': 'test/demo.test.ts',
+  'demo-test-check': 'test/demo-checks.test.ts',
+  'before-it-ships': 'test/demo-checks.test.ts',
+  'test-check-vitest': 'test/testing/runners.test.ts',
+  'test-check-jest': 'test/testing/runners.test.ts',
+  'test-check-node-test': 'test/testing/runners.test.ts',
+  'test-check-mocha': 'test/testing/runners.test.ts',
 };

@@ -102,7 +102,8 @@ describe('generic-pool timing paths (fake clock)', () => {
     expect(err.name).toBe('TimeoutError');
     expect(err.holders[0]!.oldestHeldMs).toBeGreaterThanOrEqual(5_000);
     expect(err.holders[0]!.idle).toBe(1);
-    expect(err.message).toContain('memory.test.ts');
+    expect(err.message).toBe('ResourceRequest timed out');
+    expect(err.stack).toContain('memory.test.ts');
     await pool.release(held);
   });
 });

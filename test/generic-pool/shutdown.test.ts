@@ -112,7 +112,7 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
     expect(await within(draining, 2_000)).toEqual({ value: undefined });
   });
 
-  it('an acquire() after drain() gets generic-pool\'s own message first, then that the pool is ending', async () => {
+  it('an acquire() after drain() gets generic-pool\'s own error, unchanged, and its stack says that the pool is ending', async () => {
     const pool = clientPool({ name: 'gp-ending' });
     const held: pg.Client = await acquireHere(pool);
     const draining = pool.drain();
@@ -121,7 +121,8 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
       (e: unknown) => e,
     )) as Error;
     expect(Object.getPrototypeOf(err)).toBe(Error.prototype);
-    expect(err.message).toMatch(/^pool is draining and cannot accept work\npoolguard\[gp-ending\]: the pool is ending \(pool\.drain\(\) was called \d+ ms ago\); this checkout can no longer be served\./);
+    expect(err.message).toBe('pool is draining and cannot accept work');
+    expect(err.stack).toMatch(/^Error: pool is draining and cannot accept work\npoolguard\[gp-ending\]: the pool is ending \(pool\.drain\(\) was called \d+ ms ago\); this checkout can no longer be served\./);
     expect(pool.guard.snapshot().counts.waiting).toBe(0);
     await pool.release(held);
     await draining;
@@ -129,7 +130,8 @@ describe('generic-pool drain() with a resource still on loan (real server)', () 
       () => undefined,
       (e: unknown) => e,
     )) as Error;
-    expect(after.message).toMatch(/^pool is draining and cannot accept work\npoolguard\[gp-ending\]: the pool has ended \(pool\.drain\(\) was called \d+ ms ago and finished \d+ ms ago\)/);
+    expect(after.message).toBe('pool is draining and cannot accept work');
+    expect(after.stack).toMatch(/^Error: pool is draining and cannot accept work\npoolguard\[gp-ending\]: the pool has ended \(pool\.drain\(\) was called \d+ ms ago and finished \d+ ms ago\)/);
   });
 });
 

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LeaseReclaimedError, type LeakReport, type PoolGuard } from '../../src/mysql2.js';
+import { LeaseReclaimedError, type LeakReport } from '../../src/mysql2.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithCallback, leakWithPromise, queryFromHere } from '../fixtures/mysql-leaky.mjs';
 import { sleep, until } from '../helpers/db.js';
+import { expectBusyThenResolved, seen } from '../helpers/reports.js';
 import { guardedMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 
 const FIXTURE = 'test/fixtures/mysql-leaky.mjs';
-
-function seen(guard: PoolGuard, type: 'leak' | 'leakResolved' | 'reclaim' = 'leak'): LeakReport[] {
-  const out: LeakReport[] = [];
-  guard.on(type, (r) => out.push(r));
-  return out;
-}
 
 describe('mysql2 leak reports name the line that took the connection', () => {
   it('promise API: getConnection() reports the fixture line, idle, once, with the thread id', async () => {
@@ -43,18 +38,8 @@ describe('mysql2 leak reports name the line that took the connection', () => {
 
   it('a SLEEP in flight makes the lease busy (read from mysql2, no round trip); its release sends a resolved report', async () => {
     const pool = guardedPromisePool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
-    const leaks = seen(pool.guard);
-    const resolved = seen(pool.guard, 'leakResolved');
     const conn = await leakWithPromise(pool);
-    const sleeping = conn.query('SELECT SLEEP(0.5)');
-    await until(() => leaks.length > 0, 'a leak report');
-    expect(leaks[0]!.state).toBe('busy');
-    expect(leaks[0]!.idleMs).toBe(0);
-    await sleeping;
-    conn.release();
-    expect(resolved).toHaveLength(1);
-    expect(resolved[0]!.leaseId).toBe(leaks[0]!.leaseId);
-    expect(resolved[0]!.heldMs).toBeGreaterThanOrEqual(500);
+    await expectBusyThenResolved(pool.guard, (sql) => conn.query(sql), () => conn.release(), 0.5);
     expect(pool.guard.snapshot().totals).toMatchObject({ leaks: 1, leaksResolved: 1 });
   });
 

@@ -5,6 +5,7 @@ import { leakWithPromise } from '../fixtures/mysql-leaky.mjs';
 import { sleep, until } from '../helpers/db.js';
 import { bareMysqlPool, guardedMysqlPool, guardedPromisePool } from '../helpers/mysql-pools.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { expectStillWaiting } from '../helpers/mysql.js';
 
 const FIXTURE = 'test/fixtures/mysql-leaky.mjs';
 const queueOf = (pool: unknown) => (pool as { _connectionQueue: { length: number } })._connectionQueue;
@@ -13,12 +14,7 @@ describe('guard.acquireTimeoutMs: mysql2 waits for ever, poolguard names who hol
   it('bare mysql2 (the baseline): a getConnection() behind a leak is still waiting after 300 ms', async () => {
     const pool = bareMysqlPool({ connectionLimit: 1 });
     const held = await pool.promise().getConnection();
-    let settled = false;
-    pool.getConnection(() => (settled = true));
-    await sleep(300);
-    expect(settled).toBe(false);
-    held.release();
-    await until(() => settled, 'the waiter served after the release');
+    await expectStillWaiting(pool, held);
   });
 
   it('the waiter fails with CheckoutTimeoutError naming the holders, and leaves mysql2’s queue', async () => {

@@ -36,7 +36,7 @@ describe('broken OpenTelemetry never crashes the process nor loses a caller', ()
       expect(out.callers).toEqual({
         started: 3,
         settled: 3,
-        results: { 'first connect': 'ok', 'second connect (times out)': 'POOLGUARD_CHECKOUT_TIMEOUT', 'managed query': 'ok' },
+        results: { 'first connect': 'ok', 'second connect (times out)': 'timeout exceeded when trying to connect', 'managed query': 'ok' },
       });
       expect(out.leaks).toBe(1);
       const lines = telemetryLines(out);
@@ -52,7 +52,7 @@ describe('broken OpenTelemetry never crashes the process nor loses a caller', ()
   it("an exporter that throws behind the SDK's SimpleSpanProcessor: the SDK catches it itself, so nothing reaches poolguard and nothing is logged", () => {
     const out = run('exporter throws');
     expect(out.callers.settled).toBe(3);
-    expect(out.callers.results['second connect (times out)']).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
+    expect(out.callers.results['second connect (times out)']).toBe('timeout exceeded when trying to connect');
     expect(out.leaks).toBe(1);
     expect(telemetryLines(out)).toEqual([]);
   });
@@ -60,7 +60,7 @@ describe('broken OpenTelemetry never crashes the process nor loses a caller', ()
   it("startSpan throws on the checkout-timeout path alone: the waiting caller's connect() still rejects with the timeout error", () => {
     const out = run('startSpan throws', 'timeout only');
     expect(out.leaks).toBe(0);
-    expect(out.callers.results['second connect (times out)']).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
+    expect(out.callers.results['second connect (times out)']).toBe('timeout exceeded when trying to connect');
     expect(out.callers.settled).toBe(out.callers.started);
     expect(telemetryLines(out)).toHaveLength(1);
   });

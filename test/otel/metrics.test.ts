@@ -138,7 +138,7 @@ describe('OpenTelemetry metrics and spans after a scripted workload (real SDK, r
     const lease = pool.guard.snapshot().leases.find((l) => l.id === leak.leaseId)!;
     expect(lease.trace?.traceId).toBe(leakTraceId);
     expect(timeout.holders.find((h) => h.site === 'test/fixtures/leaky.mjs:5:29')?.trace?.traceId).toBe(leakTraceId);
-    expect(timeout.message).toContain(`oldest from trace ${leakTraceId}`);
+    expect(timeout.stack).toContain(`oldest from trace ${leakTraceId}`);
     expect(JSON.parse(JSON.stringify(leak)).trace).toEqual(leak.trace);
   });
 

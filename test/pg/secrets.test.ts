@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CheckoutTimeoutError } from '../../src/pg.js';
+import type { Annotated } from '../helpers/driver-errors.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise } from '../fixtures/leaky.mjs';
 import { until, urlWithPassword } from '../helpers/db.js';
@@ -23,7 +23,7 @@ describe('secrets never print', () => {
     for (const e of ['leak', 'leakResolved', 'reclaim'] as const) pool.guard.on(e, (r) => reports.push(r));
     const client = await leakWithPromise(pool);
     await until(() => reports.length > 0, 'a leak report');
-    const timeout = (await pool.connect().catch((e: unknown) => e)) as CheckoutTimeoutError;
+    const timeout = (await pool.connect().catch((e: unknown) => e)) as Annotated;
     const snapshot = JSON.stringify(pool.guard.snapshot());
     await until(() => reports.length > 1, 'a reclaim report');
     const reclaimErr = await client.query('SELECT 1').catch((e: Error) => e);

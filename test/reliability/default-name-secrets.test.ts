@@ -38,7 +38,7 @@ function watched(lines: string[]): GuardOptions {
 /** Holds one lease past the threshold, then checks the name where it shows. */
 async function expectCleanName(guard: PoolGuard, lines: string[], expected: string, hold: () => Promise<() => unknown>): Promise<void> {
   const release = await hold();
-  await until(() => lines.some((l) => l.includes('possible connection leak') || l.includes('slow lease')), 'a leak report');
+  await until(() => lines.some((l) => /possible (connection|resource) leak|slow lease/.test(l)), 'a leak report');
   const snapshot = guard.snapshot();
   await release();
   expect(guard.name).toBe(expected);

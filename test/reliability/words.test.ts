@@ -210,6 +210,9 @@ async function endMysql(pool: mysql.Pool): Promise<void> {
   for (let i = internal._allConnections.length - 1; i >= 0; i--) internal._allConnections.get(i).destroy();
 }
 
+/** What poolguard says of a timeout: in a pool's own error, what it wrote into it (`err.poolguard`); in its own, the message. */
+const addedTo = (err: Error): string => (err as { poolguard?: string }).poolguard ?? err.message;
+
 const once = <T>(handle: PoolGuard, event: 'leak' | 'reclaim' | 'endBlocked' | 'endForced' | 'dirtyRelease', timeoutMs = 5_000): Promise<T> =>
   new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no '${event}' within ${timeoutMs} ms`)), timeoutMs);
@@ -269,7 +272,7 @@ async function report(subject: Subject, type: ReportType): Promise<string | unde
       const ops = subject.make(quiet(), 1, 300);
       try {
         await ops.take();
-        return (await ops.checkout()).message;
+        return addedTo(await ops.checkout());
       } finally {
         await ops.close();
       }
@@ -279,7 +282,7 @@ async function report(subject: Subject, type: ReportType): Promise<string | unde
       try {
         const work = ops.busy(0.8);
         await leased(ops);
-        const message = (await ops.checkout()).message;
+        const message = addedTo(await ops.checkout());
         await work;
         return message;
       } finally {

@@ -195,3 +195,79 @@ describe('default names through the libraries themselves (no connection is made)
     expect(built).toContain('sequelize:mysql db.internal:3306/orders');
   });
 });
+
+describe('default names of every adapter, for every shape of settings, through the libraries themselves (no connection is made)', () => {
+  const ends: Array<() => unknown> = [];
+  afterAll(async () => {
+    for (const end of ends) await Promise.resolve(end()).catch(() => undefined);
+  });
+  const pgPool = (options: object) => {
+    const pool = new Pool({ ...options, guard: { logger: false } });
+    ends.push(() => pool.end());
+    return pool.guard.name;
+  };
+  const mysqlPool = (options: object | string) => {
+    const pool = typeof options === 'string' ? createMysqlPool(options) : createMysqlPool({ ...options, guard: { logger: false } });
+    ends.push(() => new Promise((resolve) => pool.end(resolve)));
+    return pool.guard.name;
+  };
+  const knexName = (config: object) => {
+    const knex = knexFactory({ pool: { min: 0 }, ...config } as Parameters<typeof knexFactory>[0]);
+    ends.push(() => knex.destroy());
+    return guardKnex(knex, { logger: false }).name;
+  };
+  const sequelizeName = (make: () => Sequelize) => {
+    const sequelize = make();
+    ends.push(() => sequelize.close());
+    return guardSequelize(sequelize, { logger: false }).name;
+  };
+
+  it.each([
+    // pg: connection strings with and without a user, '@' in the password, IPv6, passwords in the query string; config objects.
+    ['pg, the issue\'s shape', () => pgPool({ connectionString: 'postgres://Usr8:2024/Kq7@db.internal/orders' }), 'db.internal:5432/orders'],
+    ['pg, no user', () => pgPool({ connectionString: 'postgres://db.internal:6432/orders' }), 'db.internal:6432/orders'],
+    ['pg, a user and no password', () => pgPool({ connectionString: 'postgres://Usr8@db.internal/orders' }), 'db.internal:5432/orders'],
+    ['pg, an empty user and a password', () => pgPool({ connectionString: 'postgres://:Kq7@db.internal/orders' }), 'db.internal:5432/orders'],
+    ['pg, IPv6 host', () => pgPool({ connectionString: 'postgres://Usr8:Kq7@Vx9@[fd00::1]:6543/orders' }), '[fd00::1]:6543/orders'],
+    ['pg, ?password= and ?user=', () => pgPool({ connectionString: 'postgres://db.internal/orders?user=Usr8&password=Kq7Vx9' }), 'db.internal:5432/orders'],
+    ['pg, a config object', () => pgPool({ host: 'db.internal', port: 6543, user: 'Usr8', password: 'Kq7@Vx9', database: 'orders' }), 'db.internal:6543/orders'],
+    ['pg, a config object with a password function', () => pgPool({ host: 'db.internal', user: 'Usr8', password: () => 'Kq7', database: 'orders' }), 'db.internal:5432/orders'],
+    // mysql2: the issue's uri, every shape of it, and option objects.
+    ["mysql2, the issue's uri", () => mysqlPool({ uri: 'mysql://Usr8:2024/Kq7Vx9@127.0.0.1/test' }), '127.0.0.1:3306/test'],
+    ['mysql2, a uri with an @ in the password', () => mysqlPool({ uri: 'mysql://Usr8:Kq7@Vx9@db.internal:3307/orders' }), 'db.internal:3307/orders'],
+    ['mysql2, a uri without a user', () => mysqlPool({ uri: 'mysql://db.internal/orders' }), 'db.internal:3306/orders'],
+    ['mysql2, a uri with an IPv6 host', () => mysqlPool({ uri: 'mysql://Usr8:Kq7@[fd00::1]:3307/orders' }), '[fd00::1]:3307/orders'],
+    ['mysql2, a uri with ?password=', () => mysqlPool({ uri: 'mysql://db.internal/orders?password=Kq7Vx9' }), 'db.internal:3306/orders'],
+    ['mysql2, a connection string', () => mysqlPool('mysql://Usr8:Kq7@db.internal/orders'), 'db.internal:3306/orders'],
+    ['mysql2, an options object', () => mysqlPool({ host: 'db.internal', user: 'Usr8', password: 'Kq7', database: 'orders' }), 'db.internal:3306/orders'],
+    // Knex: connection strings and objects, both dialects.
+    ['Knex pg, the connection string', () => knexName({ client: 'pg', connection: 'postgres://Usr8:2024/Kq7@db.internal/orders' }), 'knex:postgresql db.internal/orders'],
+    ['Knex pg, ?password=', () => knexName({ client: 'pg', connection: 'postgres://db.internal/orders?password=Kq7Vx9' }), 'knex:postgresql db.internal/orders'],
+    ['Knex pg, IPv6', () => knexName({ client: 'pg', connection: 'postgres://Usr8:Kq7@[fd00::1]:6543/orders' }), 'knex:postgresql [fd00::1]:6543/orders'],
+    ['Knex pg, an object', () => knexName({ client: 'pg', connection: { host: 'db.internal', user: 'Usr8', password: 'Kq7', database: 'orders' } }), 'knex:postgresql db.internal/orders'],
+    ['Knex pg, an object with connectionString', () => knexName({ client: 'pg', connection: { connectionString: 'postgres://Usr8:Kq7@Vx9@db.internal/orders' } }), 'knex:postgresql db.internal/orders'],
+    ['Knex mysql2, an object', () => knexName({ client: 'mysql2', connection: { host: 'db.internal', user: 'Usr8', password: 'Kq7', database: 'orders' } }), 'knex:mysql db.internal/orders'],
+    ["Knex mysql2, the issue's uri", () => knexName({ client: 'mysql2', connection: 'mysql://Usr8:2024/Kq7Vx9@db.internal/orders' }), 'knex:mysql db.internal/orders'],
+    // Sequelize: a URL, the (database, user, password, options) form, an options object, replication.
+    ['Sequelize, a URL with an @ in the password', () => sequelizeName(() => new Sequelize('postgres://Usr8:Kq7%40Vx9@db.internal:5432/orders', { logging: false })), 'sequelize:postgres db.internal:5432/orders'],
+    ['Sequelize, database, user and password', () => sequelizeName(() => new Sequelize('orders', 'Usr8', 'Kq7', { host: 'db.internal', dialect: 'mysql', logging: false })), 'sequelize:mysql db.internal:3306/orders'],
+    ['Sequelize, an options object', () => sequelizeName(() => new Sequelize({ dialect: 'postgres', host: 'db.internal', username: 'Usr8', password: 'Kq7', database: 'orders', logging: false })), 'sequelize:postgres db.internal:5432/orders'],
+    [
+      'Sequelize, replication',
+      () =>
+        sequelizeName(
+          () =>
+            new Sequelize('orders', 'Usr8', 'Kq7', {
+              dialect: 'postgres',
+              logging: false,
+              replication: { read: [{ host: 'replica.internal', username: 'Usr8', password: 'Vx9' }], write: { host: 'db.internal', username: 'Usr8', password: 'Zw4' } },
+            }),
+        ),
+      'sequelize:postgres db.internal:5432/orders:write',
+    ],
+  ] as Array<[string, () => string, string]>)('%s', (_label, name, expected) => {
+    const got = name();
+    expect(got).not.toMatch(PIECES);
+    expect(got).toBe(expected);
+  });
+});

@@ -7,5 +7,6 @@ await renderInvoice('');
 await leaked;
 await renderInvoice('');
 const err = await pages.acquire().then(() => undefined, (e) => e);
-console.log(JSON.stringify({ 'generic-pool-timeout': `${err.name}: ${err.message}` }));
+// What console.error(err) prints, up to the frames.
+console.log(JSON.stringify({ 'generic-pool-timeout': err.stack.split('\n    at ')[0] }));
 process.exit(0);

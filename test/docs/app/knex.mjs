@@ -6,5 +6,6 @@ await closeInvoice(1);
 await leaked;
 await closeInvoice(3);
 const err = await knex.select(knex.raw('1 AS one')).then(() => undefined, (e) => e);
-console.log(JSON.stringify({ 'knex-timeout': `${err.name}: ${err.message}`, sql: String(err.sql) }));
+// What console.error(err) prints, up to the frames.
+console.log(JSON.stringify({ 'knex-timeout': err.stack.split('\n    at ')[0], sql: String(err.sql) }));
 process.exit(0);

@@ -14,5 +14,6 @@ while (pool.idleCount > 0 || pool.totalCount < 10) await new Promise((r) => setT
 
 const callers = [0, 1, 2, 3].map(() => pool.connect().then((c) => c, (err) => err));
 const first = await callers[0];
-console.log(JSON.stringify({ 'pg-timeout': first.message }));
+// What console.error(first) prints (pg's own error, then what poolguard wrote into its stack), up to the frames.
+console.log(JSON.stringify({ 'pg-timeout': first.stack.split('\n    at ')[0] }));
 process.exit(0);

@@ -6,5 +6,6 @@ await refund(1);
 await leaked;
 await refund(3);
 const err = await sequelize.query('SELECT 1').then(() => undefined, (e) => e);
-console.log(JSON.stringify({ 'sequelize-timeout': `${err.name}: ${err.message}` }));
+// What console.error(err) prints, up to the frames.
+console.log(JSON.stringify({ 'sequelize-timeout': err.stack.split('\n    at ')[0] }));
 process.exit(0);

@@ -1,0 +1,448 @@
+import type { GuardOptions, ResolvedGuardConfig } from '../core/config.js';
+import { resolveGuardConfig, splitGuardOptions } from '../core/config.js';
+import type { LeaseReclaimedError } from '../core/errors.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
+import type { ConnectionRecord, Lease } from '../core/ledger.js';
+import { describeValue } from '../core/pool-kind.js';
+import { errorReason } from '../core/recycle-policy.js';
+import { defaultName } from './default-name.js';
+import { MYSQL_SESSIONS } from './driver-words.js';
+import { attachGuard, guardedAlready, logDoubleRelease, releaseChecked, removalReason, watchEnd, watchEndCallback } from './kit.js';
+import { isMariadbConnection, mariadbInFlight, mariadbTransaction, onMariadbCommandDone, type MariadbBaseConnection } from './mariadb-connection.js';
+
+// The connector takes a second release() as a release of the connection, whoever holds it now; poolguard keeps that and says where.
+const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; poolguard passed it on to the MariaDB connector, as it was.';
+// The connector's own acquire timeout (ER_GET_CONNECTION_TIMEOUT): kept as it is, holders added.
+const TIMEOUT_ERRNO = 45028;
+
+const kRecord = Symbol('poolguard.mariadb.connection');
+
+/** The connector's pool (promise `Pool` or callback `Pool`): its public methods and events only. */
+export interface MariadbPoolLike {
+  getConnection(...args: unknown[]): unknown;
+  query(...args: unknown[]): unknown;
+  execute(...args: unknown[]): unknown;
+  batch(...args: unknown[]): unknown;
+  end(...args: unknown[]): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  activeConnections(): number;
+  idleConnections(): number;
+  totalConnections(): number;
+  taskQueueSize(): number;
+  readonly closed: boolean;
+}
+
+/** A connection as the connector's pool hands it to a holder (promise or callback wrapper). */
+interface HandedConnection {
+  readonly threadId: number | null;
+  release(...args: unknown[]): unknown;
+  destroy(): void;
+  [method: string]: unknown;
+}
+
+type BaseConnection = MariadbBaseConnection & {
+  destroy(): void;
+  forceEnd?: (...args: unknown[]) => unknown;
+  on(event: string, listener: () => void): unknown;
+  prependListener(event: string, listener: (err: unknown) => void): unknown;
+  [kRecord]?: ConnectionRecord;
+};
+
+/** What the adapter needs of the pool's options, read once (the connector keeps them private). */
+export interface MariadbPoolSettings {
+  readonly connectionLimit: number;
+  readonly minimumIdle: number;
+  /** The connector rolls a released connection back itself unless this is set. */
+  readonly noControlAfterUse: boolean;
+}
+
+interface State {
+  readonly core: GuardCore;
+  readonly pool: MariadbPoolLike;
+  readonly settings: MariadbPoolSettings;
+  readonly callbackApi: boolean;
+  /** The connections lent by the connector, by thread id, as its 'acquire' event names them. */
+  readonly lent: Map<number, BaseConnection>;
+  /** pool.query()/execute()/batch() leases waiting for their connection, oldest first. */
+  readonly managed: ManagedQueue;
+  /** The wrapper each connection was last handed out in, for the reclaim to refuse its calls. */
+  readonly held: WeakMap<ConnectionRecord, HandedConnection>;
+  ending: boolean;
+}
+
+/** The settings the adapter reads, from the options given to the connector's `createPool`. */
+export function mariadbSettings(options: unknown): MariadbPoolSettings {
+  const o = (options !== null && typeof options === 'object' ? options : {}) as Record<string, unknown>;
+  const limit = Number(o.connectionLimit ?? 10);
+  const connectionLimit = Number.isFinite(limit) ? limit : 10;
+  return {
+    connectionLimit,
+    minimumIdle: o.minimumIdle === undefined ? connectionLimit : Math.min(Number(o.minimumIdle), connectionLimit),
+    noControlAfterUse: Boolean(o.noControlAfterUse),
+  };
+}
+
+/**
+ * Splits poolguard's options from the connector's and refuses the one the connector has its own
+ * of: its `acquireTimeout` (default 10 s) bounds the wait for a connection, and its error is kept.
+ */
+export function splitMariadbOptions<T>(options: T): { pool: T; guard: GuardOptions | undefined } {
+  const { pool, guard } = splitGuardOptions(options);
+  const acquire = (guard as GuardOptions | undefined)?.acquireTimeoutMs;
+  if (acquire !== undefined) {
+    throw new TypeError(`guard.acquireTimeoutMs (${String(acquire)}) does not apply to the MariaDB connector: set its own acquireTimeout option (default 10000 ms); poolguard adds the holders to its timeout error.`);
+  }
+  return { pool, guard: guard as GuardOptions | undefined };
+}
+
+/** The default name: `host:port/database` of the options or URL, never the user or password. */
+export function mariadbName(options: unknown): string {
+  return defaultName(options, { host: 'localhost', port: 3306, database: '(none)' });
+}
+
+/**
+ * Guards a connector pool someone else built (promise or callback API): in place, once, even
+ * across two copies of poolguard. `settings` come from its options when known.
+ */
+export function guardMariadbPool(pool: unknown, options: GuardOptions | undefined, entry: string): PoolGuard {
+  if (!isMariadbPool(pool)) throw new TypeError(`guard(pool) needs a MariaDB connector pool (mariadb's createPool(…), or createPool from '${entry}') for '${entry}', got ${describeValue(pool)}.`);
+  const name = `mariadb pool`;
+  const existing = guardedAlready(pool, options, (o) => resolveGuardConfig(o, name));
+  if (existing !== undefined) return existing;
+  const { guard } = splitMariadbOptions({ guard: options });
+  // The connector keeps its options private: the limit is read from the pool's own counters later.
+  return installMariadb(pool, resolveGuardConfig(guard, name), mariadbSettings({ connectionLimit: Infinity, minimumIdle: 0 })).handle;
+}
+
+function isMariadbPool(value: unknown): value is MariadbPoolLike {
+  if (value === null || typeof value !== 'object') return false;
+  const o = value as Partial<MariadbPoolLike>;
+  return ['getConnection', 'query', 'execute', 'batch', 'end', 'on', 'activeConnections', 'idleConnections', 'totalConnections', 'taskQueueSize'].every((m) => typeof (o as Record<string, unknown>)[m] === 'function') && 'closed' in o;
+}
+
+/** Attaches the guard to a connector pool and wraps its checkout methods. */
+export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfig, settings: MariadbPoolSettings): GuardCore {
+  let state: State | undefined;
+  const system: { value: 'mariadb' | 'mysql' | undefined } = { value: undefined };
+  const core = attachGuard(
+    pool,
+    config,
+    {
+      inFlight: mariadbInFlight,
+      transaction: mariadbTransaction,
+      reclaim: (lease, makeError) => reclaim(state!, lease, makeError),
+      counts: () => ({
+        total: pool.totalConnections(),
+        idle: pool.idleConnections(),
+        waiting: pool.taskQueueSize(),
+        max: settings.connectionLimit,
+        min: settings.minimumIdle,
+      }),
+      recordOf: (resource) => (resource as BaseConnection | null)?.[kRecord],
+      words: { library: 'the MariaDB connector', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+    },
+    { dbSystem: () => system.value, ended: () => pool.closed },
+  );
+  const callbackApi = pool.getConnection.length === 1;
+  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), ending: false };
+  state = s;
+  // Every checkout, the pool's own query() as much as getConnection(), ends in 'acquire' with the
+  // connector's base connection, just before the connection is handed over.
+  pool.on('acquire', (base: BaseConnection) => {
+    const record = base[kRecord] ?? register(s, base);
+    if (system.value === undefined && typeof base.info?.isMariaDB === 'function') system.value = base.info.isMariaDB() ? 'mariadb' : 'mysql';
+    if (typeof base.threadId === 'number') s.lent.set(base.threadId, base);
+    // The pool's own query() sends its command in the same turn; a getConnection() caller gets
+    // the connection a few ticks later: one microtask tells them apart.
+    queueMicrotask(() => {
+      if (record.lease === undefined && mariadbInFlight(base) === true) {
+        const lease = s.managed.next();
+        if (lease !== undefined) core.checkoutGranted(lease, record);
+      }
+    });
+  });
+  const target = pool as MariadbPoolLike & Record<string, unknown>;
+  const getConnection = pool.getConnection;
+  if (callbackApi) {
+    target.getConnection = function getConnectionGuarded(this: MariadbPoolLike, cb: (err: Error | null, conn?: HandedConnection) => void): unknown {
+      if (typeof cb !== 'function') return getConnection.call(this, cb);
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, getConnectionGuarded);
+      const lease = core.checkoutRequested('connect', capture);
+      return getConnection.call(this, (err: Error | null, conn?: HandedConnection) => {
+        if (err || conn === undefined) return cb(failed(s, lease, err));
+        cb(null, granted(s, lease, conn));
+      });
+    };
+  } else {
+    target.getConnection = function getConnectionGuarded(this: MariadbPoolLike): Promise<HandedConnection> {
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, getConnectionGuarded);
+      const lease = core.checkoutRequested('connect', capture);
+      return (getConnection.call(this) as Promise<HandedConnection>).then(
+        (conn) => granted(s, lease, conn),
+        (err: Error) => {
+          throw failed(s, lease, err);
+        },
+      );
+    };
+  }
+  for (const method of ['query', 'execute', 'batch'] as const) {
+    const call = pool[method];
+    target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
+      const capture = core.prepareManagedCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
+      return managed(s, capture, () => call.apply(this, args), args);
+    };
+  }
+  const end = pool.end;
+  target.end = function endGuarded(this: MariadbPoolLike, ...args: unknown[]): unknown {
+    if (this.closed) return end.apply(this, args);
+    s.ending = true;
+    if (!callbackApi) return watchEnd(core, 'pool.end()', () => end.apply(this, args) as Promise<void>);
+    const cb = args[0];
+    return watchEndCallback(core, 'pool.end()', (finished: (err: Error | null) => void) => end.call(this, finished), (err: Error | null) => {
+      if (typeof cb === 'function') cb(err);
+    });
+  };
+  return core;
+}
+
+/**
+ * The managed leases still waiting for a connection, in request order. A queue with a moving head:
+ * a pool under load holds thousands (the connector's own tests queue 10,000 queries), and an
+ * array's shift() or splice() would make each checkout cost as much as the queue is long. A lease
+ * that failed or timed out while waiting is skipped when its turn comes.
+ */
+class ManagedQueue {
+  #items: Lease[] = [];
+  #head = 0;
+
+  push(lease: Lease): void {
+    this.#items.push(lease);
+  }
+
+  /** The oldest lease still waiting (not granted, not failed), taken off the queue. */
+  next(): Lease | undefined {
+    const items = this.#items;
+    while (this.#head < items.length) {
+      const lease = items[this.#head++]!;
+      if (lease.acquiredAt < 0 && lease.list !== undefined) return this.#compact(lease);
+    }
+    this.#compact(undefined);
+    return undefined;
+  }
+
+  #compact<T>(value: T): T {
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return value;
+  }
+}
+
+/** A pool.query()/execute()/batch(): a `query` lease, granted at its 'acquire', ended when it settles. */
+function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: () => unknown, args: unknown[]): unknown {
+  const { core } = state;
+  const lease = core.runManaged(capture, () => core.checkoutRequested('query', undefined, 'query'));
+  state.managed.push(lease);
+  const settle = (err?: unknown): void => {
+    if (lease.acquiredAt < 0) {
+      if (err !== undefined && isTimeout(err)) addHolders(state, lease, err as Error);
+      else core.checkoutFailed(lease, false);
+    } else if (!lease.released) core.released(lease, settle, DOUBLE_RELEASE_MESSAGE);
+  };
+  if (state.callbackApi) {
+    const at = args.findIndex((a) => typeof a === 'function');
+    if (at !== -1) {
+      const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
+      args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
+        settle(err ?? undefined);
+        return cb.call(this, err, ...rest);
+      };
+    }
+    return call();
+  }
+  return (call() as Promise<unknown>).then(
+    (value) => {
+      settle();
+      return value;
+    },
+    (err: unknown) => {
+      settle(err);
+      throw err;
+    },
+  );
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err as { errno?: unknown } | null)?.errno === TIMEOUT_ERRNO;
+}
+
+/**
+ * The connector's acquire timeout: its error unchanged (class, code, message), with who holds the
+ * connections as fields (`holders`, `pool`, `waitedMs`) and the whole story in the log.
+ */
+function addHolders(state: State, lease: Lease, err: Error): void {
+  const { core } = state;
+  const { message, holders, waitedMs } = core.timeoutDetails(lease, err.message);
+  Object.assign(err, { pool: core.config.name, holders, waitedMs });
+  // The log line is poolguard's, so it says so first; the connector's message follows as it is.
+  const line = `poolguard[${core.config.name}]: a checkout timed out in the MariaDB connector (its acquireTimeout); the caller gets the connector's error unchanged, with err.holders:\n${message}`;
+  core.log('warn', `timeout ${holders[0]?.site ?? 'unknown'}`, { pool: core.config.name, leaseId: lease.id, holders }, line);
+}
+
+function failed(state: State, lease: Lease, err: Error | null): Error | null {
+  if (err != null && isTimeout(err)) addHolders(state, lease, err);
+  else {
+    state.core.checkoutFailed(lease, false);
+    // The connector's error for a closed pool stays as it is; why it is closed goes in its fields and the log.
+    if (err != null && state.pool.closed) state.core.noteRefusedAtEnd(err);
+  }
+  return err;
+}
+
+/** Answers a callback-API call that poolguard settled itself, as the connector would: on a later tick. */
+function callLast(args: unknown[]): undefined {
+  const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+  if (cb !== undefined) process.nextTick(cb);
+  return undefined;
+}
+
+/** A getConnection() caller gets its connection: the lease is granted and its release watched. */
+function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C): C {
+  const { core } = state;
+  const base = conn.threadId === null ? undefined : state.lent.get(conn.threadId);
+  const record = base?.[kRecord];
+  if (base === undefined || record === undefined) {
+    core.checkoutFailed(lease, false);
+    return conn;
+  }
+  core.checkoutGranted(lease, record);
+  const release = conn.release;
+  const destroy = conn.destroy;
+  const guardedRelease = function release_(this: unknown, ...args: unknown[]): unknown {
+    if (lease.released || lease.reclaimed) {
+      // Reclaimed, or ended with its connection (closed, killed): the late release is harmless.
+      if (lease.reclaimed || !base.isValid()) return release.apply(conn, args);
+      logDoubleRelease(core, lease, release_, DOUBLE_RELEASE_MESSAGE);
+      const current = record.lease;
+      if (current !== undefined) {
+        // Lent again by now: the connector takes it back from its new holder all the same (rolling
+        // back whatever that holder had begun), so that holder's lease ends here, as in the pool.
+        core.log('warn', `stale release ${current.id}`, { pool: core.config.name, leaseId: current.id, staleLeaseId: lease.id }, `poolguard[${core.config.name}]: the second release() above took connection #${record.id} back from lease #${current.id} (checked out at ${core.snapshot().leases.find((l) => l.id === current.id)?.where ?? 'an unknown site'}), which still holds it: its queries now run on a connection the pool may lend to someone else.`);
+        core.released(current, release_, DOUBLE_RELEASE_MESSAGE);
+      }
+      return release.apply(conn, args);
+    }
+    const result = releaseChecked(core, lease, mariadbTransaction(base), release_, DOUBLE_RELEASE_MESSAGE);
+    const dirty = typeof result === 'object' ? result.action : undefined;
+    if (dirty === 'destroy') {
+      destroy.call(conn);
+      return state.callbackApi ? callLast(args) : Promise.resolve();
+    }
+    if (dirty === 'rollback' && state.settings.noControlAfterUse) {
+      // The connector rolls back at release itself unless noControlAfterUse is set.
+      const rollback = conn.rollback as (...a: unknown[]) => unknown;
+      if (state.callbackApi) return rollback.call(conn, () => release.apply(conn, args));
+      return (rollback.call(conn) as Promise<unknown>).then(() => release.apply(conn, args), () => destroy.call(conn));
+    }
+    if (core.recycles && core.dueForRetirement(record) !== undefined) {
+      destroy.call(conn);
+      return state.callbackApi ? undefined : Promise.resolve();
+    }
+    return release.apply(conn, args);
+  };
+  const guardedDestroy = function destroy_(): void {
+    if (!lease.released && !lease.reclaimed) {
+      core.markRetiring(record, 'error');
+      core.released(lease, destroy_, DOUBLE_RELEASE_MESSAGE);
+    }
+    destroy.call(conn);
+  };
+  // end() and close() are the same release (the connector assigns them so); so is `await using`.
+  for (const key of ['release', 'end', 'close']) if (conn[key] === release || key === 'release') Object.defineProperty(conn, key, { value: guardedRelease, writable: true, configurable: true });
+  if (typeof Symbol.asyncDispose === 'symbol' && (conn as Record<symbol, unknown>)[Symbol.asyncDispose] !== undefined) {
+    Object.defineProperty(conn, Symbol.asyncDispose, { value: () => guardedRelease(), writable: true, configurable: true });
+  }
+  Object.defineProperty(conn, 'destroy', { value: guardedDestroy, writable: true, configurable: true });
+  state.held.set(record, conn);
+  return conn;
+}
+
+/**
+ * A connection seen for the first time. Its removal is followed where the connector ends it: its
+ * `forceEnd` (idle reaping, a failed reset, the pool's end), its `destroy`, and its 'end' event
+ * (a fatal error: the server killed it, the network failed).
+ */
+function register(state: State, base: BaseConnection): ConnectionRecord {
+  const { core } = state;
+  const record = core.connectionOpened(base);
+  if (typeof base.threadId === 'number') record.pid = base.threadId;
+  Object.defineProperty(base, kRecord, { value: record, configurable: true });
+  onMariadbCommandDone(base, () => core.connectionActive(record));
+  let gone = false;
+  let failure: unknown;
+  const removed = (): void => {
+    if (gone) return;
+    gone = true;
+    if (typeof base.threadId === 'number' && state.lent.get(base.threadId) === base) state.lent.delete(base.threadId);
+    const lease = record.lease;
+    // The error that ended the connection says how: the server closing the socket is `terminated`.
+    const failed = failure === undefined ? 'error' : (failure as { code?: unknown }).code === 'ER_SOCKET_UNEXPECTED_CLOSE' ? 'terminated' : errorReason(failure);
+    if (lease !== undefined && !lease.released && !lease.reclaimed) {
+      if (!state.ending) core.markRetiring(record, failed);
+      core.released(lease, removed, DOUBLE_RELEASE_MESSAGE);
+    }
+    const ending = state.ending || state.pool.closed;
+    core.connectionRemoved(record, !ending && failure !== undefined ? failed : removalReason(ending, lease !== undefined));
+  };
+  const forceEnd = base.forceEnd;
+  if (typeof forceEnd === 'function') {
+    base.forceEnd = function forceEndWatched(this: BaseConnection, ...args: unknown[]): unknown {
+      removed();
+      return forceEnd.apply(this, args);
+    };
+  }
+  const destroy = base.destroy;
+  base.destroy = function destroyWatched(this: BaseConnection): void {
+    removed();
+    destroy.call(this);
+  };
+  // Before the pool's own listener, which is there from the start (so none is added where none was).
+  base.prependListener('error', (err: unknown) => {
+    failure ??= err;
+  });
+  base.on('end', removed);
+  return record;
+}
+
+/**
+ * Destroys a reclaimed lease's connection (the connector removes it and opens another) and makes
+ * the holder's later calls fail with the reclaim error. The connector's destroy() kills a command
+ * still running from a second connection, so a lease cut at the end deadline does not hold it.
+ */
+function reclaim(state: State, lease: Lease, makeError: () => LeaseReclaimedError): void {
+  const record = lease.conn;
+  const base = record?.resource as BaseConnection | undefined;
+  if (record === undefined || base === undefined || !isMariadbConnection(base)) return;
+  const conn = state.held.get(record);
+  if (conn !== undefined) {
+    for (const method of ['query', 'execute', 'batch', 'queryStream', 'beginTransaction', 'commit', 'rollback', 'ping', 'prepare', 'reset', 'changeUser', 'importFile']) {
+      if (typeof conn[method] !== 'function') continue;
+      Object.defineProperty(conn, method, {
+        configurable: true,
+        writable: true,
+        value: (...args: unknown[]): unknown => {
+          const error = makeError();
+          if (!state.callbackApi) return Promise.reject(error);
+          const cb = args.filter((a) => typeof a === 'function').pop() as ((e: Error) => void) | undefined;
+          if (cb !== undefined) process.nextTick(cb, error);
+          return undefined;
+        },
+      });
+    }
+  }
+  base.destroy();
+}
