@@ -5,14 +5,11 @@
 // Run: npm run build && node --expose-gc benchmarks/postgres.mjs [--rounds 5] [--seconds 2] [--checkouts 20000]
 import plain from 'postgres';
 import postgres from 'poolguard/postgres';
-import { SMOKE, arg, interleaved, median, table, throughput } from './lib.mjs';
+import { SMOKE, arg, interleaved, median, table, throughput, url } from './lib.mjs';
 
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const rounds = SMOKE ? 1 : arg('rounds', 5);
-const seconds = SMOKE ? 0.2 : arg('seconds', 2);
-const checkouts = SMOKE ? 500 : arg('checkouts', 20_000);
 const BARE = 'bare postgres.js';
 const BOUND = 'bare + one stack capture (the bound)';
+const [rounds, seconds, checkouts] = SMOKE ? [1, 0.2, 500] : [arg('rounds', 5), arg('seconds', 2), arg('checkouts', 20_000)];
 
 function captureHere() {
   const holder = {};
