@@ -62,6 +62,25 @@ export async function run() {
     const extra = { 'poolguard, defaults, no SDK': `(${((defaults / bound) * 100).toFixed(0)} % of the bound)` };
     parts.push(`reserve() + release() on a warm pool (no query): ${rounds} rounds × ${checkouts} reserves, µs per reserve+release (lower is better).\n\n${table(results, { unit: 'µs', baseline: BARE, extra })}`);
   }
+  {
+    // Memory: a million reserve() + release() on one guarded pool (defaults), heap after GC.
+    const total = SMOKE ? 2_000 : arg('memory', 1_000_000);
+    const sql = postgres(url, { max: 10, onnotice: () => {}, guard: { logger: false, name: 'bench-pgjs-memory' } });
+    await sql`select 1`;
+    const heap = () => {
+      globalThis.gc?.();
+      return (process.memoryUsage().heapUsed / 1e6).toFixed(1);
+    };
+    const rows = [`| reserves | heap MB after GC |`, `|---|---|`, `| 0 | ${heap()} |`];
+    for (let done = 0; done < total; ) {
+      const step = total / 4;
+      for (let i = 0; i < step; i++) (await sql.reserve()).release();
+      done += step;
+      rows.push(`| ${done.toLocaleString('en')} | ${heap()} |`);
+    }
+    await sql.end({ timeout: 1 });
+    parts.push(`Memory over ${total.toLocaleString('en')} reserve() + release() on one guarded pool (defaults; node --expose-gc):\n\n${rows.join('\n')}`);
+  }
   return { title: 'postgres.js beside bare postgres.js', body: parts.join('\n\n') };
 }
 

@@ -62,7 +62,7 @@ if [ "$mode" = poolguard ]; then
 fi
 echo "postgres.js v$version's tests (tests/index.js) against ${mode}, on private clusters on ports $port and $port2"
 set +e
-PGHOST=localhost PGPORT="$port" PGUSER=postgres PGSOCKET="$sock" timeout 900 node tests/index.js >"$work/out.txt" 2>"$work/err.txt"
+PGHOST=localhost PGPORT="$port" PGUSER=postgres PGSOCKET="$sock" timeout 300 node tests/index.js >"$work/out.txt" 2>"$work/err.txt"
 status=$?
 set -e
 passed="$(grep -o '✅' "$work/out.txt" | wc -l)"
