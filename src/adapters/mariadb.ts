@@ -295,7 +295,11 @@ function addHolders(state: State, lease: Lease, err: Error): void {
 
 function failed(state: State, lease: Lease, err: Error | null): Error | null {
   if (err != null && isTimeout(err)) addHolders(state, lease, err);
-  else state.core.checkoutFailed(lease, false);
+  else {
+    state.core.checkoutFailed(lease, false);
+    // The connector's error for a closed pool stays as it is; why it is closed goes in its fields and the log.
+    if (err != null && state.pool.closed) state.core.noteRefusedAtEnd(err);
+  }
   return err;
 }
 
