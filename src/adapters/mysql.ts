@@ -6,6 +6,7 @@ import { errorReason } from '../core/recycle-policy.js';
 import type { PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { defaultName } from './default-name.js';
+import { disposeLease } from './disposal.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
 import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
@@ -274,6 +275,12 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (state.system === undefined && typeof version === 'string') state.system = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
   onMysqlCommandDone(connection, () => core.connectionActive(record));
+  // `await using conn = …` (with getConnection made a promise): the lease held at the declaration
+  // is released through mysql's own release(), as by hand; mysql's connections have no disposal.
+  disposeLease(connection, record, (c) => {
+    const release = c.release;
+    return () => release.call(c);
+  });
   return record;
 }
 
