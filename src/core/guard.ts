@@ -409,6 +409,15 @@ export class GuardCore {
     return true;
   }
 
+  /**
+   * A second release of `lease`, told by an adapter whose pool has its own error for it (pg):
+   * counted, and poolguard's `DoubleReleaseError` returned for what it says (the adapter keeps the
+   * pool's error and adds that to it); from now on release sites are recorded (`releaseStacks: 'auto'`).
+   */
+  doubleReleased(lease: Lease, poolMessage: string): DoubleReleaseError {
+    return this.#doubleRelease(lease, poolMessage);
+  }
+
   /** A second release: the error, and from now on release sites are recorded (`releaseStacks: 'auto'`). */
   #doubleRelease(lease: Lease, poolMessage: string): DoubleReleaseError {
     const error = doubleRelease(this.#ctx, lease, poolMessage);
