@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { machine, section } from './lib.mjs';
 
-const names = ['checkout-release', 'query-throughput', 'stack-capture', 'stack-depth', 'scale', 'memory', 'capture-policy', 'transaction', 'data-layers', 'mysql2', 'prisma'];
+const names = ['checkout-release', 'query-throughput', 'stack-capture', 'stack-depth', 'scale', 'memory', 'capture-policy', 'transaction', 'data-layers', 'mysql2', 'prisma', 'postgres'];
 const parts = [];
 const smoke = process.argv.includes('--smoke');
 for (const name of names) {

@@ -45,6 +45,21 @@ for (const [label, mod, promise] of [['esm', esmMy, esmMyP], ['cjs', cjsMy, cjsM
   assert.equal(typeof promisePool.guard.snapshot, 'function', `${label} mysql2 promise pool has a guard`);
   await promisePool.end();
 }
+// poolguard/postgres: postgres.js's own sql (seen through a Proxy) with a guard, in both formats;
+// its default export is the drop-in, with postgres.js's helpers.
+const esmPgjs = await import('poolguard/postgres');
+const cjsPgjs = require('poolguard/postgres');
+// postgres.js ships an ESM and a CommonJS build: each poolguard format loads the matching one.
+const postgresJs = { esm: (await import('postgres')).default, cjs: require('postgres') };
+for (const [label, mod] of [['esm', esmPgjs], ['cjs', cjsPgjs]]) {
+  assert.equal(typeof mod.guard, 'function', `${label} poolguard/postgres exports guard`);
+  assert.equal(mod.default, mod.postgres, `${label} poolguard/postgres's default export is postgres`);
+  assert.equal(mod.default.camel, postgresJs[label].camel, `${label} poolguard/postgres carries postgres.js's helpers`);
+  const sql = mod.default({ host: '127.0.0.1', max: 1, guard: { logger: false } });
+  assert.equal(typeof sql.reserve, 'function', `${label} poolguard/postgres gives postgres.js's sql`);
+  assert.equal(typeof sql.guard.snapshot, 'function', `${label} postgres.js sql has a guard`);
+  await sql.end();
+}
 // mysql (mysqljs) and the MariaDB connector, each API form: the driver's own pool, guarded. Neither
 // connects until the first checkout (the connector's minimumIdle 0 keeps it from filling the pool).
 const mysqljs = require('mysql');
@@ -139,17 +154,17 @@ for (const [label, mod] of [['esm', await import('poolguard/testing/mocha')], ['
   assert.deepEqual(Object.keys(mod.mochaHooks), ['beforeEach', 'afterEach', 'afterAll'], `${label} poolguard/testing/mocha exports Mocha's root hooks`);
 }
 
-const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|mysql|mariadb)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
-assert.equal(loaded, '0', "require('poolguard') must not load pg, generic-pool, knex, tarn, sequelize, sequelize-pool, mysql2, mysql or mariadb");
+const loaded = execFileSync(process.execPath, ['-e', "require('poolguard'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|mysql|mariadb|postgres)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loaded, '0', "require('poolguard') must not load pg, generic-pool, knex, tarn, sequelize, sequelize-pool, mysql2, mysql, mariadb or postgres");
 // The data-layer entry points guard the user's own instance: they load none of those packages either.
 for (const entry of ['poolguard/knex', 'poolguard/sequelize', 'poolguard/eslint']) {
-  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|mysql|mariadb)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
+  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|mysql|mariadb|postgres)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must not load any pool or data layer`);
 }
 const loadedByEslint = execFileSync(process.execPath, ['-e', "require('poolguard/eslint'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](eslint|espree|@eslint)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByEslint, '0', "require('poolguard/eslint') must not load eslint (a rule is a plain object; ESLint loads the plugin, not the other way round)");
 for (const entry of ['poolguard/testing', 'poolguard/testing/mocha']) {
-  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|vitest|jest|jest-circus|mocha)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
+  const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|knex|tarn|sequelize|sequelize-pool|mysql2|postgres|vitest|jest|jest-circus|mocha)[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must load no pool, data layer or test runner`);
 }
 // poolguard/prisma wraps the application's own client and pool: Prisma itself is never loaded.
@@ -157,11 +172,13 @@ const loadedByPrisma = execFileSync(process.execPath, ['-e', "require('poolguard
 assert.equal(loadedByPrisma, '0', "require('poolguard/prisma') must not load Prisma or another pool");
 const loadedByPg = execFileSync(process.execPath, ['-e', "require('poolguard/pg'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]generic-pool[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByPg, '0', "require('poolguard/pg') must not load generic-pool");
+const loadedByPostgres = execFileSync(process.execPath, ['-e', "require('poolguard/postgres'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool|mysql2|mysql|mariadb)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
+assert.equal(loadedByPostgres, '0', "require('poolguard/postgres') must not load pg, generic-pool, mysql2, mysql or mariadb");
 const loadedByMysql = execFileSync(process.execPath, ['-e', "require('poolguard/mysql2'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](pg|pg-pool|generic-pool)[\\\\/]/.test(k)).length)"], { encoding: 'utf8' }).trim();
 assert.equal(loadedByMysql, '0', "require('poolguard/mysql2') must not load pg or generic-pool");
 // Each MySQL-family entry point loads its own driver only.
-for (const [entry, others] of [['poolguard/mysql2', 'mysql|mariadb'], ['poolguard/mysql', 'pg|mysql2|mariadb'], ['poolguard/mariadb', 'pg|mysql2|mysql'], ['poolguard/mariadb/callback', 'pg|mysql2|mysql']]) {
+for (const [entry, others] of [['poolguard/mysql2', 'mysql|mariadb|postgres'], ['poolguard/mysql', 'pg|mysql2|mariadb'], ['poolguard/mariadb', 'pg|mysql2|mysql'], ['poolguard/mariadb/callback', 'pg|mysql2|mysql']]) {
   const count = execFileSync(process.execPath, ['-e', `require('${entry}'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](${others})[\\\\/]/.test(k)).length)`], { encoding: 'utf8' }).trim();
   assert.equal(count, '0', `require('${entry}') must not load ${others.replaceAll('|', ', ')}`);
 }
-console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/mysql, poolguard/mariadb, poolguard/mariadb/callback, poolguard/eslint, poolguard/prisma, poolguard/testing and its set-up modules; ESM and CommonJS)');
+console.log('exports: ok (poolguard, poolguard/pg, poolguard/generic-pool, poolguard/knex, poolguard/sequelize, poolguard/mysql2, poolguard/mysql2/promise, poolguard/mysql, poolguard/mariadb, poolguard/mariadb/callback, poolguard/postgres, poolguard/eslint, poolguard/prisma, poolguard/testing and its set-up modules; ESM and CommonJS)');

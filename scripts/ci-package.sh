@@ -39,8 +39,10 @@ cp "$repo/scripts/consumer/mysql-family.mjs" "$consumer/"
 cp "$repo/scripts/consumer/leak-tests.cjs" "$repo/scripts/consumer/leak.test.mjs" "$repo/scripts/consumer/leak.spec.cjs" "$consumer/"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.ts"
 cp "$repo/scripts/consumer/types.ts" "$consumer/types.mts"
+cp "$repo/scripts/consumer/postgres-types.ts" "$consumer/postgres-types.mts"
 cp "$repo/scripts/consumer/leaky.mjs" "$repo/scripts/consumer/eslint.config.mjs" "$repo/scripts/consumer/eslint.config.cjs" \
-  "$repo/scripts/consumer/eslint-config.ts" "$consumer/"
+  "$repo/scripts/consumer/eslint-config.ts" "$repo/scripts/consumer/postgres-run.mjs" "$repo/scripts/consumer/postgres-run.cjs" \
+  "$repo/scripts/consumer/postgres-types.ts" "$consumer/"
 echo '{ "name": "poolguard-consumer", "private": true }' > "$consumer/package.json"
 # typescript 5.9 beside the pinned one: node10 resolution is what TypeScript 5.9 projects (NestJS's
 # default) use, TypeScript 6 deprecates it, and 5.9 still allows esModuleInterop off (the
@@ -52,6 +54,7 @@ install_log="$(cd "$consumer" && npm install --no-audit --no-fund --loglevel=war
   "pg@$(pinned pg)" "generic-pool@$(pinned generic-pool)" "@types/pg@$(pinned @types/pg)" \
   "mysql@$(pinned mysql)" "mariadb@$(pinned mariadb)" \
   "@opentelemetry/api@$(pinned @opentelemetry/api)" "typescript@$(pinned typescript)" "eslint@$(pinned eslint)" "mocha@$(pinned mocha)" \
+  "postgres@$(pinned postgres)" \
   "typescript-5.9@npm:typescript@5.9.3" "typescript-7@npm:typescript@7.0.2" 2>&1)" \
   || { echo "$install_log" >&2; exit 1; }
 if grep -q 'install-scripts.*poolguard@' <<<"$install_log"; then
@@ -62,6 +65,7 @@ echo "installed from the tarball; npm lists no install script of poolguard"
 
 echo "== run: ESM and CommonJS ($(node -v)), with and without source maps"
 (cd "$consumer" && node run.mjs && node run.cjs && node --enable-source-maps run.mjs && node --enable-source-maps run.cjs)
+(cd "$consumer" && node postgres-run.mjs && node postgres-run.cjs)
 echo "== mysql and the MariaDB connector (needs MariaDB or MySQL on 127.0.0.1:3306)"
 (cd "$consumer" && node mysql-family.mjs)
 echo "== the poolguard command"
@@ -113,20 +117,20 @@ tsc_check() { # label, typescript package dir, module, moduleResolution, extra o
   echo "-- $label: $(node "$consumer/node_modules/$ts/bin/tsc" -v), module $module, moduleResolution $resolution"
   (cd "$consumer" && node "node_modules/$ts/bin/tsc" -p "tsconfig.$label.json")
 }
-tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts eslint-config.ts
+tsc_check node10 typescript commonjs node10 ', "ignoreDeprecations": "6.0"' types.ts eslint-config.ts postgres-types.ts
 noInterop=', "esModuleInterop": false, "allowSyntheticDefaultImports": false'
-tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts eslint-config.ts
-tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts eslint-config.ts
-tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts eslint-config.ts
-tsc_check node16 typescript node16 node16 '' types.ts types.mts eslint-config.ts
-tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts eslint-config.ts
-tsc_check bundler typescript esnext bundler '' types.ts eslint-config.ts
+tsc_check node10-ts5.9 typescript-5.9 commonjs node10 "$noInterop" types.ts eslint-config.ts postgres-types.ts
+tsc_check nodenext-ts5.9 typescript-5.9 nodenext nodenext "$noInterop" types.ts types.mts eslint-config.ts postgres-types.ts postgres-types.mts
+tsc_check bundler-ts5.9 typescript-5.9 esnext bundler "$noInterop" types.ts eslint-config.ts postgres-types.ts
+tsc_check node16 typescript node16 node16 '' types.ts types.mts eslint-config.ts postgres-types.ts postgres-types.mts
+tsc_check nodenext typescript nodenext nodenext '' types.ts types.mts eslint-config.ts postgres-types.ts postgres-types.mts
+tsc_check bundler typescript esnext bundler '' types.ts eslint-config.ts postgres-types.ts
 # TypeScript 7: node16, nodenext and bundler resolve through the exports map; module commonjs without
 # moduleResolution (a NestJS tsconfig with "moduleResolution": "node" removed) resolves as bundler.
-tsc_check node16-ts7 typescript-7 node16 node16 '' types.ts types.mts eslint-config.ts
-tsc_check nodenext-ts7 typescript-7 nodenext nodenext '' types.ts types.mts eslint-config.ts
-tsc_check bundler-ts7 typescript-7 esnext bundler '' types.ts eslint-config.ts
-tsc_check commonjs-ts7 typescript-7 commonjs - '' types.ts eslint-config.ts
+tsc_check node16-ts7 typescript-7 node16 node16 '' types.ts types.mts eslint-config.ts postgres-types.ts postgres-types.mts
+tsc_check nodenext-ts7 typescript-7 nodenext nodenext '' types.ts types.mts eslint-config.ts postgres-types.ts postgres-types.mts
+tsc_check bundler-ts7 typescript-7 esnext bundler '' types.ts eslint-config.ts postgres-types.ts
+tsc_check commonjs-ts7 typescript-7 commonjs - '' types.ts eslint-config.ts postgres-types.ts
 # What docs/typescript.md says of node10 under TypeScript 7: the compiler refuses it (TS5108).
 tsc_config node10-ts7 commonjs node10 '' types.ts
 if out="$(cd "$consumer" && node node_modules/typescript-7/bin/tsc -p tsconfig.node10-ts7.json 2>&1)"; then

@@ -19,7 +19,7 @@ mkdirSync(input, { recursive: true });
 const core = JSON.parse(readFileSync(join(model, 'poolguard.api.json'), 'utf8'));
 const coreNames = new Set(core.members[0].members.map((m) => m.canonicalReference));
 copyFileSync(join(model, 'poolguard.api.json'), join(input, 'poolguard.api.json'));
-for (const entry of ['pg', 'generic-pool', 'knex', 'sequelize', 'eslint', 'prisma', 'mysql', 'mariadb', 'mariadb-callback']) {
+for (const entry of ['pg', 'generic-pool', 'knex', 'sequelize', 'eslint', 'prisma', 'mysql', 'mariadb', 'mariadb-callback', 'postgres']) {
   const m = JSON.parse(readFileSync(join(model, `poolguard-${entry}.api.json`), 'utf8'));
   // api-documenter accepts npm package names only: `poolguard-pg` here, `poolguard/pg` in the pages.
   const name = `poolguard-${entry}`;
@@ -40,7 +40,7 @@ for (const file of readdirSync(output)) {
   const path = join(output, file);
   const text = readFileSync(path, 'utf8');
   // Names as the reader imports them; file names and link targets stay as written.
-  const fixed = text.replace(/(?<![./\w-])poolguard-(pg|generic-pool|knex|sequelize|eslint|prisma)(?![.\w-])/g, 'poolguard/$1').replace(/ package$/gm, ' entry point');
+  const fixed = text.replace(/(?<![./\w-])poolguard-(pg|generic-pool|knex|sequelize|eslint|prisma|postgres)(?![.\w-])/g, 'poolguard/$1').replace(/ package$/gm, ' entry point');
   if (fixed !== text) writeFileSync(path, fixed);
 }
 console.log(`\nAPI reference written to ${output}/index.md`);

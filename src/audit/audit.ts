@@ -1,6 +1,7 @@
 import { effectiveOptions, type RuleContext } from './pg-rule-context.js';
 import { runRules } from './rule-runner.js';
 import { RULES } from './rules.js';
+import { auditOptionsOf, inPostgresJsWords, isPostgresJsSql, passwordOf, queryableOf } from './postgres-js.js';
 import { passwordsOf, redactText } from './redact.js';
 import { adminConsoleConfig, auditClientConfig, configuredPort, loadPgClient, readPgBouncer, readServer, serverEndpoint, withClient, type ClientConstructor } from './server.js';
 import type { AuditInput, AuditPoolOptions, AuditPoolSettings, AuditQueryable, AuditResult, AuditServerSummary } from './types.js';
@@ -36,7 +37,8 @@ export function audit(input: AuditInput): Promise<AuditResult>;
 /**
  * Audits a guarded pool (`poolguard/pg`'s `Pool`, or a pool passed to `guard()`): its own options
  * and poolguard's, and by default the live server through a short-lived connection made with the
- * pool's own settings.
+ * pool's own settings. A postgres.js `sql` (`poolguard/postgres`'s, or any) is read as the
+ * pg-named options its own map to (see the README), and its server through the `sql` itself.
  * @public
  */
 export function audit(pool: object, settings?: AuditPoolSettings): Promise<AuditResult>;
@@ -47,7 +49,15 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
   let server: string | AuditQueryable | false | undefined;
   let connectionOptions: Record<string, unknown>;
   let PoolClient: ClientConstructor | undefined;
-  if (isPool(input)) {
+  let password: string | undefined;
+  if (isPostgresJsSql(input)) {
+    raw = auditOptionsOf(input);
+    guard = input.guard?.resolvedOptions ?? {};
+    instances = settings.instances;
+    server = settings.server ?? queryableOf(input);
+    connectionOptions = {};
+    password = passwordOf(input);
+  } else if (isPool(input)) {
     const options = input.options ?? {};
     // The pool's guard options were validated by its constructor; the resolved ones carry every default.
     const { guard: _ignored, ...pgOptions } = options;
@@ -83,6 +93,7 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
     ...passwordsOf(typeof server === 'string' ? server : undefined),
     ...passwordsOf(typeof connectionOptions.connectionString === 'string' ? connectionOptions.connectionString : undefined),
     typeof connectionOptions.password === 'string' ? connectionOptions.password : undefined,
+    password,
   ];
   if (server !== false && (server !== undefined || PoolClient !== undefined)) {
     try {
@@ -113,6 +124,6 @@ export async function audit(input: AuditInput | object, settings: AuditPoolSetti
 
   const ctx: RuleContext = { raw, guard, pool: effectiveOptions(raw, guard), instances, server: summary, serverError };
   const { ok, findings, counts } = runRules(RULES, ctx);
-  const result: AuditResult = { ok, findings, counts, instances };
+  const result: AuditResult = { ok, findings: isPostgresJsSql(input) ? findings.map(inPostgresJsWords) : findings, counts, instances };
   return summary === undefined ? result : { ...result, server: summary };
 }

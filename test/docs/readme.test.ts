@@ -35,7 +35,7 @@ describe('the README', () => {
 
   it('names every pool it guards in its first paragraph', () => {
     const first = readme.split('\n\n')[1]!;
-    for (const name of ['pg.Pool', 'mysql2', 'callback and promise', '`mysql`', 'MariaDB connector', 'generic-pool', 'Knex', 'Sequelize', 'TypeORM', 'Prisma', '@prisma/adapter-pg', 'Drizzle', 'Kysely', 'pg-boss', 'pg-promise']) {
+    for (const name of ['pg.Pool', 'postgres.js', 'mysql2', 'callback and promise', '`mysql`', 'MariaDB connector', 'generic-pool', 'Knex', 'Sequelize', 'TypeORM', 'Prisma', '@prisma/adapter-pg', 'Drizzle', 'Kysely', 'pg-boss', 'pg-promise']) {
       expect(first, name).toContain(name);
     }
   });
@@ -48,6 +48,18 @@ describe('the README', () => {
     const entries = Object.keys(pkg.exports).filter((e) => e !== '.' && e !== './package.json' && !notPools.test(e));
     const table = section(readme, '## One import per pool');
     for (const entry of entries) expect(table, entry).toMatch(new RegExp(`['\`]poolguard/${entry.slice(2)}['\`]`));
+  });
+
+  it("has a feature table whose every driver cell links to the tests that show it", () => {
+    const table = section(readme, '## What each driver gets');
+    const drivers = table.split('\n').find((l) => l.startsWith('| |'))!.split(' | ').length - 1;
+    const rows = table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| |'));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      const cells = row.split(' | ').slice(1);
+      expect(cells, row).toHaveLength(drivers);
+      for (const cell of cells) expect(cell, row).toMatch(/^\[[^\]]+\]\(test\/[\w/.-]+\.test\.ts\)/);
+    }
   });
 
   it('has one options table, with every guard option of the public API once', () => {

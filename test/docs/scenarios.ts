@@ -122,6 +122,7 @@ export const scenarios: Record<string, Scenario> = {
     },
   },
   mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  'postgres.js': leakThenTimeout('postgres.mjs', 'postgres-leak', 'postgres-timeout'),
   mysql: leakThenTimeout('mysql.mjs', 'mysql-leak', 'mysql-timeout'),
   mariadb: {
     samples: ['mariadb-leak', 'mariadb-timeout'],

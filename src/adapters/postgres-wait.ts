@@ -1,0 +1,88 @@
+/**
+ * `guard.acquireTimeoutMs` for postgres.js, whose queue of callers waiting for a connection has
+ * no timer (porsager/postgres issue 824): with every connection reserved or in a transaction, a
+ * `reserve()`, a `begin()` or a query waits for ever. poolguard bounds each wait and rejects it
+ * with `CheckoutTimeoutError`, which names who holds the connections.
+ */
+import type { State } from './postgres-state.js';
+import type { QueryLike, Session } from './postgres-session.js';
+
+function message(state: State, call: string): string {
+  const { acquireTimeoutMs, name } = state.core.config;
+  return `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms) for ${call}; postgres.js alone would have waited for ever.`;
+}
+
+/**
+ * Bounds the wait of a `reserve()` or `begin()` lease until its grant. postgres.js offers no way
+ * to take a waiting `reserve()` or transaction out of its queue: one that times out stays there,
+ * and the connection it is handed later goes straight back (a `reserve()` is released, a
+ * transaction's callback is never run and postgres.js rolls it back).
+ */
+export function boundWait<T>(state: State, session: Session, call: string, granted: Promise<T>): Promise<T> {
+  const { core } = state;
+  const timeoutMs = core.config.acquireTimeoutMs;
+  if (timeoutMs <= 0) return granted;
+  return new Promise<T>((resolve, reject) => {
+    session.waitTimer = setTimeout(() => {
+      session.waitTimer = undefined;
+      if (session.lease.acquiredAt >= 0 || session.abandoned) return;
+      session.abandoned = true;
+      reject(core.checkoutTimedOut(session.lease, message(state, call), undefined));
+    }, timeoutMs);
+    granted.then(
+      (value) => {
+        clearWait(session);
+        if (!session.abandoned) resolve(value);
+      },
+      (err: unknown) => {
+        clearWait(session);
+        if (!session.abandoned) reject(err);
+      },
+    );
+  });
+}
+
+/** The lease was granted (or its wait ended otherwise): its timer has nothing left to bound. */
+export function clearWait(session: Session): void {
+  if (session.waitTimer === undefined) return;
+  clearTimeout(session.waitTimer);
+  session.waitTimer = undefined;
+}
+
+/**
+ * A query of the pool that postgres.js put in its queue. Bounded only when every connection is
+ * lent out to a lease (and so none can be opening for it): a query postgres.js handed to a
+ * connection that is still connecting cannot be taken back without losing that connection (its
+ * cancel() leaves it connected and unused), while one in its queue is withdrawn by its own
+ * cancel(), which poolguard makes reject with the timeout error.
+ */
+export function boundPoolQuery(state: State, query: QueryLike): void {
+  const { core, options } = state;
+  const lease = core.checkoutRequested('query', undefined);
+  const { resolve, reject } = query;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    core.checkoutFailed(lease, false);
+  };
+  query.resolve = (value: unknown) => {
+    finish();
+    return resolve(value);
+  };
+  query.reject = (err: unknown) => {
+    finish();
+    return reject(err);
+  };
+  const timer = setTimeout(() => {
+    if (done) return;
+    // Handed to a connection since, or a connection freed or closed (the query may be opening it).
+    if (query.state !== null) return finish();
+    if (core.ledger.leased - state.lostHeld < options.max) return;
+    done = true;
+    const error = core.checkoutTimedOut(lease, message(state, 'a query'), undefined);
+    query.reject = () => reject(error);
+    query.cancel();
+  }, core.config.acquireTimeoutMs);
+}

@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RetireReport } from '../../src/postgres.js';
+// @ts-expect-error plain JavaScript fixture with known line numbers
+import { beginAndHang, reserveAndForget } from '../fixtures/postgres-leaky.mjs';
+import { until } from '../helpers/db.js';
+import { guardedSql, uncaught } from '../helpers/postgres.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+let proxy: TcpProxy;
+beforeEach(async () => {
+  proxy = new TcpProxy({ host: '127.0.0.1', port: 5432 });
+  await proxy.start();
+});
+afterEach(async () => {
+  await proxy.stop();
+});
+
+const through = () => `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+
+describe('postgres.js through a TCP proxy: the server goes away and comes back', () => {
+  it('a held reserve() and a transaction lose their connections with postgres.js\'s own errors; queries fail while it is away and work once it is back', async () => {
+    const sql = guardedSql({ max: 3 }, through());
+    const retired: RetireReport[] = [];
+    sql.guard.on('retire', (r) => retired.push(r));
+    const thrown = await uncaught(async () => {
+      await Promise.all([sql`select 1`, sql`select 2`, sql`select 3`]);
+      const reserved = await reserveAndForget(sql);
+      await reserved`select 1`;
+      const { entered, settled } = beginAndHang(sql);
+      await entered;
+      expect(sql.guard.snapshot().counts.leased).toBe(2);
+      // The proxy stops listening once its connections are gone: the server is away.
+      const away = proxy.setMode('refuse');
+      proxy.cutAll();
+      await away;
+      await expect(settled).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      await until(() => sql.guard.snapshot().counts.leased === 1, 'the transaction lease ended with its connection');
+      await expect(reserved`select 1`).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      reserved.release();
+      expect(sql.guard.snapshot().counts.leased).toBe(0);
+      await until(() => retired.length >= 2, 'the connections that were open leave the ledger');
+      await expect(sql`select 1`).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await proxy.setMode('forward');
+      expect((await sql`select 2 as two`)[0]!.two).toBe(2);
+      const again = await sql.reserve();
+      expect((await again`select 3 as three`)[0]!.three).toBe(3);
+      again.release();
+      expect(await sql.begin((tx) => tx`select 4 as four`)).toEqual([{ four: 4 }]);
+    });
+    expect(thrown).toEqual([]);
+    expect(sql.guard.snapshot().counts.leased).toBe(0);
+    expect(retired.every((r) => r.reason === 'error' || r.reason === 'idle')).toBe(true);
+  });
+});
