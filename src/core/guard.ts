@@ -328,7 +328,7 @@ export class GuardCore {
    */
   poolTimedOut(lease: Lease, err: Error): Error {
     const details = this.timeoutDetails(lease, err.message);
-    this.#logTimeout(details, `the pool's own error (${JSON.stringify(`${err.name}: ${err.message}`)}), with these holders in err.holders and its stack`);
+    this.#logTimeout(details, `the pool's own error, "${`${err.name}: ${err.message}`.split('\n', 1)[0]}", with the holders below in err.holders and its stack`);
     return annotateTimeout(this.config.name, details, err, this.#shutdown.endingNote());
   }
 
