@@ -13,7 +13,9 @@
 // 200,000 to 320,000, with variants apart by ±6 % where their code paths were the same.
 // Run: npm run build && node benchmarks/http-service.mjs [--rounds 5] [--seconds 3] [--instructions]
 // --driver mysql2: the same service over MariaDB/MySQL (MYSQL_URL) with mysql2/promise's pool,
-// bare beside poolguard/mysql2/promise (no SDK variants).
+// bare beside poolguard/mysql2/promise (no SDK variants). --driver mysql: mysql's callback pool
+// beside poolguard/mysql; --driver mariadb: the MariaDB connector's promise pool beside
+// poolguard/mariadb (the tables are made with mysql2 in each case).
 // Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
 // <variant>, then --drop, with the same PERF_HTTP_PREFIX
 import { spawn } from 'node:child_process';
@@ -37,6 +39,15 @@ export const MYSQL_VARIANTS = [
   ['guard-off', 'poolguard/mysql2, stacks off'],
   ['guard-connect', "poolguard/mysql2, captureStacks 'connect' (a stack per getConnection)"],
 ];
+
+/** The variants of the other MySQL-family drivers: the bare driver and poolguard's defaults. */
+const otherMysqlVariants = (driver, entry) => [
+  ['bare', `bare ${driver}`],
+  ['guard', `${entry}, defaults`],
+  ['guard-off', `${entry}, stacks off`],
+];
+const VARIANTS_BY_DRIVER = { mysql2: MYSQL_VARIANTS, mysql: otherMysqlVariants('mysql', 'poolguard/mysql'), mariadb: otherMysqlVariants('mariadb (promise)', 'poolguard/mariadb') };
+const MYSQL_FAMILY = DRIVER in VARIANTS_BY_DRIVER;
 
 export const VARIANTS = [
   ['bare', 'bare pg.Pool'],
@@ -85,6 +96,8 @@ async function startSdk(withPg) {
 
 async function serve(variant) {
   if (DRIVER === 'mysql2') return listen(await mysqlService(variant));
+  if (DRIVER === 'mysql') return listen(await mysqljsService(variant));
+  if (DRIVER === 'mariadb') return listen(await mariadbService(variant));
   const sdk = variant.endsWith('-sdk') ? await startSdk(variant === 'instr-sdk') : undefined;
   // Loaded after the SDK, through require, so that the instrumentations' hooks see them.
   const pg = require('pg');
@@ -158,6 +171,78 @@ async function mysqlService(variant) {
   };
 }
 
+/** The same service over mysql's callback pool (each call made a promise the way a service would). */
+async function mysqljsService(variant) {
+  const { promisify } = require('node:util');
+  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10 };
+  let pool;
+  if (variant === 'bare') pool = require('mysql').createPool(options);
+  else {
+    const { createPool } = await import('poolguard/mysql');
+    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(variant === 'guard-off' ? { captureStacks: 'none' } : {}) } });
+  }
+  const query = (on, sql, values) => new Promise((resolve, reject) => on.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows))));
+  const getConnection = promisify(pool.getConnection.bind(pool));
+  return {
+    end: () => new Promise((resolve) => pool.end(resolve)),
+    async item(id) {
+      const rows = await query(pool, `SELECT id, name, stock FROM ${PREFIX}_items WHERE id = ?`, [id]);
+      return rows[0] ?? null;
+    },
+    async order(id) {
+      const conn = await getConnection();
+      try {
+        await query(conn, 'START TRANSACTION');
+        await query(conn, `SELECT stock FROM ${PREFIX}_items WHERE id = ? FOR UPDATE`, [id]);
+        await query(conn, `UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = ?`, [id]);
+        const result = await query(conn, `INSERT INTO ${PREFIX}_orders (item_id) VALUES (?)`, [id]);
+        await query(conn, 'COMMIT');
+        return result.insertId;
+      } catch (err) {
+        await query(conn, 'ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        conn.release();
+      }
+    },
+  };
+}
+
+/** The same service over the MariaDB connector's promise pool. */
+async function mariadbService(variant) {
+  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10 };
+  let pool;
+  if (variant === 'bare') pool = require('mariadb').createPool(options);
+  else {
+    const { createPool } = await import('poolguard/mariadb');
+    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(variant === 'guard-off' ? { captureStacks: 'none' } : {}) } });
+  }
+  return {
+    end: () => pool.end(),
+    async item(id) {
+      const rows = await pool.query(`SELECT id, name, stock FROM ${PREFIX}_items WHERE id = ?`, [id]);
+      const row = rows[0];
+      return row === undefined ? null : { ...row, stock: Number(row.stock) };
+    },
+    async order(id) {
+      const conn = await pool.getConnection();
+      try {
+        await conn.query('START TRANSACTION');
+        await conn.query(`SELECT stock FROM ${PREFIX}_items WHERE id = ? FOR UPDATE`, [id]);
+        await conn.query(`UPDATE ${PREFIX}_items SET stock = stock - 1 WHERE id = ?`, [id]);
+        const result = await conn.query(`INSERT INTO ${PREFIX}_orders (item_id) VALUES (?)`, [id]);
+        await conn.query('COMMIT');
+        return Number(result.insertId);
+      } catch (err) {
+        await conn.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        conn.release();
+      }
+    },
+  };
+}
+
 /** The HTTP server around a service's two routes (and the driver's statistics route). */
 function listen({ sdk, end, item, order }) {
   const { createServer } = require('http');
@@ -197,7 +282,7 @@ function send(res, status, body) {
 // ---- the driver ---------------------------------------------------------------------------------
 
 async function setupSchema() {
-  if (DRIVER === 'mysql2') {
+  if (MYSQL_FAMILY) {
     const conn = await require('mysql2/promise').createConnection({ uri: MYSQL_URL });
     await conn.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
     await conn.query(`CREATE TABLE ${PREFIX}_items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, stock BIGINT NOT NULL) ENGINE=InnoDB`);
@@ -216,7 +301,7 @@ async function setupSchema() {
 }
 
 async function dropSchema() {
-  if (DRIVER === 'mysql2') {
+  if (MYSQL_FAMILY) {
     const conn = await require('mysql2/promise').createConnection({ uri: MYSQL_URL });
     await conn.query(`DROP TABLE IF EXISTS ${PREFIX}_orders, ${PREFIX}_items`);
     return conn.end();
@@ -331,7 +416,7 @@ export async function run() {
   const rounds = SMOKE ? 1 : arg('rounds', 5);
   const seconds = SMOKE ? 0.5 : arg('seconds', 3);
   const only = process.argv.includes('--variants') ? process.argv[process.argv.indexOf('--variants') + 1].split(',') : undefined;
-  const all = DRIVER === 'mysql2' ? MYSQL_VARIANTS : VARIANTS;
+  const all = VARIANTS_BY_DRIVER[DRIVER] ?? VARIANTS;
   const variants = only ? all.filter(([v]) => only.includes(v)) : all;
   await setupSchema();
   const results = new Map();
@@ -358,7 +443,7 @@ export async function run() {
       const n = SMOKE ? 50 : arg('requests', 1_500);
       for (const [v] of variants) for (const route of ['GET', 'POST']) instructions.set(`${v} ${route}`, await instructionsPer(v, route, n));
     }
-    return { title: `HTTP service${DRIVER === 'mysql2' ? ' (mysql2, MariaDB)' : ''}: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
+    return { title: `HTTP service${MYSQL_FAMILY ? ` (${DRIVER}, MariaDB)` : ''}: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
   } finally {
     await dropSchema();
   }

@@ -366,7 +366,10 @@ function printSummary(out, data, reportPath) {
   for (const r of rows) out.line(`  ${r[0].padEnd(widths[0])}   ${r[1].padEnd(widths[1])}   ${r[2]}`);
   out.line();
   if (guarded.culprit) {
-    out.line(`The fix: release the client on every path (try/finally) in the handler that checks it out at ${out.bold(guarded.culprit.site)}.`);
+    out.line(
+      `The fix: release the client on every path in the handler that checks it out at ${out.bold(guarded.culprit.site)}: ` +
+        'with try/finally, as demo/orders-fixed.mjs does, or with await using (Node 24+), as demo/orders-fixed-await-using.mjs does.',
+    );
   } else {
     out.line(out.yellow('poolguard named no culprit in this run: the run may have been too short for a lease to cross guard.leakThresholdMs (try --duration 15).'));
   }

@@ -42,9 +42,9 @@ export async function dropSchema(client) {
 
 /**
  * The service. `db` names the module that provides `Pool` ('blind' or 'guarded'); `poolOptions` are
- * passed to it unchanged.
+ * passed to it unchanged; `fix` ('finally', 'await using') serves POST /orders fixed (orders-fixed*.mjs).
  */
-export async function createService({ db, poolOptions }) {
+export async function createService({ db, poolOptions, fix }) {
   const { Pool } = await import(`./db-${db}.mjs`);
   const pool = new Pool(poolOptions);
   // A service that runs for long must listen: an idle connection's error would end the process.
@@ -77,19 +77,16 @@ export async function createService({ db, poolOptions }) {
         return [409, { error: 'out of stock' }]; // the bug: returns before client.release()
       }
       try {
-        await client.query('BEGIN');
-        await client.query(`UPDATE ${SCHEMA}.products SET stock = stock - $1 WHERE id = $2`, [qty, productId]);
-        const order = await client.query(`INSERT INTO ${SCHEMA}.orders (product_id, qty) VALUES ($1, $2) RETURNING id`, [productId, qty]);
-        await client.query('COMMIT');
-        return [201, { orderId: order.rows[0].id }];
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
+        return await buy(client, productId, qty);
       } finally {
         client.release();
       }
     },
   };
+  if (fix !== undefined) {
+    const { placeOrder } = await import(fix === 'await using' ? './orders-fixed-await-using.mjs' : './orders-fixed.mjs');
+    routes['POST /orders'] = (_, body) => placeOrder(pool, body);
+  }
 
   const server = createServer(async (req, res) => {
     let status;
@@ -122,6 +119,20 @@ export async function createService({ db, poolOptions }) {
       server.close(() => resolve());
     }),
   };
+}
+
+/** The order itself, in one transaction on the client: rolled back when any step fails. */
+export async function buy(client, productId, qty) {
+  try {
+    await client.query('BEGIN');
+    await client.query(`UPDATE ${SCHEMA}.products SET stock = stock - $1 WHERE id = $2`, [qty, productId]);
+    const order = await client.query(`INSERT INTO ${SCHEMA}.orders (product_id, qty) VALUES ($1, $2) RETURNING id`, [productId, qty]);
+    await client.query('COMMIT');
+    return [201, { orderId: order.rows[0].id }];
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }
 
 function readJson(req) {

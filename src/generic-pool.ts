@@ -6,4 +6,5 @@
  * @packageDocumentation
  */
 export { createPool, guard, type GuardedPool, type GuardedPoolOptions } from './adapters/generic-pool.js';
+export type { DisposableLease, GenericPoolGuard } from './adapters/generic-pool-lease.js';
 export * from './index.js';

@@ -4,5 +4,5 @@
  *
  * @packageDocumentation
  */
-export { Pool, guard, type PoolOptions } from './adapters/pg.js';
+export { Pool, guard, type PoolClient, type PoolOptions } from './adapters/pg.js';
 export * from './index.js';

@@ -76,6 +76,19 @@ async function leakCheck(): Promise<string[]> {
   const allowed: number = allowOpenLeases('handed over');
   return findings.map((f) => (f.type === 'openLease' ? `${f.lease.where} ${allowed}` : f.message));
 }
+// `await using`: poolguard/pg's clients and generic-pool's leases dispose by releasing.
+async function disposal(): Promise<number> {
+  const client = await pool.connect();
+  const lease = await resources.guard.lease(1);
+  const id: number = lease.resource.id;
+  // @ts-expect-error the lease's resource keeps the pool's type
+  const wrong: string = lease.resource;
+  await lease[Symbol.asyncDispose]();
+  await client[Symbol.asyncDispose]();
+  client[Symbol.dispose]();
+  return id + wrong.length;
+}
+
 const hooks: () => Promise<void> = mochaHooks.beforeEach;
 type SetUpModules = [typeof vitestSetup, typeof jestSetup, typeof nodeTestSetup];
 // @ts-expect-error settleMs is a number
@@ -85,5 +98,6 @@ void asPg;
 void prismaGuard;
 void run;
 void leakCheck;
+void disposal;
 void hooks;
 void (undefined as unknown as SetUpModules);

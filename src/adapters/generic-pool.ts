@@ -2,10 +2,11 @@ import * as genericPool from 'generic-pool';
 import { systemClock } from '../core/clock.js';
 import { resolveGuardConfig, type GuardOptions } from '../core/config.js';
 import { annotate } from '../core/errors.js';
-import type { GuardCore, PoolGuard } from '../core/guard.js';
+import type { GuardCore } from '../core/guard.js';
 import { isGenericPool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { attachGuard, guardedAlready, recordOnSight, resourceRemoved, watchEnd, watchFactory, type FactoryLike } from './kit.js';
+import { ResourceLease, type DisposableLease, type GenericPoolGuard } from './generic-pool-lease.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 
 // generic-pool's own messages, matched to recognise its errors (which reach the caller unchanged).
@@ -29,8 +30,8 @@ export interface GuardedPoolOptions extends genericPool.Options {
  * @public
  */
 export type GuardedPool<T> = genericPool.Pool<T> & {
-  /** poolguard's handle: leak events, `snapshot()`, `touch()`. */
-  readonly guard: PoolGuard;
+  /** poolguard's handle: leak events, `snapshot()`, `touch()`, `lease()` for `await using`. */
+  readonly guard: GenericPoolGuard<T>;
 };
 
 type AnyPool = genericPool.Pool<unknown>;
@@ -84,16 +85,16 @@ export function createPool<T>(factory: genericPool.Factory<T>, options?: Guarded
  * but a generic-pool `Pool` (Sequelize's sequelize-pool, tarn) is refused with a `TypeError`, untouched.
  * @public
  */
-export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): PoolGuard {
+export function guard<T>(pool: genericPool.Pool<T>, options?: GuardOptions): GenericPoolGuard<T> {
   const target = pool as unknown as AnyPool & { [kState]?: State } & GenericPoolInternals;
   if (!isGenericPool(target)) throw wrongPool('poolguard/generic-pool', 'a generic-pool Pool', target);
-  const existing = guardedAlready(target, options, resolveConfig);
+  const existing = guardedAlready(target, options, resolveConfig) as GenericPoolGuard<T> | undefined;
   if (existing !== undefined) return existing;
   const config = resolveConfig(options);
   const holder: { state?: State } = {};
   if (target._factory !== undefined) target._factory = wrapFactory(target._factory, holder);
   holder.state = attach(target, config);
-  return holder.state.core.handle;
+  return holder.state.core.handle as GenericPoolGuard<T>;
 }
 
 function resolveConfig(options: GuardOptions | undefined) {
@@ -154,6 +155,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     // Resources of any kind: poolguard cannot tell what a destroyed one does, nor where it runs.
     words: {
       library: 'generic-pool',
+      awaitUsing: 'await using lease = await pool.guard.lease()',
       connection: 'resource',
       releaseCall: 'pool.release(resource)',
       cutError: null,
@@ -179,6 +181,20 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
     if (capture !== undefined) Error.captureStackTrace(capture, acquire);
     return acquireFor(state, this, core.checkoutRequested('acquire', capture, 'use'), priority, 0);
   } as AnyPool['acquire'];
+
+  // pool.guard.lease(): acquire() for `await using`, on the handle (generic-pool's own methods stay).
+  Object.defineProperty(core.handle, 'lease', {
+    configurable: true,
+    writable: true,
+    value: function lease(priority?: number): Promise<DisposableLease<unknown>> {
+      const capture = core.prepareCapture();
+      if (capture !== undefined) Error.captureStackTrace(capture, lease);
+      const held = core.checkoutRequested('acquire', capture);
+      return acquireFor(state, pool, held, priority, 0).then(
+        (resource) => new ResourceLease(resource, () => (held.released ? Promise.resolve() : Promise.resolve(pool.release(resource)))),
+      );
+    },
+  });
 
   pool.use = function use(this: AnyPool, fn: (resource: unknown) => PromiseLike<unknown>, priority?: number) {
     // generic-pool's use() calls this.acquire() synchronously: that checkout becomes a `use` lease.

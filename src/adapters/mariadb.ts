@@ -283,7 +283,11 @@ function isTimeout(err: unknown): boolean {
 function failed(state: State, lease: Lease, err: Error | null): Error | null {
   // The connector's error unchanged (class, code, message); the holders in its fields, its stack and the log.
   if (err != null && isTimeout(err)) state.core.poolTimedOut(lease, err);
-  else state.core.checkoutFailed(lease, false);
+  else {
+    state.core.checkoutFailed(lease, false);
+    // The connector's error for a closed pool stays as it is; why it is closed goes in its fields, its stack and the log.
+    if (err != null && state.pool.closed) state.core.noteRefusedAtEnd(err);
+  }
   return err;
 }
 

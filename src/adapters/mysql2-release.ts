@@ -5,6 +5,7 @@ import { inFreeList, type RingQueue } from './mysql2-pool-internals.js';
 import type { Route } from './mysql2-dispatch.js';
 import { logDoubleRelease } from './kit.js';
 import { releaseLease, type QueuedPool } from './queued-checkout.js';
+import { releasedByDisposer } from './disposal.js';
 
 /**
  * How a mysql2 connection goes back, seen by poolguard: `conn.release()` (and a promise wrapper's),
@@ -167,7 +168,9 @@ export function connectionRoutes(state: State): Record<string, Route> {
     // Checked first: a connection being released for the first time reads nothing else.
     const record = connection[kRecord];
     const last = record?.last;
-    if (connection._pool != null && !connection._pool._closed && last !== undefined && record!.lease === undefined) doubleRelease(state, last, above, connection);
+    // mysql2's own disposal of a connection its holder released already (the end of an `await
+    // using` scope, or `using`) is not a double release: mysql2 ignores it, and so does poolguard.
+    if (connection._pool != null && !connection._pool._closed && last !== undefined && record!.lease === undefined && !releasedByDisposer(above)) doubleRelease(state, last, above, connection);
     return original.call(connection);
   };
   const destroy: Route = (connection: ConnectionLike, original, above) => {
@@ -186,6 +189,9 @@ export function connectionRoutes(state: State): Record<string, Route> {
       return original.call(wrapper);
     }
     if (own === current || own.reclaimed) return original.call(wrapper);
+    // The end of the `await using` scope of a connection its holder released already: nothing to
+    // release, no double release; the connection, if another holder has it now, stays theirs.
+    if (releasedByDisposer(above)) return;
     lateRelease(state, own, current, above);
   };
   return { release, destroy, wrappedRelease };

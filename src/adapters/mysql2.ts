@@ -126,7 +126,7 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
     }),
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { library: 'mysql2', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+    words: { library: 'mysql2', awaitUsing: 'await using conn = await pool.getConnection()', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
   }, { dbSystem: () => server.system, ended: closed });
   const missed = routeMethods(pool, POOL_METHODS);
   const state: State = {

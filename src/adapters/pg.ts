@@ -9,6 +9,7 @@ import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import { defaultName } from './default-name.js';
 import { admit, attachGuard, guardedAlready, releaseChecked, removalReason, watchEndCallback, type DirtyRelease } from './kit.js';
+import { disposeLease } from './disposal.js';
 import { onQueryDone, queryInFlight, transactionStatus } from './pg-client.js';
 import { ENDED_MESSAGE, expire, failStrandedWaiters, inferredReason, reclaimClient, retireIdleClient } from './pg-pool-internals.js';
 import { PG_SESSIONS } from './driver-words.js';
@@ -70,6 +71,35 @@ interface PgGuardState {
 export interface PoolOptions extends pg.PoolConfig {
   /** poolguard's own options; never passed on to `pg.Client`. */
   guard?: GuardOptions;
+}
+
+/**
+ * A client checked out of `poolguard/pg`'s `Pool`: pg's `PoolClient`, which also releases itself at
+ * the end of an `await using` (or `using`) scope, on every path out of it:
+ * `await using client = await pool.connect()`. Its `[Symbol.asyncDispose]()` and
+ * `[Symbol.dispose]()` release the lease held when the declaration ran, unless its holder already
+ * released it (then they do nothing: no double release). A client left inside a transaction is
+ * destroyed or rolled back as any release inside one is (`guard.dirtyRelease`). Clients of a pool
+ * guarded with `guard()` dispose the same way, though pg's types do not say so.
+ * @public
+ */
+export interface PoolClient extends pg.PoolClient {
+  /** Releases the client (as `release()`), unless its holder already did; resolves at once. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** Releases the client (as `release()`), unless its holder already did. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * `connect()`'s forms, with clients that release themselves at the end of an `await using` scope
+ * (see {@link PoolClient}); merged into the {@link (Pool:class)} class.
+ * @public
+ */
+export interface Pool {
+  /** Checks a client out; resolves with one that `await using` releases. */
+  connect(): Promise<PoolClient>;
+  /** Checks a client out and passes it to `callback`, with `done` to release it. */
+  connect(callback: (err: Error | undefined, client: PoolClient | undefined, done: (release?: any) => void) => void): void;
 }
 
 /**
@@ -189,7 +219,7 @@ function attach(pool: PgPoolLike, options: unknown, connect: ConnectFn, query: Q
     }),
     retireIdle: (record) => retireIdleClient(pool, record),
     recordOf: (resource) => (resource as ClientLike)[kRecord],
-    words: { library: 'pg', lent: 'client', sessions: PG_SESSIONS },
+    words: { library: 'pg', awaitUsing: 'await using client = await pool.connect()', lent: 'client', sessions: PG_SESSIONS },
   }, { dbSystem: 'postgresql', ended, ending: () => ended() || pool.ending === true, countsRecordedElsewhere: instrumentedByOpenTelemetry(connect) });
   if (config.auditOnStart) auditOnFirstConnection(pool, core);
   return { core, pool, connect, query, emit, end };
@@ -453,6 +483,12 @@ function register(state: PgGuardState, client: ClientLike): ConnectionRecord {
   if (typeof client.processID === 'number') record.pid = client.processID;
   Object.defineProperty(client, kRecord, { value: record, configurable: true });
   onQueryDone(client, () => core.connectionActive(record));
+  // `await using client = await pool.connect()`: the lease held at the declaration is released.
+  // pg-pool gives each checkout its own release(): the one read at the declaration is that lease's.
+  disposeLease(client, record, (c) => {
+    const release = c.release;
+    return release === undefined ? undefined : () => release.call(c);
+  });
   client.once?.('end', () => core.connectionRemoved(record, inferredReason(pool, client, record, core.clock.now())));
   // A checked-out client's error goes to the client's own listeners; with none, pg throws and the
   // process ends. This listener is always there, and acts only when it is the only one.

@@ -92,7 +92,9 @@ export async function runAudit(args: readonly string[], io: CliIo): Promise<numb
   refuseFlagsFor(mysql === undefined ? 'pg' : 'mysql', serverWords(mysql, flags, options, io), 'audit', flags, AUDIT_FLAGS);
   if (mysql !== undefined) {
     const { runMysqlAudit } = await import('./cli-mysql.js');
-    return runMysqlAudit({ ...mysql, options, instances, failOn, json: flag(flags, 'json') === true, isStatic }, io);
+    const driver = flag<string>(flags, 'driver') ?? 'mysql2';
+    if (driver !== 'mysql2' && driver !== 'mysql' && driver !== 'mariadb') throw new UsageError(`poolguard audit: --driver must be mysql2, mysql or mariadb, got ${shown(driver)}.`);
+    return runMysqlAudit({ ...mysql, options, instances, failOn, json: flag(flags, 'json') === true, isStatic, driver }, io);
   }
   const target = chooseTarget('audit', flags, options, io, !isStatic);
   const live = !isStatic && (target.url !== undefined || target.hasHost);

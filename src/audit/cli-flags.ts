@@ -53,6 +53,7 @@ export const MYSQL_POOL_FLAGS: readonly FlagSpec[] = [
   { flag: 'wait-for-connections', type: 'bool', path: ['waitForConnections'], only: 'mysql', help: 'mysql2: callers wait for a free connection (default true)' },
   { flag: 'acquire-timeout-ms', type: 'ms', path: ['guard', 'acquireTimeoutMs'], only: 'mysql', counterpart: 'connection-timeout-millis', help: 'poolguard: guard.acquireTimeoutMs (default 0: forever)' },
   { flag: 'validate-after-idle-ms', type: 'ms', path: ['guard', 'validateAfterIdleMs'], only: 'mysql', help: 'poolguard: guard.validateAfterIdleMs (default 0: never)' },
+  { flag: 'driver', type: 'string', meta: 'mysql2|mysql|mariadb', only: 'mysql', help: "the driver whose pool the options are (default mysql2): mysql's acquireTimeout is no bound on the wait; the MariaDB connector's acquireTimeout, minimumIdle and idleTimeout (seconds) are its own" },
 ];
 
 /** poolguard's options that both audits read. */

@@ -1,6 +1,6 @@
 /** `poolguard audit` and `poolguard status` against a MySQL/MariaDB server (loaded only for a mysql:// URL). */
 import { auditExitCode, findingsText, table, type CliIo } from './cli-io.js';
-import { auditMysql, MYSQL_RULES, type MysqlAuditResult } from './mysql.js';
+import { auditMysql, MYSQL_RULES, type MysqlAuditResult, type MysqlDriver } from './mysql.js';
 import { readMysqlServer, readMysqlSessions, withMysqlConnection, type MysqlSession } from './mysql-server.js';
 import { passwordsOf, redactConnectionString, redactDeep, redactLines, redactText } from './redact.js';
 
@@ -17,11 +17,11 @@ function target(url: string, source: string, options: Record<string, unknown>, i
 
 /** `poolguard audit` against a MySQL/MariaDB URL: mysql2's options from --config, the same exit codes. */
 export async function runMysqlAudit(
-  a: { url: string; source: string; options: Record<string, unknown>; instances: number; failOn: string; json: boolean; isStatic: boolean },
+  a: { url: string; source: string; options: Record<string, unknown>; instances: number; failOn: string; json: boolean; isStatic: boolean; driver: MysqlDriver },
   io: CliIo,
 ): Promise<number> {
   const t = target(a.url, a.source, a.options, io);
-  const result = await auditMysql({ options: a.options, instances: a.instances, server: a.isStatic ? false : a.url });
+  const result = await auditMysql({ options: a.options, instances: a.instances, server: a.isStatic ? false : a.url, driver: a.driver });
   if (a.json) io.out(JSON.stringify(redactDeep({ target: a.isStatic ? null : t.label, ...result }, t.secrets), null, 2) + '\n');
   else io.out(redactLines(auditText(result, t, !a.isStatic, a.failOn), t.secrets));
   return auditExitCode(result.counts, a.failOn);

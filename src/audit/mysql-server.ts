@@ -86,7 +86,8 @@ async function openWith(driver: MysqlDriver, config: Record<string, unknown>): P
     if (name === 'mysql2') return (await create(config)) as AuditConnection;
     if (name === 'mariadb') {
       const { uri: _uri, ...rest } = config;
-      const c = (await create(url ?? rest)) as { query(sql: string): Promise<unknown>; end(): Promise<void>; destroy(): void };
+      // The connector reads only mariadb:// URLs; the rest of the URL is read as mysql2 reads it.
+      const c = (await create(url?.replace(/^mysql:\/\//i, 'mariadb://') ?? rest)) as { query(sql: string): Promise<unknown>; end(): Promise<void>; destroy(): void };
       return { query: async (sql) => [await c.query(sql), undefined], end: () => c.end(), destroy: () => c.destroy() };
     }
     const { uri: _uri, ...rest } = config;

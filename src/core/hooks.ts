@@ -1,3 +1,4 @@
+import { NATIVE_AWAIT_USING } from './await-using.js';
 import type { LeaseReclaimedError } from './errors.js';
 import type { ConnectionRecord, Lease } from './ledger.js';
 import type { PoolCounts } from './types.js';
@@ -82,6 +83,12 @@ export interface PoolWords {
    * connection in time (is the server reachable, and is max large enough?)`.
    */
   readonly noLease?: string;
+  /**
+   * How an explicit lease is taken with `await using`, so that it is released on every path
+   * (`await using client = await pool.connect()`). Reports advise it where the runtime runs
+   * `await using` itself, and try/finally where it does not or when this is left out.
+   */
+  readonly awaitUsing?: string;
 }
 
 /** The words in force: the adapter's, and the neutral ones for the rest. */
@@ -100,13 +107,15 @@ export interface Words {
   readonly sessions: string | undefined;
   readonly transactionCall: string;
   readonly noLease: string;
+  /** The adapter's `awaitUsing`, when this runtime runs `await using`; otherwise `undefined`. */
+  readonly awaitUsing: string | undefined;
 }
 
 /** What the holder of a reclaimed lease gets from the core's own error. */
 export const RECLAIMED_ERROR = 'LeaseReclaimedError (code POOLGUARD_LEASE_RECLAIMED)';
 
 /** The adapter's words, with the neutral ones where it gave none; read once, when the guard is made. */
-export function resolveWords(hooks: AdapterHooks): Words {
+export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAIT_USING): Words {
   const given = hooks.words ?? {};
   const library = given.library ?? 'the pool';
   const connection = given.connection ?? 'connection';
@@ -125,5 +134,6 @@ export function resolveWords(hooks: AdapterHooks): Words {
     sessions: given.sessions,
     transactionCall: given.transactionCall ?? "the data layer's transaction API",
     noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
+    awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,
   });
 }

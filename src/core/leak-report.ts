@@ -5,7 +5,7 @@ import { formatDuration } from './format.js';
 import { Watch, type Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { LeakReport } from './types.js';
-import { cutFails, giveBackCall, lateRelease } from './words.js';
+import { cutFails, giveBackCall, lateRelease, orAwaitUsing, releasedByHolder } from './words.js';
 
 /**
  * The wording of the `leak`, `leakResolved` and `reclaim` reports: what the lease is, where it was
@@ -37,12 +37,16 @@ export function leakReport(ctx: GuardContext, capture: CapturePolicy, type: Leak
     const { idleAfterMs, leakThresholdMs } = ctx.config;
     if (lease.watch === Watch.leak) {
       const doing = activityWords(act, idleAfterMs, words);
+      // `await using` where the runtime runs it and the adapter's leases are disposable.
+      const using = releasedByHolder(lease.kind) ? words.awaitUsing : undefined;
       const fix =
         lease.kind === 'transaction'
           ? "The transaction begun at that line has not been committed or rolled back: call commit() or rollback() on every path (try/finally), wherever the transaction object was passed to, or use the callback form, which commits or rolls back when the callback settles."
           : transaction === undefined
-            ? 'Release it on every path (try/finally) at that line.'
-            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line${call === undefined ? '' : `, and ${call} in a finally block`}.`;
+            ? using === undefined
+              ? 'Release it on every path (try/finally) at that line.'
+              : `Release it on every path at that line: use "${using}" or release it in a finally block.`
+            : `Add the missing ${transaction === 'open' ? 'COMMIT or ROLLBACK' : 'ROLLBACK'} at that line${call === undefined ? '' : `, and ${call} in a finally block${orAwaitUsing(using)}`}.`;
       message =
         `poolguard[${pool}]: possible ${words.connection} leak${txLead}: ${noun} checked out at ${where} has been held ${held} ${doing}.` +
         (crossed === undefined ? '' : ` It was ${crossed === 'busy' ? 'busy' : 'in active use'} when it crossed guard.leakThresholdMs (${leakThresholdMs} ms) and has since had nothing in flight for at least that long.`) +

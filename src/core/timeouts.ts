@@ -9,7 +9,7 @@ import type { Lease } from './ledger.js';
 import { describeCapture } from './stack.js';
 import type { HolderGroup, LeaseKind } from './types.js';
 import { holderGroups, type GroupKinds } from './views.js';
-import { fixAtLines, giveBackCall, giveBackCalls, releasedByHolder } from './words.js';
+import { fixAtLines, giveBackCall, giveBackCalls, orAwaitUsing, releasedByHolder } from './words.js';
 
 // A checkout that waited too long: poolguard says who holds the connections (by call site, idle or
 // busy, in a transaction or not) and what to do, and gives the caller's own frames from the capture
@@ -92,7 +92,7 @@ export function describeHolders(
     const fixes: string[] = [];
     if (txKinds.has('transaction')) fixes.push('call commit() or rollback() on every path (try/finally) of the transactions begun there');
     const release = [...txKinds].map((k) => (releasedByHolder(k) ? giveBackCall(k, words) : undefined)).find((c) => c !== undefined);
-    if (release !== undefined || fixes.length === 0) fixes.push(`add the missing COMMIT/ROLLBACK${release === undefined ? '' : ` and ${release} in a finally block`} there`);
+    if (release !== undefined || fixes.length === 0) fixes.push(`add the missing COMMIT/ROLLBACK${release === undefined ? '' : ` and ${release} in a finally block${orAwaitUsing(words.awaitUsing)}`} there`);
     lines.push(
       `Next: ${plural(n, 'lease is', 'leases are')} inside a transaction (at ${inTransaction.map((h) => h.site).join(', ')}), which keeps its locks until COMMIT or ROLLBACK, so other sessions wait behind it: ` +
         `${fixes.join(', and ')}; guard.reclaimAfterMs recovers idle ones meanwhile. ${details}`,
@@ -102,7 +102,7 @@ export function describeHolders(
     lines.push(
       fix === undefined
         ? `Next: the idle leases are the data layer's own queries, which it gives back when they end: find what keeps them open at the sites above. ${details}`
-        : `Next: ${fix.charAt(0).toLowerCase()}${fix.slice(1)} at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`,
+        : `Next: ${fix.charAt(0).toLowerCase()}${fix.slice(1)}${[...idleKinds].some(releasedByHolder) ? orAwaitUsing(words.awaitUsing) : ''} at the site with idle leases; guard.reclaimAfterMs recovers them meanwhile. ${details}`,
     );
   } else if (holders.length) {
     lines.push(

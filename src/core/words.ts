@@ -34,6 +34,15 @@ export function giveBackCalls(kinds: Iterable<LeaseKind>, words: Words): string 
 }
 
 /**
+ * The `await using` form after a try/finally fix (`, or take it with "await using client = await
+ * pool.connect()"`), where the runtime runs it and the adapter gave one (`Words.awaitUsing`); empty
+ * otherwise. One shape everywhere, so that a report reads the same on every Node line but for it.
+ */
+export function orAwaitUsing(using: string | undefined): string {
+  return using === undefined ? '' : `, or take it with "${using}"`;
+}
+
+/**
  * What to fix at the lines that took leases of these kinds, as a clause that starts a sentence
  * (`Release the client in a finally block`); `undefined` when every lease is given back by its pool.
  */

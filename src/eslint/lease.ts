@@ -110,7 +110,11 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     const value = climb(ref);
     const parent = parentOf(value);
     if (!parent) continue;
-    if (parent.type === 'MemberExpression' && parent.object === value && !parent.computed && parent.property.type === 'Identifier') {
+    if (parent.type === 'MemberExpression' && parent.object === value && parent.computed && isDisposalKey(parent.property)) {
+      // `await client[Symbol.asyncDispose]()`: the disposal `await using` would call, called by hand.
+      const call = parentOf(parent);
+      if (call?.type === 'CallExpression' && call.callee === parent) releaseCalls.add(call);
+    } else if (parent.type === 'MemberExpression' && parent.object === value && !parent.computed && parent.property.type === 'Identifier') {
       if (!selfRelease.has(parent.property.name)) continue;
       const call = parentOf(parent);
       if (call?.type === 'CallExpression' && call.callee === parent) {
@@ -173,7 +177,8 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     const n = unwrap(node);
     switch (n.type) {
       case 'Identifier':
-        return leaseRefs.has(n);
+        // The lease itself, or the function that releases it (pg's `done`): whoever gets it releases.
+        return leaseRefs.has(n) || releaserRefs.has(n);
       case 'AwaitExpression':
         return holds(n.argument, closures);
       case 'ConditionalExpression':
@@ -244,6 +249,23 @@ export function leaseScope(site: CheckoutSite, sourceCode: SourceCode): LeaseSco
     return parent?.type === 'CallExpression' && parent.callee === value;
   });
   return { owner, body: owner.body, model, name: variable.name, lends, continuations, calledAsFunction };
+}
+
+/**
+ * `Symbol.asyncDispose` and `Symbol.dispose`, or a constant named for them (`ASYNC_DISPOSE`,
+ * `kDispose`): the key of a lease's own disposal, which releases it.
+ */
+function isDisposalKey(node: ESTree.Node): boolean {
+  const key = unwrap(node);
+  if (key.type === 'Identifier') return /dispose$/i.test(key.name);
+  return (
+    key.type === 'MemberExpression' &&
+    !key.computed &&
+    key.object.type === 'Identifier' &&
+    key.object.name === 'Symbol' &&
+    key.property.type === 'Identifier' &&
+    (key.property.name === 'asyncDispose' || key.property.name === 'dispose')
+  );
 }
 
 /** `await pool.connect()`, `pool.acquire().promise`, `db.startTransaction().execute()`: a checkout's value. */

@@ -109,7 +109,7 @@ describe('a flag for the other kind of server is bad usage that says what applie
     expect(out.stdout).toBe('');
     expect(out.stderr).toContain(
       'poolguard audit: --max does not apply to a MySQL/MariaDB server (the mysql:// URL from --url): it is for PostgreSQL. ' +
-        'The flags that apply there: --url, --config, --json, --instances, --static, --fail-on, --connection-limit, --max-idle, --idle-timeout, --wait-for-connections, --acquire-timeout-ms, --validate-after-idle-ms, --max-lifetime-ms. ' +
+        'The flags that apply there: --url, --config, --json, --instances, --static, --fail-on, --connection-limit, --max-idle, --idle-timeout, --wait-for-connections, --acquire-timeout-ms, --validate-after-idle-ms, --driver, --max-lifetime-ms. ' +
         'Did you mean --connection-limit?',
     );
   });

@@ -75,6 +75,16 @@ describe('the sample check itself', () => {
     expect(normalise('    at f (file:///a.js:1:2)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)')).toBe('    at f (file:///a.js:1:2)');
   });
 
+  it('reads the next step for a forgotten lease alike in its two forms (Node 24+ and before), and nothing else', () => {
+    const node24 = 'has been held 1.2 s. Release it on every path at that line: use "await using client = await pool.connect()" or release it in a finally block.';
+    expect(normalise(node24)).toBe(normalise('has been held 3 s. Release it on every path (try/finally) at that line.'));
+    expect(normalise('Next: release the client in a finally block, or take it with "await using client = await pool.connect()" at the site with idle leases; x')).toBe(
+      'Next: release the client in a finally block at the site with idle leases; x',
+    );
+    expect(normalise('at that line, and release() in a finally block, or take it with "await using client = await pool.connect()".')).toBe('at that line, and release() in a finally block.');
+    expect(normalise(node24.replace('finally', 'catch'))).not.toBe(normalise('has been held 3 s. Release it on every path (try/finally) at that line.'));
+  });
+
   it('lets … stand for lines and for text within a line, and fails on a changed word', () => {
     expect(matches('first\n…\nlast', 'first\na\nb\nlast')).toBe(true);
     expect(matches('first\n…\nlast', 'first\nlast')).toBe(true);

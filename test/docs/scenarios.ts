@@ -151,6 +151,15 @@ export const scenarios: Record<string, Scenario> = {
       return { 'pg-promise-tx': entry(log, 0, 'pg-promise.mjs') };
     },
   },
+  'lint rule on the demo': {
+    samples: ['lint-demo'],
+    async run() {
+      // As a user runs it: the ESLint CLI with this repository's eslint.config.mjs (poolguard/eslint's recommended config).
+      const run = await node([join(root, 'node_modules/eslint/bin/eslint.js'), 'demo/service.mjs'], { cwd: root });
+      if (run.status !== 1) throw new Error(`eslint demo/service.mjs exited ${run.status}, not 1:\n${run.stdout}\n${run.stderr}`);
+      return { 'lint-demo': `$ npx eslint demo/service.mjs\n${run.stdout.replace(/^\n+/, '')}` };
+    },
+  },
   'CLI audit': {
     samples: ['cli-audit'],
     async run() {
@@ -187,4 +196,10 @@ export const scenarios: Record<string, Scenario> = {
 /** Samples checked by the test that already produces that output (name → test file, which calls `expectSample(name, …)`). */
 export const CHECKED_ELSEWHERE: Record<string, string> = {
   'demo-run': 'test/demo.test.ts',
+  'demo-test-check': 'test/demo-checks.test.ts',
+  'before-it-ships': 'test/demo-checks.test.ts',
+  'test-check-vitest': 'test/testing/runners.test.ts',
+  'test-check-jest': 'test/testing/runners.test.ts',
+  'test-check-node-test': 'test/testing/runners.test.ts',
+  'test-check-mocha': 'test/testing/runners.test.ts',
 };

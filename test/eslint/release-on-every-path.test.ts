@@ -561,8 +561,184 @@ js.run('release-on-every-path (JavaScript)', rule, {
           }
         }`,
     },
+    {
+      name: "pg callback form: the done function kept for later is handed over with the client's release",
+      code: `
+        let release;
+        function take(pool) {
+          return new Promise((resolve, reject) => {
+            pool.connect((err, client, done) => {
+              if (err) return reject(err);
+              client.on('notice', log);
+              release = done;
+              resolve();
+            });
+          });
+        }`,
+    },
+    {
+      name: 'a disposal called by hand: client[Symbol.asyncDispose](), conn[Symbol.dispose](), a constant for the symbol',
+      code: `
+        const ASYNC_DISPOSE = Symbol.asyncDispose;
+        async function closeOut(id) {
+          const client = await pool.connect();
+          try {
+            await client.query('UPDATE orders SET closed = true WHERE id = $1', [id]);
+          } finally {
+            await client[Symbol.asyncDispose]();
+          }
+          const conn = await mysqlPool.getConnection();
+          conn[Symbol.dispose]();
+          const again = await pool.connect();
+          await again[ASYNC_DISPOSE]();
+        }`,
+    },
+    {
+      name: 'MariaDB connector (promise API, poolguard/mariadb alike): release() or end() in finally, await using, the callback API',
+      code: `
+        import mariadb from 'mariadb';
+        import { createPool } from 'poolguard/mariadb';
+        const pool = mariadb.createPool({ host: 'db', connectionLimit: 5 });
+        const guarded = createPool({ host: 'db', connectionLimit: 5, guard: { name: 'stock-db' } });
+        export async function stock(id) {
+          const conn = await pool.getConnection();
+          try {
+            const rows = await conn.query('SELECT stock FROM products WHERE id = ?', [id]);
+            if (rows.length === 0) return null;
+            return rows[0].stock;
+          } finally {
+            conn.release();
+          }
+        }
+        export async function reserve(id) {
+          let conn;
+          try {
+            conn = await guarded.getConnection();
+            await conn.beginTransaction();
+            await conn.query('UPDATE products SET stock = stock - 1 WHERE id = ?', [id]);
+            await conn.commit();
+          } catch (err) {
+            if (conn) await conn.rollback();
+            throw err;
+          } finally {
+            if (conn) await conn.end();
+          }
+        }
+        export async function count() {
+          await using conn = await guarded.getConnection();
+          return (await conn.query('SELECT COUNT(*) AS n FROM products'))[0].n;
+        }
+        export function legacy(cb) {
+          pool.getConnection((err, conn) => {
+            if (err) return cb(err);
+            conn.query('SELECT 1', (error, rows) => {
+              conn.release();
+              cb(error, rows);
+            });
+          });
+        }`,
+    },
+    {
+      name: 'postgres.js: sql.reserve() released in finally (plain, and through poolguard/postgres); sql.begin() releases itself',
+      code: `
+        import postgres from 'postgres';
+        const sql = postgres(process.env.DATABASE_URL, { max: 10 });
+        export async function lockedRun(job) {
+          const reserved = await sql.reserve();
+          try {
+            await reserved\`SELECT pg_advisory_lock(\${job.id})\`;
+            if (job.done) return 'skipped';
+            await job.run(reserved);
+            return 'ran';
+          } finally {
+            reserved.release();
+          }
+        }
+        export async function transfer(from, to, amount) {
+          return sql.begin(async (tx) => {
+            await tx\`UPDATE accounts SET balance = balance - \${amount} WHERE id = \${from}\`;
+            await tx\`UPDATE accounts SET balance = balance + \${amount} WHERE id = \${to}\`;
+          });
+        }`,
+    },
   ],
   invalid: [
+    {
+      name: 'a disposal called by hand, skipped by an early return',
+      code: `
+        async function closeOut(id) {
+          const client = await pool.connect();
+          const { rowCount } = await client.query('UPDATE orders SET closed = true WHERE id = $1', [id]);
+          if (rowCount === 0) return false;
+          await client[Symbol.asyncDispose]();
+          return true;
+        }`,
+      errors: [error(/^pool\.connect\(\) at line 3 is not released on every path \(the return at line 5 leaves it checked out\)/)],
+    },
+    {
+      name: 'MariaDB connector: an early return skips release(); end() only after the awaits',
+      code: `
+        import mariadb from 'mariadb';
+        const pool = mariadb.createPool({ host: 'db' });
+        export async function stock(id) {
+          const conn = await pool.getConnection();
+          const rows = await conn.query('SELECT stock FROM products WHERE id = ?', [id]);
+          if (rows.length === 0) return null;
+          conn.release();
+          return rows[0].stock;
+        }
+        export async function touch(id) {
+          const conn = await pool.getConnection();
+          await conn.query('UPDATE products SET seen = NOW() WHERE id = ?', [id]);
+          await conn.end();
+        }`,
+      errors: [
+        {
+          message:
+            'pool.getConnection() at line 5 is not released on every path (the return at line 7 leaves it checked out): use "await using conn = await pool.getConnection()" (Node 24+) or release it in a finally block.',
+          line: 5,
+        },
+        error(/^pool\.getConnection\(\) at line 12 is not released on every path \(an error at the await on line 13 leaves it checked out\)/),
+      ],
+    },
+    {
+      name: 'MariaDB connector, callback API: the query error branch returns without release()',
+      code: `
+        import mariadb from 'mariadb/callback';
+        const pool = mariadb.createPool({ host: 'db' });
+        export function stock(id, cb) {
+          pool.getConnection((err, conn) => {
+            if (err) return cb(err);
+            conn.query('SELECT stock FROM products WHERE id = ?', [id], (error, rows) => {
+              if (error) return cb(error);
+              conn.release();
+              cb(null, rows);
+            });
+          });
+        }`,
+      errors: [error(/^The connection that pool\.getConnection\(\) at line 5 passes to its callback is not released on every path \(the return at line 8 leaves it checked out\): call conn\.release\(\) on every path of the callback\.$/)],
+    },
+    {
+      name: 'postgres.js: sql.reserve() left reserved by an early return',
+      code: `
+        import postgres from 'postgres';
+        const sql = postgres(process.env.DATABASE_URL);
+        export async function lockedRun(job) {
+          const reserved = await sql.reserve();
+          const [{ locked }] = await reserved\`SELECT pg_try_advisory_lock(\${job.id}) AS locked\`;
+          if (!locked) return 'busy';
+          await job.run(reserved);
+          reserved.release();
+          return 'ran';
+        }`,
+      errors: [
+        {
+          message:
+            'sql.reserve() at line 5 is not released on every path (the return at line 7 leaves it checked out): release it in a finally block (reserved.release()).',
+          line: 5,
+        },
+      ],
+    },
     {
       name: 'the outage: an early return on one branch skips release()',
       code: `

@@ -5,6 +5,7 @@ import { createPool, guard, type GuardedPool, type LeakReport, type RetireReport
 import { acquireHere, useHere } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
 import { pgClientFactory } from '../helpers/factories.js';
+import { NATIVE_AWAIT_USING } from '../../src/core/await-using.js';
 
 const pools: GuardedPool<pg.Client>[] = [];
 afterEach(async () => {
@@ -52,7 +53,11 @@ describe('generic-pool with pg.Client resources (real server)', () => {
     expect(err.message).toBe('ResourceRequest timed out');
     expect(err.stack).toContain('\n  1 × test/fixtures/leaky.mjs:29:15');
     // In generic-pool's words: the resource goes back through the pool.
-    expect(err.stack).toContain('Next: give the resource back with pool.release(resource) in a finally block at the site with idle leases');
+    expect(err.stack).toContain(
+      NATIVE_AWAIT_USING
+        ? 'Next: give the resource back with pool.release(resource) in a finally block, or take it with "await using lease = await pool.guard.lease()" at the site with idle leases;'
+        : 'Next: give the resource back with pool.release(resource) in a finally block at the site with idle leases',
+    );
     expect(err.holders).toEqual([expect.objectContaining({ site: 'test/fixtures/leaky.mjs:29:15', count: 1, idle: 1 })]);
     expect(err.code).toBeUndefined();
     expect(err.stack).toContain('pg-resource.test.ts');

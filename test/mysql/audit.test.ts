@@ -1,4 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { root } from '../helpers/build.js';
 import { auditMysql as auditFromMariadb } from '../../src/mariadb.js';
 import { auditMysql } from '../../src/mysql.js';
 import { MYSQL } from '../helpers/mysql.js';
@@ -42,5 +47,25 @@ describe('auditMysql for the mysql and MariaDB connector pools', () => {
 
   it('refuses a driver it does not know, naming the value', async () => {
     await expect(auditMysql({ driver: 'pg' as never, options: {} })).rejects.toThrow("auditMysql(): driver must be 'mysql2', 'mysql' or 'mariadb', got \"pg\"");
+  });
+
+  it('CLI: poolguard audit --driver mysql|mariadb reads the options as that driver does, against the live server; an unknown driver is bad usage', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'poolguard-mysql-cli-'));
+    try {
+      // The same options: mysql's acquireTimeout bounds no wait, the connector's bounds it.
+      writeFileSync(join(dir, 'pool.json'), JSON.stringify({ connectionLimit: 5, acquireTimeout: 10_000, guard: { maxLifetimeMs: 600_000 } }));
+      const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/esm/cli.js'), 'audit', '--url', 'mysql://root@127.0.0.1:3306/test', '--config', 'pool.json', ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20_000 });
+      const mysql = cli('--driver', 'mysql', '--json');
+      expect(JSON.parse(mysql.stdout).server.system).toBe('mariadb');
+      expect(rules(JSON.parse(mysql.stdout))).toContain('acquire-timeout-infinite');
+      const mariadb = cli('--driver', 'mariadb', '--json');
+      expect(JSON.parse(mariadb.stdout).server.system).toBe('mariadb');
+      expect(rules(JSON.parse(mariadb.stdout))).not.toContain('acquire-timeout-infinite');
+      const bad = cli('--driver', 'pg');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('--driver must be mysql2, mysql or mariadb, got "pg"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

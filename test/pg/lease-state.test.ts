@@ -6,6 +6,7 @@ import type { Annotated } from '../helpers/driver-errors.js';
 import { leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
 import { guardedPool } from '../helpers/pools.js';
+import { NATIVE_AWAIT_USING } from '../../src/core/await-using.js';
 
 const FIXTURE_SITE = 'test/fixtures/leaky.mjs:5:29';
 
@@ -61,7 +62,11 @@ describe('busy means a query in flight now (real server)', () => {
     const err = (await pool.connect().catch((e: unknown) => e)) as Annotated;
     expect(err.message).toBe('timeout exceeded when trying to connect');
     expect(err.holders).toEqual([expect.objectContaining({ site: FIXTURE_SITE, count: 2, idle: 2, busy: 0, inTransaction: 0 })]);
-    expect(err.stack).toContain('Next: release the client in a finally block');
+    expect(err.stack).toContain(
+      NATIVE_AWAIT_USING
+        ? 'Next: release the client in a finally block, or take it with "await using client = await pool.connect()" at the site with idle leases;'
+        : 'Next: release the client in a finally block at the site with idle leases;',
+    );
     expect(err.stack).not.toContain('too small');
     held.forEach((c) => c.release());
   });

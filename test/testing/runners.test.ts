@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, root } from '../helpers/build.js';
 import { DATABASE_URL } from '../helpers/db.js';
+import { asDocPaths, expectSample } from '../docs/sample-check.js';
 import { MYSQL_URL } from '../helpers/mysql.js';
 
 // Each runner runs test/testing/fixtures/scenarios.cjs in its own process, with poolguard's set-up
@@ -35,6 +36,8 @@ interface Runner {
   readonly counts: RegExp;
   /** The runner's own words for "this test passed". */
   readonly passed: (test: string) => RegExp;
+  /** Checks the runner's output against its sample in docs/before-it-ships.md. */
+  readonly sample: (output: string) => void;
 }
 
 const runners: readonly Runner[] = [
@@ -45,6 +48,7 @@ const runners: readonly Runner[] = [
     failedExit: 1,
     counts: /Tests\s+3 failed \| 5 passed \(8\)/,
     passed: (t) => new RegExp(`✓ .*orders > ${escape(t)} \\d+ms`),
+    sample: (output) => expectSample('test-check-vitest', output),
   },
   {
     name: 'Jest',
@@ -53,6 +57,7 @@ const runners: readonly Runner[] = [
     failedExit: 1,
     counts: /Tests:\s+3 failed, 5 passed, 8 total/,
     passed: (t) => new RegExp(`✓ ${escape(t)}`),
+    sample: (output) => expectSample('test-check-jest', output),
   },
   {
     name: 'node:test',
@@ -61,6 +66,7 @@ const runners: readonly Runner[] = [
     failedExit: 1,
     counts: /pass 5\n.*fail 3/,
     passed: (t) => new RegExp(`✔ ${escape(t)}`),
+    sample: (output) => expectSample('test-check-node-test', output),
   },
   {
     name: 'Mocha',
@@ -73,6 +79,7 @@ const runners: readonly Runner[] = [
     // counts it in both (as it does a test that calls done() twice).
     counts: /8 passing.*\n\s*3 failing/,
     passed: (t) => new RegExp(`✔ ${escape(t)}`),
+    sample: (output) => expectSample('test-check-mocha', output),
   },
 ];
 
@@ -127,6 +134,8 @@ describe.each(runners)('$name with its poolguard set-up module', (runner) => {
     expect(summary).toMatch(new RegExp(`\\n\\s*${escape(line('LEAK-MY'))}\\d+: 1 × connect\\(\\) on pool 'stock-db', inside an open transaction`));
     expect(summary).toMatch(new RegExp(`Released inside a transaction:\\n\\s*${escape(line('DIRTY-RELEASE'))}\\d+: 1 × `));
     expect(summary).not.toContain('allowOpenLeases(), and still open');
+    // What docs/before-it-ships.md shows of this runner's output is what it prints.
+    runner.sample(asDocPaths(output));
   });
 
   it('a run of clean tests, a hand-over, a release in afterEach and a running pool.query() passes and prints no summary', { timeout: 120_000 }, () => {
