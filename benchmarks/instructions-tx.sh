@@ -4,15 +4,13 @@
 # transactions, the difference divided by 2N.
 # Run: npm run build && bash benchmarks/instructions-tx.sh [N] [variants...]   (variants: bare off defaults connect;
 # ROUTE=query counts one pool.query() per iteration instead, the read path; DRIVER=mysql2 the same
-# over mysql2/promise and MariaDB, benchmarks/instructions-mysql2-tx-loop.mjs)
+# over mysql2/promise and MariaDB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 shift || true
 vs=${*:-bare off defaults connect}
-loop=benchmarks/instructions-tx-loop.mjs
-[ "${DRIVER:-pg}" = mysql2 ] && loop=benchmarks/instructions-mysql2-tx-loop.mjs
-count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable "$loop" "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
+count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null node --predictable benchmarks/instructions-tx-loop.mjs "$1" "$2" 2>&1 | awk '/Collected/ {print $4}'; }
 for v in $vs; do
   a=$(count "$v" "$n"); b=$(count "$v" $((3 * n)))
   echo "$v: $(( (b - a) / (2 * n) )) instructions per ${ROUTE:-transaction}"

@@ -175,7 +175,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     transaction: mysqlTransaction,
     refused: (lease, err) => {
       core.checkoutFailed(lease, false);
-      // mysql's error stays as it is (class, code, message); why the pool is closed goes in its fields and the log.
+      // mysql's error stays as it is (class, code, message); why the pool is closed goes in its fields, its stack and the log.
       if (err != null && (err as mysql.MysqlError).code === CLOSED_CODE) core.noteRefusedAtEnd(err);
     },
     timeoutWords: "mysql alone would have waited for ever (its acquireTimeout bounds a connect or ping, not the wait for a free connection).",
