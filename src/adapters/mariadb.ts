@@ -249,7 +249,7 @@ function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], 
   state.managed.push(lease);
   const settle = (err?: unknown): void => {
     if (lease.acquiredAt < 0) {
-      if (err !== undefined && isTimeout(err)) addHolders(state, lease, err as Error);
+      if (err !== undefined && isTimeout(err)) state.core.poolTimedOut(lease, err as Error);
       else core.checkoutFailed(lease, false);
     } else if (!lease.released) core.released(lease, settle, DOUBLE_RELEASE_MESSAGE);
   };
@@ -280,24 +280,12 @@ function isTimeout(err: unknown): boolean {
   return (err as { errno?: unknown } | null)?.errno === TIMEOUT_ERRNO;
 }
 
-/**
- * The connector's acquire timeout: its error unchanged (class, code, message), with who holds the
- * connections as fields (`holders`, `pool`, `waitedMs`) and the whole story in the log.
- */
-function addHolders(state: State, lease: Lease, err: Error): void {
-  const { core } = state;
-  const { message, holders, waitedMs } = core.timeoutDetails(lease, err.message);
-  Object.assign(err, { pool: core.config.name, holders, waitedMs });
-  // The log line is poolguard's, so it says so first; the connector's message follows as it is.
-  const line = `poolguard[${core.config.name}]: a checkout timed out in the MariaDB connector (its acquireTimeout); the caller gets the connector's error unchanged, with err.holders:\n${message}`;
-  core.log('warn', `timeout ${holders[0]?.site ?? 'unknown'}`, { pool: core.config.name, leaseId: lease.id, holders }, line);
-}
-
 function failed(state: State, lease: Lease, err: Error | null): Error | null {
-  if (err != null && isTimeout(err)) addHolders(state, lease, err);
+  // The connector's error unchanged (class, code, message); the holders in its fields, its stack and the log.
+  if (err != null && isTimeout(err)) state.core.poolTimedOut(lease, err);
   else {
     state.core.checkoutFailed(lease, false);
-    // The connector's error for a closed pool stays as it is; why it is closed goes in its fields and the log.
+    // The connector's error for a closed pool stays as it is; why it is closed goes in its fields, its stack and the log.
     if (err != null && state.pool.closed) state.core.noteRefusedAtEnd(err);
   }
   return err;

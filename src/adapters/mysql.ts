@@ -6,6 +6,7 @@ import { errorReason } from '../core/recycle-policy.js';
 import type { PoolGuard } from '../core/guard.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { defaultName } from './default-name.js';
+import { disposeLease } from './disposal.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
 import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
@@ -174,7 +175,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     transaction: mysqlTransaction,
     refused: (lease, err) => {
       core.checkoutFailed(lease, false);
-      // mysql's error stays as it is (class, code, message); why the pool is closed goes in its fields and the log.
+      // mysql's error stays as it is (class, code, message); why the pool is closed goes in its fields, its stack and the log.
       if (err != null && (err as mysql.MysqlError).code === CLOSED_CODE) core.noteRefusedAtEnd(err);
     },
     timeoutWords: "mysql alone would have waited for ever (its acquireTimeout bounds a connect or ping, not the wait for a free connection).",
@@ -274,6 +275,12 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (state.system === undefined && typeof version === 'string') state.system = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
   onMysqlCommandDone(connection, () => core.connectionActive(record));
+  // `await using conn = …` (with getConnection made a promise): the lease held at the declaration
+  // is released through mysql's own release(), as by hand; mysql's connections have no disposal.
+  disposeLease(connection, record, (c) => {
+    const release = c.release;
+    return () => release.call(c);
+  });
   return record;
 }
 

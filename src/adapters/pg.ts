@@ -429,12 +429,26 @@ function releaseLease(state: PgGuardState, lease: Lease, release: Done, releaseE
   const client = lease.conn!.resource as pg.PoolClient;
   // pg keeps the transaction status of the last ReadyForQuery: reading it costs no round trip. A
   // release with an error closes the client anyway.
-  const transaction = releaseErr || lease.released || lease.reclaimed ? undefined : transactionStatus(client);
+  if (lease.released) return doubleReleased(core, lease, release);
+  const transaction = releaseErr || lease.reclaimed ? undefined : transactionStatus(client);
   const outcome = releaseChecked(core, lease, transaction, release, DOUBLE_RELEASE_MESSAGE);
   if (outcome === false) return;
   const pgRelease = lease.token as Done;
   if (outcome === true && !releaseErr && !core.recycles) return void pgRelease.call(client);
   releaseOtherwise(state, lease, client, pgRelease, releaseErr, outcome);
+}
+
+/**
+ * A second release(): pg's own error, its class and message as pg-pool throws them, with what
+ * poolguard knows (where the lease was taken and first released) in its stack, `err.poolguard` and
+ * fields (`checkoutSite`, `firstReleaseSite`, `firstReleaseStack`, `pool`).
+ */
+function doubleReleased(core: GuardCore, lease: Lease, release: Done): never {
+  const known = core.doubleReleased(lease, DOUBLE_RELEASE_MESSAGE);
+  const err = new Error(DOUBLE_RELEASE_MESSAGE);
+  Error.captureStackTrace(err, release);
+  const { pool, checkoutSite, firstReleaseSite, firstReleaseStack } = known;
+  throw annotate(err, known.message.slice(DOUBLE_RELEASE_MESSAGE.length + 1), { pool, checkoutSite, firstReleaseSite, firstReleaseStack });
 }
 
 /**

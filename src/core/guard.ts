@@ -328,7 +328,7 @@ export class GuardCore {
    */
   poolTimedOut(lease: Lease, err: Error): Error {
     const details = this.timeoutDetails(lease, err.message);
-    this.#logTimeout(details, `the pool's own error (${JSON.stringify(`${err.name}: ${err.message}`)}), with these holders in err.holders and its stack`);
+    this.#logTimeout(details, `the pool's own error, "${`${err.name}: ${err.message}`.split('\n', 1)[0]}", with the holders below in err.holders and its stack`);
     return annotateTimeout(this.config.name, details, err, this.#shutdown.endingNote());
   }
 
@@ -407,6 +407,15 @@ export class GuardCore {
     }
     if (lease.reported) this.#leaks.resolved(lease, this.clock.now());
     return true;
+  }
+
+  /**
+   * A second release of `lease`, told by an adapter whose pool has its own error for it (pg):
+   * counted, and poolguard's `DoubleReleaseError` returned for what it says (the adapter keeps the
+   * pool's error and adds that to it); from now on release sites are recorded (`releaseStacks: 'auto'`).
+   */
+  doubleReleased(lease: Lease, poolMessage: string): DoubleReleaseError {
+    return this.#doubleRelease(lease, poolMessage);
   }
 
   /** A second release: the error, and from now on release sites are recorded (`releaseStacks: 'auto'`). */

@@ -114,8 +114,9 @@ describe('the connector’s acquire timeout, with the holders', () => {
     expect(err.holders[0]!.site).toMatch(site('holder'));
     expect(err.pool).toBe('127.0.0.1:3306/test');
     expect(lines).toHaveLength(1);
-    expect(lines[0]!.startsWith('poolguard[127.0.0.1:3306/test]: a checkout timed out in the MariaDB connector (its acquireTimeout)')).toBe(true);
-    expect(lines[0]).toContain(`\n${err.message}\n`);
+    expect(lines[0]!.startsWith('poolguard[127.0.0.1:3306/test]: a checkout timed out after ')).toBe(true);
+    expect(lines[0]).toContain(`the caller got the pool's own error, "${`${err.name}: ${err.message}`.split('\n')[0]}", with the holders below in err.holders and its stack.`);
+    expect(err.stack).toContain('\n  1 × test/mariadb/lifecycle.test.ts:');
     expect(lines[0]).toContain('1 × test/mariadb/lifecycle.test.ts:');
     expect(pool.guard.snapshot().totals.timeouts).toBe(1);
     await held.release();

@@ -106,4 +106,22 @@ describe('mysql (mysqljs) leak reports name the line that took the connection', 
     expect(lines[0]).toMatch(/^DoubleReleaseError: Connection already released poolguard\[127\.0\.0\.1:3306\/test\]: The first release\(\) was .* ago at test\/mysql\/leak-report\.test\.ts:\d+/);
     expect(pool.guard.snapshot().counts).toMatchObject({ total: 1, idle: 1 });
   });
+
+  it('await using: a guarded connection releases its lease at the end of the scope, once; a disposal after release() by hand does nothing', async () => {
+    const pool = guardedMysqljsPool({ connectionLimit: 1 });
+    const asyncDispose = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+    const conn = await connectionOf(pool);
+    const dispose = (conn as unknown as Record<symbol, () => Promise<void>>)[asyncDispose]!;
+    expect(pool.guard.snapshot().counts.leased).toBe(1);
+    await dispose();
+    expect(pool.guard.snapshot().counts).toMatchObject({ leased: 0, idle: 1 });
+    const again = await connectionOf(pool);
+    expect(again).toBe(conn);
+    const late = (again as unknown as Record<symbol, () => Promise<void>>)[asyncDispose]!;
+    again.release();
+    await late();
+    await dispose();
+    expect(pool.guard.snapshot().totals.doubleReleases).toBe(0);
+    expect(pool.guard.snapshot().counts).toMatchObject({ leased: 0, idle: 1 });
+  });
 });

@@ -127,6 +127,20 @@ describe("pg-pool's own errors pass through a guarded pool unchanged (real serve
     expect(mine.message).toBe('Called end on pool more than once');
   });
 
+  it('a second release(): pg-pool\'s "Release called on client which has already been released to the pool.", what poolguard knows in the stack', async () => {
+    const run = async (make: Make) => {
+      const client = await make({ max: 1 }).connect();
+      client.release();
+      return caught(() => client.release());
+    };
+    const mine = await run(guarded);
+    expectSameDriverError(mine, await run(plain));
+    expect(mine.message).toBe('Release called on client which has already been released to the pool.');
+    expectPoolguardLines(mine, /^poolguard\[pg-errors\]: .*The connect\(\) lease #\d+ on connection #\d+, checked out \d+ ms ago/);
+    expect(mine.pool).toBe('pg-errors');
+    expect(mine.stack!.slice(mine.stack!.indexOf('\n    at '))).toContain('test/pg/driver-errors.test.ts');
+  });
+
   it("a connection error is the server's, unchanged (a database that does not exist)", async () => {
     const run = (make: Make) => caught(() => make({ max: 1, connectionString: NO_DB }).query('SELECT 1'));
     const mine = await run(guarded);
