@@ -9,7 +9,7 @@ describe('poolguard/postgres: a reserved connection disposes by releasing', () =
     const sql = guardedSql({ max: 1 });
     try {
       const reserved = await sql.reserve();
-      const [{ pid }] = await reserved`select pg_backend_pid() as pid`;
+      const pid = (await reserved`select pg_backend_pid() as pid`)[0]!.pid;
       await (reserved as unknown as Record<symbol, () => Promise<void>>)[ASYNC_DISPOSE]!();
       expect(sql.guard.snapshot().counts.leased).toBe(0);
       const next = await sql.reserve();
