@@ -35,13 +35,19 @@ module.exports = async function check(label, { pg, Pool, createPool, DoubleRelea
   assert.equal(finding.lease.site, report.site);
   client.release();
   await testing.assertNoOpenLeases({ since, settleMs: 0 }).catch((err) => assert.fail(`after release: ${err.message}`));
-  assert.throws(() => client.release(), DoubleReleaseError);
+  // A second release throws pg's own error, class and message unchanged (DoubleReleaseError is mysql2's).
+  assert.throws(
+    () => client.release(),
+    (err) => err.constructor === Error && !(err instanceof DoubleReleaseError) && err.message === 'Release called on client which has already been released to the pool.',
+  );
+  // An option refused at construction: its frames are poolguard's own.
   let error;
   try {
-    client.release();
+    new Pool({ connectionString, guard: { leakThresholdMs: -5 } });
   } catch (err) {
     error = err;
   }
+  assert.ok(error instanceof RangeError && error.message === 'guard.leakThresholdMs must be ≥ 0, got -5', String(error));
   // With --enable-source-maps the frames are the shipped src/*.ts; without, dist/*.js.
   const files = assertFramesExist(error.stack);
   const mapped = process.execArgv.includes('--enable-source-maps');
