@@ -15,7 +15,8 @@
 // --driver mysql2: the same service over MariaDB/MySQL (MYSQL_URL) with mysql2/promise's pool,
 // bare beside poolguard/mysql2/promise (no SDK variants). --driver mysql: mysql's callback pool
 // beside poolguard/mysql; --driver mariadb: the MariaDB connector's promise pool beside
-// poolguard/mariadb (the tables are made with mysql2 in each case).
+// poolguard/mariadb (the tables are made with mysql2 in each case). --driver postgres: the same
+// service over postgres.js (a sql`` query for GET, sql.begin() for POST), bare beside poolguard/postgres.
 // Server only: PERF_HTTP_PREFIX=perf_http_x node benchmarks/http-service.mjs --setup, then --serve
 // <variant>, then --drop, with the same PERF_HTTP_PREFIX
 import { spawn } from 'node:child_process';
@@ -32,6 +33,13 @@ const ITEMS = 10_000;
 // pg, or mysql2 (--driver mysql2; the servers get it through the environment).
 const DRIVER = process.argv.includes('--driver') ? process.argv[process.argv.indexOf('--driver') + 1] : (process.env.PERF_HTTP_DRIVER ?? 'pg');
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export const POSTGRES_VARIANTS = [
+  ['bare', 'bare postgres.js'],
+  ['guard', 'poolguard/postgres, defaults'],
+  ['guard-off', 'poolguard/postgres, stacks off'],
+  ['guard-connect', "poolguard/postgres, captureStacks 'connect' (a stack per reserve() and begin())"],
+];
 
 export const MYSQL_VARIANTS = [
   ['bare', 'bare mysql2 (mysql2/promise)'],
@@ -96,6 +104,7 @@ async function startSdk(withPg) {
 
 async function serve(variant) {
   if (DRIVER === 'mysql2') return listen(await mysqlService(variant));
+  if (DRIVER === 'postgres') return listen(await postgresService(variant));
   if (DRIVER === 'mysql') return listen(await mysqljsService(variant));
   if (DRIVER === 'mariadb') return listen(await mariadbService(variant));
   const sdk = variant.endsWith('-sdk') ? await startSdk(variant === 'instr-sdk') : undefined;
@@ -168,6 +177,34 @@ async function mysqlService(variant) {
         conn.release();
       }
     },
+  };
+}
+
+/** The same service over postgres.js: a tagged-template query for GET, sql.begin() for POST. */
+async function postgresService(variant) {
+  const options = { max: 10, onnotice: () => {}, connection: { application_name: `${PREFIX}_${variant}` } };
+  let sql;
+  if (variant === 'bare') sql = require('postgres')(url, options);
+  else {
+    const { default: postgres } = await import('poolguard/postgres');
+    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
+    sql = postgres(url, { ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+  }
+  const items = sql(`${PREFIX}_items`);
+  const orders = sql(`${PREFIX}_orders`);
+  return {
+    end: () => sql.end({ timeout: 1 }),
+    async item(id) {
+      const rows = await sql`SELECT id, name, stock FROM ${items} WHERE id = ${id}`;
+      return rows[0] ?? null;
+    },
+    order: (id) =>
+      sql.begin(async (tx) => {
+        await tx`SELECT stock FROM ${items} WHERE id = ${id} FOR UPDATE`;
+        await tx`UPDATE ${items} SET stock = stock - 1 WHERE id = ${id}`;
+        const [row] = await tx`INSERT INTO ${orders} (item_id) VALUES (${id}) RETURNING id`;
+        return row.id;
+      }),
   };
 }
 
@@ -418,7 +455,7 @@ export async function run() {
   const rounds = SMOKE ? 1 : arg('rounds', 5);
   const seconds = SMOKE ? 0.5 : arg('seconds', 3);
   const only = process.argv.includes('--variants') ? process.argv[process.argv.indexOf('--variants') + 1].split(',') : undefined;
-  const all = VARIANTS_BY_DRIVER[DRIVER] ?? VARIANTS;
+  const all = DRIVER === 'postgres' ? POSTGRES_VARIANTS : (VARIANTS_BY_DRIVER[DRIVER] ?? VARIANTS);
   const variants = only ? all.filter(([v]) => only.includes(v)) : all;
   await setupSchema();
   const results = new Map();
@@ -445,7 +482,7 @@ export async function run() {
       const n = SMOKE ? 50 : arg('requests', 1_500);
       for (const [v] of variants) for (const route of ['GET', 'POST']) instructions.set(`${v} ${route}`, await instructionsPer(v, route, n));
     }
-    return { title: `HTTP service${MYSQL_FAMILY ? ` (${DRIVER}, MariaDB)` : ''}: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
+    return { title: `HTTP service${MYSQL_FAMILY ? ` (${DRIVER}, MariaDB)` : DRIVER === 'postgres' ? ' (postgres.js)' : ''}: GET /item/:id and POST /order at concurrency 32 (${rounds} rounds × ${seconds} s per route)`, body: tableOf(variants, results, instructions, rounds) };
   } finally {
     await dropSchema();
   }

@@ -5,14 +5,11 @@
 // Run: npm run build && node --expose-gc benchmarks/postgres.mjs [--rounds 5] [--seconds 2] [--checkouts 20000]
 import plain from 'postgres';
 import postgres from 'poolguard/postgres';
-import { SMOKE, arg, interleaved, median, table, throughput } from './lib.mjs';
+import { SMOKE, arg, interleaved, median, table, throughput, url } from './lib.mjs';
 
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const rounds = SMOKE ? 1 : arg('rounds', 5);
-const seconds = SMOKE ? 0.2 : arg('seconds', 2);
-const checkouts = SMOKE ? 500 : arg('checkouts', 20_000);
 const BARE = 'bare postgres.js';
 const BOUND = 'bare + one stack capture (the bound)';
+const [rounds, seconds, checkouts] = SMOKE ? [1, 0.2, 500] : [arg('rounds', 5), arg('seconds', 2), arg('checkouts', 20_000)];
 
 function captureHere() {
   const holder = {};
@@ -64,6 +61,25 @@ export async function run() {
     const defaults = bare / median(results.get('poolguard, defaults, no SDK'));
     const extra = { 'poolguard, defaults, no SDK': `(${((defaults / bound) * 100).toFixed(0)} % of the bound)` };
     parts.push(`reserve() + release() on a warm pool (no query): ${rounds} rounds × ${checkouts} reserves, µs per reserve+release (lower is better).\n\n${table(results, { unit: 'µs', baseline: BARE, extra })}`);
+  }
+  {
+    // Memory: a million reserve() + release() on one guarded pool (defaults), heap after GC.
+    const total = SMOKE ? 2_000 : arg('memory', 1_000_000);
+    const sql = postgres(url, { max: 10, onnotice: () => {}, guard: { logger: false, name: 'bench-pgjs-memory' } });
+    await sql`select 1`;
+    const heap = () => {
+      globalThis.gc?.();
+      return (process.memoryUsage().heapUsed / 1e6).toFixed(1);
+    };
+    const rows = [`| reserves | heap MB after GC |`, `|---|---|`, `| 0 | ${heap()} |`];
+    for (let done = 0; done < total; ) {
+      const step = total / 4;
+      for (let i = 0; i < step; i++) (await sql.reserve()).release();
+      done += step;
+      rows.push(`| ${done.toLocaleString('en')} | ${heap()} |`);
+    }
+    await sql.end({ timeout: 1 });
+    parts.push(`Memory over ${total.toLocaleString('en')} reserve() + release() on one guarded pool (defaults; node --expose-gc):\n\n${rows.join('\n')}`);
   }
   return { title: 'postgres.js beside bare postgres.js', body: parts.join('\n\n') };
 }

@@ -14,6 +14,7 @@ import { Slot } from './postgres-connections.js';
 import { Session, type BackendLike, type ConnectionLike, type QueryLike, type ScopeSql, type SessionHooks } from './postgres-session.js';
 import { boundPoolQuery, boundWait, clearWait } from './postgres-wait.js';
 import { releaseChecked, watchEnd } from './kit.js';
+import { disposeByRelease } from './disposal.js';
 
 // postgres.js says nothing on a second release(): it hands the connection to the pool again,
 // possibly while another caller holds it. poolguard says where, and does not pass it on.
@@ -251,6 +252,12 @@ function grantReserve(state: State, session: Session, reserved: Reserved): Reser
   reserved.release = function release_(this: unknown): unknown {
     return releaseReserved(state, session, release_);
   };
+  // postgres.js hands out a new object at each reserve(): `await using` releases this lease only,
+  // and a disposal after the holder's own release() is no second release.
+  const guardedRelease = reserved.release;
+  disposeByRelease(reserved, () => () => {
+    if (!session.lease.released) guardedRelease.call(reserved);
+  });
   const watched = session.watchScope(reserved);
   state.sessions.set(watched, session);
   return watched;

@@ -60,23 +60,35 @@ afterEach(async () => {
  * then never resolves in 3.4.9.)
  */
 async function whileIgnoringTypeFetch(fn: () => Promise<unknown>): Promise<void> {
-  const others = process.listeners('unhandledRejection');
   const foreign: unknown[] = [];
-  const listener = (reason: unknown) => {
+  await instead('unhandledRejection', (reason: unknown) => {
     const r = reason as { code?: unknown; query?: unknown } | null;
     if (r?.code === 'CONNECTION_DESTROYED' && typeof r.query === 'string' && r.query.includes('pg_catalog.pg_type')) return;
     foreign.push(reason);
-  };
-  process.removeAllListeners('unhandledRejection');
-  process.on('unhandledRejection', listener);
+  }, fn);
+  if (foreign.length > 0) throw foreign[0];
+}
+
+/** Runs `fn` with `listener` as the process's only listener for `event` (the test runner's put back after). */
+async function instead(event: 'unhandledRejection' | 'uncaughtException', listener: (reason: Error) => void, fn: () => Promise<unknown>): Promise<void> {
+  const on = process as unknown as { listeners(e: string): Function[]; removeAllListeners(e: string): void; on(e: string, f: Function): void; removeListener(e: string, f: Function): void };
+  const others = on.listeners(event);
+  on.removeAllListeners(event);
+  on.on(event, listener);
   try {
     await fn();
-    await sleep(20);
+    await sleep(50);
   } finally {
-    process.removeListener('unhandledRejection', listener);
-    for (const l of others) process.on('unhandledRejection', l);
+    on.removeListener(event, listener);
+    for (const l of others) on.on(event, l);
   }
-  if (foreign.length > 0) throw foreign[0];
+}
+
+/** Every uncaught exception while `fn` runs (postgres.js 3.4.9 throws one from a timer). */
+export async function uncaught(fn: () => Promise<void>): Promise<Error[]> {
+  const thrown: Error[] = [];
+  await instead('uncaughtException', (err) => thrown.push(err), fn);
+  return thrown;
 }
 
 async function endSessionsOf(sql: Sql): Promise<void> {
@@ -85,21 +97,4 @@ async function endSessionsOf(sql: Sql): Promise<void> {
   const admin = plainPostgres(DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${name} and pid <> pg_backend_pid()`.catch(() => {});
   await admin.end();
-}
-
-/** Every uncaught exception while `fn` runs (postgres.js 3.4.9 throws one from a timer). */
-export async function uncaught(fn: () => Promise<void>): Promise<Error[]> {
-  const thrown: Error[] = [];
-  const listener = (err: Error) => thrown.push(err);
-  const vitestListeners = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', listener);
-  try {
-    await fn();
-    await sleep(50);
-  } finally {
-    process.removeListener('uncaughtException', listener);
-    for (const l of vitestListeners) process.on('uncaughtException', l);
-  }
-  return thrown;
 }

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { afterEach, beforeEach } from 'vitest';
 
 export type ProxyMode = 'forward' | 'refuse' | 'hang' | 'delay';
 
@@ -97,4 +98,18 @@ export class TcpProxy {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
   }
+}
+
+/** A proxy in front of `target`, started before each test of the file and stopped after it: call the result for the current one. */
+export function proxyPerTest(target: { host: string; port: number }): () => TcpProxy {
+  let current: TcpProxy | undefined;
+  beforeEach(async () => {
+    current = new TcpProxy(target);
+    await current.start();
+  });
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return () => current!;
 }

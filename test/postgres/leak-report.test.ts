@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { LeakReport, PoolGuard } from '../../src/postgres.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { beginAndHang, reserveAndForget, reserveInTransaction } from '../fixtures/postgres-leaky.mjs';
 import { sleep, until } from '../helpers/db.js';
 import { guardedSql } from '../helpers/postgres.js';
+import { seen } from '../helpers/reports.js';
 import { siteMatchers } from '../helpers/sites.js';
 
 const site = siteMatchers('test/fixtures/postgres-leaky.mjs');
-
-function seen(guard: PoolGuard, type: 'leak' | 'leakResolved' = 'leak'): LeakReport[] {
-  const out: LeakReport[] = [];
-  guard.on(type, (r) => out.push(r));
-  return out;
-}
 
 describe('postgres.js leak reports name the line that took the connection', () => {
   it('a reserve() never released: reported once, idle, at the fixture line, with its pid once a query named the connection', async () => {

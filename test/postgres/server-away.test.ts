@@ -1,25 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RetireReport } from '../../src/postgres.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { beginAndHang, reserveAndForget } from '../fixtures/postgres-leaky.mjs';
 import { until } from '../helpers/db.js';
 import { guardedSql, uncaught } from '../helpers/postgres.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyPerTest } from '../helpers/tcp-proxy.js';
 
-let proxy: TcpProxy;
-beforeEach(async () => {
-  proxy = new TcpProxy({ host: '127.0.0.1', port: 5432 });
-  await proxy.start();
-});
-afterEach(async () => {
-  await proxy.stop();
-});
-
-const through = () => `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+const current = proxyPerTest({ host: '127.0.0.1', port: 5432 });
 
 describe('postgres.js through a TCP proxy: the server goes away and comes back', () => {
   it('a held reserve() and a transaction lose their connections with postgres.js\'s own errors; queries fail while it is away and work once it is back', async () => {
-    const sql = guardedSql({ max: 3 }, through());
+    const proxy = current();
+    const sql = guardedSql({ max: 3 }, `postgres://postgres@127.0.0.1:${proxy.port}/test`);
     const retired: RetireReport[] = [];
     sql.guard.on('retire', (r) => retired.push(r));
     const thrown = await uncaught(async () => {
