@@ -116,8 +116,7 @@ async function serve(variant) {
   else {
     const { Pool } = await import('poolguard/pg');
     // The defaults ('guard') are captureStacks 'adaptive': every connect() for the pool's first 1,000, then 1 in 64.
-    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
-    pool = new Pool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+    pool = new Pool({ ...options, guard: guardOptions(variant) });
   }
   return listen({
     sdk,
@@ -145,6 +144,12 @@ async function serve(variant) {
   });
 }
 
+/** The guard options of a guarded variant: defaults, stacks off (`guard-off`) or every stack (`guard-connect`). */
+function guardOptions(variant) {
+  const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
+  return { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) };
+}
+
 /** The same service over mysql2/promise's pool: one pool.query for GET, a transaction for POST. */
 async function mysqlService(variant) {
   const options = { uri: MYSQL_URL, connectionLimit: 10 };
@@ -152,8 +157,7 @@ async function mysqlService(variant) {
   if (variant === 'bare') pool = require('mysql2/promise').createPool(options);
   else {
     const { createPool } = await import('poolguard/mysql2/promise');
-    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
-    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+    pool = createPool({ ...options, guard: guardOptions(variant) });
   }
   return {
     end: () => pool.end(),
@@ -187,8 +191,7 @@ async function postgresService(variant) {
   if (variant === 'bare') sql = require('postgres')(url, options);
   else {
     const { default: postgres } = await import('poolguard/postgres');
-    const captureStacks = variant === 'guard-off' ? 'none' : variant === 'guard-connect' ? 'connect' : undefined;
-    sql = postgres(url, { ...options, guard: { name: 'bench', logger: false, ...(captureStacks ? { captureStacks } : {}) } });
+    sql = postgres(url, { ...options, guard: guardOptions(variant) });
   }
   const items = sql(`${PREFIX}_items`);
   const orders = sql(`${PREFIX}_orders`);
