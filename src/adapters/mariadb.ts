@@ -69,6 +69,8 @@ interface State {
   readonly held: WeakMap<ConnectionRecord, HandedConnection>;
   /** The lease of the pool.query()/execute()/batch() call running now, until the connector returns. */
   current: Lease | undefined;
+  /** The connection the connector just lent while managed calls wait, until its next command. */
+  acquired: BaseConnection | undefined;
   /** Asks the core for a managed call's lease (one function for every call: nothing allocated per call). */
   readonly requestManaged: () => Lease;
   ending: boolean;
@@ -151,7 +153,7 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
   // Ready: a call that finds an idle connection is granted before the connector returns, timed by
   // its request's clock reading; one that has to wait is put on the waiting queue then (`managed`).
   const requestManaged = (): Lease => core.checkoutRequested('query', undefined, 'query', true);
-  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), current: undefined, requestManaged, ending: false };
+  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), current: undefined, acquired: undefined, requestManaged, ending: false };
   state = s;
   // Every checkout, the pool's own query() as much as getConnection(), ends in 'acquire' with the
   // connector's base connection, just before the connection is handed over.
@@ -167,20 +169,15 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
       return;
     }
     // A queued pool.query() sends its command in the same turn as this; a getConnection() caller
-    // gets the connection a few ticks later: one microtask tells them apart, when a query waits.
-    if (s.managed.waiting) {
-      queueMicrotask(() => {
-        if (record.lease === undefined && mariadbInFlight(base) === true) {
-          const lease = s.managed.next();
-          if (lease !== undefined) core.checkoutGranted(lease, record);
-        }
-      });
-    }
+    // gets the connection a few ticks later, and its lease is granted before it can send one: the
+    // next command on this connection says which it was (see `register`), when a query waits.
+    if (s.managed.waiting) s.acquired = base;
   });
   // The connector gives a connection back through its pool's release, which says so unless the
   // connection is closing (then its forceEnd, followed in `register`, ends the lease): a managed
   // call's lease ends there, before the caller's promise or callback hears of it.
   pool.on('release', function releasedByPool(base: BaseConnection): void {
+    if (s.acquired === base) s.acquired = undefined;
     const lease = base?.[kRecord]?.lease;
     if (lease !== undefined && lease.managed) core.released(lease, releasedByPool, DOUBLE_RELEASE_MESSAGE);
   });
@@ -369,6 +366,7 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     return conn;
   }
   core.checkoutGranted(lease, record);
+  if (state.acquired === base) state.acquired = undefined;
   const release = conn.release;
   const destroy = conn.destroy;
   const guardedRelease = function release_(this: unknown, ...args: unknown[]): unknown {
@@ -447,11 +445,25 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
   }
   Object.defineProperty(base, kRecord, { value: record, configurable: true });
   onMariadbCommandDone(base, () => core.connectionActive(record));
+  const add = base.addCommand;
+  base.addCommand = function addCommandGuarded(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
+    // The first command after a lending that no getConnection() caller took: a queued managed
+    // call's, sent in the same turn; the oldest waiting one is the one the connector served.
+    if (state.acquired === this) {
+      state.acquired = undefined;
+      if (record.lease === undefined) {
+        const lease = state.managed.next();
+        if (lease !== undefined) core.checkoutGranted(lease, record);
+      }
+    }
+    return add.call(this, cmd, expectResponse);
+  };
   let gone = false;
   let failure: unknown;
   const removed = (): void => {
     if (gone) return;
     gone = true;
+    if (state.acquired === base) state.acquired = undefined;
     if (typeof base.threadId === 'number' && state.lent.get(base.threadId) === base) state.lent.delete(base.threadId);
     const lease = record.lease;
     // The error that ended the connection says how: the server closing the socket is `terminated`.
