@@ -92,7 +92,7 @@ describe('the MariaDB connector, guarded: leases', () => {
     expect(await pool.query('SELECT 3 AS a').then((rows) => [rows, pool.guard.snapshot().counts.leased])).toEqual([[{ a: 3 }], 0]);
     expect(pool.guard.snapshot().totals).toMatchObject({ checkouts: 3, timeouts: 1 });
     const callbackPool = createCallbackPool({ ...MYSQL, connectionLimit: 1, guard: { logger: false } });
-    endAfterTest(callbackPool);
+    endAfterTest({ end: () => new Promise<void>((r) => callbackPool.end(() => r())), get closed() { return callbackPool.closed; } });
     for (let i = 0; i < 2; i++) {
       const leased = await new Promise((resolve, reject) => callbackPool.query('SELECT 1 AS a', (err: Error | null) => (err ? reject(err) : resolve(callbackPool.guard.snapshot().counts.leased))));
       expect(leased).toBe(0);
