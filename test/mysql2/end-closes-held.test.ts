@@ -30,6 +30,14 @@ async function noReportAfterThreshold(reports: unknown[]): Promise<void> {
   expect(reports).toEqual([]);
 }
 
+/** The leak and endClosed reports of a pool's guard or a cluster's. */
+function listen(guard: { on(event: 'leak', l: (r: { message: string }) => void): unknown; on(event: 'endClosed', l: (r: EndReport) => void): unknown }): { reports: string[]; closed: EndReport[] } {
+  const heard = { reports: [] as string[], closed: [] as EndReport[] };
+  guard.on('leak', (r) => heard.reports.push(r.message));
+  guard.on('endClosed', (r) => heard.closed.push(r));
+  return heard;
+}
+
 /** The endClosed report names the held lease at the holder's line, as ended with the pool. */
 function expectClosedReport(closed: EndReport[], line: RegExp, call = 'pool.end()'): void {
   expect(closed).toHaveLength(1);
@@ -46,11 +54,8 @@ function expectClosedReport(closed: EndReport[], line: RegExp, call = 'pool.end(
 
 describe('mysql2: pool.end() with a lease still held', () => {
   it('promise API: ends the lease with the connection mysql2 closed: no lease in the snapshot after end(), no leak report after it', async () => {
-    const reports: string[] = [];
-    const closed: EndReport[] = [];
     const pool = createPool({ uri: MYSQL_URL, connectionLimit: 2, guard: { leakThresholdMs: 200, logger: false } });
-    pool.guard.on('leak', (r) => reports.push(r.message));
-    pool.guard.on('endClosed', (r) => closed.push(r));
+    const { reports, closed } = listen(pool.guard);
     const held = await pool.getConnection(); // SITE:promiseHeld (never released)
     const released = await pool.getConnection();
     released.release();
@@ -72,12 +77,9 @@ describe('mysql2: pool.end() with a lease still held', () => {
   });
 
   it('callback API: the same, and a lease busy at end() ends with the pool once its query has finished', async () => {
-    const reports: string[] = [];
-    const closed: EndReport[] = [];
     const pool = createCallbackPool({ uri: MYSQL_URL, connectionLimit: 2, guard: { leakThresholdMs: 200, logger: false, endTimeoutMs: 5_000 } });
     cleanup.push(() => new Promise<void>((r) => (pool as unknown as { _closed: boolean })._closed ? r() : pool.end(() => r())));
-    pool.guard.on('leak', (r) => reports.push(r.message));
-    pool.guard.on('endClosed', (r) => closed.push(r));
+    const { reports, closed } = listen(pool.guard);
     const idle = await new Promise<mysql.PoolConnection>((res, rej) => pool.getConnection((e, c) => (e ? rej(e) : res(c!)))); // SITE:callbackIdle
     const busy = await new Promise<mysql.PoolConnection>((res, rej) => pool.getConnection((e, c) => (e ? rej(e) : res(c!)))); // SITE:callbackBusy
     const running = new Promise<unknown>((res) => busy.query('SELECT SLEEP(0.3) AS s', (e, rows) => res(e ?? rows)));
@@ -100,14 +102,11 @@ describe('mysql2: pool.end() with a lease still held', () => {
   });
 
   it('a cluster member (callback cluster): its lease ends with the cluster, reported as the member\'s', async () => {
-    const reports: string[] = [];
-    const closed: EndReport[] = [];
     const cluster = createPoolCluster({ guard: { name: 'shop', leakThresholdMs: 200, logger: false } });
     cluster.add('primary', { uri: MYSQL_URL, connectionLimit: 2 });
     cluster.add('replica', { uri: MYSQL_URL, connectionLimit: 1 });
     cleanup.push(() => new Promise<void>((r) => cluster.end(() => r())));
-    cluster.guard.on('leak', (r) => reports.push(r.message));
-    cluster.guard.on('endClosed', (r) => closed.push(r));
+    const { reports, closed } = listen(cluster.guard);
     const held = await new Promise<mysql.PoolConnection>((res, rej) => cluster.getConnection('replica', (e, c) => (e ? rej(e) : res(c!)))); // SITE:clusterHeld
     await new Promise<void>((res, rej) => cluster.end((e) => (e ? rej(e) : res())));
     expectClosedReport(closed, site('clusterHeld'), 'cluster.end()');
@@ -122,13 +121,10 @@ describe('mysql2: pool.end() with a lease still held', () => {
   });
 
   it('a cluster member (promise cluster): the same', async () => {
-    const reports: string[] = [];
-    const closed: EndReport[] = [];
     const cluster = createPromisePoolCluster({ guard: { name: 'shop', leakThresholdMs: 200, logger: false } });
     cluster.add('primary', { uri: MYSQL_URL, connectionLimit: 1 });
     cleanup.push(() => cluster.end());
-    cluster.guard.on('leak', (r) => reports.push(r.message));
-    cluster.guard.on('endClosed', (r) => closed.push(r));
+    const { reports, closed } = listen(cluster.guard);
     const held = await cluster.getConnection('primary'); // SITE:promiseClusterHeld
     await cluster.end();
     expectClosedReport(closed, site('promiseClusterHeld'), 'cluster.end()');
