@@ -7,6 +7,50 @@
 import type { State } from './postgres-state.js';
 import type { QueryLike, Session } from './postgres-session.js';
 
+/**
+ * How long a caller may wait for a connection, in ms (`0`: for ever): postgres.js 4's own
+ * `queue_timeout` (which `guard.acquireTimeoutMs` sets when postgres.js's is not), or poolguard's
+ * `guard.acquireTimeoutMs` for 3.4, which has none.
+ */
+export function waitBoundMs(state: State): number {
+  return state.major === 4 ? (state.options.queue_timeout ?? 0) * 1_000 : state.core.config.acquireTimeoutMs;
+}
+
+/** postgres.js 4's own error for a wait longer than its `queue_timeout` (`Errors.generic` in its errors.js). */
+export function queueTimedOut(err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === 'QUEUE_TIMEOUT';
+}
+
+/**
+ * postgres.js 4: a query of the pool left waiting in its queue when it was sent. postgres.js bounds
+ * the wait itself; its `QUEUE_TIMEOUT` error, the same object, gains who holds the connections
+ * (`core.poolTimedOut`). The wait ends when postgres.js writes the query (its `onwrite`, which the
+ * pool's own queries do not use) or settles it.
+ */
+export function watchQueuedQuery(state: State, query: QueryLike): void {
+  const { core } = state;
+  const lease = core.checkoutRequested('query', undefined);
+  const { resolve, reject } = query;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    core.checkoutFailed(lease, false);
+  };
+  query.onwrite = finish;
+  query.resolve = (value: unknown) => {
+    finish();
+    return resolve.call(query, value);
+  };
+  query.reject = (err: unknown) => {
+    if (!done && queueTimedOut(err)) {
+      done = true;
+      core.poolTimedOut(lease, err);
+    } else finish();
+    return reject.call(query, err);
+  };
+}
+
 function message(state: State, call: string): string {
   const { acquireTimeoutMs, name } = state.core.config;
   return `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms) for ${call}; postgres.js alone would have waited for ever.`;
@@ -69,11 +113,11 @@ export function boundPoolQuery(state: State, query: QueryLike): void {
   };
   query.resolve = (value: unknown) => {
     finish();
-    return resolve(value);
+    return resolve.call(query, value);
   };
   query.reject = (err: unknown) => {
     finish();
-    return reject(err);
+    return reject.call(query, err);
   };
   const timer = setTimeout(() => {
     if (done) return;
@@ -82,7 +126,7 @@ export function boundPoolQuery(state: State, query: QueryLike): void {
     if (core.ledger.leased - state.lostHeld < options.max) return;
     done = true;
     const error = core.checkoutTimedOut(lease, message(state, 'a query'), undefined);
-    query.reject = () => reject(error);
+    query.reject = () => reject.call(query, error);
     query.cancel();
   }, core.config.acquireTimeoutMs);
 }
