@@ -145,8 +145,9 @@ postgres4="$(pinned postgres4)"
 echo "== poolguard/postgres with postgres.js ${postgres4#npm:postgres@}"
 (cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "postgres@${postgres4#npm:postgres@}" >/dev/null)
 (cd "$consumer" && node postgres-run.mjs && node postgres-run.cjs)
-tsc_check node10-ts5.9-postgres4 typescript-5.9 commonjs node10 "$noInterop" postgres-types.ts
-tsc_check nodenext-postgres4 typescript nodenext nodenext '' postgres-types.ts postgres-types.mts
-tsc_check bundler-postgres4 typescript esnext bundler '' postgres-types.ts
-tsc_check nodenext-ts7-postgres4 typescript-7 nodenext nodenext '' postgres-types.ts postgres-types.mts
+# types.ts beside it, as above: TypeScript 6 includes no @types by default, and its pg import brings Node's.
+tsc_check node10-ts5.9-postgres4 typescript-5.9 commonjs node10 "$noInterop" types.ts postgres-types.ts
+tsc_check nodenext-postgres4 typescript nodenext nodenext '' types.ts types.mts postgres-types.ts postgres-types.mts
+tsc_check bundler-postgres4 typescript esnext bundler '' types.ts postgres-types.ts
+tsc_check nodenext-ts7-postgres4 typescript-7 nodenext nodenext '' types.ts types.mts postgres-types.ts postgres-types.mts
 echo "package: ok"

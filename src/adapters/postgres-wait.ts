@@ -4,6 +4,7 @@
  * `reserve()`, a `begin()` or a query waits for ever. poolguard bounds each wait and rejects it
  * with `CheckoutTimeoutError`, which names who holds the connections.
  */
+import type { Lease } from '../core/ledger.js';
 import type { State } from './postgres-state.js';
 import type { QueryLike, Session } from './postgres-session.js';
 
@@ -28,27 +29,50 @@ export function queueTimedOut(err: unknown): err is Error {
  * pool's own queries do not use) or settles it.
  */
 export function watchQueuedQuery(state: State, query: QueryLike): void {
+  const wait = followWait(state, query, (err, lease) => {
+    if (!queueTimedOut(err)) return false;
+    state.core.poolTimedOut(lease, err);
+    return true;
+  });
+  query.onwrite = wait.finish;
+}
+
+/**
+ * A lease counting the wait of a pool query, ended (`finish()`) when the query settles or sooner;
+ * `timedOut` sees a rejection first and says whether it ended the lease itself.
+ */
+function followWait(state: State, query: QueryLike, timedOut: (err: unknown, lease: Lease) => boolean, cleanup?: () => void): { lease: Lease; finish(): void; readonly done: boolean; end(): void } {
   const { core } = state;
   const lease = core.checkoutRequested('query', undefined);
   const { resolve, reject } = query;
   let done = false;
-  const finish = (): void => {
-    if (done) return;
-    done = true;
-    core.checkoutFailed(lease, false);
+  const wait = {
+    lease,
+    get done() {
+      return done;
+    },
+    /** The lease ends with no timeout. */
+    finish(): void {
+      if (done) return;
+      wait.end();
+      core.checkoutFailed(lease, false);
+    },
+    /** The wait is over, whatever ends the lease. */
+    end(): void {
+      done = true;
+      cleanup?.();
+    },
   };
-  query.onwrite = finish;
   query.resolve = (value: unknown) => {
-    finish();
+    wait.finish();
     return resolve.call(query, value);
   };
   query.reject = (err: unknown) => {
-    if (!done && queueTimedOut(err)) {
-      done = true;
-      core.poolTimedOut(lease, err);
-    } else finish();
+    if (!done && timedOut(err, lease)) wait.end();
+    else wait.finish();
     return reject.call(query, err);
   };
+  return wait;
 }
 
 function message(state: State, call: string): string {
@@ -102,30 +126,16 @@ export function clearWait(session: Session): void {
  */
 export function boundPoolQuery(state: State, query: QueryLike): void {
   const { core, options } = state;
-  const lease = core.checkoutRequested('query', undefined);
-  const { resolve, reject } = query;
-  let done = false;
-  const finish = (): void => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    core.checkoutFailed(lease, false);
-  };
-  query.resolve = (value: unknown) => {
-    finish();
-    return resolve.call(query, value);
-  };
-  query.reject = (err: unknown) => {
-    finish();
-    return reject.call(query, err);
-  };
-  const timer = setTimeout(() => {
-    if (done) return;
+  const { reject } = query;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = followWait(state, query, () => false, () => clearTimeout(timer));
+  timer = setTimeout(() => {
+    if (wait.done) return;
     // Handed to a connection since, or a connection freed or closed (the query may be opening it).
-    if (query.state !== null) return finish();
+    if (query.state !== null) return wait.finish();
     if (core.ledger.leased - state.lostHeld < options.max) return;
-    done = true;
-    const error = core.checkoutTimedOut(lease, message(state, 'a query'), undefined);
+    wait.end();
+    const error = core.checkoutTimedOut(wait.lease, message(state, 'a query'), undefined);
     query.reject = () => reject.call(query, error);
     query.cancel();
   }, core.config.acquireTimeoutMs);
