@@ -2,6 +2,7 @@
 // state: `warm` GETs one at a time, the counters zeroed (callgrind_control -z), then `n` GETs, the
 // profile written when the server ends. Collected / n is the instructions per GET past the
 // optimising compiler, with no second process to subtract (whose JIT may differ from the first's).
+// --post profiles POST /order/:id instead (the transaction route).
 // --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
 // then names the JIT code callgrind shows as bare addresses (look each address up in the map).
 // Run (the tables first, with the same PERF_HTTP_PREFIX):
@@ -13,6 +14,7 @@ import { Agent, request } from 'node:http';
 
 const [variant, warm, n, out] = process.argv.slice(2);
 const script = new URL('./http-service.mjs', import.meta.url).pathname;
+const post = process.argv.includes('--post');
 const perf = process.argv.includes('--perf') ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : [];
 const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--predictable', ...perf, script, '--serve', variant], { stdio: ['ignore', 'pipe', 'pipe'] });
 let err = '';
@@ -28,7 +30,7 @@ const port = await new Promise((resolve, reject) => {
 });
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const call = (path) => new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+  const req = request({ host: '127.0.0.1', port, path, agent, method: post ? 'POST' : 'GET' }, (res) => {
     res.resume();
     res.on('end', resolve);
   });
@@ -39,7 +41,7 @@ let id = 1;
 const gets = async (count) => {
   for (let i = 0; i < count; i++) {
     id = (id * 7919 + 13) % 10_000;
-    await call(`/item/${id + 1}`);
+    await call(post ? `/order/${id + 1}` : `/item/${id + 1}`);
   }
 };
 await gets(Number(warm));
@@ -51,4 +53,5 @@ const exited = new Promise((resolve) => child.on('exit', resolve));
 child.kill('SIGTERM');
 await exited;
 const collected = Number(/Collected : (\d+)/.exec(err)?.[1]);
-console.log(`${variant}: pid ${child.pid}, ${collected} instructions over ${n} GETs, ${Math.round(collected / Number(n))} per GET`);
+const what = post ? 'POST' : 'GET';
+console.log(`${variant}: pid ${child.pid}, ${collected} instructions over ${n} ${what}s, ${Math.round(collected / Number(n))} per ${what}`);
