@@ -68,6 +68,17 @@ export interface PoolWords {
    */
   readonly cutError?: string | null;
   /**
+   * That the pool's end closes every connection, checked out or not (mysql2, mysql), said in the
+   * `endClosed` report after "closed N connections still checked out, under their holders".
+   * Left out for a pool whose end waits for its connections.
+   */
+  readonly closedAtEnd?: string;
+  /**
+   * What the holder of a connection the pool's end closed gets from its next query, after "fails
+   * with" (`mysql2's error "…"`). Left out, the `endClosed` report does not say.
+   */
+  readonly closedError?: string;
+  /**
    * Where the server lists its sessions and what they run, for a timeout error whose holders were
    * all busy: `pg_stat_activity for the pids in pool.guard.snapshot()`. Left out (a pool with no
    * server), the error sends the reader to the sites it lists.
@@ -104,6 +115,8 @@ export interface Words {
   readonly queryEnds: string;
   readonly useEnds: string;
   readonly cutError: string | null;
+  readonly closedAtEnd: string | undefined;
+  readonly closedError: string | undefined;
   readonly sessions: string | undefined;
   readonly transactionCall: string;
   readonly noLease: string;
@@ -131,6 +144,8 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
     queryEnds: given.queryEnds ?? `${library} releases the ${lent} when the query ends`,
     useEnds: given.useEnds ?? `${library} releases the resource when the callback's promise settles`,
     cutError: given.cutError === undefined ? RECLAIMED_ERROR : given.cutError,
+    closedAtEnd: given.closedAtEnd,
+    closedError: given.closedError,
     sessions: given.sessions,
     transactionCall: given.transactionCall ?? "the data layer's transaction API",
     noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
