@@ -2,7 +2,7 @@
 // state: `warm` requests one at a time, the counters zeroed (callgrind_control -z), then `n`
 // requests, the profile written when the server ends. Collected / n is the instructions per request
 // past the optimising compiler, with no second process to subtract (whose JIT may differ from the
-// first's). The requests are GETs, or POST /order with --route order.
+// first's). The requests are GETs, or POST /order/:id with --post (the transaction route).
 // --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
 // then names the JIT code callgrind shows as bare addresses (look each address up in the map).
 // --gc runs the server without valgrind under node's --trace-gc-nvp instead, and prints what the
@@ -10,7 +10,7 @@
 // promoted per request (`out` is not written).
 // Run (the tables first, with the same PERF_HTTP_PREFIX):
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-service.mjs --setup
-//   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 2000 /tmp/guard.out [--perf] [--route order]
+//   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 2000 /tmp/guard.out [--perf] [--post]
 //   callgrind_annotate --threshold=100 --inclusive=yes /tmp/guard.out
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 20000 - --gc
 import { spawn, execFileSync } from 'node:child_process';
@@ -20,7 +20,7 @@ const [variant, warm, n, out] = process.argv.slice(2);
 const script = new URL('./http-service.mjs', import.meta.url).pathname;
 const perf = process.argv.includes('--perf') ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : [];
 const gc = process.argv.includes('--gc');
-const order = process.argv.includes('--route') && process.argv[process.argv.indexOf('--route') + 1] === 'order';
+const order = process.argv.includes('--post');
 // PERF_HTTP_NODE_FLAGS: more node/V8 flags for the server (e.g. --no-allocation-site-pretenuring).
 const extra = (process.env.PERF_HTTP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const node = [process.execPath, '--predictable', ...extra, ...(gc ? ['--trace-gc-nvp'] : perf), script, '--serve', variant];
