@@ -5,11 +5,11 @@ import type { PoolWords } from '../core/hooks.js';
 // what a holder gets from a connection poolguard closed under it (read from the drivers: pg's
 // Client#query, mysql2's Connection#addCommand).
 
-/** Where PostgreSQL lists its sessions, for a timeout error whose holders were all busy. */
-export const PG_SESSIONS = 'pg_stat_activity for the pids in pool.guard.snapshot()';
+/** Where PostgreSQL lists its sessions, for a timeout error whose holders were all busy (the core names the snapshot). */
+export const PG_SESSIONS = 'pg_stat_activity for the pids in';
 
 /** Where MySQL and MariaDB list theirs: a connection's thread id is the pid in the snapshot. */
-export const MYSQL_SESSIONS = 'SHOW PROCESSLIST or information_schema.PROCESSLIST, whose Id is the pid in pool.guard.snapshot()';
+export const MYSQL_SESSIONS = 'SHOW PROCESSLIST or information_schema.PROCESSLIST, whose Id is the pid in';
 
 /** What a mysql2 connection that has closed answers a query with (its `Connection#addCommand`). */
 export const MYSQL2_CLOSED_ERROR = `mysql2's error "Can't add new command when connection is in closed state"`;

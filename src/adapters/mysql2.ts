@@ -108,8 +108,11 @@ export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOp
   return handle;
 }
 
-/** Guards one callback pool (a created one, a `guard()`ed one, a cluster's member). */
-export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
+/**
+ * Guards one callback pool (a created one, a `guard()`ed one, a cluster's member). `handle`: where
+ * the user reaches its guard (a cluster member's is on the cluster; see `PoolWords.handle`).
+ */
+export function install(pool: CorePoolLike, config: ResolvedGuardConfig, handle = 'pool.guard'): State {
   const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
   const closed = (): boolean => pool._closed === true;
   // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
@@ -130,6 +133,7 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
       awaitUsing: 'await using conn = await pool.getConnection()',
       connectCall: 'getConnection()',
       sessions: MYSQL_SESSIONS,
+      handle,
       closedAtEnd: "mysql2's end closes every connection, checked out or not, once what runs on it has finished",
       closedError: MYSQL2_CLOSED_ERROR,
     },

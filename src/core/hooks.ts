@@ -80,10 +80,17 @@ export interface PoolWords {
   readonly closedError?: string;
   /**
    * Where the server lists its sessions and what they run, for a timeout error whose holders were
-   * all busy: `pg_stat_activity for the pids in pool.guard.snapshot()`. Left out (a pool with no
-   * server), the error sends the reader to the sites it lists.
+   * all busy, up to the snapshot that has the ids to look for (`pg_stat_activity for the pids in`;
+   * the core adds `<handle>.snapshot()`). Left out (a pool with no server), the error sends the
+   * reader to the sites it lists.
    */
   readonly sessions?: string;
+  /**
+   * Where the user's code reaches this pool's guard, as code the user can write with what they
+   * hold (`pool.guard`, `sql.guard`, `knex.client.pool.guard`, `cluster.guard.member('replica')`):
+   * reports that send the reader to the snapshot name it. Default `pool.guard`.
+   */
+  readonly handle?: string;
   /**
    * The data layer's own transaction call (`knex.transaction()`), for a connection its query left
    * inside a transaction (a BEGIN sent as a query of its own). Default `the data layer's transaction API`.
@@ -118,6 +125,8 @@ export interface Words {
   readonly closedAtEnd: string | undefined;
   readonly closedError: string | undefined;
   readonly sessions: string | undefined;
+  /** See `PoolWords.handle`. */
+  readonly handle: string;
   readonly transactionCall: string;
   readonly noLease: string;
   /** The adapter's `awaitUsing`, when this runtime runs `await using`; otherwise `undefined`. */
@@ -133,6 +142,7 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
   const library = given.library ?? 'the pool';
   const connection = given.connection ?? 'connection';
   const lent = given.lent ?? connection;
+  const handle = given.handle ?? 'pool.guard';
   return Object.freeze({
     library,
     Library: given.library ?? 'The pool',
@@ -146,7 +156,8 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
     cutError: given.cutError === undefined ? RECLAIMED_ERROR : given.cutError,
     closedAtEnd: given.closedAtEnd,
     closedError: given.closedError,
-    sessions: given.sessions,
+    sessions: given.sessions === undefined ? undefined : `${given.sessions} ${handle}.snapshot()`,
+    handle,
     transactionCall: given.transactionCall ?? "the data layer's transaction API",
     noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
     awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,

@@ -211,7 +211,7 @@ export class Shutdown {
   #report(type: EndReport['type'], listed: EndLease[], lines: string[], head: string, next: string): void {
     const ctx = this.#ctx;
     // The leases of an endClosed report have ended: the snapshot no longer lists them.
-    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases${type === 'endClosed' ? '' : ', pool.guard.snapshot()'})`);
+    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases${type === 'endClosed' ? '' : `, ${ctx.words.handle}.snapshot()`})`);
     const pool = ctx.config.name;
     const report: EndReport = Object.freeze({
       type,
