@@ -27,7 +27,8 @@
 # through the Unix socket. Nothing outside the test can change that without changing the shared
 # server. Other tests of these files time their work in hundreds of milliseconds and fail, in both
 # modes alike, at load averages of 20 and more (connection creation, getConnection timeout, minimum
-# idle, query timeout, enqueue counts).
+# idle, query timeout, enqueue counts). Later that day, at a load average of 5-12, all 116 passed in
+# both modes (poolguard: 118 pools guarded), "pool grow" included.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 git_dir="${1:?usage: mariadb-tests.sh CONNECTOR_GIT_DIR [plain|poolguard] [REV]}"
