@@ -5,11 +5,14 @@ import type { PoolWords } from '../core/hooks.js';
 // what a holder gets from a connection poolguard closed under it (read from the drivers: pg's
 // Client#query, mysql2's Connection#addCommand).
 
-/** Where PostgreSQL lists its sessions, for a timeout error whose holders were all busy. */
-export const PG_SESSIONS = 'pg_stat_activity for the pids in pool.guard.snapshot()';
+/** Where PostgreSQL lists its sessions, for a timeout error whose holders were all busy (the core names the snapshot). */
+export const PG_SESSIONS = 'pg_stat_activity for the pids in';
 
 /** Where MySQL and MariaDB list theirs: a connection's thread id is the pid in the snapshot. */
-export const MYSQL_SESSIONS = 'SHOW PROCESSLIST or information_schema.PROCESSLIST, whose Id is the pid in pool.guard.snapshot()';
+export const MYSQL_SESSIONS = 'SHOW PROCESSLIST or information_schema.PROCESSLIST, whose Id is the pid in';
+
+/** What a mysql2 connection that has closed answers a query with (its `Connection#addCommand`). */
+export const MYSQL2_CLOSED_ERROR = `mysql2's error "Can't add new command when connection is in closed state"`;
 
 /** The server family a data layer talks to, and the driver it talks through (`pg`, `mysql2`). */
 export type DriverKind = { readonly server: 'postgres' | 'mysql' | undefined; readonly driver: string | undefined };
@@ -25,7 +28,7 @@ export function driverWords({ server, driver }: DriverKind): PoolWords {
       driver === 'pg'
         ? `pg's error "Client was closed and is not queryable"`
         : driver === 'mysql2'
-          ? `mysql2's error "Can't add new command when connection is in closed state"`
+          ? MYSQL2_CLOSED_ERROR
           : "the driver's own error for a closed connection",
   };
 }

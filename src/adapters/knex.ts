@@ -151,7 +151,7 @@ function isTarnPool(pool: unknown): pool is TarnPoolLike {
 function knexWords(client: KnexClientLike): PoolWords {
   const driver = client.driverName;
   const server = driver === 'pg' || driver === 'pgnative' ? 'postgres' : driver === 'mysql' || driver === 'mysql2' || driver === 'mariadb' ? 'mysql' : undefined;
-  return { ...driverWords({ server, driver }), releaseCall: 'knex.client.releaseConnection(connection)', transactionCall: 'knex.transaction()' };
+  return { ...driverWords({ server, driver }), releaseCall: 'knex.client.releaseConnection(connection)', transactionCall: 'knex.transaction()', handle: 'knex.client.pool.guard' };
 }
 
 function guardTarnPool(pool: TarnPoolLike, options: GuardOptions | undefined, name: string, words: PoolWords): TarnState {

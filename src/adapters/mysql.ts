@@ -149,7 +149,13 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
       }),
       retireIdle: (record) => retireIdleConnection(pool, record),
       recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-      words: { library: 'mysql', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+      words: {
+        library: 'mysql',
+        connectCall: 'getConnection()',
+        sessions: MYSQL_SESSIONS,
+        closedAtEnd: "mysql's end closes every connection, checked out or not, once what runs on it has finished",
+        closedError: `mysql's error "Cannot enqueue Query after invoking quit." (code PROTOCOL_ENQUEUE_AFTER_QUIT)`,
+      },
     },
     { dbSystem: () => state?.system, ended: () => pool._closed },
   );
@@ -268,15 +274,17 @@ function removed(state: State, pool: CorePoolLike, connection: ConnectionLike, r
   const lease = record.lease;
   const open = lease !== undefined && !lease.released && !lease.reclaimed;
   if (open && pool._closed && mysqlInFlight(connection) === true) {
-    connection.once('end', () => {
-      if (!lease.released && !lease.reclaimed) core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
-      core.connectionRemoved(record, 'ended');
-    });
+    connection.once('end', () => core.endedWithPool(record, above, DOUBLE_RELEASE_MESSAGE));
     return state.releaseConnection.call(pool, connection);
   }
   // The error that ended the connection says how: the server closing the session is `terminated`.
   const failure = connection._protocol._fatalError;
   const failed = failure == null ? 'error' : errorReason(failure);
+  if (open && pool._closed && failure == null) {
+    // Purged by the end, under its holder: the lease ends with the pool (the endClosed report).
+    core.endedWithPool(record, above, DOUBLE_RELEASE_MESSAGE);
+    return state.releaseConnection.call(pool, connection);
+  }
   if (open) {
     if (!pool._closed) core.markRetiring(record, failed);
     core.released(lease, above, DOUBLE_RELEASE_MESSAGE);

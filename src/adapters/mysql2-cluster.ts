@@ -177,7 +177,8 @@ export function createPoolCluster(options?: GuardedPoolClusterOptions): GuardedP
     const pool = cluster._nodes[id]?.pool;
     if (pool === undefined || routesOf(pool) !== undefined) return;
     const config = resolveGuardConfig({ ...guardOptions, ...memberGuard, name: memberGuard?.name ?? `${clusterName}/${id}` }, `${clusterName}/${id}`);
-    const state = install(pool, config);
+    // The user holds the cluster, not the member pool: its guard is reached through the cluster's.
+    const state = install(pool, config, `cluster.guard.member('${id.replace(/[\\']/g, (c) => `\\${c}`)}')`);
     state.endCall = () => (cluster._closed ? 'cluster.end()' : 'cluster.remove()');
     handle.addMember(id, state.core.handle);
   };

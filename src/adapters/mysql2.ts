@@ -2,14 +2,15 @@ import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { resolveGuardConfig, splitGuardOptions, type GuardOptions, type ResolvedGuardConfig } from '../core/config.js';
-import type { PoolGuard } from '../core/guard.js';
+import type { GuardCore, PoolGuard } from '../core/guard.js';
+import type { PoolCounts } from '../core/types.js';
 import { isMysql2Pool, isMysql2PromisePool, wrongPool } from '../core/pool-kind.js';
 import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import type { CapturedStack } from '../core/stack.js';
 import { defaultName } from './default-name.js';
 import { attachGuard, guardedAlready, watchEndCallback } from './kit.js';
 import { isWaiting, waitForConnection } from './queued-checkout.js';
-import { MYSQL_SESSIONS } from './driver-words.js';
+import { MYSQL2_CLOSED_ERROR, MYSQL_SESSIONS } from './driver-words.js';
 import { commandInFlight, onCommandDone, serverTransaction } from './mysql2-connection.js';
 import { reclaimConnection, retireIdleConnection } from './mysql2-pool-internals.js';
 import { clusterCalls, originalOf, patchPrototype, routeMethods, routesOf, setRoutes, type ClusterCall, type Route } from './mysql2-dispatch.js';
@@ -107,8 +108,11 @@ export function guard(pool: mysql.Pool | { pool: mysql.Pool }, options?: GuardOp
   return handle;
 }
 
-/** Guards one callback pool (a created one, a `guard()`ed one, a cluster's member). */
-export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
+/**
+ * Guards one callback pool (a created one, a `guard()`ed one, a cluster's member). `handle`: where
+ * the user reaches its guard (a cluster member's is on the cluster; see `PoolWords.handle`).
+ */
+export function install(pool: CorePoolLike, config: ResolvedGuardConfig, handle = 'pool.guard'): State {
   const server: { system: 'mysql' | 'mariadb' | undefined } = { system: undefined };
   const closed = (): boolean => pool._closed === true;
   // db.system.name is known once a connection has shaken hands: mysql2 reads it from the server's version string.
@@ -116,17 +120,23 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig): State 
     inFlight: commandInFlight,
     transaction: serverTransaction,
     reclaim: reclaimConnection,
-    counts: () => ({
-      total: pool._allConnections?.length ?? 0,
-      idle: pool._freeConnections?.length ?? 0,
-      waiting: pool._connectionQueue?.length ?? 0,
+    counts: () => {
       // mysql2's connectionLimit 0 means no limit.
-      max: pool.config?.connectionLimit || Infinity,
-      min: 0,
-    }),
+      const max = pool.config?.connectionLimit || Infinity;
+      if (closed()) return closedCounts(core, max);
+      return { total: pool._allConnections?.length ?? 0, idle: pool._freeConnections?.length ?? 0, waiting: pool._connectionQueue?.length ?? 0, max, min: 0 };
+    },
     retireIdle: (record) => retireIdleConnection(pool, record),
     recordOf: (resource) => (resource as ConnectionLike | null)?.[kRecord],
-    words: { library: 'mysql2', awaitUsing: 'await using conn = await pool.getConnection()', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+    words: {
+      library: 'mysql2',
+      awaitUsing: 'await using conn = await pool.getConnection()',
+      connectCall: 'getConnection()',
+      sessions: MYSQL_SESSIONS,
+      handle,
+      closedAtEnd: "mysql2's end closes every connection, checked out or not, once what runs on it has finished",
+      closedError: MYSQL2_CLOSED_ERROR,
+    },
   }, { dbSystem: () => server.system, ended: closed });
   const missed = routeMethods(pool, POOL_METHODS);
   const state: State = {
@@ -204,15 +214,26 @@ function poolRoutes(state: State): Record<string, Route> {
     releaseConnection(pool: CorePoolLike, _original: Function, above: Function, connection: ConnectionLike): void {
       releaseThrough(state, pool, connection, above);
     },
-    end(pool: CorePoolLike, original: Function, _above: Function, cb?: (err?: Error | null) => void): void {
+    end(pool: CorePoolLike, original: Function, above: Function, cb?: (err?: Error | null) => void): void {
       if (pool._closed) return original.call(pool, cb);
       const end = (finished: (err?: Error | null) => void): void => {
         endDeferred(state);
+        // mysql2's end closes every connection at once, lent or not: one with nothing running is
+        // closed under its holder by the call below. Its lease ends first, read while mysql2's
+        // QUIT is not yet the connection's command (which would read as a query in flight).
+        for (const record of heldIdle(state)) core.endedWithPool(record, above, DOUBLE_RELEASE_MESSAGE);
         original.call(pool, finished);
       };
       watchEndCallback(core, state.endCall?.() ?? 'pool.end()', end, (err?: Error | null) => {
-        if (typeof cb === 'function') cb(err);
-        else if (err) throw err;
+        // Every connection has closed (a busy one once its command finished): none is left to
+        // lend, and a lease still on one ended with the pool. mysql2 calls back as the last QUIT
+        // starts, before the last command's result reaches its holder (on the next tick): that
+        // holder's release() in its callback, or after its await, comes first.
+        setImmediate(() => {
+          for (const record of [...core.ledger.connections]) core.endedWithPool(record, above, DOUBLE_RELEASE_MESSAGE);
+          if (typeof cb === 'function') cb(err);
+          else if (err) throw err;
+        });
       });
     },
     // mysql2 builds a new promise pool on each call; each carries the handle.
@@ -222,6 +243,25 @@ function poolRoutes(state: State): Record<string, Route> {
       return wrapper;
     },
   };
+}
+
+/**
+ * The counts of an ended pool: mysql2 leaves its lists as they were at end() (a closed connection
+ * never leaves them), so the connections still closing are the ones poolguard has not seen close.
+ */
+function closedCounts(core: GuardCore, max: number): PoolCounts {
+  const total = core.ledger.connections.size;
+  return { total, idle: Math.max(0, total - core.ledger.leased), waiting: 0, max, min: 0 };
+}
+
+/** The records of connections lent out with nothing running on them. */
+function heldIdle(state: State): ConnectionRecord[] {
+  const held: ConnectionRecord[] = [];
+  for (const record of state.core.ledger.connections) {
+    const lease = record.lease;
+    if (lease !== undefined && !lease.released && !lease.reclaimed && commandInFlight(record.resource) === false) held.push(record);
+  }
+  return held;
 }
 
 /**

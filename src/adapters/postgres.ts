@@ -7,6 +7,7 @@ import type { GuardCore, PoolGuard } from '../core/guard.js';
 import type { PoolCounts } from '../core/types.js';
 import { describeValue } from '../core/pool-kind.js';
 import { defaultName } from './default-name.js';
+import { PG_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready } from './kit.js';
 import { ConnectionBook, Slot } from './postgres-connections.js';
 import { reclaim, sessionHooks, watchCloses, watchPoolQuery, wrapMethods } from './postgres-leases.js';
@@ -140,7 +141,8 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
       library: 'postgres.js',
       connectCall: 'sql.reserve()',
       queryEnds: 'postgres.js ends the lease when the query settles',
-      sessions: 'pg_stat_activity for the pids in sql.guard.snapshot()',
+      sessions: PG_SESSIONS,
+      handle: 'sql.guard',
     },
   }, { dbSystem: 'postgresql', ended: () => state.ended, ending: () => state.ending });
   const book = new ConnectionBook(core, options.max);

@@ -86,13 +86,13 @@ export function guardSequelize(sequelize: SequelizeLike, options?: GuardOptions)
   if (other !== undefined) return other;
   let states: { read: PoolState | undefined; write: PoolState };
   if (isSequelizePool(pool)) {
-    states = { read: undefined, write: attach(pool, resolveConfig(options, base), cm.dialectName) };
+    states = { read: undefined, write: attach(pool, resolveConfig(options, base), cm.dialectName, 'sequelize.connectionManager.pool.guard') };
   } else if (pool != null && isSequelizePool((pool as { write?: unknown }).write) && isSequelizePool((pool as { read?: unknown }).read)) {
     const name = options?.name ?? base;
     const p = pool as { read: SequelizePoolLike; write: SequelizePoolLike };
     states = {
-      write: attach(p.write, resolveConfig({ ...options, name: `${name}:write` }, base), cm.dialectName),
-      read: attach(p.read, resolveConfig({ ...options, name: `${name}:read` }, base), cm.dialectName),
+      write: attach(p.write, resolveConfig({ ...options, name: `${name}:write` }, base), cm.dialectName, 'sequelize.connectionManager.pool.write.guard'),
+      read: attach(p.read, resolveConfig({ ...options, name: `${name}:read` }, base), cm.dialectName, 'sequelize.connectionManager.pool.read.guard'),
     };
   } else {
     throw new TypeError('guardSequelize(sequelize): its connection manager has no sequelize-pool (closed, or a dialect without a pool). Guard it right after new Sequelize(…).');
@@ -116,13 +116,14 @@ function resolveConfig(options: GuardOptions | undefined, name: string): Resolve
 }
 
 /** The words of a Sequelize pool's reports, by its dialect (`postgres` talks through pg, `mysql` through mysql2). */
-function sequelizeWords(dialect: string | undefined) {
+function sequelizeWords(dialect: string | undefined, handle: string) {
   const server = dialect === 'postgres' ? 'postgres' : dialect === 'mysql' || dialect === 'mariadb' ? 'mysql' : undefined;
   const driver = dialect === 'postgres' ? 'pg' : dialect === 'mysql' ? 'mysql2' : undefined;
-  return { ...driverWords({ server, driver }), releaseCall: 'sequelize.connectionManager.releaseConnection(connection)', transactionCall: 'sequelize.transaction()' };
+  return { ...driverWords({ server, driver }), releaseCall: 'sequelize.connectionManager.releaseConnection(connection)', transactionCall: 'sequelize.transaction()', handle };
 }
 
-function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig, dialect: string | undefined): PoolState {
+/** `handle`: where the user reaches this pool's guard from the Sequelize instance (see `PoolWords.handle`). */
+function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig, dialect: string | undefined, handle: string): PoolState {
   const existing = pool[kState];
   if (existing !== undefined) return existing;
   const records = new Map<unknown, ConnectionRecord>();
@@ -133,7 +134,7 @@ function attach(pool: SequelizePoolLike, config: ResolvedGuardConfig, dialect: s
     reclaim: (lease, makeError) => reclaimConnection(state, lease, makeError),
     counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.waiting, max: pool.maxSize, min: pool.minSize }),
     recordOf: (resource) => records.get(resource),
-    words: sequelizeWords(dialect),
+    words: sequelizeWords(dialect, handle),
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: PoolState = { core, pool, records };
   // Every connection the pool opens or closes passes its factory: the lifecycle's choke point.

@@ -32,6 +32,8 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   endBlocked: 'poolguard:end-blocked',
   /** The `endForced` event's `EndReport`. */
   endForced: 'poolguard:end-forced',
+  /** The `endClosed` event's `EndReport`: the pool's end closed connections still checked out. */
+  endClosed: 'poolguard:end-closed',
   /** The `stall` event's `StallReport`: the pool's check ran late because the event loop was blocked. */
   stall: 'poolguard:stall',
 } as const);

@@ -493,6 +493,23 @@ export class GuardCore {
   }
 
   /**
+   * The pool's end closed a connection (mysql2's and mysql's end close every one, lent or not): a
+   * lease still open on it ends with the pool, named in the end's `endClosed` report rather than
+   * left to be reported as a leak, and the connection leaves the ledger as `ended`. `above`: the
+   * adapter's frame, as for `released`.
+   */
+  endedWithPool(record: ConnectionRecord, above: Function, poolMessage: string): void {
+    const lease = record.lease;
+    if (lease !== undefined && !lease.released && !lease.reclaimed) {
+      this.#shutdown.closedUnderHolder(lease);
+      // Not resolved: the lease was never given back, and its endClosed report says so.
+      lease.reported = false;
+      this.released(lease, above, poolMessage);
+    }
+    this.connectionRemoved(record, 'ended');
+  }
+
+  /**
    * What a caller refused because the pool is ending is told after the pool's own message (which
    * alone does not say that the service is shutting down), or `undefined` before `end()`.
    */

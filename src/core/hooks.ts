@@ -68,11 +68,29 @@ export interface PoolWords {
    */
   readonly cutError?: string | null;
   /**
+   * That the pool's end closes every connection, checked out or not (mysql2, mysql), said in the
+   * `endClosed` report after "closed N connections still checked out, under their holders".
+   * Left out for a pool whose end waits for its connections.
+   */
+  readonly closedAtEnd?: string;
+  /**
+   * What the holder of a connection the pool's end closed gets from its next query, after "fails
+   * with" (`mysql2's error "…"`). Left out, the `endClosed` report does not say.
+   */
+  readonly closedError?: string;
+  /**
    * Where the server lists its sessions and what they run, for a timeout error whose holders were
-   * all busy: `pg_stat_activity for the pids in pool.guard.snapshot()`. Left out (a pool with no
-   * server), the error sends the reader to the sites it lists.
+   * all busy, up to the snapshot that has the ids to look for (`pg_stat_activity for the pids in`;
+   * the core adds `<handle>.snapshot()`). Left out (a pool with no server), the error sends the
+   * reader to the sites it lists.
    */
   readonly sessions?: string;
+  /**
+   * Where the user's code reaches this pool's guard, as code the user can write with what they
+   * hold (`pool.guard`, `sql.guard`, `knex.client.pool.guard`, `cluster.guard.member('replica')`):
+   * reports that send the reader to the snapshot name it. Default `pool.guard`.
+   */
+  readonly handle?: string;
   /**
    * The data layer's own transaction call (`knex.transaction()`), for a connection its query left
    * inside a transaction (a BEGIN sent as a query of its own). Default `the data layer's transaction API`.
@@ -104,7 +122,11 @@ export interface Words {
   readonly queryEnds: string;
   readonly useEnds: string;
   readonly cutError: string | null;
+  readonly closedAtEnd: string | undefined;
+  readonly closedError: string | undefined;
   readonly sessions: string | undefined;
+  /** See `PoolWords.handle`. */
+  readonly handle: string;
   readonly transactionCall: string;
   readonly noLease: string;
   /** The adapter's `awaitUsing`, when this runtime runs `await using`; otherwise `undefined`. */
@@ -120,6 +142,7 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
   const library = given.library ?? 'the pool';
   const connection = given.connection ?? 'connection';
   const lent = given.lent ?? connection;
+  const handle = given.handle ?? 'pool.guard';
   return Object.freeze({
     library,
     Library: given.library ?? 'The pool',
@@ -131,7 +154,10 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
     queryEnds: given.queryEnds ?? `${library} releases the ${lent} when the query ends`,
     useEnds: given.useEnds ?? `${library} releases the resource when the callback's promise settles`,
     cutError: given.cutError === undefined ? RECLAIMED_ERROR : given.cutError,
-    sessions: given.sessions,
+    closedAtEnd: given.closedAtEnd,
+    closedError: given.closedError,
+    sessions: given.sessions === undefined ? undefined : `${given.sessions} ${handle}.snapshot()`,
+    handle,
     transactionCall: given.transactionCall ?? "the data layer's transaction API",
     noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
     awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,

@@ -4,7 +4,7 @@ import { formatDuration, plural } from './format.js';
 import type { EndDeadline, LeakScan } from './leak-scan.js';
 import type { Lease } from './ledger.js';
 import type { EndLease, EndReport, LeakReport } from './types.js';
-import { snapshot } from './views.js';
+import { leaseSnapshot, snapshot } from './views.js';
 import { afterReclaim } from './leak-report.js';
 import { cutFails, fixAtLines, giveBackCall, lateRelease } from './words.js';
 
@@ -113,6 +113,41 @@ export class Shutdown {
     return `poolguard[${this.#ctx.config.name}]: ${state}; this checkout can no longer be served. Stop taking work (close the server, stop consumers and timers) before ending the pool.`;
   }
 
+  /**
+   * The pool's end closed the connection of a lease still held (mysql2 and mysql close every
+   * connection at their end, lent or not): the lease is read now, while its site and activity
+   * still are, for the one `endClosed` report of the leases closed at that moment. The caller then
+   * ends the lease; a lease never comes back from a closed connection, so it is no leak.
+   */
+  closedUnderHolder(lease: Lease): void {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const resource = lease.conn?.resource;
+    const listed: EndLease = Object.freeze({ ...leaseSnapshot(ctx, lease, now), inFlight: resource === undefined ? undefined : probe(ctx.hooks.inFlight, resource) });
+    const line = describeEndLease(listed, lease.conn !== undefined && lease.conn.lastActiveAt >= lease.acquiredAt);
+    if (this.#closed.length === 0) queueMicrotask(() => this.#reportClosed());
+    this.#closed.push({ listed, line });
+  }
+
+  /** Leases whose connection the end closed under their holder, waiting for their report. */
+  readonly #closed: Array<{ listed: EndLease; line: string }> = [];
+
+  #reportClosed(): void {
+    const closed = this.#closed.splice(0);
+    if (closed.length === 0) return;
+    const { words } = this.#ctx;
+    const listed = closed.map((c) => c.listed);
+    const kinds = listed.map((l) => l.kind);
+    const one = listed.length === 1;
+    const head =
+      `${this.#call} closed ${plural(listed.length, `${words.connection}`)} still checked out, under ${one ? 'its holder' : 'their holders'}` +
+      (words.closedAtEnd === undefined ? '' : ` (${words.closedAtEnd})`) +
+      `: ${one ? 'its lease' : 'their leases'} ended with the pool, not given back. Held by:`;
+    const fails = words.closedError === undefined ? '' : `${one ? "Its holder's next query on it fails" : "Their holders' next queries on them fail"} with ${words.closedError}; a late ${words.releaseCall} is harmless. `;
+    const fix = fixAtLines(kinds, words);
+    this.#report('endClosed', listed, closed.slice(0, END_LINES).map((c) => c.line), head, `${fails}${fix === undefined ? 'Stop' : `${fix} at the ${one ? 'line' : 'lines'} above, and stop`} taking work before ending the pool.`);
+  }
+
   /** The leases still held, oldest first, as the end reports list them. */
   #heldAtEnd(): { leases: Lease[]; listed: EndLease[]; lines: string[] } {
     const ctx = this.#ctx;
@@ -175,13 +210,14 @@ export class Shutdown {
 
   #report(type: EndReport['type'], listed: EndLease[], lines: string[], head: string, next: string): void {
     const ctx = this.#ctx;
-    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases, pool.guard.snapshot())`);
+    // The leases of an endClosed report have ended: the snapshot no longer lists them.
+    if (listed.length > END_LINES) lines.push(`  … and ${listed.length - END_LINES} more (report.leases${type === 'endClosed' ? '' : `, ${ctx.words.handle}.snapshot()`})`);
     const pool = ctx.config.name;
     const report: EndReport = Object.freeze({
       type,
       pool,
       call: this.#call,
-      waitedMs: Math.round(ctx.clock.now() - this.#calledAt!),
+      waitedMs: this.#calledAt === undefined ? 0 : Math.round(ctx.clock.now() - this.#calledAt),
       endTimeoutMs: ctx.config.endTimeoutMs,
       leases: Object.freeze(listed),
       message: `poolguard[${pool}]: ${head}\n${lines.join('\n')}\n${next}`,

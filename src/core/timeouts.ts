@@ -82,7 +82,7 @@ export function describeHolders(
     lines.push(`  ${h.count} × ${h.site}: oldest held ${formatDuration(h.oldestHeldMs)}${trace}, ${h.idle} idle, ${h.busy} busy${tx}${verdict}`);
     if (h.hint !== undefined) lines.push(`    (${h.hint})`);
   }
-  const details = 'Details: err.holders, pool.guard.snapshot().';
+  const details = `Details: err.holders, ${words.handle}.snapshot().`;
   const inTransaction = holders.filter((h) => h.inTransaction > 0);
   if (inTransaction.length) {
     // The cause that blocks more than this pool: the locks of an open transaction.
@@ -125,7 +125,7 @@ function noStackHint(ctx: GuardContext, capture: CapturePolicy, unnamed: number)
     case 'adaptive':
       return (
         `${n} no stack: guard.captureStacks 'adaptive' (the default) captures 1 checkout in ${capture.oneIn} ${config.stackSampleRate < 1 ? '' : `after the pool's first ${ADAPTIVE_START_CHECKOUTS.toLocaleString('en-US')} `}until a lease without one is held ` +
-        `${formatDuration(capture.adaptAfterMs)}, then every checkout: the next leak from the same line is reported with its stack (pool.guard.on('leak'), the log). ` +
+        `${formatDuration(capture.adaptAfterMs)}, then every checkout: the next leak from the same line is reported with its stack (${ctx.words.handle}.on('leak'), the log). ` +
         `To name every holder at once, set guard.captureStacks: 'connect'.`
       );
     default:

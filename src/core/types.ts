@@ -334,12 +334,14 @@ export interface EndLease extends LeaseSnapshot {
  * `pool.end()` (pg) or `pool.drain()` (generic-pool) held up by checked-out connections: emitted
  * once as `endBlocked` a short while after the call (a second, or half of `guard.endTimeoutMs` if
  * that is shorter), and as `endForced` when `guard.endTimeoutMs` passed and poolguard reclaimed
- * the leases still held so that the call could finish.
+ * the leases still held so that the call could finish. `endClosed`: the pool's end itself closed
+ * connections still checked out (mysql2's and mysql's end close every connection, lent or not),
+ * and their leases ended with the pool.
  * @public
  */
 export interface EndReport {
   /** Which event this report belongs to. */
-  readonly type: 'endBlocked' | 'endForced';
+  readonly type: 'endBlocked' | 'endForced' | 'endClosed';
   /** The pool's name (`guard.name`). */
   readonly pool: string;
   /** The call that is waiting: `pool.end()` or `pool.drain()`. */
@@ -348,7 +350,7 @@ export interface EndReport {
   readonly waitedMs: number;
   /** `guard.endTimeoutMs`: when poolguard reclaims what is still held (`0`: never). */
   readonly endTimeoutMs: number;
-  /** `endBlocked`: the leases the call waits for; `endForced`: the leases reclaimed. Oldest first. */
+  /** `endBlocked`: the leases the call waits for; `endForced`: the leases reclaimed; `endClosed`: the leases ended with the pool. Oldest first. */
   readonly leases: readonly EndLease[];
   /** The readable text that was logged, with the next step. */
   readonly message: string;
@@ -401,6 +403,12 @@ export interface GuardEvents {
   endBlocked: [report: EndReport];
   /** `guard.endTimeoutMs` passed: poolguard reclaimed the connections still held so that the end finishes. */
   endForced: [report: EndReport];
+  /**
+   * The pool's end closed connections still checked out (mysql2's and mysql's end close every
+   * connection, lent or not): their leases ended with the pool, never given back. Reported once for
+   * the connections closed together, with each holder's line.
+   */
+  endClosed: [report: EndReport];
   /**
    * The pool's check ran late because the event loop was blocked; no leak report or reclaim was
    * decided on the time lost (the next check decides, once holders have run).

@@ -65,26 +65,7 @@ export function snapshot(ctx: GuardContext): GuardSnapshot {
   const now = clock.now();
   const { open, suspects, connections, totals } = ctx.ledger;
   const leases: LeaseSnapshot[] = [];
-  for (const list of [suspects, open]) {
-    for (const lease of list) {
-      const act = ctx.activity(lease, now);
-      leases.push({
-        id: lease.id,
-        kind: lease.kind,
-        ...siteAndWhere(ctx.whereTaken(lease)),
-        state: act.state,
-        heldMs: Math.round(now - lease.acquiredAt),
-        idleMs: Math.round(act.idleMs),
-        transaction: act.transaction,
-        waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
-        checkedOutAt: new Date(clock.wallTime(lease.acquiredAt)).toISOString(),
-        connectionId: lease.conn?.id,
-        trace: lease.trace,
-        reported: lease.reported,
-        exempt: lease.exempt,
-      });
-    }
-  }
+  for (const list of [suspects, open]) for (const lease of list) leases.push(leaseSnapshot(ctx, lease, now));
   leases.sort((a, b) => b.heldMs - a.heldMs);
   const conns = [...connections].map((c) => ({ ...ctx.summary(c, now), state: c.lease ? ('leased' as const) : ('idle' as const) }));
   return {
@@ -100,6 +81,26 @@ export function snapshot(ctx: GuardContext): GuardSnapshot {
       reclaimAfterMs: config.reclaimAfterMs,
       captureStacks: config.captureStacks,
     },
+  };
+}
+
+/** One open lease as the snapshot and the end reports list it. */
+export function leaseSnapshot(ctx: GuardContext, lease: Lease, now: number): LeaseSnapshot {
+  const act = ctx.activity(lease, now);
+  return {
+    id: lease.id,
+    kind: lease.kind,
+    ...siteAndWhere(ctx.whereTaken(lease)),
+    state: act.state,
+    heldMs: Math.round(now - lease.acquiredAt),
+    idleMs: Math.round(act.idleMs),
+    transaction: act.transaction,
+    waitMs: Math.round(lease.acquiredAt - lease.requestedAt),
+    checkedOutAt: new Date(ctx.clock.wallTime(lease.acquiredAt)).toISOString(),
+    connectionId: lease.conn?.id,
+    trace: lease.trace,
+    reported: lease.reported,
+    exempt: lease.exempt,
   };
 }
 

@@ -121,7 +121,14 @@ export const scenarios: Record<string, Scenario> = {
       return { 'end-blocked': find('has waited'), 'end-forced': find('reached guard.endTimeoutMs') };
     },
   },
-  mysql2: leakThenTimeout('mysql2.mjs', 'mysql2-leak', 'mysql2-timeout'),
+  mysql2: {
+    samples: ['mysql2-leak', 'mysql2-timeout', 'mysql2-end-closed'],
+    async run() {
+      const { json, log } = await app('mysql2.mjs');
+      const closed = log.find((e) => e.includes('still checked out, under')) ?? entry([], 0, 'mysql2.mjs (the endClosed entry)');
+      return { 'mysql2-leak': entry(log, 0, 'mysql2.mjs'), 'mysql2-timeout': json['mysql2-timeout']!, 'mysql2-end-closed': closed };
+    },
+  },
   'postgres.js': leakThenTimeout('postgres.mjs', 'postgres-leak', 'postgres-timeout'),
   mysql: leakThenTimeout('mysql.mjs', 'mysql-leak', 'mysql-timeout'),
   mariadb: {

@@ -159,15 +159,19 @@ describe('a connection released inside a transaction', () => {
 });
 
 describe('pool.end() with a lease open', () => {
-  it('an idle leak: mysql’s end closes it at once; the lease ends, the holder’s next query gets mysql’s own error', async () => {
+  it('an idle leak: mysql’s end closes it at once; the lease ends with the pool (endClosed, at the holder’s line), the holder’s next query gets mysql’s own error', async () => {
     const pool = guardedMysqljsPool({ connectionLimit: 1 });
-    const conn = await connectionOf(pool);
-    const started = Date.now();
+    const closed: EndReport[] = [];
+    pool.guard.on('endClosed', (r) => closed.push(r));
+    const conn = await new Promise<mysql.PoolConnection>((resolve, reject) => pool.getConnection((e, c) => (e ? reject(e) : resolve(c)))); // SITE:endIdle
     await new Promise<void>((resolve, reject) => pool.end((e) => (e ? reject(e) : resolve())));
-    expect(Date.now() - started).toBeLessThan(500);
     expect(pool.guard.snapshot().counts).toMatchObject({ leased: 0, total: 0 });
+    expect(closed.map((r) => r.leases.map((l) => l.where))).toEqual([[expect.stringMatching(site('endIdle'))]]);
+    expect(closed[0]!.message).toContain('pool.end() closed 1 connection still checked out, under its holder');
+    expect(closed[0]!.message).toContain(`Its holder's next query on it fails with mysql's error "Cannot enqueue Query after invoking quit." (code PROTOCOL_ENQUEUE_AFTER_QUIT)`);
     const err = (await queryOn(conn, 'SELECT 1').catch((e: unknown) => e)) as mysql.MysqlError;
     expect(err.code).toBe('PROTOCOL_ENQUEUE_AFTER_QUIT');
+    expect(err.message).toBe('Cannot enqueue Query after invoking quit.');
   });
 
   it('a busy leak: the end waits, reports who holds it up, and at guard.endTimeoutMs cuts the query so the end finishes', async () => {

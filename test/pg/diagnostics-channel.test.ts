@@ -69,7 +69,7 @@ describe('node:diagnostics_channel (poolguard:*)', () => {
 
   it('the channel names are the documented ones', () => {
     expect(Object.values(DIAGNOSTICS_CHANNELS).sort()).toEqual(
-      ['poolguard:checkout', 'poolguard:dirty-release', 'poolguard:end-blocked', 'poolguard:end-forced', 'poolguard:leak', 'poolguard:leak-resolved', 'poolguard:reclaim', 'poolguard:release', 'poolguard:retire', 'poolguard:stall', 'poolguard:timeout', 'poolguard:unhandled-error'],
+      ['poolguard:checkout', 'poolguard:dirty-release', 'poolguard:end-blocked', 'poolguard:end-closed', 'poolguard:end-forced', 'poolguard:leak', 'poolguard:leak-resolved', 'poolguard:reclaim', 'poolguard:release', 'poolguard:retire', 'poolguard:stall', 'poolguard:timeout', 'poolguard:unhandled-error'],
     );
   });
 });

@@ -45,7 +45,7 @@ function sentences(words?: AdapterHooks['words']): string[] {
 }
 
 /** The words `sentences` is given for the second column of PHRASES. */
-const GIVEN = { library: 'lib', connection: 'thing', lent: 'handle', releaseCall: 'lib.free(handle)', sessions: 'sys.sessions for the pids', cutError: 'an error of lib' } as const;
+const GIVEN = { library: 'lib', connection: 'thing', lent: 'handle', releaseCall: 'lib.free(handle)', sessions: 'sys.sessions for the pids in', cutError: 'an error of lib' } as const;
 
 /** Each sentence as it reads with no words, and with GIVEN. */
 const PHRASES: ReadonlyArray<readonly [neutral: string, given: string]> = [
@@ -56,7 +56,7 @@ const PHRASES: ReadonlyArray<readonly [neutral: string, given: string]> = [
   ['with its pool.query() still running (the pool releases the connection when the query ends)', 'with its pool.query() still running (lib releases the handle when the query ends)'],
   ["with its use() callback still running (the pool releases the resource when the callback's promise settles)", "with its use() callback still running (lib releases the resource when the callback's promise settles)"],
   [' connections checked out, ', ' things checked out, '],
-  ['find the slow work at the sites above before raising max', 'find the slow work (sys.sessions for the pids) before raising max'],
+  ['find the slow work at the sites above before raising max', 'find the slow work (sys.sessions for the pids in pool.guard.snapshot()) before raising max'],
   ['for 3 checked-out connections', 'for 3 checked-out things'],
   ["Their holders' queries on them fail with LeaseReclaimedError (code POOLGUARD_LEASE_RECLAIMED); a late release() is harmless.", "Their holders' queries on them fail with an error of lib; a late lib.free(handle) is harmless."],
 ];
