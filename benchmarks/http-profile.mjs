@@ -1,7 +1,7 @@
 // A callgrind profile of one variant's HTTP server (benchmarks/http-service.mjs --serve) at steady
 // state: `warm` GETs one at a time, then instrumentation switched on and the counters zeroed
 // (callgrind_control -i on, -z), then `n` GETs, the profile written when the server ends. The
-// warm-up runs uninstrumented (--instr-atstart=no): about ten times faster on a loaded machine, and
+// warm-up runs uninstrumented (--instr-atstart=no): several times faster, and
 // the same V8 tiering and heap, which do not see valgrind's instrumentation. Collected / n is the instructions per GET past the
 // optimising compiler, with no second process to subtract (whose JIT may differ from the first's).
 // --post: the same with POST /order/:id (a transaction on a checked-out connection) instead of GET.
