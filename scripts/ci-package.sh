@@ -5,7 +5,7 @@
 # repository with pg, generic-pool, @types/pg and typescript at the versions this repository pins, then
 # runs an ESM file and a CommonJS file against the real server and type-checks a TypeScript file under
 # each moduleResolution, with TypeScript 5.9, the pinned 6.0 and 7.0 (what `npm i typescript` installs
-# now). Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
+# now); then poolguard/postgres once more with postgres.js 4 in place of 3.4. Needs PostgreSQL on DATABASE_URL (default 127.0.0.1:5432) and npm.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/poolguard-package.XXXXXX")"
@@ -138,4 +138,16 @@ if out="$(cd "$consumer" && node node_modules/typescript-7/bin/tsc -p tsconfig.n
 fi
 grep -q 'error TS5108' <<<"$out" || { echo "TypeScript 7 on node10 did not fail with TS5108:" >&2; echo "$out" >&2; exit 1; }
 echo "-- node10-ts7: refused as docs/typescript.md says (TS5108)"
+
+# poolguard/postgres guards postgres.js 3.4 and 4 (an ES module with its own types): the same run
+# and type checks with the 4 this repository tests against (its devDependency postgres4) installed as `postgres`.
+postgres4="$(pinned postgres4)"
+echo "== poolguard/postgres with postgres.js ${postgres4#npm:postgres@}"
+(cd "$consumer" && npm install --no-audit --no-fund --loglevel=warn "postgres@${postgres4#npm:postgres@}" >/dev/null)
+(cd "$consumer" && node postgres-run.mjs && node postgres-run.cjs)
+# types.ts beside it, as above: TypeScript 6 includes no @types by default, and its pg import brings Node's.
+tsc_check node10-ts5.9-postgres4 typescript-5.9 commonjs node10 "$noInterop" types.ts postgres-types.ts
+tsc_check nodenext-postgres4 typescript nodenext nodenext '' types.ts types.mts postgres-types.ts postgres-types.mts
+tsc_check bundler-postgres4 typescript esnext bundler '' types.ts postgres-types.ts
+tsc_check nodenext-ts7-postgres4 typescript-7 nodenext nodenext '' types.ts types.mts postgres-types.ts postgres-types.mts
 echo "package: ok"

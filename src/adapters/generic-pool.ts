@@ -39,9 +39,27 @@ type AnyPool = genericPool.Pool<unknown>;
 /** generic-pool internals used to close one idle resource the lifetime policy retired; feature-detected. */
 interface GenericPoolInternals {
   _factory?: genericPool.Factory<unknown>;
-  _availableObjects?: { iterator?(): { next(): { done: boolean; value: { obj: unknown } }; remove(): void } };
+  _availableObjects?: {
+    readonly length: number;
+    iterator?(): { next(): { done: boolean; value: { obj: unknown; state?: string } }; remove(): void };
+  };
   _destroy?: (pooled: { obj: unknown }) => void;
   _draining?: boolean;
+}
+
+/**
+ * The resources idle in the pool. generic-pool's `available` counts its available list, and its
+ * `clear()` (3.9: `_destroy` of each, which invalidates it and drops it from `size`) leaves the
+ * destroyed ones on that list: after `drain()` and `clear()` it still says they are idle. The ones
+ * invalidated are gone; the rest are idle.
+ */
+function idleResources(pool: AnyPool): number {
+  const available = (pool as GenericPoolInternals)._availableObjects;
+  const iterator = available?.iterator?.();
+  if (available === undefined || iterator === undefined || available.length === 0) return pool.available;
+  let idle = 0;
+  for (let next = iterator.next(); !next.done; next = iterator.next()) if (next.value.state !== 'INVALID') idle++;
+  return idle;
 }
 
 interface State {
@@ -148,7 +166,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
       state.reclaimed.set(resource, lease);
       void Promise.resolve(state.destroy.call(pool, resource)).catch(() => {});
     },
-    counts: () => ({ total: pool.size, idle: pool.available, waiting: pool.pending, max: pool.max, min: pool.min }),
+    counts: () => ({ total: pool.size, idle: idleResources(pool), waiting: pool.pending, max: pool.max, min: pool.min }),
     retireIdle: (record) => retireIdleResource(state, record),
     recordOf: (resource) => records.get(resource),
     releaseWords: 'give the resource back with pool.release(resource)',

@@ -12,13 +12,34 @@ import { errorReason } from '../core/recycle-policy.js';
 import type { State } from './postgres-state.js';
 import { Slot } from './postgres-connections.js';
 import { Session, type BackendLike, type ConnectionLike, type QueryLike, type ScopeSql, type SessionHooks } from './postgres-session.js';
-import { boundPoolQuery, boundWait, clearWait } from './postgres-wait.js';
+import { boundPoolQuery, boundWait, clearWait, queueTimedOut, waitBoundMs, watchQueuedQuery } from './postgres-wait.js';
 import { releaseChecked, watchEnd } from './kit.js';
 import { disposeByRelease } from './disposal.js';
 
-// postgres.js says nothing on a second release(): it hands the connection to the pool again,
-// possibly while another caller holds it. poolguard says where, and does not pass it on.
+// postgres.js 3.4 says nothing on a second release(): it hands the connection to the pool again,
+// possibly while another caller holds it. poolguard says where, and does not pass it on. (4 ignores it.)
 const DOUBLE_RELEASE_MESSAGE = 'release() was called on a reserved connection that was already released; postgres.js would have handed it to the pool a second time (possibly while another caller holds it), so poolguard did not pass it on.';
+const DOUBLE_RELEASE_MESSAGE_4 = 'release() was called on a reserved connection that was already released; postgres.js ignores it, but the code that calls it may think it still holds the connection.';
+
+function doubleReleaseMessage(state: State): string {
+  return state.major === 4 ? DOUBLE_RELEASE_MESSAGE_4 : DOUBLE_RELEASE_MESSAGE;
+}
+
+/**
+ * The lease's transaction: postgres.js 4's status byte of the connection's last ReadyForQuery once
+ * the connection is known, otherwise (and for 3.4) what the lease's own command tags say.
+ */
+export function transactionOf(session: Session): 'open' | 'failed' | undefined {
+  const status = session.connection?.status;
+  if (status === undefined) return session.transaction;
+  return status === 'T' ? 'open' : status === 'E' ? 'failed' : undefined;
+}
+
+/** Closes a connection under its lease: 3.4 reconnects it in place when next used, 4 opens another. */
+function closeConnection(connection: ConnectionLike): void {
+  if (typeof connection.terminate === 'function') connection.terminate();
+  else connection.destroy?.();
+}
 
 type Reserved = ScopeSql & { release: () => unknown };
 
@@ -83,11 +104,14 @@ function lose(state: State, session: Session, err: Error): void {
   session.lost = true;
   if (session.record !== undefined) state.core.markRetiring(session.record, errorReason(err));
   if (!session.lease.released) state.lostHeld++;
-  // Past this point postgres.js would write the holder's next query to a connection it has
+  // Past this point postgres.js 3.4 would write the holder's next query to a connection it has
   // already given to someone else (or to no socket at all, which throws where nobody can catch
-  // it): the holder gets postgres.js's own error for a closed connection instead.
-  const closed = closedError(state);
-  session.refusal = () => closedError(state, closed);
+  // it): the holder gets postgres.js's own error for a closed connection instead. 4 refuses them
+  // itself, with that error.
+  if (state.major === 3) {
+    const closed = closedError(state);
+    session.refusal = () => closedError(state, closed);
+  }
   const { core } = state;
   const where = core.snapshot().leases.find((l) => l.id === session.lease.id)?.where ?? 'an unknown site';
   core.log(
@@ -95,7 +119,9 @@ function lose(state: State, session: Session, err: Error): void {
     `lost ${session.lease.id}`,
     { pool: core.config.name, leaseId: session.lease.id, pid: session.record?.pid, err },
     `poolguard[${core.config.name}]: the connection of the ${session.kind}() at ${where}${session.record?.pid === undefined ? '' : ` (pid ${session.record.pid})`} was closed under it (${err.message}). ` +
-      `Its later queries fail with CONNECTION_CLOSED instead of reaching a connection postgres.js has given to another caller${session.kind === 'reserve' ? ', and its release() is not passed on' : ''}. ` +
+      (state.major === 3
+        ? `Its later queries fail with CONNECTION_CLOSED instead of reaching a connection postgres.js has given to another caller${session.kind === 'reserve' ? ', and its release() is not passed on' : ''}. `
+        : 'Its later queries fail with CONNECTION_CLOSED. ') +
       `Find why the server ended the session (its log, pg_stat_activity); ${session.kind === 'reserve' ? 'reserve a new connection' : 'retry the transaction'} if the work must go on.`,
   );
 }
@@ -139,6 +165,11 @@ export function wrapMethods(state: State): void {
   sql.end = function end(this: unknown, options?: { timeout?: number | null }): Promise<unknown> {
     return endPool(state, this, options);
   };
+  // postgres.js 4's `await using sql` calls its own end(), not the property: the guarded one instead.
+  const dispose = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+  if (dispose !== undefined && Object.prototype.hasOwnProperty.call(sql, dispose)) {
+    (sql as unknown as Record<symbol, unknown>)[dispose] = () => sql.end();
+  }
 }
 
 /**
@@ -148,10 +179,11 @@ export function wrapMethods(state: State): void {
 export function watchPoolQuery(state: State, value: unknown): unknown {
   const q = value as QueryLike;
   if (!(value instanceof Promise) || typeof q.handler !== 'function') return value;
-  const learn = state.book.learning;
+  // postgres.js 4 names a query's connection on the query: nothing to learn from onexecute.
+  const learn = state.major === 3 && state.book.learning;
   // Only a query made while every connection is lent out can have to wait (see boundPoolQuery):
   // any other pays nothing for the bound.
-  const bound = state.core.config.acquireTimeoutMs > 0 && saturated(state);
+  const bound = waitBoundMs(state) > 0 && saturated(state);
   if (!learn && !bound) return value;
   const original = q.handler;
   const handler = function pooled(query: QueryLike): unknown {
@@ -163,10 +195,12 @@ export function watchPoolQuery(state: State, value: unknown): unknown {
       };
     }
     const sent = original(query);
-    if (bound && query.state === null && saturated(state)) boundPoolQuery(state, query);
+    if (bound && state.major === 4) {
+      if (query.connection === undefined && query.settled !== true) watchQueuedQuery(state, query);
+    } else if (bound && query.state === null && saturated(state)) boundPoolQuery(state, query);
     return sent;
   };
-  (handler as { debug?: unknown }).debug = original.debug;
+  Object.assign(handler, original);
   q.handler = handler;
   return value;
 }
@@ -184,13 +218,32 @@ function reserveLease(state: State, self: unknown, capture: CapturedStack | unde
   const granted = new Promise<unknown>((resolve, reject) => {
     session.waiting = { resolve, reject };
   });
+  let reserving: Promise<Reserved>;
   try {
-    ask(state, session, self);
+    reserving = ask(state, session, self);
   } catch (err) {
     core.checkoutFailed(lease, false);
     throw err;
   }
+  if (state.major === 4) return cancellable(granted, reserving);
   return boundWait(state, session, 'sql.reserve()', granted);
+}
+
+/**
+ * postgres.js 4's `reserve()` and `begin()` promises can be withdrawn from its queue
+ * (`.cancel()`, `.signal(abortSignal)`): the promise handed back keeps both.
+ */
+function cancellable<T>(promise: Promise<T>, own: Promise<unknown>): Promise<T> {
+  const from = own as Promise<unknown> & { cancel?: () => unknown; signal?: (signal: unknown) => unknown };
+  if (typeof from.cancel !== 'function' || typeof from.signal !== 'function') return promise;
+  const signal = from.signal;
+  return Object.assign(promise, {
+    cancel: from.cancel,
+    signal(this: unknown, abort: unknown) {
+      signal.call(from, abort);
+      return promise;
+    },
+  });
 }
 
 /**
@@ -198,7 +251,7 @@ function reserveLease(state: State, self: unknown, capture: CapturedStack | unde
  * is granted; any later one (see `requeueLostReserve`), or one offered after the caller timed out,
  * goes straight back to the pool.
  */
-function ask(state: State, session: Session, self: unknown): void {
+function ask(state: State, session: Session, self: unknown): Promise<Reserved> {
   const reserving = state.reserve.call(self) as Promise<Reserved>;
   reserving.then(
     (reserved) => {
@@ -214,10 +267,13 @@ function ask(state: State, session: Session, self: unknown): void {
       const waiting = session.waiting;
       if (waiting === undefined) return;
       session.waiting = undefined;
+      // postgres.js 4's own error for a wait past its queue_timeout, naming who holds the connections.
+      if (queueTimedOut(err)) return waiting.reject(state.core.poolTimedOut(session.lease, err));
       state.core.checkoutFailed(session.lease, false);
       waiting.reject(err);
     },
   );
+  return reserving;
 }
 
 /**
@@ -268,22 +324,22 @@ function releaseReserved(state: State, session: Session, above: Function): unkno
   const { lease } = session;
   if (lease.released) {
     try {
-      core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
+      core.released(lease, above, doubleReleaseMessage(state));
     } catch (err) {
       core.log('warn', `double release ${lease.id}`, { pool: core.config.name, leaseId: lease.id, err }, (err as Error).stack ?? (err as Error).message);
     }
     return undefined;
   }
-  const outcome = releaseChecked(core, lease, lease.reclaimed || session.lost ? undefined : session.transaction, above, DOUBLE_RELEASE_MESSAGE);
+  const outcome = releaseChecked(core, lease, lease.reclaimed || session.lost ? undefined : transactionOf(session), above, doubleReleaseMessage(state));
   if (outcome === false) return undefined;
   endSession(state, session);
-  // postgres.js freed the slot when the connection closed; its release() would hand the closed
-  // connection to the pool, where the next query throws (postgres.js 3.4.9).
-  if (session.lost) return undefined;
+  // postgres.js 3.4 freed the slot when the connection closed; its release() would hand the closed
+  // connection to the pool, where the next query throws (postgres.js 3.4.9). 4's ends its lease.
+  if (session.lost) return state.major === 4 ? session.giveBack?.() : undefined;
   if (outcome !== true) return releaseDirty(state, session, outcome.action);
   const result = session.giveBack?.();
-  // postgres.js's end() waits for a reserved connection even once it is released: it is closed now.
-  if (state.ending) session.connection?.terminate();
+  // postgres.js 3.4's end() waits for a reserved connection even once it is released: it is closed now.
+  if (state.ending && state.major === 3) session.connection?.terminate?.();
   return result;
 }
 
@@ -296,13 +352,20 @@ function endSession(state: State, session: Session): void {
 
 /** Released inside a transaction: closed (the server rolls it back), or rolled back first. */
 function releaseDirty(state: State, session: Session, action: 'destroy' | 'rollback'): void {
-  if (action === 'destroy') return destroy(state, session, 'dirty');
+  if (action === 'destroy') {
+    if (state.major === 3) return destroy(state, session, 'dirty');
+    // postgres.js 4 closes a connection released outside ReadyForQuery's 'I' itself.
+    if (session.record !== undefined) state.core.markRetiring(session.record, 'dirty');
+    session.giveBack?.();
+    return;
+  }
   const rollback = session.rawUnsafe?.('ROLLBACK');
   if (rollback === undefined) return destroy(state, session, 'dirty');
   rollback.then(
     () => {
       // A transaction still open after ROLLBACK (a multi-statement string that began another) is not handed on.
-      if (session.transaction !== undefined && session.transaction !== 'open') return destroy(state, session, 'dirty');
+      const status = session.connection?.status;
+      if (status !== undefined ? status !== 'I' : session.transaction !== undefined && session.transaction !== 'open') return destroy(state, session, 'dirty');
       session.giveBack?.();
     },
     () => destroy(state, session, 'dirty'),
@@ -319,9 +382,11 @@ function releaseDirty(state: State, session: Session, action: 'destroy' | 'rollb
  */
 function destroy(state: State, session: Session, reason: 'dirty' | 'reclaimed'): void {
   if (session.record !== undefined) state.core.markRetiring(session.record, reason);
-  if (session.connection !== undefined) {
-    state.core.markRetiring(state.book.recordOf(session.connection), reason);
-    return session.connection.terminate();
+  // postgres.js 4 names the connection on a query in flight, too.
+  const known = session.connection ?? session.placedOn();
+  if (known !== undefined) {
+    state.core.markRetiring(state.book.met(known, null), reason);
+    return closeConnection(known);
   }
   let found: ConnectionLike | undefined;
   const probe = session.rawUnsafe?.('', {
@@ -331,9 +396,10 @@ function destroy(state: State, session: Session, reason: 'dirty' | 'reclaimed'):
     },
   });
   const close = (): void => {
+    found ??= probe?.connection;
     if (found === undefined) return;
     state.core.markRetiring(state.book.met(found, probe?.state ?? null), reason);
-    found.terminate();
+    closeConnection(found);
   };
   probe?.then(close, close);
 }
@@ -360,6 +426,12 @@ function beginLease(state: State, self: unknown, args: unknown[], capture: Captu
   const callback = (tsql: ScopeSql): unknown => {
     // The caller timed out waiting: postgres.js rolls back the transaction it began meanwhile.
     if (session.abandoned) throw ABANDONED;
+    if (state.major === 4) {
+      // postgres.js 4 sends BEGIN on the lease itself, out of sight: the callback is the first sign of the grant.
+      if (lease.acquiredAt < 0) grantBegin(state, session, undefined, null);
+      const rawUnsafe = tsql.unsafe;
+      if (typeof rawUnsafe === 'function') session.rawUnsafe = (text, options) => rawUnsafe.call(tsql, text, [], options ?? {}) as QueryLike;
+    }
     const watched = session.watchScope(tsql);
     state.sessions.set(watched, session);
     return fn(watched);
@@ -380,12 +452,15 @@ function beginLease(state: State, self: unknown, args: unknown[], capture: Captu
       return value;
     },
     (err: unknown) => {
+      // postgres.js 4's own error for a wait past its queue_timeout, naming who holds the connections.
+      if (session.lease.acquiredAt < 0 && queueTimedOut(err)) throw core.poolTimedOut(session.lease, err);
       finishBegin(state, session, finishBegin);
       // Closed by poolguard: the holder is told so, not postgres.js's "connection closed".
       if (session.lease.reclaimed && session.refusal !== undefined) throw session.refusal();
       throw err;
     },
   );
+  if (state.major === 4) return cancellable(settled, running);
   if (core.config.acquireTimeoutMs <= 0) return settled;
   // A transaction that timed out waiting still settles (its callback never runs): nobody listens.
   settled.then(undefined, () => {});
@@ -410,9 +485,9 @@ function beginQuery(state: State, session: Session, unsafe: (...args: unknown[])
   return query;
 }
 
-function grantBegin(state: State, session: Session, connection: ConnectionLike, backend: BackendLike | null): void {
+function grantBegin(state: State, session: Session, connection: ConnectionLike | undefined, backend: BackendLike | null): void {
   clearWait(session);
-  state.book.met(connection, backend);
+  if (connection !== undefined) state.book.met(connection, backend);
   if (session.abandoned) return;
   const record = grantRecord(state, session, connection);
   if (typeof backend?.pid === 'number') record.pid = backend.pid;
@@ -427,7 +502,7 @@ function finishBegin(state: State, session: Session, above: Function): void {
   clearWait(session);
   if (lease.acquiredAt < 0) return core.checkoutFailed(lease, false);
   if (lease.reclaimed || lease.released) return;
-  core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
+  core.released(lease, above, doubleReleaseMessage(state));
   endSession(state, session);
 }
 
@@ -455,10 +530,14 @@ export function watchCloses(state: State): void {
   options.onclose = function onclose(this: unknown, id: number): unknown {
     const connection = state.book.closed(id, state.ending);
     const holder = connection === undefined ? undefined : state.book.holderOf(connection);
-    if (holder !== undefined && holder.refusal === undefined) lose(state, holder, closedError(state));
+    if (holder !== undefined && holder.refusal === undefined) {
+      // postgres.js 4 keeps the error the connection closed with on it.
+      const closed = connection?.closed;
+      lose(state, holder, closed instanceof Error ? closed : closedError(state));
+    }
     // After postgres.js's own onclose has handed the connection its next waiter (it runs on once
-    // this returns): asking now would have it connect the same connection twice.
-    if (!state.ending) queueMicrotask(() => requeueLostReserve(state));
+    // this returns): asking now would have it connect the same connection twice. (3.4 only.)
+    if (!state.ending && state.major === 3) queueMicrotask(() => requeueLostReserve(state));
     return typeof given === 'function' ? given.call(this, id) : undefined;
   };
 }

@@ -17,9 +17,16 @@ export interface BackendLike {
 /** One of postgres.js's connection objects (`src/connection.js`), as far as poolguard reads it. */
 export interface ConnectionLike {
   readonly id: number;
-  /** Set while the connection is reserved: `reserve()`'s carries `release: true`, `begin()`'s not. */
-  readonly reserved: (((...args: unknown[]) => unknown) & { release?: unknown }) | null;
-  terminate(): void;
+  /** 3.4: set while the connection is reserved: `reserve()`'s carries `release: true`, `begin()`'s not. */
+  readonly reserved?: (((...args: unknown[]) => unknown) & { release?: unknown }) | null;
+  /** 3.4: sends Terminate (or ends the socket); the connection reconnects in place when next used. */
+  terminate?(): void;
+  /** 4: the transaction status byte of the last ReadyForQuery (`'I'`, `'T'` or `'E'`). */
+  readonly status?: string;
+  /** 4: the error the connection closed with, once closed. */
+  readonly closed?: unknown;
+  /** 4: destroys the socket; the pool opens another connection when one is needed. */
+  destroy?(): void;
 }
 
 /** How a query reaches its connection; `debug` is read back by the query's `origin` getter. */
@@ -35,6 +42,12 @@ export interface QueryLike extends Promise<unknown> {
   active: boolean;
   /** The connection's backend, once the query was written to it. */
   state: BackendLike | null;
+  /** postgres.js 4: the connection the query was written to. */
+  connection?: ConnectionLike;
+  /** postgres.js 4: called once the query is written to a connection. */
+  onwrite?: () => void;
+  /** postgres.js 4: the query has resolved or rejected. */
+  settled?: boolean;
   cancelled: unknown;
   /** Set by `cursor()`. */
   cursorRows?: unknown;
@@ -156,6 +169,12 @@ export class Session {
     return false;
   }
 
+  /** postgres.js 4: the connection a query of the lease in flight was written to, if any. */
+  placedOn(): ConnectionLike | undefined {
+    for (const q of this.#pending) if (q.connection !== undefined) return q.connection;
+    return undefined;
+  }
+
   /**
    * Follows a `sql` the lease's holder uses: its tagged-template calls (through the returned
    * Proxy, the same function and properties otherwise), its `unsafe()` and `file()` (wrapped in
@@ -203,7 +222,8 @@ export class Session {
     const handler: QueryHandler = function watched(query: QueryLike): unknown {
       return session.#handed(query, original);
     };
-    handler.debug = original.debug;
+    // postgres.js reads its own properties back from the handler (3.4 `debug`; 4 also `options` and `cancel`).
+    Object.assign(handler, original);
     value.handler = handler;
     return value;
   }
@@ -211,14 +231,15 @@ export class Session {
   #handed(q: QueryLike, original: QueryHandler): unknown {
     if (this.refusal !== undefined) return q.reject(this.refusal());
     this.#pending.add(q);
+    // 3.4's are closures, 4's methods of the query.
     const { resolve, reject } = q;
     q.resolve = (value: unknown) => {
       this.#settled(q, value, undefined);
-      return resolve(value);
+      return resolve.call(q, value);
     };
     q.reject = (err: unknown) => {
       this.#settled(q, undefined, err ?? new Error(String(err)));
-      return reject(err);
+      return reject.call(q, err);
     };
     if (this.connection === undefined) {
       // postgres.js hands the connection to a query's onexecute once the query is written (and is
@@ -237,6 +258,9 @@ export class Session {
 
   #settled(q: QueryLike, value: unknown, err: unknown): void {
     this.#pending.delete(q);
+    // postgres.js 4 names the connection on the query itself; a closed one has been let go of already.
+    const placed = q.connection;
+    if (this.connection === undefined && placed !== undefined && !placed.closed) this.#hooks.learned(this, placed, q.state);
     if (q.state !== null && this.backend !== q.state) this.#hooks.ranOn(this, q.state);
     this.#hooks.active(this);
     if (err !== undefined) {

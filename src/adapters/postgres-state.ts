@@ -14,6 +14,19 @@ export interface OptionsLike {
   path?: unknown;
   database?: unknown;
   onclose?: (id: number) => unknown;
+  /** postgres.js 4: connections kept open however idle. */
+  min?: number;
+  /** postgres.js 4's bound on a wait for a connection, in seconds (`0`: none). */
+  queue_timeout?: number;
+}
+
+/** What poolguard reads of postgres.js 4's `sql.stats`. */
+export interface StatsLike {
+  connections: number;
+  opening: number;
+  idle: number;
+  leased: number;
+  waiting: number;
 }
 
 /** A postgres.js pool: its `sql` function object, with the methods poolguard wraps in place. */
@@ -22,9 +35,18 @@ export interface PostgresSqlLike extends ScopeSql {
   begin: (...args: unknown[]) => Promise<unknown>;
   end: (options?: { timeout?: number | null }) => Promise<unknown>;
   options: OptionsLike;
+  /** postgres.js 4 only: the pool's own counts. */
+  readonly stats?: StatsLike;
 }
 
 export interface State {
+  /**
+   * postgres.js's major version, told by the `sql` itself (4 has `sql.stats`). 4 bounds a wait
+   * (`queue_timeout`), reports a lease's connection on its queries (`query.connection`, with the
+   * ReadyForQuery status byte), refuses the queries of an ended or closed lease and closes a
+   * connection released inside a transaction: what 3.4 lacks and poolguard does for it.
+   */
+  readonly major: 3 | 4;
   readonly core: GuardCore;
   readonly sql: PostgresSqlLike;
   readonly options: OptionsLike;

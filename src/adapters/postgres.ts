@@ -10,7 +10,8 @@ import { defaultName } from './default-name.js';
 import { PG_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready } from './kit.js';
 import { ConnectionBook, Slot } from './postgres-connections.js';
-import { reclaim, sessionHooks, watchCloses, watchPoolQuery, wrapMethods } from './postgres-leases.js';
+import { reclaim, sessionHooks, transactionOf, watchCloses, watchPoolQuery, wrapMethods } from './postgres-leases.js';
+import { waitBoundMs } from './postgres-wait.js';
 import type { Session } from './postgres-session.js';
 import type { PostgresSqlLike, State } from './postgres-state.js';
 
@@ -33,11 +34,18 @@ export type GuardedSql<TTypes extends Record<string, unknown> = {}> = PostgresJs
 };
 
 /**
+ * postgres.js's default export, as either major declares it: 3.4's types are `export =`, so the
+ * namespace import is the function itself; 4's are an ES module whose `default` it is.
+ * @public
+ */
+export type PostgresDefault = typeof PostgresJs extends { default: infer D } ? D : typeof PostgresJs;
+
+/**
  * The drop-in for postgres.js's default export: the same call forms, options (plus `guard`) and
  * helpers (`postgres.camel`, `postgres.PostgresError`, …).
  * @public
  */
-export interface GuardedPostgres extends Omit<typeof PostgresJs, never> {
+export interface GuardedPostgres extends Omit<PostgresDefault, never> {
   // The custom types of the options map to the sql's types as in postgres.js's own signatures.
   /** A pool from options alone (or postgres.js's environment variables), as `postgres(options)`. */
   <T extends Record<string, PostgresJs.PostgresType> = {}>(
@@ -51,10 +59,11 @@ export interface GuardedPostgres extends Omit<typeof PostgresJs, never> {
 }
 
 /**
- * Drop-in for postgres.js: `import postgres from 'poolguard/postgres'`. The same options (plus
- * `guard`); returns postgres.js's own `sql`, with `reserve`, `begin`, `unsafe`, `file` and `end`
- * wrapped in place and a `guard` handle. With `guard.acquireTimeoutMs` set, that `sql` is seen
- * through a Proxy, which follows the pool's tagged-template queries to bound their wait too.
+ * Drop-in for postgres.js (3.4 or 4): `import postgres from 'poolguard/postgres'`. The same options
+ * (plus `guard`); returns postgres.js's own `sql`, with `reserve`, `begin`, `unsafe`, `file` and
+ * `end` wrapped in place and a `guard` handle. With a bound on the wait (`guard.acquireTimeoutMs`,
+ * or postgres.js 4's `queue_timeout`), that `sql` is seen through a Proxy, which follows the pool's
+ * tagged-template queries to bound their wait too (3.4) or name the holders on 4's timeout error.
  * @public
  */
 export const postgres: GuardedPostgres = Object.assign(function postgres(url?: unknown, options?: unknown): unknown {
@@ -66,10 +75,11 @@ export const postgres: GuardedPostgres = Object.assign(function postgres(url?: u
   const create = postgresJs as unknown as (...args: unknown[]) => PostgresSqlLike;
   const sql = inUrl ? create(url, rest) : rest === undefined ? create() : create(rest);
   const state = install(sql, config);
-  // The pool's own tagged-template queries are followed only to bound their wait: a Proxy costs
-  // every query 6 % of a bare select 1's instructions (benchmarks/instructions-postgres-loop.mjs),
-  // so without guard.acquireTimeoutMs the sql returned is postgres.js's own object.
-  if (config.acquireTimeoutMs <= 0) return sql;
+  // The pool's own tagged-template queries are followed only to bound their wait (3.4) or to name
+  // the holders on postgres.js 4's own timeout error: a Proxy costs every query 6 % of a bare
+  // select 1's instructions (benchmarks/instructions-postgres-loop.mjs), so without a bound on the
+  // wait the sql returned is postgres.js's own object.
+  if (waitBoundMs(state) <= 0) return sql;
   return new Proxy(sql, {
     apply(target, thisArg, args) {
       return watchPoolQuery(state, Reflect.apply(target, thisArg, args));
@@ -82,9 +92,10 @@ export const postgres: GuardedPostgres = Object.assign(function postgres(url?: u
  * `begin()`, `unsafe()`, `file()` and `end()` are wrapped in place and the object gains a `guard`
  * property. Idempotent, even across two copies of poolguard: a second call returns the same
  * handle, and logs the options it did not apply when they differ. The pool's own tagged-template
- * queries cannot be followed on an object already in use: `guard.acquireTimeoutMs` bounds
- * `reserve()`, `begin()` and `unsafe()` there (the drop-in bounds every query). Anything but a
- * postgres.js 3 `sql` is refused with a `TypeError`, untouched.
+ * queries cannot be followed on an object already in use: on postgres.js 3.4,
+ * `guard.acquireTimeoutMs` bounds `reserve()`, `begin()` and `unsafe()` there (the drop-in bounds
+ * every query); on 4 it sets postgres.js's own `queue_timeout`, which bounds them all. Anything but
+ * a postgres.js `sql` (3.4 or 4) is refused with a `TypeError`, untouched.
  * @public
  */
 export function guard(sql: PostgresJs.Sql<any>, options?: GuardOptions): PoolGuard {
@@ -97,11 +108,27 @@ export function guard(sql: PostgresJs.Sql<any>, options?: GuardOptions): PoolGua
 function refuseUnlessPostgresJs(value: unknown): void {
   const v = value as { reserve?: unknown; begin?: unknown; unsafe?: unknown; options?: { max?: unknown } };
   const shaped = typeof value === 'function' && typeof v.reserve === 'function' && typeof v.begin === 'function' && typeof v.unsafe === 'function' && typeof v.options?.max === 'number';
-  if (shaped && !('stats' in v)) return;
-  const next = shaped
-    ? "this is postgres.js 4 (it has sql.stats), whose pool poolguard/postgres does not read: use its own queue_timeout and diagnostics channels, or postgres.js 3.4 with poolguard."
-    : "pass the sql that postgres() returned (or create it with postgres from 'poolguard/postgres').";
-  throw new TypeError(`guard(sql) needs a postgres.js 3 sql for 'poolguard/postgres', got ${describeValue(value)}: ${next}`);
+  if (shaped) return;
+  throw new TypeError(
+    `guard(sql) needs a postgres.js sql (3.4 or 4) for 'poolguard/postgres', got ${describeValue(value)}: pass the sql that postgres() returned (or create it with postgres from 'poolguard/postgres').`,
+  );
+}
+
+/**
+ * postgres.js 4 bounds a wait for a connection itself (`queue_timeout`, seconds): `guard.acquireTimeoutMs`
+ * sets it when postgres.js's is not set, so that its own `QUEUE_TIMEOUT` error is what the caller gets
+ * (poolguard adds the holders to it). Two different bounds are refused.
+ */
+function queueTimeout(sql: PostgresSqlLike, config: ResolvedGuardConfig): void {
+  const ms = config.acquireTimeoutMs;
+  const own = sql.options.queue_timeout ?? 0;
+  if (ms <= 0 || own * 1_000 === ms) return;
+  if (own > 0) {
+    throw new TypeError(
+      `guard.acquireTimeoutMs (${ms} ms) differs from postgres.js's own queue_timeout (${own} s) on this pool: postgres.js 4 bounds the wait itself, so set one of them (poolguard names the holders on postgres.js's QUEUE_TIMEOUT error either way).`,
+    );
+  }
+  sql.options.queue_timeout = ms / 1_000;
 }
 
 /**
@@ -123,15 +150,20 @@ function resolve(options: unknown, name: string): ResolvedGuardConfig {
 /** Attaches a core to `sql` and wraps its methods in place. */
 function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
   const options = sql.options;
+  const major = 'stats' in sql ? 4 : 3;
+  if (major === 4) queueTimeout(sql, config);
   let state!: State;
   const core: GuardCore = attachGuard(sql, config, {
     inFlight: (resource) => (resource as Slot).session?.inFlight(),
     transaction: (resource) => {
       const session = (resource as Slot).session;
-      return session === undefined || session.lost ? undefined : session.transaction;
+      return session === undefined || session.lost ? undefined : transactionOf(session);
     },
     reclaim: (lease, makeError) => reclaim(state, lease.token as Session, makeError),
     counts: (): PoolCounts => {
+      const stats = sql.stats;
+      // postgres.js 4 counts its own; its waiting are the queries, transactions and reserves queued.
+      if (stats !== undefined) return { total: stats.connections, idle: stats.idle, waiting: stats.waiting, max: options.max, min: options.min ?? 0 };
       const total = Math.max(state.book.seen, core.ledger.leased);
       return { total, idle: total - core.ledger.leased, waiting: core.ledger.waiting.size, max: options.max, min: 0 };
     },
@@ -147,6 +179,7 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
   }, { dbSystem: 'postgresql', ended: () => state.ended, ending: () => state.ending });
   const book = new ConnectionBook(core, options.max);
   state = {
+    major,
     core,
     sql,
     options,

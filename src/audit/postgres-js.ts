@@ -9,7 +9,9 @@
  * | `idle_timeout` (s; unset: never)       | `idleTimeoutMillis` (× 1000; unset: 0, never closed)       |
  * | `max_lifetime` (s; default 30–60 min)  | `maxLifetimeSeconds` (the default: 3600, its longest)      |
  * | `keep_alive` (s; default 60)           | `keepAlive`, `keepAliveInitialDelayMillis`                 |
- * | `guard.acquireTimeoutMs`               | `connectionTimeoutMillis` (postgres.js waits for ever)     |
+ * | `queue_timeout` (s; postgres.js 4)     | `connectionTimeoutMillis` (× 1000)                         |
+ * | `guard.acquireTimeoutMs` (3.4)         | `connectionTimeoutMillis` (postgres.js 3.4 waits for ever) |
+ * | `min` (postgres.js 4; 3.4: none)       | `min`                                                      |
  * | `connect_timeout`                      | not read: it bounds opening a connection, not the wait for one |
  * | `connection.statement_timeout`, `connection.idle_in_transaction_session_timeout` | the same names |
  */
@@ -38,12 +40,14 @@ export function auditOptionsOf(sql: PostgresJsSqlLike): AuditPoolOptions {
   const guard = sql.guard?.resolvedOptions ?? {};
   const lifetime = typeof o.max_lifetime === 'function' ? 3_600 : (seconds(o.max_lifetime) ?? 0);
   const keepAlive = seconds(o.keep_alive) ?? 0;
+  // postgres.js 4 bounds the wait itself (guard.acquireTimeoutMs sets it there).
+  const queueTimeout = seconds(o.queue_timeout) ?? 0;
   const raw: Record<string, unknown> = {
     max: o.max,
-    min: 0,
+    min: seconds(o.min) ?? 0,
     idleTimeoutMillis: (seconds(o.idle_timeout) ?? 0) * 1_000,
     maxLifetimeSeconds: lifetime,
-    connectionTimeoutMillis: typeof guard.acquireTimeoutMs === 'number' ? guard.acquireTimeoutMs : 0,
+    connectionTimeoutMillis: queueTimeout > 0 ? queueTimeout * 1_000 : typeof guard.acquireTimeoutMs === 'number' ? guard.acquireTimeoutMs : 0,
     keepAlive: keepAlive > 0,
     keepAliveInitialDelayMillis: keepAlive * 1_000,
     allowExitOnIdle: false,
@@ -66,8 +70,9 @@ export function passwordOf(sql: PostgresJsSqlLike): string | undefined {
 }
 
 /**
- * The rules name pg's options. postgres.js has no bound on the wait for a connection:
- * `guard.acquireTimeoutMs` is the one to set, in the same unit, and the findings say so. The other
+ * The rules name pg's options. postgres.js 3.4 has no bound on the wait for a connection:
+ * `guard.acquireTimeoutMs` is the one to set, in the same unit, and the findings say so (on 4 it
+ * sets postgres.js's own `queue_timeout`). The other
  * names keep pg's words, read through the table above (their units differ from postgres.js's).
  */
 export function inPostgresJsWords(finding: AuditFinding): AuditFinding {

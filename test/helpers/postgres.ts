@@ -5,6 +5,13 @@ import { DATABASE_URL, sleep } from './db.js';
 
 type Sql = ReturnType<typeof plainPostgres>;
 
+/**
+ * The postgres.js major these tests run against: `postgres` is 3.4 in the default project and 4
+ * (installed as `postgres4`) in the "postgres.js 4" one (vitest.config.ts). Told by the driver:
+ * 4's sql has `stats` (building one opens no connection).
+ */
+export const POSTGRES_JS_MAJOR: 3 | 4 = 'stats' in plainPostgres({ max: 1, fetch_types: false }) ? 4 : 3;
+
 const open: Sql[] = [];
 
 /**

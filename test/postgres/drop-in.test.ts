@@ -4,7 +4,7 @@ import { sql as drizzleSql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import postgres, { guard, type LeakReport } from '../../src/postgres.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
-import { guardedSql, plainSql } from '../helpers/postgres.js';
+import { guardedSql, plainSql, POSTGRES_JS_MAJOR } from '../helpers/postgres.js';
 
 describe('poolguard/postgres is a drop-in for postgres.js', () => {
   it("carries postgres.js's helpers and returns postgres.js's own sql, whose properties and helpers all work", async () => {
@@ -38,12 +38,32 @@ describe('poolguard/postgres is a drop-in for postgres.js', () => {
   });
 
   it('refuses what it cannot guard, and the options postgres.js owns, naming what to use', () => {
-    expect(() => guard({} as never)).toThrow(/guard\(sql\) needs a postgres\.js 3 sql for 'poolguard\/postgres', got/);
-    const fourLike = Object.assign(() => {}, { reserve() {}, begin() {}, unsafe() {}, options: { max: 1 }, stats: {} });
-    expect(() => guard(fourLike as never)).toThrow(/postgres\.js 4 \(it has sql\.stats\)/);
+    expect(() => guard({} as never)).toThrow(/guard\(sql\) needs a postgres\.js sql \(3\.4 or 4\) for 'poolguard\/postgres', got an object/);
     expect(() => postgres(DATABASE_URL, { guard: { maxLifetimeMs: 1000 } })).toThrow("guard.maxLifetimeMs is not available for a postgres.js pool, got 1000: use postgres.js's max_lifetime (seconds)");
     expect(() => postgres(DATABASE_URL, { guard: { auditOnStart: true } })).toThrow(/guard\.auditOnStart is not available/);
     expect(() => postgres(DATABASE_URL, { guard: { leakThresholdMs: -1 } })).toThrow(/guard\.leakThresholdMs/);
+  });
+
+  it.runIf(POSTGRES_JS_MAJOR === 4)('postgres.js 4: guard.acquireTimeoutMs is its queue_timeout; a waiting reserve() or begin() keeps its cancel() and signal()', async () => {
+    expect(guardedSql({ guard: { acquireTimeoutMs: 1500 } }).options).toMatchObject({ queue_timeout: 1.5 });
+    expect(guardedSql({ queue_timeout: 2 } as never).options).toMatchObject({ queue_timeout: 2 });
+    expect(() => guardedSql({ queue_timeout: 2, guard: { acquireTimeoutMs: 1500 } } as never)).toThrow(
+      "guard.acquireTimeoutMs (1500 ms) differs from postgres.js's own queue_timeout (2 s) on this pool",
+    );
+    const sql = guardedSql({ max: 1 });
+    const held = await sql.reserve();
+    const waiting = sql.reserve() as Promise<unknown> & { cancel(): unknown };
+    const tx = sql.begin(async () => 'ran') as Promise<unknown> & { signal(s: AbortSignal): Promise<unknown> };
+    const abort = new AbortController();
+    expect(tx.signal(abort.signal)).toBe(tx);
+    waiting.cancel();
+    abort.abort();
+    // postgres.js's own errors for a withdrawn wait.
+    await expect(waiting).rejects.toMatchObject({ code: '57014', message: '57014: canceling the reserve waiting for a connection due to user request' });
+    await expect(tx).rejects.toMatchObject({ code: '57014', message: '57014: canceling the transaction waiting for a connection due to user request' });
+    expect(sql.guard.snapshot().counts).toMatchObject({ leased: 1, waiting: 0 });
+    held.release();
+    expect(sql.guard.snapshot().counts.leased).toBe(0);
   });
 
   it("Drizzle on a guarded postgres.js: its transactions are leases at the application's line", async () => {

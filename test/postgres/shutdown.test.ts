@@ -3,7 +3,7 @@ import { LeaseReclaimedError, type EndReport } from '../../src/postgres.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { beginAndHang, reserveAndForget } from '../fixtures/postgres-leaky.mjs';
 import { sleep } from '../helpers/db.js';
-import { APPLICATION_NAME, guardedSql, plainSql } from '../helpers/postgres.js';
+import { APPLICATION_NAME, guardedSql, plainSql, POSTGRES_JS_MAJOR } from '../helpers/postgres.js';
 import { siteMatchers } from '../helpers/sites.js';
 
 const site = siteMatchers('test/fixtures/postgres-leaky.mjs');
@@ -16,14 +16,14 @@ function ends(sql: { guard: { on(e: string, f: (r: EndReport) => void): unknown 
 }
 
 describe('postgres.js: sql.end() with a leak open', () => {
-  it('plain postgres.js: end() never resolves while a connection is reserved, not even once it is released', async () => {
+  it('plain postgres.js: end() never resolves while a connection is reserved (3.4: not even once it is released)', async () => {
     const sql = plainSql({ max: 2, connection: { application_name: `${APPLICATION_NAME}-end` } });
     const reserved = await sql.reserve();
     await reserved`select 1`;
     const ending = sql.end().then(() => 'ended');
     expect(await Promise.race([ending, sleep(300).then(() => 'waiting')])).toBe('waiting');
     reserved.release();
-    expect(await Promise.race([ending, sleep(300).then(() => 'waiting')])).toBe('waiting');
+    expect(await Promise.race([ending, sleep(300).then(() => 'waiting')])).toBe(POSTGRES_JS_MAJOR === 3 ? 'waiting' : 'ended');
   });
 
   it('resolves by guard.endTimeoutMs, saying who held it up and cutting them at the deadline', async () => {
