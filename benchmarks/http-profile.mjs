@@ -1,26 +1,37 @@
 // A callgrind profile of one variant's HTTP server (benchmarks/http-service.mjs --serve) at steady
-// state: `warm` GETs one at a time, the counters zeroed (callgrind_control -z), then `n` GETs, the
-// profile written when the server ends. Collected / n is the instructions per GET past the
-// optimising compiler, with no second process to subtract (whose JIT may differ from the first's).
-// --post profiles POST /order/:id instead (the transaction route).
-// --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
+// state: `warm` requests one at a time, then instrumentation switched on and the counters zeroed
+// (callgrind_control -i on, -z), then `n` requests, the profile written when the server ends. The
+// warm-up runs uninstrumented (--instr-atstart=no): several times faster, with the same V8 tiering
+// and heap, which do not see valgrind's instrumentation. Collected / n is the instructions per
+// request past the optimising compiler, with no second process to subtract (whose JIT may differ
+// from the first's). The requests are GETs, or POST /order/:id with --post (the transaction route).
+// PERF_HTTP_DRIVER picks the service's driver as for http-service.mjs (pg, mysql2, mysql, mariadb,
+// postgres). --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
 // then names the JIT code callgrind shows as bare addresses (look each address up in the map).
+// --gc runs the server without valgrind under node's --trace-gc-nvp instead, and prints what the
+// collector saw in the window of `n` requests: scavenges, mark-compacts, bytes allocated and
+// promoted per request (`out` is not written).
 // Run (the tables first, with the same PERF_HTTP_PREFIX):
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-service.mjs --setup
-//   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 2000 /tmp/guard.out [--perf]
+//   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 2000 /tmp/guard.out [--perf] [--post]
 //   callgrind_annotate --threshold=100 --inclusive=yes /tmp/guard.out
+//   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 20000 - --gc
 import { spawn, execFileSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 
 const [variant, warm, n, out] = process.argv.slice(2);
 const script = new URL('./http-service.mjs', import.meta.url).pathname;
-const post = process.argv.includes('--post');
 const perf = process.argv.includes('--perf') ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : [];
-const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--predictable', ...perf, script, '--serve', variant], { stdio: ['ignore', 'pipe', 'pipe'] });
+const gc = process.argv.includes('--gc');
+const order = process.argv.includes('--post');
+// PERF_HTTP_NODE_FLAGS: more node/V8 flags for the server (e.g. --no-allocation-site-pretenuring).
+const extra = (process.env.PERF_HTTP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const node = [process.execPath, '--predictable', ...extra, ...(gc ? ['--trace-gc-nvp'] : perf), script, '--serve', variant];
+const child = gc ? spawn(node[0], node.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...node], { stdio: ['ignore', 'pipe', 'pipe'] });
 let err = '';
+let o = '';
 child.stderr.on('data', (d) => (err += d));
 const port = await new Promise((resolve, reject) => {
-  let o = '';
   child.stdout.on('data', (d) => {
     o += d;
     const m = /listening (\d+)/.exec(o);
@@ -30,7 +41,8 @@ const port = await new Promise((resolve, reject) => {
 });
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const call = (path) => new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port, path, agent, method: post ? 'POST' : 'GET' }, (res) => {
+  const req = request({ host: '127.0.0.1', port, path, agent, method: order ? 'POST' : 'GET' }, (res) => {
+    if (res.statusCode >= 300) reject(new Error(`${path}: ${res.statusCode}`));
     res.resume();
     res.on('end', resolve);
   });
@@ -38,20 +50,35 @@ const call = (path) => new Promise((resolve, reject) => {
   req.end();
 });
 let id = 1;
-const gets = async (count) => {
+const requests = async (count) => {
   for (let i = 0; i < count; i++) {
     id = (id * 7919 + 13) % 10_000;
-    await call(post ? `/order/${id + 1}` : `/item/${id + 1}`);
+    await call(order ? `/order/${id + 1}` : `/item/${id + 1}`);
   }
 };
-await gets(Number(warm));
-execFileSync('callgrind_control', ['-z', String(child.pid)]);
-await gets(Number(n));
+await requests(Number(warm));
+const from = o.length;
+if (!gc) {
+  execFileSync('callgrind_control', ['-i', 'on', String(child.pid)]);
+  execFileSync('callgrind_control', ['-z', String(child.pid)]);
+}
+await requests(Number(n));
+const to = o.length;
 agent.destroy();
 child.removeAllListeners('exit');
 const exited = new Promise((resolve) => child.on('exit', resolve));
 child.kill('SIGTERM');
 await exited;
-const collected = Number(/Collected : (\d+)/.exec(err)?.[1]);
-const what = post ? 'POST' : 'GET';
-console.log(`${variant}: pid ${child.pid}, ${collected} instructions over ${n} ${what}s, ${Math.round(collected / Number(n))} per ${what}`);
+const what = order ? 'POSTs' : 'GETs';
+if (gc) {
+  const lines = o.slice(from, to).split('\n').filter((line) => line.includes(' gc='));
+  const field = (line, name) => Number(new RegExp(` ${name}=(\\S+)`).exec(line)?.[1] ?? 0);
+  const sum = (name) => lines.reduce((s, line) => s + field(line, name), 0);
+  const kinds = {};
+  for (const line of lines) kinds[field(line, 'gc') || / gc=(\S+)/.exec(line)[1]] = (kinds[/ gc=(\S+)/.exec(line)[1]] ?? 0) + 1;
+  const per = (x) => Math.round(x / Number(n));
+  console.log(`${variant}: ${n} ${what}: collections ${JSON.stringify(kinds)}, allocated ${per(sum('allocated'))} B, promoted ${per(sum('promoted'))} B, new-space survived ${per(sum('new_space_survived'))} B per request (sums over the window's collections)`);
+} else {
+  const collected = Number(/Collected : (\d+)/.exec(err)?.[1]);
+  console.log(`${variant}: pid ${child.pid}, ${collected} instructions over ${n} ${what}, ${Math.round(collected / Number(n))} per request`);
+}

@@ -6,7 +6,7 @@
 // histograms and metrics callback throw at random. Reports throughput, errors by kind, leaks
 // injected vs detected, reclaims, crashes (uncaught exceptions and rejections), callers that never
 // settled, leases left in the ledger, and heap and handles at start and end.
-// Run: npm run build && node benchmarks/soak.mjs [--duration 60] [--json]
+// Run: npm run build && node benchmarks/soak.mjs [--duration 60] [--cjs-timeout 300] [--json]
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -17,7 +17,13 @@ const { Pool: CjsPool } = createRequire(import.meta.url)('poolguard/pg');
 if (CjsPool === EsmPool) throw new Error('the CommonJS build resolved to the ESM one: the soak would test one copy');
 
 const args = process.argv.slice(2);
-const durationS = Number(args[args.indexOf('--duration') + 1] || 60) || 60;
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
+const durationS = option('--duration', 60);
+// The CommonJS pool's connectionTimeoutMillis. 300 ms makes its callers time out while leaks hold its
+// connections, so that the checkout-timeout path meets the broken tracer too; on a loaded machine it
+// also fails every connect and every call (ten callers queue for each connection), so a run that
+// must complete calls there gives it more.
+const cjsTimeoutMs = option('--cjs-timeout', 300);
 const asJson = args.includes('--json');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const LEAK_SHARE = 0.01;
@@ -84,6 +90,18 @@ function load(Pool, name, max, connectionTimeoutMillis) {
   const stats = { ok: 0, started: 0, settled: 0, errors: {}, leaksInjected: 0, dirtyInjected: 0 };
   const detected = new Set();
   const invented = [];
+  // A connection error nobody listened for, which pg would have thrown out of the process and
+  // poolguard reports instead (totals.unhandledErrors): a killed backend that was idle (the pool has
+  // no 'error' listener) or held between queries (leakyCaller's and dirtyCaller's clients listen for
+  // none). Counted by kind, so that an error of any other kind shows.
+  const unhandled = [];
+  const unhandledKinds = {};
+  pool.guard.on('unhandledError', (r) => {
+    const error = String(r.error?.message ?? r.error).split('\n')[0];
+    const kind = `${r.leased ? 'leased' : 'idle'}: ${r.error?.code ?? error}`;
+    unhandledKinds[kind] = (unhandledKinds[kind] ?? 0) + 1;
+    unhandled.push({ leased: r.leased, site: r.site, error });
+  });
   pool.guard.on('leak', (r) => {
     if (r.site && r.site.includes('soak.mjs') && r.stack.includes('leakyCaller')) detected.add(r.leaseId);
     else invented.push({ site: r.site, state: r.state, heldMs: r.heldMs });
@@ -116,13 +134,19 @@ function load(Pool, name, max, connectionTimeoutMillis) {
     client.release(); // the bug: released inside the transaction
   }
 
-  async function caller(deadline) {
+  // The first caller injects a leak and the second a dirty release until one of each is in, then
+  // both draw at random like the others: on a loaded machine a short run makes few calls (the
+  // CommonJS pool's 300 ms timeout fails most of them), and a share of 1 % of 100 calls is no leak
+  // at all a third of the time.
+  async function caller(deadline, index) {
     while (Date.now() < deadline) {
       const r = Math.random();
+      const leak = index === 0 ? stats.leaksInjected === 0 || r < LEAK_SHARE : r < LEAK_SHARE;
+      const dirty = !leak && (index === 1 ? stats.dirtyInjected === 0 || r < LEAK_SHARE + DIRTY_SHARE : r < LEAK_SHARE + DIRTY_SHARE);
       stats.started++;
       try {
-        if (r < LEAK_SHARE) await leakyCaller();
-        else if (r < LEAK_SHARE + DIRTY_SHARE) await dirtyCaller();
+        if (leak) await leakyCaller();
+        else if (dirty) await dirtyCaller();
         else await pool.query('SELECT 1');
         stats.ok++;
       } catch (err) {
@@ -136,7 +160,15 @@ function load(Pool, name, max, connectionTimeoutMillis) {
   return {
     pool,
     stats,
-    run: (deadline) => Promise.all(Array.from({ length: max * 10 }, () => caller(deadline))),
+    run: (deadline) => Promise.all(Array.from({ length: max * 10 }, (_, i) => caller(deadline, i))),
+    /** Every injected leak reported and reclaimed: nothing left for the scan to find. */
+    // and every connection pg dropped gone from the ledger too: pg stops counting a client when it
+    // starts ending it, the ledger when its socket has closed (the server closes its side first,
+    // which takes a while on a loaded machine).
+    settled: () => {
+      const snapshot = pool.guard.snapshot();
+      return detected.size >= stats.leaksInjected && snapshot.leases.length === 0 && snapshot.connections.length === pool.totalCount;
+    },
     result() {
       const snapshot = pool.guard.snapshot();
       return {
@@ -155,6 +187,8 @@ function load(Pool, name, max, connectionTimeoutMillis) {
         dirtyDetected: snapshot.totals.dirtyReleases,
         retired: snapshot.totals.retired,
         unhandledErrors: snapshot.totals.unhandledErrors,
+        unhandledKinds,
+        unhandledSample: unhandled.slice(0, 3),
         leasesLeft: snapshot.leases.length,
         telemetryFailuresLogged: telemetryLines,
         finalCounts: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, leased: snapshot.counts.leased, ledgerConnections: snapshot.connections.length },
@@ -165,9 +199,7 @@ function load(Pool, name, max, connectionTimeoutMillis) {
 
 const admin = new pg.Client({ connectionString: url });
 await admin.connect();
-// The second pool's short timeout makes callers time out while leaks hold its connections, so that
-// the checkout-timeout path meets the broken tracer too.
-const loads = [load(EsmPool, 'soak-esm', 10, 2_000), load(CjsPool, 'soak-cjs', 5, 300)];
+const loads = [load(EsmPool, 'soak-esm', 10, 2_000), load(CjsPool, 'soak-cjs', 5, cjsTimeoutMs)];
 
 const gc = globalThis.gc ?? (() => {});
 gc();
@@ -177,8 +209,12 @@ const started = Date.now();
 const deadline = started + durationS * 1_000;
 let killed = 0;
 
-// Kill a random backend of either pool every 500 ms.
+// Kill a random backend of either pool every 500 ms (one kill at a time: on a loaded machine a kill
+// can take longer than that).
+let killing = false;
 const killer = setInterval(async () => {
+  if (killing) return;
+  killing = true;
   try {
     const { rows } = await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 ORDER BY random() LIMIT 1', [`${appName}-%`]);
     if (rows[0]) {
@@ -187,6 +223,8 @@ const killer = setInterval(async () => {
     }
   } catch {
     // the admin connection is not under test
+  } finally {
+    killing = false;
   }
 }, 500);
 
@@ -206,8 +244,14 @@ const all = Promise.all(loads.map((l) => l.run(deadline)));
 await Promise.race([all, new Promise((r) => setTimeout(r, durationS * 1_000 + 2_000 + 5_000).unref())]);
 clearInterval(killer);
 clearInterval(progress);
-// Let the last injected leaks cross the threshold and be reclaimed.
-await new Promise((r) => setTimeout(r, 1_500));
+// Let the last injected leaks cross the threshold and be reclaimed: waited for, not timed, since on
+// a loaded machine the scan runs late (and decides nothing on a late run). The bound only ends a
+// run in which a leak is never found, which the result then shows.
+const until = async (done, boundMs) => {
+  const giveUp = Date.now() + boundMs;
+  while (!done() && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 20));
+};
+await until(() => loads.every((l) => l.settled()), 15_000);
 const elapsed = (Date.now() - started) / 1_000;
 gc();
 const heapEnd = process.memoryUsage().heapUsed;
@@ -236,9 +280,17 @@ const ended = await Promise.race([
 result.endedCleanly = ended;
 clearInterval(collector);
 await sdkMeters.shutdown();
-await new Promise((r) => setTimeout(r, 100));
-// Open sockets and timers after every pool closed: what the soak left behind.
-result.handlesEnd = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+// Open sockets and timers after every pool closed: what the soak left behind. pg's end() resolves
+// once it has asked each client to end, not once their sockets closed (each waits for the server to
+// close its side, which takes a while on a loaded machine): waited for, bounded, so that only a
+// socket that never closes is counted.
+const handles = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+const endedAt = Date.now();
+await until(() => handles().length <= handlesStart, 5_000);
+const handlesLeft = handles();
+result.handlesClosedAfterMs = Date.now() - endedAt;
+result.handlesEnd = handlesLeft.length;
+result.handlesEndKinds = handlesLeft;
 clearInterval(killer);
 if (asJson) process.stdout.write(JSON.stringify(result));
 else console.log(JSON.stringify(result, null, 2));

@@ -26,6 +26,13 @@ afterAll(async () => {
   await new Promise((r) => pool.end(r));
 });
 
+/**
+ * The tests' guard.acquireTimeoutMs. It bounds the whole checkout, and mysql pings even a free
+ * connection before handing it out (a connect, for a new one): a round trip to the server, which on
+ * a loaded machine took more than 100 ms. The waits that must time out are behind held connections.
+ */
+const ACQUIRE_TIMEOUT_MS = 1_000;
+
 describe('guard.acquireTimeoutMs: mysql’s acquireTimeout does not bound the wait, poolguard does and names the holders', () => {
   it('bare mysql (the baseline): with acquireTimeout 100, a getConnection() behind a leak still waits after 300 ms', async () => {
     const pool = bareMysqljsPool({ connectionLimit: 1, acquireTimeout: 100 });
@@ -34,18 +41,19 @@ describe('guard.acquireTimeoutMs: mysql’s acquireTimeout does not bound the wa
   });
 
   it('the waiter fails with CheckoutTimeoutError naming the holders by line, and leaves mysql’s queue', async () => {
-    const pool = guardedMysqljsPool({ connectionLimit: 2, guard: { acquireTimeoutMs: 200, idleAfterMs: 20 } });
+    const pool = guardedMysqljsPool({ connectionLimit: 2, guard: { acquireTimeoutMs: ACQUIRE_TIMEOUT_MS, idleAfterMs: 20 } });
     const take = () => new Promise<mysql.PoolConnection>((resolve, reject) => pool.getConnection((e, c) => (e ? reject(e) : resolve(c)))); // SITE:holder
     const held = [await take(), await take()];
-    const sleeping = queryOn(held[1]!, 'SELECT SLEEP(0.5)');
+    // Still running when the waiter times out, however late its timer fires: the holder is busy.
+    const sleeping = queryOn(held[1]!, `SELECT SLEEP(${(ACQUIRE_TIMEOUT_MS * 3) / 1_000})`);
     await sleep(30);
     const started = Date.now();
     const err = await new Promise<mysql.MysqlError | null>((resolve) => pool.getConnection((e) => resolve(e)));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(ACQUIRE_TIMEOUT_MS - 10);
     expect(err).toBeInstanceOf(CheckoutTimeoutError);
     const timeout = err as unknown as CheckoutTimeoutError;
     expect(timeout.code).toBe('POOLGUARD_CHECKOUT_TIMEOUT');
-    expect(timeout.message).toMatch(/^poolguard\[127\.0\.0\.1:3306\/test\]: no connection became free within guard\.acquireTimeoutMs \(200 ms\); mysql alone would have waited for ever/);
+    expect(timeout.message).toMatch(new RegExp(`^poolguard\\[127\\.0\\.0\\.1:3306/test\\]: no connection became free within guard\\.acquireTimeoutMs \\(${ACQUIRE_TIMEOUT_MS} ms\\); mysql alone would have waited for ever`));
     expect(timeout.message).toContain('2 of 2 connections checked out');
     expect(timeout.message).toContain('1 idle, 1 busy');
     expect(timeout.holders).toHaveLength(1);
@@ -60,7 +68,7 @@ describe('guard.acquireTimeoutMs: mysql’s acquireTimeout does not bound the wa
   });
 
   it('pool.query() times out the same way, with the error in its callback', async () => {
-    const pool = guardedMysqljsPool({ connectionLimit: 1, guard: { acquireTimeoutMs: 100 } });
+    const pool = guardedMysqljsPool({ connectionLimit: 1, guard: { acquireTimeoutMs: ACQUIRE_TIMEOUT_MS } });
     const held = await connectionOf(pool);
     const err = await queryOn(pool, 'SELECT 1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckoutTimeoutError);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { audit } from '../../src/index.js';
 import { createPool, guard as guardGeneric } from '../../src/generic-pool.js';
 import { Pool, guard as guardPg } from '../../src/pg.js';
-import { DATABASE_URL } from '../helpers/db.js';
+import { DATABASE_URL, until } from '../helpers/db.js';
 import { barePool, guardedPool } from '../helpers/pools.js';
 
 // Every value paired with the error it must produce, whichever entry point receives it.
@@ -58,9 +58,8 @@ describe('bad input, at every public entry point', () => {
     const pool = guardedPool({ max: 1, guard: { name: 'orders\n\u001b[31mFAKE ALERT\u0007', leakThresholdMs: 20, idleAfterMs: 5, logger: { warn: (_o, m) => lines.push(m) } } });
     expect(pool.guard.name).toBe('orders??[31mFAKE ALERT?');
     const c = await pool.connect();
-    await new Promise((r) => setTimeout(r, 80));
+    await until(() => lines.length > 0, 'a leak line');
     c.release();
-    expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line.split('\n')[0]).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 
@@ -103,14 +102,19 @@ describe('code that throws never corrupts the pool', () => {
     }
     const c = await pool.connect();
     await c.query('BEGIN');
-    await new Promise((r) => setTimeout(r, 80));
+    // Reported (its listener throws) whenever the scan comes round, which on a loaded machine is late.
+    await until(() => pool.guard.snapshot().totals.leaks === 1, 'the leak report');
     c.release(); // dirty, resolved: both listeners throw
+    expect(pool.guard.snapshot().totals).toMatchObject({ leaks: 1, leaksResolved: 1, dirtyReleases: 1 });
     await new Promise((r) => setTimeout(r, 10));
     // validate throws: the idle connection is discarded; a fresh one serves
     const { rows } = await pool.query('SELECT 7 AS n');
     expect(rows).toEqual([{ n: 7 }]);
+    // On a loaded machine the query's own lease can outlast the 20 ms threshold and be reported as
+    // slow, then resolved: every report is still resolved, and the dirty release counted once.
     const totals = pool.guard.snapshot().totals;
-    expect(totals).toMatchObject({ leaks: 1, leaksResolved: 1, dirtyReleases: 1 });
+    expect(totals.leaksResolved).toBe(totals.leaks);
+    expect(totals.dirtyReleases).toBe(1);
     expect(pool.totalCount).toBeLessThanOrEqual(2);
     expect(validated).toBeGreaterThanOrEqual(0);
   });
