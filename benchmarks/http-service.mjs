@@ -220,7 +220,7 @@ async function mysqljsService(variant) {
   if (variant === 'bare') pool = require('mysql').createPool(options);
   else {
     const { createPool } = await import('poolguard/mysql');
-    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(variant === 'guard-off' ? { captureStacks: 'none' } : {}) } });
+    pool = createPool({ ...options, guard: guardOptions(variant) });
   }
   const query = (on, sql, values) => new Promise((resolve, reject) => on.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows))));
   const getConnection = promisify(pool.getConnection.bind(pool));
@@ -257,7 +257,7 @@ async function mariadbService(variant) {
   if (variant === 'bare') pool = require('mariadb').createPool(options);
   else {
     const { createPool } = await import('poolguard/mariadb');
-    pool = createPool({ ...options, guard: { name: 'bench', logger: false, ...(variant === 'guard-off' ? { captureStacks: 'none' } : {}) } });
+    pool = createPool({ ...options, guard: guardOptions(variant) });
   }
   return {
     end: () => pool.end(),

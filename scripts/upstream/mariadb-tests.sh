@@ -12,6 +12,22 @@
 # the connector's promise.js and callback.js entry files are replaced by ones that re-export the
 # originals and guard each pool createPool returns.
 # Needs a built dist/ (npm run build) and MariaDB on 127.0.0.1:3306 (root, no password, database test).
+#
+# What to expect (2026-12-07, MariaDB 10.11). The repository as fetched then ends at 3.5.3 and later
+# fixes (no tag 3.5.4), so REV defaults to HEAD, not the 3.5.4 of the lockfile; `git archive` prints
+# "invalid object ... test/tools/data-dump2.sql", a large fixture the fetched copy lacks and these
+# tests do not load. 116 tests. The one that failed in every run, in both modes, fails by the
+# connector's test itself, not by its pool nor by poolguard: "Pool callback > pool grow"
+# (pool-callback.test.js) queues 10,000 `SELECT ? as a` on a pool of 10 and calls pool.end() 5 s
+# later; every query still queued then gets the connector's "pool is ending, connection request
+# aborted" (errno 45037), and the test's callback rejects on the first error it sees (it sets a
+# `closed` flag before end() and never reads it; the promise version of the test, in pool.test.js,
+# reads it). It passes where the machine runs the 10,000 queries within those 5 s (2,000 queries/s):
+# here, at a load average of 21, the bare connector alone took 12.4 s for them, through TCP as
+# through the Unix socket. Nothing outside the test can change that without changing the shared
+# server. Other tests of these files time their work in hundreds of milliseconds and fail, in both
+# modes alike, at load averages of 20 and more (connection creation, getConnection timeout, minimum
+# idle, query timeout, enqueue counts).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 git_dir="${1:?usage: mariadb-tests.sh CONNECTOR_GIT_DIR [plain|poolguard] [REV]}"

@@ -11,7 +11,7 @@ const kHook = Symbol.for('poolguard.mariadb.commandHook');
 
 interface CommandLike {
   onPacketReceive: unknown;
-  once(event: 'end', listener: () => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
 }
 
 /** The connector's own Connection (`lib/connection.js`), the object its pool lends. */
@@ -76,7 +76,8 @@ export function onMariadbCommandDone(resource: object, onActive: () => void): bo
   // long as the connection can run anything.
   const add = resource.addCommand;
   resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
-    if (cmd !== null && typeof cmd === 'object' && typeof cmd.once === 'function') cmd.once('end', done);
+    // on(), not once(): a command ends once and is dropped, and once() would allocate a wrapper per command.
+    if (cmd !== null && typeof cmd === 'object' && typeof cmd.on === 'function') cmd.on('end', done);
     return add.call(this, cmd, expectResponse);
   };
   return true;

@@ -61,12 +61,18 @@ interface State {
   readonly pool: MariadbPoolLike;
   readonly settings: MariadbPoolSettings;
   readonly callbackApi: boolean;
-  /** The connections lent by the connector, by thread id, as its 'acquire' event names them. */
+  /** The connections the connector has lent at least once, by thread id, as its 'acquire' event names them. */
   readonly lent: Map<number, BaseConnection>;
   /** pool.query()/execute()/batch() leases waiting for their connection, oldest first. */
   readonly managed: ManagedQueue;
   /** The wrapper each connection was last handed out in, for the reclaim to refuse its calls. */
   readonly held: WeakMap<ConnectionRecord, HandedConnection>;
+  /** The lease of the pool.query()/execute()/batch() call running now, until the connector returns. */
+  current: Lease | undefined;
+  /** The connection the connector just lent while managed calls wait, until its next command. */
+  acquired: BaseConnection | undefined;
+  /** Asks the core for a managed call's lease (one function for every call: nothing allocated per call). */
+  readonly requestManaged: () => Lease;
   ending: boolean;
 }
 
@@ -144,22 +150,36 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
     { dbSystem: () => system.value, ended: () => pool.closed },
   );
   const callbackApi = pool.getConnection.length === 1;
-  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), ending: false };
+  // Ready: a call that finds an idle connection is granted before the connector returns, timed by
+  // its request's clock reading; one that has to wait is put on the waiting queue then (`managed`).
+  const requestManaged = (): Lease => core.checkoutRequested('query', undefined, 'query', true);
+  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), current: undefined, acquired: undefined, requestManaged, ending: false };
   state = s;
   // Every checkout, the pool's own query() as much as getConnection(), ends in 'acquire' with the
   // connector's base connection, just before the connection is handed over.
   pool.on('acquire', (base: BaseConnection) => {
     const record = base[kRecord] ?? register(s, base);
     if (system.value === undefined && typeof base.info?.isMariaDB === 'function') system.value = base.info.isMariaDB() ? 'mariadb' : 'mysql';
-    if (typeof base.threadId === 'number') s.lent.set(base.threadId, base);
-    // The pool's own query() sends its command in the same turn; a getConnection() caller gets
-    // the connection a few ticks later: one microtask tells them apart.
-    queueMicrotask(() => {
-      if (record.lease === undefined && mariadbInFlight(base) === true) {
-        const lease = s.managed.next();
-        if (lease !== undefined) core.checkoutGranted(lease, record);
-      }
-    });
+    // A pool.query() that found an idle connection is handed it within its own call: its lease,
+    // and no other, is the one being granted.
+    const current = s.current;
+    if (current !== undefined) {
+      s.current = undefined;
+      core.checkoutGranted(current, record);
+      return;
+    }
+    // A queued pool.query() sends its command in the same turn as this; a getConnection() caller
+    // gets the connection a few ticks later, and its lease is granted before it can send one: the
+    // next command on this connection says which it was (see `register`), when a query waits.
+    if (s.managed.waiting) s.acquired = base;
+  });
+  // The connector gives a connection back through its pool's release, which says so unless the
+  // connection is closing (then its forceEnd, followed in `register`, ends the lease): a managed
+  // call's lease ends there, before the caller's promise or callback hears of it.
+  pool.on('release', function releasedByPool(base: BaseConnection): void {
+    if (s.acquired === base) s.acquired = undefined;
+    const lease = base?.[kRecord]?.lease;
+    if (lease !== undefined && lease.managed) core.released(lease, releasedByPool, DOUBLE_RELEASE_MESSAGE);
   });
   const target = pool as MariadbPoolLike & Record<string, unknown>;
   const getConnection = pool.getConnection;
@@ -188,11 +208,11 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
     };
   }
   for (const method of ['query', 'execute', 'batch'] as const) {
-    const call = pool[method];
+    const call = pool[method] as (...args: unknown[]) => unknown;
     target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
       const capture = core.prepareManagedCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
-      return managed(s, capture, () => call.apply(this, args), args);
+      return managed(s, capture, call, this, args);
     };
   }
   const end = pool.end;
@@ -215,18 +235,28 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
  * that failed or timed out while waiting is skipped when its turn comes.
  */
 class ManagedQueue {
-  #items: Lease[] = [];
+  #items: Array<Lease | undefined> = [];
   #head = 0;
+
+  /** Whether any lease may still be waiting (some may have failed or timed out since). */
+  get waiting(): boolean {
+    return this.#head < this.#items.length;
+  }
 
   push(lease: Lease): void {
     this.#items.push(lease);
   }
 
-  /** The oldest lease still waiting (not granted, not failed), taken off the queue. */
+  /**
+   * The oldest lease still waiting (not granted, not failed), taken off the queue. A slot taken is
+   * emptied: the queue is long-lived, and a lease it kept would outlive its request into the old
+   * generation, for a major collection to find.
+   */
   next(): Lease | undefined {
     const items = this.#items;
     while (this.#head < items.length) {
-      const lease = items[this.#head++]!;
+      const lease = items[this.#head]!;
+      items[this.#head++] = undefined;
       if (lease.acquiredAt < 0 && lease.list !== undefined) return this.#compact(lease);
     }
     this.#compact(undefined);
@@ -234,7 +264,10 @@ class ManagedQueue {
   }
 
   #compact<T>(value: T): T {
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
@@ -242,38 +275,63 @@ class ManagedQueue {
   }
 }
 
-/** A pool.query()/execute()/batch(): a `query` lease, granted at its 'acquire', ended when it settles. */
-function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: () => unknown, args: unknown[]): unknown {
-  const { core } = state;
-  const lease = core.runManaged(capture, () => core.checkoutRequested('query', undefined, 'query'));
-  state.managed.push(lease);
-  const settle = (err?: unknown): void => {
-    if (lease.acquiredAt < 0) {
-      if (err !== undefined && isTimeout(err)) state.core.poolTimedOut(lease, err as Error);
-      else core.checkoutFailed(lease, false);
-    } else if (!lease.released) core.released(lease, settle, DOUBLE_RELEASE_MESSAGE);
-  };
+/**
+ * A pool.query()/execute()/batch(): a `query` lease, granted at its 'acquire', ended at the
+ * connector's release of its connection. A call that found an idle connection is granted within
+ * the connector's call, and its promise is the connector's own; one that waits is queued, and its
+ * promise or callback also says when it failed or timed out before a connection came.
+ */
+function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: unknown[]): unknown {
+  const lease = state.core.runManaged(capture, state.requestManaged);
   if (state.callbackApi) {
     const at = args.findIndex((a) => typeof a === 'function');
     if (at !== -1) {
       const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
       args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
-        settle(err ?? undefined);
+        settleManaged(state, lease, err ?? undefined, settled);
         return cb.call(this, err, ...rest);
       };
     }
-    return call();
   }
-  return (call() as Promise<unknown>).then(
-    (value) => {
-      settle();
+  const outer = state.current;
+  state.current = lease;
+  let result: unknown;
+  try {
+    result = call.apply(pool, args);
+  } catch (err) {
+    settleManaged(state, lease, err, managed);
+    throw err;
+  } finally {
+    state.current = outer;
+  }
+  // Granted within the call, or failed within it (a callback told at once).
+  if (lease.acquiredAt >= 0 || !lease.ready) return result;
+  state.core.checkoutWaits(lease);
+  state.managed.push(lease);
+  if (state.callbackApi) return result;
+  return (result as Promise<unknown>).then(
+    function settledValue(value: unknown) {
+      settleManaged(state, lease, undefined, settledValue);
       return value;
     },
-    (err: unknown) => {
-      settle(err);
+    function settledError(err: unknown) {
+      settleManaged(state, lease, err, settledError);
       throw err;
     },
   );
+}
+
+/**
+ * A managed call's promise or callback settled: a lease still waiting failed (or timed out, with
+ * the holders added to the connector's error); a granted one ends here unless the pool's release
+ * ended it already.
+ */
+function settleManaged(state: State, lease: Lease, err: unknown, above: Function): void {
+  const { core } = state;
+  if (lease.acquiredAt < 0) {
+    if (err !== undefined && isTimeout(err)) core.poolTimedOut(lease, err as Error);
+    else core.checkoutFailed(lease, false);
+  } else if (!lease.released) core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
 }
 
 function isTimeout(err: unknown): boolean {
@@ -308,6 +366,7 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     return conn;
   }
   core.checkoutGranted(lease, record);
+  if (state.acquired === base) state.acquired = undefined;
   const release = conn.release;
   const destroy = conn.destroy;
   const guardedRelease = function release_(this: unknown, ...args: unknown[]): unknown {
@@ -350,13 +409,26 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     destroy.call(conn);
   };
   // end() and close() are the same release (the connector assigns them so); so is `await using`.
-  for (const key of ['release', 'end', 'close']) if (conn[key] === release || key === 'release') Object.defineProperty(conn, key, { value: guardedRelease, writable: true, configurable: true });
+  replaceMethod(conn, 'release', guardedRelease);
+  if (conn.end === release) replaceMethod(conn, 'end', guardedRelease);
+  if (conn.close === release) replaceMethod(conn, 'close', guardedRelease);
   if (typeof Symbol.asyncDispose === 'symbol' && (conn as Record<symbol, unknown>)[Symbol.asyncDispose] !== undefined) {
-    Object.defineProperty(conn, Symbol.asyncDispose, { value: () => guardedRelease(), writable: true, configurable: true });
+    replaceMethod(conn, Symbol.asyncDispose, () => guardedRelease());
   }
-  Object.defineProperty(conn, 'destroy', { value: guardedDestroy, writable: true, configurable: true });
+  replaceMethod(conn, 'destroy', guardedDestroy);
   state.held.set(record, conn);
   return conn;
+}
+
+/**
+ * Puts `value` in place of a handed-out connection's method. The connector assigns most of them to
+ * each connection it hands out (its own writable properties: a plain store keeps them as they
+ * are, and costs a checkout far less than a redefinition); one its class defines is shadowed by a
+ * non-enumerable own property.
+ */
+function replaceMethod(conn: HandedConnection, key: string | symbol, value: unknown): void {
+  if (Object.prototype.hasOwnProperty.call(conn, key)) (conn as unknown as Record<string | symbol, unknown>)[key] = value;
+  else Object.defineProperty(conn, key, { value, writable: true, configurable: true });
 }
 
 /**
@@ -367,14 +439,31 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
 function register(state: State, base: BaseConnection): ConnectionRecord {
   const { core } = state;
   const record = core.connectionOpened(base);
-  if (typeof base.threadId === 'number') record.pid = base.threadId;
+  if (typeof base.threadId === 'number') {
+    record.pid = base.threadId;
+    state.lent.set(base.threadId, base);
+  }
   Object.defineProperty(base, kRecord, { value: record, configurable: true });
   onMariadbCommandDone(base, () => core.connectionActive(record));
+  const add = base.addCommand;
+  base.addCommand = function addCommandGuarded(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
+    // The first command after a lending that no getConnection() caller took: a queued managed
+    // call's, sent in the same turn; the oldest waiting one is the one the connector served.
+    if (state.acquired === this) {
+      state.acquired = undefined;
+      if (record.lease === undefined) {
+        const lease = state.managed.next();
+        if (lease !== undefined) core.checkoutGranted(lease, record);
+      }
+    }
+    return add.call(this, cmd, expectResponse);
+  };
   let gone = false;
   let failure: unknown;
   const removed = (): void => {
     if (gone) return;
     gone = true;
+    if (state.acquired === base) state.acquired = undefined;
     if (typeof base.threadId === 'number' && state.lent.get(base.threadId) === base) state.lent.delete(base.threadId);
     const lease = record.lease;
     // The error that ended the connection says how: the server closing the socket is `terminated`.

@@ -77,6 +77,29 @@ describe('the MariaDB connector, guarded: leases', () => {
     expect(pool.guard.snapshot().totals.checkouts).toBe(2);
   });
 
+  it('a pool.query() that waits for a connection is granted it in its turn, or times out with the holders; every lease ends by the time the caller hears', async () => {
+    const pool = guardedMariadbPool({ connectionLimit: 1, acquireTimeout: 300 });
+    const held = await pool.getConnection(); // SITE:queued-holder
+    const timedOut = (await pool.query('SELECT 1 AS a').catch((e: unknown) => e)) as mariadb.SqlError & { holders: HolderGroup[] };
+    expect(timedOut.code).toBe('ER_GET_CONNECTION_TIMEOUT');
+    expect(timedOut.holders.map((h) => [h.count, h.site])).toEqual([[1, expect.stringMatching(site('queued-holder'))]]);
+    const queued = pool.query('SELECT 2 AS a').then((rows) => [rows, pool.guard.snapshot().counts.leased]);
+    await sleep(20);
+    expect(pool.guard.snapshot().counts.leased).toBe(1);
+    await held.release();
+    expect(await queued).toEqual([[{ a: 2 }], 0]);
+    // An idle connection: granted within the call, ended at the connector's release.
+    expect(await pool.query('SELECT 3 AS a').then((rows) => [rows, pool.guard.snapshot().counts.leased])).toEqual([[{ a: 3 }], 0]);
+    expect(pool.guard.snapshot().totals).toMatchObject({ checkouts: 3, timeouts: 1 });
+    const callbackPool = createCallbackPool({ ...MYSQL, connectionLimit: 1, guard: { logger: false } });
+    endAfterTest({ end: () => new Promise<void>((r) => callbackPool.end(() => r())), get closed() { return callbackPool.closed; } });
+    for (let i = 0; i < 2; i++) {
+      const leased = await new Promise((resolve, reject) => callbackPool.query('SELECT 1 AS a', (err: Error | null) => (err ? reject(err) : resolve(callbackPool.guard.snapshot().counts.leased))));
+      expect(leased).toBe(0);
+    }
+    expect(callbackPool.guard.snapshot().totals.checkouts).toBe(2);
+  });
+
   it('reclaim destroys an idle leaked connection and fails the holder’s next call with LeaseReclaimedError', async () => {
     const pool = guardedMariadbPool({ connectionLimit: 1, guard: { leakThresholdMs: 60, idleAfterMs: 30, reclaimAfterMs: 120 } });
     const reclaims: LeakReport[] = [];
