@@ -1,9 +1,12 @@
 // A callgrind profile of one variant's HTTP server (benchmarks/http-service.mjs --serve) at steady
-// state: `warm` requests one at a time, the counters zeroed (callgrind_control -z), then `n`
-// requests, the profile written when the server ends. Collected / n is the instructions per request
-// past the optimising compiler, with no second process to subtract (whose JIT may differ from the
-// first's). The requests are GETs, or POST /order/:id with --post (the transaction route).
-// --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
+// state: `warm` requests one at a time, then instrumentation switched on and the counters zeroed
+// (callgrind_control -i on, -z), then `n` requests, the profile written when the server ends. The
+// warm-up runs uninstrumented (--instr-atstart=no): several times faster, with the same V8 tiering
+// and heap, which do not see valgrind's instrumentation. Collected / n is the instructions per
+// request past the optimising compiler, with no second process to subtract (whose JIT may differ
+// from the first's). The requests are GETs, or POST /order/:id with --post (the transaction route).
+// PERF_HTTP_DRIVER picks the service's driver as for http-service.mjs (pg, mysql2, mysql, mariadb,
+// postgres). --perf adds node's --perf-basic-prof and --interpreted-frames-native-stack: /tmp/perf-<pid>.map
 // then names the JIT code callgrind shows as bare addresses (look each address up in the map).
 // --gc runs the server without valgrind under node's --trace-gc-nvp instead, and prints what the
 // collector saw in the window of `n` requests: scavenges, mark-compacts, bytes allocated and
@@ -24,7 +27,7 @@ const order = process.argv.includes('--post');
 // PERF_HTTP_NODE_FLAGS: more node/V8 flags for the server (e.g. --no-allocation-site-pretenuring).
 const extra = (process.env.PERF_HTTP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const node = [process.execPath, '--predictable', ...extra, ...(gc ? ['--trace-gc-nvp'] : perf), script, '--serve', variant];
-const child = gc ? spawn(node[0], node.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...node], { stdio: ['ignore', 'pipe', 'pipe'] });
+const child = gc ? spawn(node[0], node.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, ...node], { stdio: ['ignore', 'pipe', 'pipe'] });
 let err = '';
 let o = '';
 child.stderr.on('data', (d) => (err += d));
@@ -55,7 +58,10 @@ const requests = async (count) => {
 };
 await requests(Number(warm));
 const from = o.length;
-if (!gc) execFileSync('callgrind_control', ['-z', String(child.pid)]);
+if (!gc) {
+  execFileSync('callgrind_control', ['-i', 'on', String(child.pid)]);
+  execFileSync('callgrind_control', ['-z', String(child.pid)]);
+}
 await requests(Number(n));
 const to = o.length;
 agent.destroy();

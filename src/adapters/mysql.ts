@@ -10,7 +10,7 @@ import { disposeLease } from './disposal.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
 import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
-import { isWaiting, releaseLease, waitForConnection, type QueuedPool } from './queued-checkout.js';
+import { askFailed, isWaiting, openWait, releaseLease, waitAsked, type QueuedPool } from './queued-checkout.js';
 
 // mysql's own code for a pool that has ended ("Pool is closed."), matched to tell the caller why.
 const CLOSED_CODE = 'POOL_CLOSED';
@@ -168,7 +168,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     releaseConnection,
     ending: false,
     system: undefined,
-    ask: (answer) => getConnection.call(pool, answer as ConnectionCallback),
+    // Bound, not a closure: a bound function adds no frame to the stack mysql captures at the ping.
+    ask: getConnection.bind(pool) as QueuedPool<ConnectionLike>['ask'],
     dequeue: (answer) => {
       const at = pool._connectionQueue.indexOf(answer);
       if (at !== -1) pool._connectionQueue.splice(at, 1);
@@ -202,13 +203,31 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     // mysql pings a free connection before handing it out: every checkout waits at least a round
     // trip, and so may queue (and come back through getConnection).
     const lease = core.checkoutRequested('connect', capture, 'query');
-    waitForConnection(s, lease, cb as (err: Error | null, connection?: ConnectionLike) => void, true);
+    // waitForConnection's steps, with mysql asked from this frame: mysql captures a stack at the
+    // ping (its `trace`), and every frame here is one more it walks and summarises.
+    const waiter = openWait(s, lease, cb as (err: Error | null, connection?: ConnectionLike) => void, true);
+    try {
+      getConnection.call(this, waiter.answer as ConnectionCallback);
+    } catch (err) {
+      askFailed(s, waiter);
+      throw err;
+    }
+    waitAsked(s, waiter);
   };
-  target.query = function query_(this: CorePoolLike, ...args: unknown[]): unknown {
+  target.query = function query_(this: CorePoolLike): unknown {
     // mysql's query() calls this.getConnection() synchronously: that checkout becomes a `query` lease.
     const capture = core.prepareManagedCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, query_);
-    return core.runManaged(capture, () => query.apply(this, args));
+    // mysql captures a stack in query() and in the ping of every checkout (its `trace`, on by
+    // default), ten frames deep: the pool is called from this frame, with no closure, no
+    // runManaged and no copy of the arguments: poolguard puts one frame, not three, above the
+    // caller's, and V8 summarises every optimised frame it walks (benchmarks/RESULTS.md).
+    core.enterManaged(capture);
+    try {
+      return query.apply(this, arguments as unknown as unknown[]);
+    } finally {
+      core.leaveManaged();
+    }
   };
   target.releaseConnection = function releaseConnection_(this: CorePoolLike, connection: ConnectionLike): void {
     releaseThrough(s, this, connection, releaseConnection_);

@@ -11,7 +11,7 @@ import type { CapturedStack } from '../core/stack.js';
 import { errorReason } from '../core/recycle-policy.js';
 import type { State } from './postgres-state.js';
 import { Slot } from './postgres-connections.js';
-import { Session, type BackendLike, type ConnectionLike, type QueryLike, type ScopeSql, type SessionHooks } from './postgres-session.js';
+import { Session, type BackendLike, type ConnectionLike, type QueryHandler, type QueryLike, type ScopeSql, type SessionHooks } from './postgres-session.js';
 import { boundPoolQuery, boundWait, clearWait, queueTimedOut, waitBoundMs, watchQueuedQuery } from './postgres-wait.js';
 import { releaseChecked, watchEnd } from './kit.js';
 import { disposeByRelease } from './disposal.js';
@@ -186,7 +186,7 @@ export function watchPoolQuery(state: State, value: unknown): unknown {
   const bound = waitBoundMs(state) > 0 && saturated(state);
   if (!learn && !bound) return value;
   const original = q.handler;
-  const handler = function pooled(query: QueryLike): unknown {
+  const handler: QueryHandler = function pooled(query: QueryLike): unknown {
     if (learn) {
       const given = query.options.onexecute;
       query.options.onexecute = (connection: ConnectionLike) => {
@@ -200,7 +200,9 @@ export function watchPoolQuery(state: State, value: unknown): unknown {
     } else if (bound && query.state === null && saturated(state)) boundPoolQuery(state, query);
     return sent;
   };
-  Object.assign(handler, original);
+  handler.debug = original.debug;
+  handler.options = original.options;
+  handler.cancel = original.cancel;
   q.handler = handler;
   return value;
 }

@@ -9,6 +9,7 @@ import type { ConnectionRecord, Lease } from '../core/ledger.js';
 import { admit, releaseChecked } from './kit.js';
 
 const kWaiter = Symbol('poolguard.queued.waiter');
+const noAnswer = (): void => {};
 
 /** A connection that goes back to its pool by itself (`connection.release()`). */
 export interface Releasable {
@@ -47,9 +48,13 @@ export interface QueuedPool<C extends Releasable> {
 }
 
 /** One getConnection() call: its lease, until the pool answers or the wait times out. */
-class Waiter<C extends Releasable> {
+export class Waiter<C extends Releasable> {
   readonly lease: Lease;
   readonly cb: Answer<C>;
+  /** The caller may wait in the pool's queue (see {@link waitForConnection}). */
+  readonly queued: boolean;
+  /** poolguard's callback, which the pool is given. */
+  answer: Answer<C> = noAnswer;
   /** Who gets a timeout instead of `cb`, when set (a pool cluster's own callback). */
   direct: Answer<C> | undefined = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -58,9 +63,10 @@ class Waiter<C extends Releasable> {
   timedOut = false;
   discarded = 0;
 
-  constructor(lease: Lease, cb: Answer<C>) {
+  constructor(lease: Lease, cb: Answer<C>, queued: boolean) {
     this.lease = lease;
     this.cb = cb;
+    this.queued = queued;
   }
 }
 
@@ -80,22 +86,44 @@ export function isWaiting(cb: unknown): boolean {
  * caller unchanged, the lease leaving the ledger. `direct`: who gets the timeout error instead of `cb`.
  */
 export function waitForConnection<C extends Releasable>(pool: QueuedPool<C>, lease: Lease, cb: Answer<C>, queued: boolean, direct?: Answer<C>): void {
-  const waiter = new Waiter(lease, cb);
-  waiter.direct = direct;
-  const answer: Answer<C> & { [kWaiter]?: Waiter<C> } = (err, connection) => answered(pool, waiter, answer, err, connection);
-  // The mark would cost every checkout of a free connection, which never comes back.
-  if (queued) answer[kWaiter] = waiter;
+  const waiter = openWait(pool, lease, cb, queued, direct);
   try {
-    pool.ask(answer);
+    pool.ask(waiter.answer);
   } catch (err) {
-    if (!waiter.answered) pool.core.checkoutFailed(lease, false);
+    askFailed(pool, waiter);
     throw err;
   }
-  if (queued) startTimer(pool, waiter, answer, pool.core.config.acquireTimeoutMs);
+  waitAsked(pool, waiter);
 }
 
-function startTimer<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, answer: Answer<C>, ms: number): void {
-  if (pool.core.config.acquireTimeoutMs > 0 && !waiter.answered) waiter.timer = setTimeout(() => timedOut(pool, waiter, answer), ms);
+/**
+ * The first step of {@link waitForConnection}, for an adapter that asks its pool in its own frame
+ * (mysql: every frame between the caller and the pool lengthens the stack mysql captures at each
+ * checkout): the waiter, whose `answer` the pool is given; then {@link askFailed} if the pool threw,
+ * else {@link waitAsked}.
+ */
+export function openWait<C extends Releasable>(pool: QueuedPool<C>, lease: Lease, cb: Answer<C>, queued: boolean, direct?: Answer<C>): Waiter<C> {
+  const waiter = new Waiter(lease, cb, queued);
+  waiter.direct = direct;
+  const answer: Answer<C> & { [kWaiter]?: Waiter<C> } = (err, connection) => answered(pool, waiter, err, connection);
+  // The mark would cost every checkout of a free connection, which never comes back.
+  if (queued) answer[kWaiter] = waiter;
+  waiter.answer = answer;
+  return waiter;
+}
+
+/** The pool threw when asked: the lease leaves the ledger (the caller gets the pool's error unchanged). */
+export function askFailed<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>): void {
+  if (!waiter.answered) pool.core.checkoutFailed(waiter.lease, false);
+}
+
+/** The pool took the request: a caller that may wait in its queue gets its timer. */
+export function waitAsked<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>): void {
+  if (waiter.queued) startTimer(pool, waiter, pool.core.config.acquireTimeoutMs);
+}
+
+function startTimer<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, ms: number): void {
+  if (pool.core.config.acquireTimeoutMs > 0 && !waiter.answered) waiter.timer = setTimeout(() => timedOut(pool, waiter), ms);
 }
 
 /**
@@ -103,17 +131,17 @@ function startTimer<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>
  * connection is later handed to nobody) and gets the error naming who holds the connections. A
  * connection still opening for it is put back in the pool when it arrives.
  */
-function timedOut<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, answer: Answer<C>): void {
+function timedOut<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>): void {
   waiter.timer = undefined;
   if (waiter.answered) return;
   waiter.timedOut = true;
-  pool.dequeue(answer);
+  pool.dequeue(waiter.answer);
   const { acquireTimeoutMs, name } = pool.core.config;
   const message = `poolguard[${name}]: no connection became free within guard.acquireTimeoutMs (${acquireTimeoutMs} ms); ${pool.timeoutWords}`;
   (waiter.direct ?? waiter.cb)(pool.core.checkoutTimedOut(waiter.lease, message, undefined));
 }
 
-function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, answer: Answer<C>, err: Error | null, connection: C | undefined): void {
+function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, err: Error | null, connection: C | undefined): void {
   const { core } = pool;
   const { lease } = waiter;
   waiter.answered = true;
@@ -142,10 +170,10 @@ function answered<C extends Releasable>(pool: QueuedPool<C>, waiter: Waiter<C>, 
       // The pool then serves this caller again, with the time left of its acquire timeout.
       waiter.discarded = discarded;
       waiter.answered = false;
-      answer[kWaiter as never] = waiter as never;
-      pool.ask(answer);
+      waiter.answer[kWaiter as never] = waiter as never;
+      pool.ask(waiter.answer);
       const left = Math.max(0, core.config.acquireTimeoutMs - (core.clock.now() - lease.requestedAt));
-      startTimer(pool, waiter, answer, left);
+      startTimer(pool, waiter, left);
     },
     check: () => pool.ping(connection),
     fail: (e) => waiter.cb(e),

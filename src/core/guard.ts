@@ -159,15 +159,29 @@ export class GuardCore {
    * the public entry point: that checkout is marked as managed and takes the managed call's capture.
    */
   runManaged<T>(capture: CapturedStack | undefined, call: () => T): T {
-    if (capture !== undefined) this.#managedPlan.finish();
-    this.#managedCapture = capture;
-    this.#managed = true;
+    this.enterManaged(capture);
     try {
       return call();
     } finally {
-      this.#managed = false;
-      this.#managedCapture = undefined;
+      this.leaveManaged();
     }
+  }
+
+  /**
+   * `runManaged` for an entry point that calls the pool itself, in its own frame, between
+   * `enterManaged` and `leaveManaged` (in a `finally`): a driver that captures a stack at every
+   * call (mysql's `trace`) then sees no frame of poolguard's between the pool and its caller.
+   */
+  enterManaged(capture: CapturedStack | undefined): void {
+    if (capture !== undefined) this.#managedPlan.finish();
+    this.#managedCapture = capture;
+    this.#managed = true;
+  }
+
+  /** Ends what `enterManaged` began. */
+  leaveManaged(): void {
+    this.#managed = false;
+    this.#managedCapture = undefined;
   }
 
   /**
