@@ -3,7 +3,7 @@ import type { GuardContext } from './context.js';
 import { formatDuration, plural } from './format.js';
 import type { EndDeadline, LeakScan } from './leak-scan.js';
 import type { Lease } from './ledger.js';
-import type { EndLease, EndReport, LeakReport } from './types.js';
+import type { EndLease, EndReport, LeakReport, LeaseSnapshot } from './types.js';
 import { leaseSnapshot, snapshot } from './views.js';
 import { afterReclaim } from './leak-report.js';
 import { cutFails, fixAtLines, giveBackCall, lateRelease } from './words.js';
@@ -121,12 +121,15 @@ export class Shutdown {
    */
   closedUnderHolder(lease: Lease): void {
     const ctx = this.#ctx;
-    const now = ctx.clock.now();
-    const resource = lease.conn?.resource;
-    const listed: EndLease = Object.freeze({ ...leaseSnapshot(ctx, lease, now), inFlight: resource === undefined ? undefined : probe(ctx.hooks.inFlight, resource) });
-    const line = describeEndLease(listed, lease.conn !== undefined && lease.conn.lastActiveAt >= lease.acquiredAt);
     if (this.#closed.length === 0) queueMicrotask(() => this.#reportClosed());
-    this.#closed.push({ listed, line });
+    this.#closed.push(this.#endLease(lease, leaseSnapshot(ctx, lease, ctx.clock.now())));
+  }
+
+  /** A held lease as the end reports list it: its snapshot with the query in flight, and its line. */
+  #endLease(lease: Lease, leaseView: LeaseSnapshot): { listed: EndLease; line: string } {
+    const conn = lease.conn;
+    const listed: EndLease = Object.freeze({ ...leaseView, inFlight: conn === undefined ? undefined : probe(this.#ctx.hooks.inFlight, conn.resource) });
+    return { listed, line: describeEndLease(listed, conn !== undefined && conn.lastActiveAt >= lease.acquiredAt) };
   }
 
   /** Leases whose connection the end closed under their holder, waiting for their report. */
@@ -154,16 +157,10 @@ export class Shutdown {
     const byId = new Map<number, Lease>();
     for (const list of [ctx.ledger.suspects, ctx.ledger.open]) for (const lease of list) byId.set(lease.id, lease);
     if (byId.size === 0) return { leases: [], listed: [], lines: [] };
-    const listed = snapshot(ctx).leases.map((s) => {
-      const resource = byId.get(s.id)?.conn?.resource;
-      return Object.freeze({ ...s, inFlight: resource === undefined ? undefined : probe(ctx.hooks.inFlight, resource) });
-    });
-    const leases = listed.map((s) => byId.get(s.id)!);
-    const lines = listed.slice(0, END_LINES).map((l, i) => {
-      const conn = leases[i]!.conn;
-      return describeEndLease(l, conn !== undefined && conn.lastActiveAt >= leases[i]!.acquiredAt);
-    });
-    return { leases, listed, lines };
+    const views = snapshot(ctx).leases;
+    const leases = views.map((s) => byId.get(s.id)!);
+    const held = views.map((s, i) => this.#endLease(leases[i]!, s));
+    return { leases, listed: held.map((h) => h.listed), lines: held.slice(0, END_LINES).map((h) => h.line) };
   }
 
   #blocked(): void {
