@@ -14,7 +14,9 @@ let installed: Installed | undefined;
 const realNow = Object.getOwnPropertyDescriptor(performance, 'now');
 
 function install(config: Parameters<typeof FakeTimers.install>[0]): Installed {
-  installed = FakeTimers.install(config);
+  // A guard made before the fake clock has a real scan timer; when the guard restarts it under the
+  // fake clock, the real one must really be cleared (and not warned about and left running).
+  installed = FakeTimers.install({ shouldClearNativeTimers: true, ...config });
   return installed;
 }
 
