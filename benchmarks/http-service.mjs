@@ -114,7 +114,7 @@ async function serve(variant) {
   let pool;
   if (variant === 'bare' || variant === 'bare-sdk' || variant === 'instr-sdk') pool = new pg.Pool(options);
   else {
-    const { Pool } = await import('poolguard/pg');
+    const { Pool } = await import(process.env.POOLGUARD_PG ?? 'poolguard/pg');
     // The defaults ('guard') are captureStacks 'adaptive': every connect() for the pool's first 1,000, then 1 in 64.
     pool = new Pool({ ...options, guard: guardOptions(variant) });
   }

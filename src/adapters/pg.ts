@@ -285,10 +285,28 @@ function guardedEmit(state: PgGuardState, pool: PgPoolLike, argc: number, event:
 function guardedQuery(state: PgGuardState, pool: PgPoolLike, text: unknown, values: unknown, cb: unknown, capture: CapturedStack | undefined): unknown {
   // pg-pool's query() calls this.connect() synchronously: that checkout becomes a `query` lease,
   // with the stack (if captured) of query()'s caller rather than pg-pool's frames.
-  const result = state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
-  // The promise form: pg-pool re-captures a failed query's stack, dropping what poolguard wrote into it.
-  if (typeof cb === 'function' || typeof values === 'function' || typeof text === 'function' || result == null) return result;
-  return (result as PromiseLike<unknown>).then(undefined, keepAdded);
+  if (typeof cb === 'function' || typeof values === 'function' || typeof text === 'function') {
+    return state.core.runManaged(capture, () => state.query.call(pool, text, values, cb));
+  }
+  // The promise form, built as pg-pool builds it (the pool's Promise, the stack re-captured on
+  // error) but around pg-pool's callback form: pg-pool's own re-capture would drop what poolguard
+  // wrote into the stack, and putting it back behind pg-pool's promise cost every query a second
+  // promise and a microtask.
+  let resolve!: (result: unknown) => void;
+  let reject!: (err: Error) => void;
+  const PromiseImpl = pool.Promise ?? Promise;
+  const result = new PromiseImpl<unknown>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  }).catch(recaptured);
+  state.core.runManaged(capture, () => state.query.call(pool, text, values, (err: Error | undefined, res?: unknown) => (err ? reject(err) : resolve(res))));
+  return result;
+}
+
+/** A failed `pool.query()` promise: its stack re-captured here, as pg-pool does, keeping poolguard's lines. */
+function recaptured(err: Error): never {
+  Error.captureStackTrace(err);
+  keepAdded(err);
 }
 
 /** Writes back into a re-captured stack what poolguard had written into it (`err.poolguard`). */

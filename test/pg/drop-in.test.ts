@@ -79,6 +79,37 @@ describe('drop-in: the guarded Pool behaves exactly like pg.Pool', () => {
     expect(guarded.double!.stack).toContain('test/pg/drop-in.test.ts:');
   });
 
+  it("pool.query()'s promise: the pool's Promise class, pg's result, and pg's error with the caller's frames", async () => {
+    class OwnPromise<T> extends Promise<T> {}
+    async function fromHere(make: (options: pg.PoolConfig) => pg.Pool) {
+      const own = make({ Promise: OwnPromise } as pg.PoolConfig);
+      const ok = own.query('SELECT $1::int AS n', [5]);
+      const failing = own.query('SELECT 1/0');
+      const ownClass = ok instanceof OwnPromise && failing instanceof OwnPromise;
+      const [{ rows }] = await Promise.all([ok, failing.catch(() => undefined)]);
+      // An await on the pool's own Promise class keeps the caller's async frames.
+      let err!: Error & Record<string, unknown>;
+      try {
+        await make({}).query('SELECT 1/0');
+      } catch (e) {
+        err = e as Error & Record<string, unknown>;
+      }
+      return { ownClass, rows, err };
+    }
+    const bare = await fromHere(barePool);
+    const guarded = await fromHere(guardedPool);
+    expect(bare.ownClass).toBe(true);
+    expect(guarded.ownClass).toBe(true);
+    expect(guarded.rows).toEqual([{ n: 5 }]);
+    expect(guarded.rows).toEqual(bare.rows);
+    expect(Object.getPrototypeOf(guarded.err)).toBe(Object.getPrototypeOf(bare.err));
+    expect({ message: guarded.err.message, code: guarded.err.code }).toEqual({ message: 'division by zero', code: bare.err.code });
+    // pg-pool re-captures a failed query's stack: its frames are the awaiting caller's.
+    expect(bare.err.stack).toMatch(/\n {4}at (async )?fromHere \(/);
+    expect(guarded.err.stack).toMatch(/\n {4}at (async )?fromHere \(/);
+    expect(guarded.err.stack!.startsWith(`${bare.err.name}: division by zero\n    at `)).toBe(true);
+  });
+
   it('the guard key never reaches pg.Client, and the password stays hidden as in pg', async () => {
     const seenOptions: Record<string, unknown>[] = [];
     class SpyClient extends pg.Client {
