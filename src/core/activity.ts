@@ -65,7 +65,7 @@ export function activeUseWords(act: Activity, idleAfterMs: number): string {
 /** The clause of a report that says what a lease is doing, in the words of what was read. */
 export function activityWords(act: Activity, idleAfterMs: number, words: Words): string {
   const idle = formatDuration(act.idleMs);
-  const unseen = `(poolguard cannot see this resource's work; pool.guard.touch(resource) marks it)`;
+  const unseen = `(poolguard cannot see this resource's work; ${words.handle}.touch(resource) marks it)`;
   switch (act.basis) {
     case 'query':
       return `with its pool.query() still running (${words.queryEnds})`;

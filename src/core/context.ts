@@ -35,7 +35,7 @@ export class GuardContext {
     this.ledger = ledger;
     this.hooks = hooks;
     this.words = resolveWords(hooks);
-    this.log = new RateLimitedLog(config.logger, () => clock.now());
+    this.log = new RateLimitedLog(config.logger, () => clock.now(), this.words.handle);
     this.sites = { ignore: [...DEFAULT_IGNORED_FRAMES, ...config.ignoreFrames], depth: config.stackDepth };
     this.handle = handle;
   }
@@ -48,7 +48,7 @@ export class GuardContext {
       try {
         (listener as (...a: unknown[]) => void).apply(this.handle, args);
       } catch (err) {
-        this.log.write('warn', `listener ${event}`, { err }, `poolguard[${this.config.name}]: a '${event}' listener on pool.guard threw (${String((err as Error)?.message ?? err)}); the pool is unaffected. Fix the listener.`);
+        this.log.write('warn', `listener ${event}`, { err }, `poolguard[${this.config.name}]: a '${event}' listener on ${this.words.handle} threw (${String((err as Error)?.message ?? err)}); the pool is unaffected. Fix the listener.`);
       }
     }
   }

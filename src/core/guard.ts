@@ -364,11 +364,11 @@ export class GuardCore {
 
   exempt(resource: object, reason: unknown): void {
     const lent = this.#ctx.words.lent;
-    if (typeof reason !== 'string' || reason === '') throw new TypeError(`pool.guard.exempt(${lent}, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
+    if (typeof reason !== 'string' || reason === '') throw new TypeError(`${this.#ctx.words.handle}.exempt(${lent}, reason): reason must be a non-empty string, got ${typeof reason === 'string' ? '""' : typeof reason}`);
     const lease = (resource == null ? undefined : this.#ctx.hooks.recordOf?.(resource))?.lease;
     if (lease === undefined || lease.released || lease.reclaimed) {
       throw new TypeError(
-        `pool.guard.exempt(${lent}): poolguard[${this.config.name}] has no open lease for this object. Pass the ${lent} exactly as the pool handed it out, before releasing it.`,
+        `${this.#ctx.words.handle}.exempt(${lent}): poolguard[${this.config.name}] has no open lease for this object. Pass the ${lent} exactly as the pool handed it out, before releasing it.`,
       );
     }
     lease.exempt = reason;

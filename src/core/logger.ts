@@ -22,14 +22,17 @@ const WINDOW_MAX = 20;
 export class RateLimitedLog {
   readonly #logger: GuardLogger | undefined;
   readonly #now: () => number;
+  /** The user's handle on this pool's guard (`pool.guard`, `sql.guard`, …): where the held-back lines are. */
+  readonly #handle: string;
   readonly #lastBySite = new Map<string, number>();
   #windowStart = -Infinity;
   #windowCount = 0;
   #suppressed = 0;
 
-  constructor(logger: GuardLogger | false | undefined, now: () => number) {
+  constructor(logger: GuardLogger | false | undefined, now: () => number, handle = 'pool.guard') {
     this.#logger = logger === false ? undefined : (logger ?? stderrLogger);
     this.#now = now;
+    this.#handle = handle;
   }
 
   get enabled(): boolean {
@@ -58,7 +61,7 @@ export class RateLimitedLog {
     if (this.#lastBySite.size > 1000) this.#lastBySite.clear();
     this.#lastBySite.set(key, now);
     if (this.#suppressed > 0) {
-      msg += `\n  (${this.#suppressed} similar line${this.#suppressed === 1 ? '' : 's'} held back in the last minute; every report is on pool.guard's events and in pool.guard.snapshot())`;
+      msg += `\n  (${this.#suppressed} similar line${this.#suppressed === 1 ? '' : 's'} held back in the last minute; every report is on ${this.#handle}'s events and in ${this.#handle}.snapshot())`;
       this.#suppressed = 0;
     }
     try {

@@ -18,7 +18,7 @@ const END_LINES = 10;
  * One line of an end report: where the lease was taken, how long ago, and what it is doing.
  * `touched`: whether its holder marked it active during the lease (read where the driver cannot tell).
  */
-function describeEndLease(l: EndLease, touched: boolean): string {
+function describeEndLease(l: EndLease, touched: boolean, handle: string): string {
   const doing =
     l.kind === 'query'
       ? 'taken by pool.query(), which releases it when the query ends'
@@ -31,8 +31,8 @@ function describeEndLease(l: EndLease, touched: boolean): string {
           : l.inFlight === false
             ? `nothing in flight for ${formatDuration(l.idleMs)}`
             : touched
-              ? `last touched ${formatDuration(l.idleMs)} ago (pool.guard.touch())`
-              : `never touched since its checkout ${formatDuration(l.heldMs)} ago (pool.guard.touch(resource) marks activity)`;
+              ? `last touched ${formatDuration(l.idleMs)} ago (${handle}.touch())`
+              : `never touched since its checkout ${formatDuration(l.heldMs)} ago (${handle}.touch(resource) marks activity)`;
   const transaction =
     l.transaction === 'open'
       ? ', inside an open transaction (BEGIN without COMMIT: its locks block other sessions)'
@@ -129,7 +129,7 @@ export class Shutdown {
   #endLease(lease: Lease, leaseView: LeaseSnapshot): { listed: EndLease; line: string } {
     const conn = lease.conn;
     const listed: EndLease = Object.freeze({ ...leaseView, inFlight: conn === undefined ? undefined : probe(this.#ctx.hooks.inFlight, conn.resource) });
-    return { listed, line: describeEndLease(listed, conn !== undefined && conn.lastActiveAt >= lease.acquiredAt) };
+    return { listed, line: describeEndLease(listed, conn !== undefined && conn.lastActiveAt >= lease.acquiredAt, this.#ctx.words.handle) };
   }
 
   /** Leases whose connection the end closed under their holder, waiting for their report. */

@@ -105,3 +105,54 @@ describe('the warning about guard.idleAfterMs against the thresholds', () => {
     await Promise.all([gp.drain().then(() => gp.clear()), pool.end()]);
   });
 });
+
+describe("the core's hints name the user's handle on the guard (PoolWords.handle)", () => {
+  it('a throwing listener, exempt() misuse, a lease no driver state tells, the end report and held-back lines say sql.guard, never pool.guard', () => {
+    const clock = new FakeClock();
+    const messages: string[] = [];
+    const records = new WeakMap<object, ConnectionRecord>();
+    const hooks: AdapterHooks = {
+      recordOf: (r) => (typeof r === 'object' && r !== null ? records.get(r) : undefined),
+      reclaim: () => {},
+      counts: () => ({ total: 2, idle: 0, waiting: 0, max: 2, min: 0 }),
+      words: { handle: 'sql.guard' },
+    };
+    const logger = { warn: (_: object, msg: string) => messages.push(msg), info: (_: object, msg: string) => messages.push(msg) };
+    const config = resolveGuardConfig({ logger, leakThresholdMs: 1_000, endTimeoutMs: 4_000, captureStacks: 'none' }, 'p');
+    const core = new GuardCore(config, hooks, clock);
+    core.handle.on('leak', () => {
+      throw new Error('listener bug');
+    });
+    const errors: string[] = [];
+    try {
+      core.handle.exempt({}, 'x');
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    try {
+      core.handle.exempt({}, '');
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    const checkout = (): void => {
+      const record = core.connectionOpened({});
+      records.set(record.resource, record);
+      core.checkoutGranted(core.checkoutRequested('connect', undefined), record);
+    };
+    checkout();
+    checkout();
+    clock.advance(1_500);
+    core.scan();
+    core.endStarted('end()');
+    clock.advance(5_000);
+    const text = [...errors, ...messages].join('\n');
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^sql\.guard\.exempt\(connection\): /);
+    expect(errors[1]).toMatch(/^sql\.guard\.exempt\(connection, reason\): /);
+    expect(text).toContain("a 'leak' listener on sql.guard threw (listener bug)");
+    expect(text).toContain("poolguard cannot see this resource's work; sql.guard.touch(resource) marks it");
+    expect(text).toContain('(sql.guard.touch(resource) marks activity)');
+    expect(text).toMatch(/held back in the last minute; every report is on sql\.guard's events and in sql\.guard\.snapshot\(\)/);
+    expect(text).not.toContain('pool.guard');
+  });
+});
