@@ -271,6 +271,9 @@ async function report(subject: Subject, type: ReportType): Promise<string | unde
     case 'timeout': {
       const ops = subject.make(quiet(), 1, 300);
       try {
+        // The pool's one connection opened first: at 300 ms, the timed wait must be the queue's,
+        // never a cold connect on a loaded machine (pg's connectionTimeoutMillis bounds both).
+        await ops.busy(0);
         await ops.take();
         return addedTo(await ops.checkout());
       } finally {
@@ -280,7 +283,10 @@ async function report(subject: Subject, type: ReportType): Promise<string | unde
     case 'timeoutBusy': {
       const ops = subject.make(quiet(), 1, 300);
       try {
+        await ops.busy(0);
         const work = ops.busy(0.8);
+        // Awaited below; a failure before that point must fail the test, not surface as unhandled.
+        work.catch(() => {});
         await leased(ops);
         const message = addedTo(await ops.checkout());
         await work;
