@@ -113,6 +113,8 @@ describe("the core's hints name the user's handle on the guard (PoolWords.handle
     const records = new WeakMap<object, ConnectionRecord>();
     const hooks: AdapterHooks = {
       recordOf: (r) => (typeof r === 'object' && r !== null ? records.get(r) : undefined),
+      // A resource whose work no driver state tells, as generic-pool's.
+      inFlight: () => undefined,
       reclaim: () => {},
       counts: () => ({ total: 2, idle: 0, waiting: 0, max: 2, min: 0 }),
       words: { handle: 'sql.guard' },
