@@ -209,10 +209,40 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
   }
   for (const method of ['query', 'execute', 'batch'] as const) {
     const call = pool[method] as (...args: unknown[]) => unknown;
-    target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
+    if (callbackApi) {
+      target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
+        const capture = core.prepareManagedCapture();
+        if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
+        return managedCallback(s, capture, call, this, args);
+      };
+      continue;
+    }
+    // The promise API's call runs the connector from its own frame, with its `arguments` passed
+    // through: no rest array, no copy, no closure per call (a pool.query() is a GET's whole checkout).
+    target[method] = function managedCall(this: MariadbPoolLike): unknown {
       const capture = core.prepareManagedCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
-      return managed(s, capture, call, this, args);
+      core.enterManaged(capture);
+      let lease: Lease;
+      try {
+        lease = requestManaged();
+      } finally {
+        core.leaveManaged();
+      }
+      const outer = s.current;
+      s.current = lease;
+      let result: unknown;
+      try {
+        result = call.apply(this, arguments as unknown as unknown[]);
+      } catch (err) {
+        settleManaged(s, lease, err, managedCall);
+        throw err;
+      } finally {
+        s.current = outer;
+      }
+      // Granted within the call (its promise is the connector's own), or failed within it.
+      if (lease.acquiredAt >= 0 || !lease.ready) return result;
+      return managedWaits(s, lease, result as Promise<unknown>);
     };
   }
   const end = pool.end;
@@ -229,22 +259,34 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
 }
 
 /**
- * The managed leases still waiting for a connection, in request order. A queue with a moving head:
- * a pool under load holds thousands (the connector's own tests queue 10,000 queries), and an
- * array's shift() or splice() would make each checkout cost as much as the queue is long. A lease
- * that failed or timed out while waiting is skipped when its turn comes.
+ * The managed leases still waiting for a connection, in request order: a ring that doubles when
+ * full (a power of two, so that a slot is found with a mask). A pool under load holds thousands (the connector's own tests queue 10,000 queries), and an
+ * array's shift() or splice() would make each checkout cost as much as the queue is long; a ring
+ * never changes its array's length, whose store (emptying a queue with a moving head) is a call
+ * into V8's runtime at each checkout that waited. A lease that failed or timed out while waiting
+ * is skipped when its turn comes.
  */
 class ManagedQueue {
-  #items: Array<Lease | undefined> = [];
+  #items: Array<Lease | undefined> = new Array(16).fill(undefined);
   #head = 0;
+  #count = 0;
 
   /** Whether any lease may still be waiting (some may have failed or timed out since). */
   get waiting(): boolean {
-    return this.#head < this.#items.length;
+    return this.#count > 0;
   }
 
   push(lease: Lease): void {
-    this.#items.push(lease);
+    const items = this.#items;
+    if (this.#count === items.length) {
+      // Full: unrolled into a ring twice the size, the oldest first.
+      const grown: Array<Lease | undefined> = new Array(items.length * 2).fill(undefined);
+      for (let i = 0; i < this.#count; i++) grown[i] = items[(this.#head + i) & (items.length - 1)];
+      this.#items = grown;
+      this.#head = 0;
+    }
+    this.#items[(this.#head + this.#count) & (this.#items.length - 1)] = lease;
+    this.#count++;
   }
 
   /**
@@ -254,44 +296,32 @@ class ManagedQueue {
    */
   next(): Lease | undefined {
     const items = this.#items;
-    while (this.#head < items.length) {
+    while (this.#count > 0) {
       const lease = items[this.#head]!;
-      items[this.#head++] = undefined;
-      if (lease.acquiredAt < 0 && lease.list !== undefined) return this.#compact(lease);
+      items[this.#head] = undefined;
+      this.#head = (this.#head + 1) & (items.length - 1);
+      this.#count--;
+      if (lease.acquiredAt < 0 && lease.list !== undefined) return lease;
     }
-    this.#compact(undefined);
     return undefined;
-  }
-
-  #compact<T>(value: T): T {
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return value;
   }
 }
 
 /**
  * A pool.query()/execute()/batch(): a `query` lease, granted at its 'acquire', ended at the
  * connector's release of its connection. A call that found an idle connection is granted within
- * the connector's call, and its promise is the connector's own; one that waits is queued, and its
- * promise or callback also says when it failed or timed out before a connection came.
+ * the connector's call; one that waits is queued, and its promise (`managedWaits`) or callback
+ * (here) also says when it failed or timed out before a connection came.
  */
-function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: unknown[]): unknown {
+function managedCallback(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: unknown[]): unknown {
   const lease = state.core.runManaged(capture, state.requestManaged);
-  if (state.callbackApi) {
-    const at = args.findIndex((a) => typeof a === 'function');
-    if (at !== -1) {
-      const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
-      args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
-        settleManaged(state, lease, err ?? undefined, settled);
-        return cb.call(this, err, ...rest);
-      };
-    }
+  const at = args.findIndex((a) => typeof a === 'function');
+  if (at !== -1) {
+    const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
+    args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
+      settleManaged(state, lease, err ?? undefined, settled);
+      return cb.call(this, err, ...rest);
+    };
   }
   const outer = state.current;
   state.current = lease;
@@ -299,7 +329,7 @@ function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], 
   try {
     result = call.apply(pool, args);
   } catch (err) {
-    settleManaged(state, lease, err, managed);
+    settleManaged(state, lease, err, managedCallback);
     throw err;
   } finally {
     state.current = outer;
@@ -308,8 +338,14 @@ function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], 
   if (lease.acquiredAt >= 0 || !lease.ready) return result;
   state.core.checkoutWaits(lease);
   state.managed.push(lease);
-  if (state.callbackApi) return result;
-  return (result as Promise<unknown>).then(
+  return result;
+}
+
+/** A promise-API managed call that has to wait for a connection: queued, its failure followed. */
+function managedWaits(state: State, lease: Lease, result: Promise<unknown>): Promise<unknown> {
+  state.core.checkoutWaits(lease);
+  state.managed.push(lease);
+  return result.then(
     function settledValue(value: unknown) {
       settleManaged(state, lease, undefined, settledValue);
       return value;
