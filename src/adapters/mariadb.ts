@@ -480,7 +480,14 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     state.lent.set(base.threadId, base);
   }
   Object.defineProperty(base, kRecord, { value: record, configurable: true });
-  onMariadbCommandDone(base, () => core.connectionActive(record));
+  // A command's end tells when a holder last used its connection (the idle time of a lease
+  // report); a pool.query()'s lease ends with its one command, and a connection nobody holds has
+  // no holder to report on: their commands are not followed.
+  onMariadbCommandDone(
+    base,
+    () => core.connectionActive(record),
+    () => record.lease !== undefined && !record.lease.managed,
+  );
   const add = base.addCommand;
   base.addCommand = function addCommandGuarded(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
     // The first command after a lending that no getConnection() caller took: a queued managed
