@@ -217,29 +217,13 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
       };
       continue;
     }
-    // The promise API's call runs the connector from its own frame, with its `arguments` passed
-    // through: no rest array, no copy, no closure per call (a pool.query() is a GET's whole checkout).
+    // The promise API's call passes its `arguments` through: no rest array and no copy per call
+    // (a pool.query() is a GET's whole checkout).
     target[method] = function managedCall(this: MariadbPoolLike): unknown {
       const capture = core.prepareManagedCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
-      core.enterManaged(capture);
-      let lease: Lease;
-      try {
-        lease = requestManaged();
-      } finally {
-        core.leaveManaged();
-      }
-      const outer = s.current;
-      s.current = lease;
-      let result: unknown;
-      try {
-        result = call.apply(this, arguments as unknown as unknown[]);
-      } catch (err) {
-        settleManaged(s, lease, err, managedCall);
-        throw err;
-      } finally {
-        s.current = outer;
-      }
+      const lease = core.runManaged(capture, requestManaged);
+      const result = callLent(s, lease, call, this, arguments, managedCall);
       // Granted within the call (its promise is the connector's own), or failed within it.
       if (lease.acquiredAt >= 0 || !lease.ready) return result;
       return managedWaits(s, lease, result as Promise<unknown>);
@@ -323,22 +307,29 @@ function managedCallback(state: State, capture: Parameters<GuardCore['runManaged
       return cb.call(this, err, ...rest);
     };
   }
-  const outer = state.current;
-  state.current = lease;
-  let result: unknown;
-  try {
-    result = call.apply(pool, args);
-  } catch (err) {
-    settleManaged(state, lease, err, managedCallback);
-    throw err;
-  } finally {
-    state.current = outer;
-  }
+  const result = callLent(state, lease, call, pool, args, managedCallback);
   // Granted within the call, or failed within it (a callback told at once).
   if (lease.acquiredAt >= 0 || !lease.ready) return result;
   state.core.checkoutWaits(lease);
   state.managed.push(lease);
   return result;
+}
+
+/**
+ * Calls the connector for a managed lease: `current` names the lease for the 'acquire' the call
+ * emits when it finds an idle connection. A call that throws ends its lease there.
+ */
+function callLent(state: State, lease: Lease, call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: ArrayLike<unknown>, above: Function): unknown {
+  const outer = state.current;
+  state.current = lease;
+  try {
+    return call.apply(pool, args as unknown[]);
+  } catch (err) {
+    settleManaged(state, lease, err, above);
+    throw err;
+  } finally {
+    state.current = outer;
+  }
 }
 
 /** A promise-API managed call that has to wait for a connection: queued, its failure followed. */
