@@ -435,27 +435,34 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     }
     destroy.call(conn);
   };
-  // end() and close() are the same release (the connector assigns them so); so is `await using`.
-  replaceMethod(conn, 'release', guardedRelease);
-  if (conn.end === release) replaceMethod(conn, 'end', guardedRelease);
-  if (conn.close === release) replaceMethod(conn, 'close', guardedRelease);
-  if (typeof Symbol.asyncDispose === 'symbol' && (conn as Record<symbol, unknown>)[Symbol.asyncDispose] !== undefined) {
-    replaceMethod(conn, Symbol.asyncDispose, () => guardedRelease());
+  // end() and close() are the same release (the connector assigns them so, own properties of each
+  // connection it hands out); so is `await using`. Each property is stored by name, in a store of
+  // its own: one keyed store for them all saw four keys, a megamorphic miss at every checkout.
+  const c = conn as unknown as Record<string | symbol, unknown>;
+  if (hasOwn.call(conn, 'release')) c.release = guardedRelease;
+  else shadowMethod(conn, 'release', guardedRelease);
+  if (conn.end === release) c.end = guardedRelease;
+  if (conn.close === release) c.close = guardedRelease;
+  if (typeof Symbol.asyncDispose === 'symbol') {
+    const dispose = (): unknown => guardedRelease();
+    if (hasOwn.call(conn, Symbol.asyncDispose)) c[Symbol.asyncDispose] = dispose;
+    else if (c[Symbol.asyncDispose] !== undefined) shadowMethod(conn, Symbol.asyncDispose, dispose);
   }
-  replaceMethod(conn, 'destroy', guardedDestroy);
+  if (hasOwn.call(conn, 'destroy')) c.destroy = guardedDestroy;
+  else shadowMethod(conn, 'destroy', guardedDestroy);
   state.held.set(record, conn);
   return conn;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /**
- * Puts `value` in place of a handed-out connection's method. The connector assigns most of them to
- * each connection it hands out (its own writable properties: a plain store keeps them as they
- * are, and costs a checkout far less than a redefinition); one its class defines is shadowed by a
- * non-enumerable own property.
+ * Puts `value` in place of a method a handed-out connection has from its class: a non-enumerable
+ * own property shadows it. (The connector's own per-connection methods are replaced by stores,
+ * which keep them as they are and cost a checkout far less than a redefinition.)
  */
-function replaceMethod(conn: HandedConnection, key: string | symbol, value: unknown): void {
-  if (Object.prototype.hasOwnProperty.call(conn, key)) (conn as unknown as Record<string | symbol, unknown>)[key] = value;
-  else Object.defineProperty(conn, key, { value, writable: true, configurable: true });
+function shadowMethod(conn: HandedConnection, key: string | symbol, value: unknown): void {
+  Object.defineProperty(conn, key, { value, writable: true, configurable: true });
 }
 
 /**
