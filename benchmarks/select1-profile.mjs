@@ -3,10 +3,10 @@
 // machine a rate swings with the load, a count does not. `warm` queries uninstrumented
 // (--instr-atstart=no), then the process switches instrumentation on and zeroes its counters
 // (callgrind_control, run asynchronously so that valgrind can answer), then `n` queries;
-// Collected / n is one query, the client's side only. Drivers: mysql, mariadb. Variants: bare,
-// guard (poolguard with defaults; POOLGUARD_MODULE points it at another build's dist/esm/mysql.js or mariadb.js).
+// Collected / n is one query, the client's side only. Drivers: mysql, mariadb, pg (pg.Pool's pool.query). Variants: bare,
+// guard (poolguard with defaults; POOLGUARD_MODULE points it at another build's dist/esm/mysql.js, mariadb.js or pg.js).
 // Run: npm run build && valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/<v>.out node --predictable \
-//        benchmarks/select1-profile.mjs <mysql|mariadb> <bare|guard> <warm> <n>
+//        benchmarks/select1-profile.mjs <mysql|mariadb|pg> <bare|guard> <warm> <n>
 import { execFile } from 'node:child_process';
 
 const [driver, variant, warm, n] = process.argv.slice(2);
@@ -23,7 +23,13 @@ if (driver === 'mysql') {
   const pool = variant === 'bare' ? mariadb.createPool(options) : (await import(process.env.POOLGUARD_MODULE ?? 'poolguard/mariadb')).createPool({ ...options, guard: { logger: false } });
   query = () => pool.query('SELECT 1');
   end = () => pool.end();
-} else throw new Error(`driver: mysql or mariadb, got ${driver}`);
+} else if (driver === 'pg') {
+  const pg = (await import('pg')).default;
+  const pgOptions = { connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 10 };
+  const pool = variant === 'bare' ? new pg.Pool(pgOptions) : new (await import(process.env.POOLGUARD_MODULE ?? 'poolguard/pg')).Pool({ ...pgOptions, guard: { logger: false } });
+  query = () => pool.query('SELECT 1');
+  end = () => pool.end();
+} else throw new Error(`driver: mysql, mariadb or pg, got ${driver}`);
 
 async function run(total) {
   let started = 0;
