@@ -41,22 +41,31 @@ const nothing = (): void => {};
  * gave the object (an own property, or one its prototype has).
  */
 export function disposeByRelease<T extends object>(target: T, bind: (target: T) => BoundRelease): void {
-  Object.defineProperty(target, ASYNC_DISPOSE, {
-    configurable: true,
-    get(this: T) {
-      const release = bind(this) ?? nothing;
-      // As mysql2's promise connections do: released at once, resolved after.
-      return async function asyncDispose(): Promise<void> {
-        release();
-      };
-    },
-  });
-  Object.defineProperty(target, DISPOSE, {
-    configurable: true,
-    get(this: T) {
-      return bind(this) ?? nothing;
-    },
-  });
+  // The object's own part is a data property; the two getters are shared by every object. A getter
+  // made per object would give each object an accessor of its own, which V8 cannot keep in a
+  // shared hidden class: it turns the object into a dictionary, and every property read of the
+  // library's own code on it (mysql's `this._protocol`, pg's `this.connection`) misses its inline
+  // cache (measured on mysql: about 6,900 instructions more per pool.query() at concurrency 32).
+  Object.defineProperty(target, kBind, { value: bind, configurable: true, writable: true });
+  Object.defineProperty(target, ASYNC_DISPOSE, { configurable: true, get: asyncDisposeOf });
+  Object.defineProperty(target, DISPOSE, { configurable: true, get: disposeOf });
+}
+
+/** Where {@link disposeByRelease} keeps an object's `bind`. */
+const kBind = Symbol('poolguard.disposeBind');
+
+type Disposable = { [kBind]?: (target: object) => BoundRelease };
+
+function asyncDisposeOf(this: Disposable): () => Promise<void> {
+  const release = this[kBind]?.(this) ?? nothing;
+  // As mysql2's promise connections do: released at once, resolved after.
+  return async function asyncDispose(): Promise<void> {
+    release();
+  };
+}
+
+function disposeOf(this: Disposable): () => void {
+  return this[kBind]?.(this) ?? nothing;
 }
 
 /**

@@ -145,7 +145,13 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
         min: settings.minimumIdle,
       }),
       recordOf: (resource) => (resource as BaseConnection | null)?.[kRecord],
-      words: { library: 'the MariaDB connector', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+      words: {
+        library: 'the MariaDB connector',
+        connectCall: 'getConnection()',
+        sessions: MYSQL_SESSIONS,
+        // The connector pings a connection idle for longer than minDelayValidation before lending it.
+        noLease: 'the MariaDB connector could not open a connection in time, nor get an answer to the ping it sends before lending one idle for over minDelayValidation (is the server reachable, and does it answer?)',
+      },
     },
     { dbSystem: () => system.value, ended: () => pool.closed },
   );
