@@ -72,9 +72,9 @@ function disposeOf(this: Disposable): () => void {
  * Gives an object handed out new at each checkout (postgres.js's `sql.reserve()`) the disposal
  * `release`, which is that one lease's for the object's life: no getter is needed to bind the
  * lease held when the declaration runs. Plain stores, as postgres.js 4 gives its reserved sql its
- * own: redefining them as accessors (`disposeByRelease`) costs every checkout two property
- * redefinitions and moves the object to a slower shape. `release` must do nothing once its lease
- * is released (a disposal after the holder's own `release()` is no second release).
+ * own: `disposeByRelease` costs every checkout three property definitions (two of them turning
+ * postgres.js 4's data properties into accessors). `release` must do nothing once its lease is
+ * released (a disposal after the holder's own `release()` is no second release).
  */
 export function disposeOnce(target: object, release: () => void): void {
   const t = target as Record<symbol, unknown>;
