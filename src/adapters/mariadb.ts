@@ -228,7 +228,14 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
     target[method] = function managedCall(this: MariadbPoolLike): unknown {
       const capture = core.prepareManagedCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
-      const lease = core.runManaged(capture, requestManaged);
+      // runManaged's steps in this frame: its call is not inlined here, a frame and a call per query.
+      core.enterManaged(capture);
+      let lease: Lease;
+      try {
+        lease = requestManaged();
+      } finally {
+        core.leaveManaged();
+      }
       const result = callLent(s, lease, call, this, arguments, managedCall);
       // Granted within the call (its promise is the connector's own), or failed within it.
       if (lease.acquiredAt >= 0 || !lease.ready) return result;
