@@ -87,10 +87,18 @@ export function onMariadbCommandDone(resource: object, onActive: () => void, wan
   // long as the connection can run anything.
   const add = resource.addCommand;
   resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
-    // on(), not once(): a command ends once and is dropped, and once() would allocate a wrapper per command.
+    const result = add.call(this, cmd, expectResponse);
     // Not followed when no listener wants it: the listener and its 'end' are paid per command.
-    if (cmd !== null && typeof cmd === 'object' && typeof cmd.on === 'function' && follows(listeners)) cmd.on('end', done);
-    return add.call(this, cmd, expectResponse);
+    if (cmd !== null && typeof cmd === 'object' && follows(listeners)) {
+      // Followed once the connector has sent it: its own once('send_end') is gone by then, and
+      // removing it no longer deletes a key from the command's events beside ours (V8 then made
+      // each command's events a dictionary). A command with no answer (a statement's close), or
+      // refused before it was sent, has ended within the call.
+      if (cmd.onPacketReceive === null || expectResponse === false) done();
+      // on(), not once(): a command ends once and is dropped, and once() would allocate a wrapper per command.
+      else if (typeof cmd.on === 'function') cmd.on('end', done);
+    }
+    return result;
   };
   return true;
 }
