@@ -243,10 +243,12 @@ export function packetStatus(packet: PacketLike): number | undefined {
   let at = packet.start + 4;
   const end = packet.end;
   const first = buf[at];
-  if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
+  // The flags read byte by byte: Buffer's readUInt16LE is a call with its own checks, and the
+  // bounds are checked here already.
+  if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf[at + 3]! | (buf[at + 4]! << 8) : undefined;
   if (first !== 0x00) return undefined;
   at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
-  return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
+  return at + 2 <= end ? buf[at]! | (buf[at + 1]! << 8) : undefined;
 }
 
 function skipLengthEncoded(buf: Buffer, at: number): number {
