@@ -205,7 +205,9 @@ async function mysqlService(variant) {
 async function postgresService(variant) {
   const options = { max: 10, onnotice: () => {}, connection: { application_name: `${PREFIX}_${variant}` } };
   let sql;
-  if (variant === 'bare') sql = require('postgres')(url, options);
+  // import(), as poolguard/postgres imports it: the same module (ESM build) for both variants, and
+  // the one benchmarks/use-postgres4.mjs redirects to postgres.js 4 (a require() it does not see).
+  if (variant === 'bare') sql = (await import('postgres')).default(url, options);
   else {
     const { default: postgres } = await import('poolguard/postgres');
     sql = postgres(url, { ...options, guard: guardOptions(variant) });
@@ -271,7 +273,9 @@ async function mariadbService(variant) {
   // Timeouts far above the connector's defaults: under callgrind a connect is 50 times slower.
   const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10, connectTimeout: 120_000, acquireTimeout: 120_000 };
   let pool;
-  if (variant === 'bare') pool = require('mariadb').createPool(options);
+  // import(), as poolguard/mariadb imports it: the connector's ESM sources (lib/) for both variants;
+  // a require() would load its minified CommonJS bundle (dist/promise.cjs), other code to compare.
+  if (variant === 'bare') pool = (await import('mariadb')).createPool(options);
   else {
     const { createPool } = await import('poolguard/mariadb');
     pool = createPool({ ...options, guard: guardOptions(variant) });

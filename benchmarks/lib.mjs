@@ -96,6 +96,28 @@ Object.defineProperty(BoundPool.prototype, 'connect', {
 });
 
 /**
+ * Both at once, over the same calls: calls per second, and this process's CPU µs per call. On a
+ * shared machine the rate swings with whatever else runs; the CPU per call moves far less, and
+ * where the client is the bottleneck its ratio is the ratio of the rates a quiet machine gives.
+ */
+export async function rateAndCpu(call, concurrency, seconds) {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + seconds * 1_000;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await call();
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - start) / 1_000;
+  const used = process.cpuUsage(cpu);
+  return { rate: done / elapsed, cpu: (used.user + used.system) / done };
+}
+
+/**
  * This process's CPU µs per call of `call()` run by `concurrency` callers in a loop for `seconds`
  * (process.cpuUsage: a busy machine disturbs it far less than throughput; the server's time is not in it).
  */

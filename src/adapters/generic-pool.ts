@@ -177,7 +177,7 @@ function attach(pool: AnyPool, config: ReturnType<typeof resolveGuardConfig>): S
       connection: 'resource',
       releaseCall: 'pool.release(resource)',
       cutError: null,
-      noLease: "generic-pool could not create a resource in time (does the factory's create() settle, and is max large enough?)",
+      noLease: "generic-pool could not create a resource in time (does the factory's create() settle?)",
     },
   }, { dbSystem: undefined, ended: () => draining() && pool.size === 0, ending: draining });
   const state: State = {

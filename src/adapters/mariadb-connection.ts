@@ -21,8 +21,15 @@ export interface MariadbBaseConnection {
   addCommand: (cmd: CommandLike, expectResponse?: boolean) => unknown;
   isValid(): boolean;
   readonly threadId: number | null;
-  [kHook]?: Array<() => void>;
+  [kHook]?: Listeners;
 }
+
+/**
+ * The listeners of a connection's hook. `conditions` holds the predicates of those that follow
+ * commands only sometimes (a listener pushed without one, by another copy of poolguard too,
+ * makes the hook follow every command).
+ */
+type Listeners = Array<() => void> & { conditions?: Array<() => boolean> };
 
 /** Whether `resource` is the connector's base connection. */
 export function isMariadbConnection(resource: object): resource is MariadbBaseConnection {
@@ -58,16 +65,20 @@ export function mariadbTransaction(resource: object): 'open' | undefined {
 
 /**
  * Calls `onActive` each time a command ends on a connector connection, by following every command
- * it queues. One hook per connection, whoever asks. Returns false, doing nothing, for anything else.
+ * it queues. One hook per connection, whoever asks. With `wanted`, only the commands queued while
+ * it answers true are followed (when no other listener wants them all). Returns false, doing
+ * nothing, for anything else.
  */
-export function onMariadbCommandDone(resource: object, onActive: () => void): boolean {
+export function onMariadbCommandDone(resource: object, onActive: () => void, wanted?: () => boolean): boolean {
   if (!isMariadbConnection(resource)) return false;
   const existing = resource[kHook];
   if (existing !== undefined) {
     existing.push(onActive);
+    if (wanted !== undefined) (existing.conditions ??= []).push(wanted);
     return true;
   }
-  const listeners = [onActive];
+  const listeners: Listeners = [onActive];
+  if (wanted !== undefined) listeners.conditions = [wanted];
   Object.defineProperty(resource, kHook, { value: listeners, configurable: true });
   const done = (): void => {
     for (const listener of listeners) listener();
@@ -77,8 +88,16 @@ export function onMariadbCommandDone(resource: object, onActive: () => void): bo
   const add = resource.addCommand;
   resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
     // on(), not once(): a command ends once and is dropped, and once() would allocate a wrapper per command.
-    if (cmd !== null && typeof cmd === 'object' && typeof cmd.on === 'function') cmd.on('end', done);
+    // Not followed when no listener wants it: the listener and its 'end' are paid per command.
+    if (cmd !== null && typeof cmd === 'object' && typeof cmd.on === 'function' && follows(listeners)) cmd.on('end', done);
     return add.call(this, cmd, expectResponse);
   };
   return true;
+}
+
+function follows(listeners: Listeners): boolean {
+  const conditions = listeners.conditions;
+  if (conditions === undefined || listeners.length > conditions.length) return true;
+  for (const wanted of conditions) if (wanted()) return true;
+  return false;
 }

@@ -145,7 +145,13 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
         min: settings.minimumIdle,
       }),
       recordOf: (resource) => (resource as BaseConnection | null)?.[kRecord],
-      words: { library: 'the MariaDB connector', connectCall: 'getConnection()', sessions: MYSQL_SESSIONS },
+      words: {
+        library: 'the MariaDB connector',
+        connectCall: 'getConnection()',
+        sessions: MYSQL_SESSIONS,
+        // The connector pings a connection idle for longer than minDelayValidation before lending it.
+        noLease: 'the MariaDB connector could not open a connection in time, nor get an answer to the ping it sends before lending one idle for over minDelayValidation (is the server reachable, and does it answer?)',
+      },
     },
     { dbSystem: () => system.value, ended: () => pool.closed },
   );
@@ -209,10 +215,24 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
   }
   for (const method of ['query', 'execute', 'batch'] as const) {
     const call = pool[method] as (...args: unknown[]) => unknown;
-    target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
+    if (callbackApi) {
+      target[method] = function managedCall(this: MariadbPoolLike, ...args: unknown[]): unknown {
+        const capture = core.prepareManagedCapture();
+        if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
+        return managedCallback(s, capture, call, this, args);
+      };
+      continue;
+    }
+    // The promise API's call passes its `arguments` through: no rest array and no copy per call
+    // (a pool.query() is a GET's whole checkout).
+    target[method] = function managedCall(this: MariadbPoolLike): unknown {
       const capture = core.prepareManagedCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, managedCall);
-      return managed(s, capture, call, this, args);
+      const lease = core.runManaged(capture, requestManaged);
+      const result = callLent(s, lease, call, this, arguments, managedCall);
+      // Granted within the call (its promise is the connector's own), or failed within it.
+      if (lease.acquiredAt >= 0 || !lease.ready) return result;
+      return managedWaits(s, lease, result as Promise<unknown>);
     };
   }
   const end = pool.end;
@@ -229,22 +249,34 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
 }
 
 /**
- * The managed leases still waiting for a connection, in request order. A queue with a moving head:
- * a pool under load holds thousands (the connector's own tests queue 10,000 queries), and an
- * array's shift() or splice() would make each checkout cost as much as the queue is long. A lease
- * that failed or timed out while waiting is skipped when its turn comes.
+ * The managed leases still waiting for a connection, in request order: a ring that doubles when
+ * full (a power of two, so that a slot is found with a mask). A pool under load holds thousands (the connector's own tests queue 10,000 queries), and an
+ * array's shift() or splice() would make each checkout cost as much as the queue is long; a ring
+ * never changes its array's length, whose store (emptying a queue with a moving head) is a call
+ * into V8's runtime at each checkout that waited. A lease that failed or timed out while waiting
+ * is skipped when its turn comes.
  */
 class ManagedQueue {
-  #items: Array<Lease | undefined> = [];
+  #items: Array<Lease | undefined> = new Array(16).fill(undefined);
   #head = 0;
+  #count = 0;
 
   /** Whether any lease may still be waiting (some may have failed or timed out since). */
   get waiting(): boolean {
-    return this.#head < this.#items.length;
+    return this.#count > 0;
   }
 
   push(lease: Lease): void {
-    this.#items.push(lease);
+    const items = this.#items;
+    if (this.#count === items.length) {
+      // Full: unrolled into a ring twice the size, the oldest first.
+      const grown: Array<Lease | undefined> = new Array(items.length * 2).fill(undefined);
+      for (let i = 0; i < this.#count; i++) grown[i] = items[(this.#head + i) & (items.length - 1)];
+      this.#items = grown;
+      this.#head = 0;
+    }
+    this.#items[(this.#head + this.#count) & (this.#items.length - 1)] = lease;
+    this.#count++;
   }
 
   /**
@@ -254,62 +286,63 @@ class ManagedQueue {
    */
   next(): Lease | undefined {
     const items = this.#items;
-    while (this.#head < items.length) {
+    while (this.#count > 0) {
       const lease = items[this.#head]!;
-      items[this.#head++] = undefined;
-      if (lease.acquiredAt < 0 && lease.list !== undefined) return this.#compact(lease);
+      items[this.#head] = undefined;
+      this.#head = (this.#head + 1) & (items.length - 1);
+      this.#count--;
+      if (lease.acquiredAt < 0 && lease.list !== undefined) return lease;
     }
-    this.#compact(undefined);
     return undefined;
-  }
-
-  #compact<T>(value: T): T {
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return value;
   }
 }
 
 /**
  * A pool.query()/execute()/batch(): a `query` lease, granted at its 'acquire', ended at the
  * connector's release of its connection. A call that found an idle connection is granted within
- * the connector's call, and its promise is the connector's own; one that waits is queued, and its
- * promise or callback also says when it failed or timed out before a connection came.
+ * the connector's call; one that waits is queued, and its promise (`managedWaits`) or callback
+ * (here) also says when it failed or timed out before a connection came.
  */
-function managed(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: unknown[]): unknown {
+function managedCallback(state: State, capture: Parameters<GuardCore['runManaged']>[0], call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: unknown[]): unknown {
   const lease = state.core.runManaged(capture, state.requestManaged);
-  if (state.callbackApi) {
-    const at = args.findIndex((a) => typeof a === 'function');
-    if (at !== -1) {
-      const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
-      args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
-        settleManaged(state, lease, err ?? undefined, settled);
-        return cb.call(this, err, ...rest);
-      };
-    }
+  const at = args.findIndex((a) => typeof a === 'function');
+  if (at !== -1) {
+    const cb = args[at] as (err: unknown, ...rest: unknown[]) => unknown;
+    args[at] = function settled(this: unknown, err: unknown, ...rest: unknown[]): unknown {
+      settleManaged(state, lease, err ?? undefined, settled);
+      return cb.call(this, err, ...rest);
+    };
   }
-  const outer = state.current;
-  state.current = lease;
-  let result: unknown;
-  try {
-    result = call.apply(pool, args);
-  } catch (err) {
-    settleManaged(state, lease, err, managed);
-    throw err;
-  } finally {
-    state.current = outer;
-  }
+  const result = callLent(state, lease, call, pool, args, managedCallback);
   // Granted within the call, or failed within it (a callback told at once).
   if (lease.acquiredAt >= 0 || !lease.ready) return result;
   state.core.checkoutWaits(lease);
   state.managed.push(lease);
-  if (state.callbackApi) return result;
-  return (result as Promise<unknown>).then(
+  return result;
+}
+
+/**
+ * Calls the connector for a managed lease: `current` names the lease for the 'acquire' the call
+ * emits when it finds an idle connection. A call that throws ends its lease there.
+ */
+function callLent(state: State, lease: Lease, call: (...args: unknown[]) => unknown, pool: MariadbPoolLike, args: ArrayLike<unknown>, above: Function): unknown {
+  const outer = state.current;
+  state.current = lease;
+  try {
+    return call.apply(pool, args as unknown[]);
+  } catch (err) {
+    settleManaged(state, lease, err, above);
+    throw err;
+  } finally {
+    state.current = outer;
+  }
+}
+
+/** A promise-API managed call that has to wait for a connection: queued, its failure followed. */
+function managedWaits(state: State, lease: Lease, result: Promise<unknown>): Promise<unknown> {
+  state.core.checkoutWaits(lease);
+  state.managed.push(lease);
+  return result.then(
     function settledValue(value: unknown) {
       settleManaged(state, lease, undefined, settledValue);
       return value;
@@ -408,27 +441,34 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     }
     destroy.call(conn);
   };
-  // end() and close() are the same release (the connector assigns them so); so is `await using`.
-  replaceMethod(conn, 'release', guardedRelease);
-  if (conn.end === release) replaceMethod(conn, 'end', guardedRelease);
-  if (conn.close === release) replaceMethod(conn, 'close', guardedRelease);
-  if (typeof Symbol.asyncDispose === 'symbol' && (conn as Record<symbol, unknown>)[Symbol.asyncDispose] !== undefined) {
-    replaceMethod(conn, Symbol.asyncDispose, () => guardedRelease());
+  // end() and close() are the same release (the connector assigns them so, own properties of each
+  // connection it hands out); so is `await using`. Each property is stored by name, in a store of
+  // its own: one keyed store for them all saw four keys, a megamorphic miss at every checkout.
+  const c = conn as unknown as Record<string | symbol, unknown>;
+  if (hasOwn.call(conn, 'release')) c.release = guardedRelease;
+  else shadowMethod(conn, 'release', guardedRelease);
+  if (conn.end === release) c.end = guardedRelease;
+  if (conn.close === release) c.close = guardedRelease;
+  if (typeof Symbol.asyncDispose === 'symbol') {
+    const dispose = (): unknown => guardedRelease();
+    if (hasOwn.call(conn, Symbol.asyncDispose)) c[Symbol.asyncDispose] = dispose;
+    else if (c[Symbol.asyncDispose] !== undefined) shadowMethod(conn, Symbol.asyncDispose, dispose);
   }
-  replaceMethod(conn, 'destroy', guardedDestroy);
+  if (hasOwn.call(conn, 'destroy')) c.destroy = guardedDestroy;
+  else shadowMethod(conn, 'destroy', guardedDestroy);
   state.held.set(record, conn);
   return conn;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /**
- * Puts `value` in place of a handed-out connection's method. The connector assigns most of them to
- * each connection it hands out (its own writable properties: a plain store keeps them as they
- * are, and costs a checkout far less than a redefinition); one its class defines is shadowed by a
- * non-enumerable own property.
+ * Puts `value` in place of a method a handed-out connection has from its class: a non-enumerable
+ * own property shadows it. (The connector's own per-connection methods are replaced by stores,
+ * which keep them as they are and cost a checkout far less than a redefinition.)
  */
-function replaceMethod(conn: HandedConnection, key: string | symbol, value: unknown): void {
-  if (Object.prototype.hasOwnProperty.call(conn, key)) (conn as unknown as Record<string | symbol, unknown>)[key] = value;
-  else Object.defineProperty(conn, key, { value, writable: true, configurable: true });
+function shadowMethod(conn: HandedConnection, key: string | symbol, value: unknown): void {
+  Object.defineProperty(conn, key, { value, writable: true, configurable: true });
 }
 
 /**
@@ -444,7 +484,14 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     state.lent.set(base.threadId, base);
   }
   Object.defineProperty(base, kRecord, { value: record, configurable: true });
-  onMariadbCommandDone(base, () => core.connectionActive(record));
+  // A command's end tells when a holder last used its connection (the idle time of a lease
+  // report); a pool.query()'s lease ends with its one command, and a connection nobody holds has
+  // no holder to report on: their commands are not followed.
+  onMariadbCommandDone(
+    base,
+    () => core.connectionActive(record),
+    () => record.lease !== undefined && !record.lease.managed,
+  );
   const add = base.addCommand;
   base.addCommand = function addCommandGuarded(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
     // The first command after a lending that no getConnection() caller took: a queued managed

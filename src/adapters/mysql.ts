@@ -153,6 +153,9 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
         library: 'mysql',
         connectCall: 'getConnection()',
         sessions: MYSQL_SESSIONS,
+        // mysql pings a free connection before handing it out: a server that stopped answering
+        // holds every checkout at that ping, with no lease open.
+        noLease: 'mysql could not open a connection in time, nor get an answer to the ping it sends before handing a free one out (is the server reachable, and does it answer?)',
         closedAtEnd: "mysql's end closes every connection, checked out or not, once what runs on it has finished",
         closedError: `mysql's error "Cannot enqueue Query after invoking quit." (code PROTOCOL_ENQUEUE_AFTER_QUIT)`,
       },

@@ -14,7 +14,7 @@ import { Slot } from './postgres-connections.js';
 import { Session, type BackendLike, type ConnectionLike, type QueryHandler, type QueryLike, type ScopeSql, type SessionHooks } from './postgres-session.js';
 import { boundPoolQuery, boundWait, clearWait, queueTimedOut, waitBoundMs, watchQueuedQuery } from './postgres-wait.js';
 import { releaseChecked, watchEnd } from './kit.js';
-import { disposeByRelease } from './disposal.js';
+import { disposeOnce } from './disposal.js';
 
 // postgres.js 3.4 says nothing on a second release(): it hands the connection to the pool again,
 // possibly while another caller holds it. poolguard says where, and does not pass it on. (4 ignores it.)
@@ -313,7 +313,7 @@ function grantReserve(state: State, session: Session, reserved: Reserved): Reser
   // postgres.js hands out a new object at each reserve(): `await using` releases this lease only,
   // and a disposal after the holder's own release() is no second release.
   const guardedRelease = reserved.release;
-  disposeByRelease(reserved, () => () => {
+  disposeOnce(reserved, () => {
     if (!session.lease.released) guardedRelease.call(reserved);
   });
   const watched = session.watchScope(reserved);

@@ -97,8 +97,9 @@ export interface PoolWords {
    */
   readonly transactionCall?: string;
   /**
-   * What the timeout error says when no lease is open. Default `the pool could not open a
-   * connection in time (is the server reachable, and is max large enough?)`.
+   * What the timeout error says when no lease is open: nothing is checked out, so the pool's size is
+   * not the cause; what the pool waited on is. Default `the pool could not open a connection in time
+   * (is the server reachable, and does it answer?)`.
    */
   readonly noLease?: string;
   /**
@@ -159,7 +160,7 @@ export function resolveWords(hooks: AdapterHooks, nativeAwaitUsing = NATIVE_AWAI
     sessions: given.sessions === undefined ? undefined : `${given.sessions} ${handle}.snapshot()`,
     handle,
     transactionCall: given.transactionCall ?? "the data layer's transaction API",
-    noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and is max large enough?)',
+    noLease: given.noLease ?? 'the pool could not open a connection in time (is the server reachable, and does it answer?)',
     awaitUsing: nativeAwaitUsing ? given.awaitUsing : undefined,
   });
 }

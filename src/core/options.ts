@@ -78,10 +78,14 @@ export interface GuardOptions {
   endTimeoutMs?: number;
   /**
    * How long a checkout may wait for a connection before it fails with `CheckoutTimeoutError`,
-   * naming who holds the connections. Only `poolguard/mysql2` reads it: mysql2's pool has no
-   * acquire timeout of its own, so a forgotten `release()` otherwise makes `getConnection()` wait
-   * for ever. pg has `connectionTimeoutMillis` and generic-pool `acquireTimeoutMillis`, which the
-   * other adapters keep using. `0` (the default) waits for ever, as mysql2 does.
+   * naming who holds the connections. Read by `poolguard/mysql2`, `poolguard/mysql` and
+   * `poolguard/postgres`, whose drivers otherwise let a caller wait for ever behind a forgotten
+   * release: mysql2 and postgres.js 3.4 have no acquire timeout, and mysql's `acquireTimeout`
+   * bounds a connect or ping, not the wait. On postgres.js 4 it sets the driver's own
+   * `queue_timeout`, whose `QUEUE_TIMEOUT` error gains the holders. The MariaDB connector refuses
+   * it (its own `acquireTimeout` bounds the wait); pg (`connectionTimeoutMillis`), generic-pool
+   * (`acquireTimeoutMillis`) and the data layers' pools keep their own. `0` (the default) waits
+   * for ever, as those drivers do.
    */
   acquireTimeoutMs?: number;
   /**

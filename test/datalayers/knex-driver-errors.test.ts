@@ -37,6 +37,9 @@ function make(dialect: string, guarded: boolean, pool: { max?: number; acquireMs
     query: () => knex.raw('select 1'),
     badQuery: () => knex.raw('select * from poolguard_no_such_table'),
     end: () => knex.destroy(),
+    acquireTimeout: (ms) => {
+      (knex.client.pool as { acquireTimeoutMillis: number }).acquireTimeoutMillis = ms;
+    },
   };
 }
 

@@ -35,6 +35,9 @@ function make(dialect: string, guarded: boolean, pool: { max?: number; acquireMs
     query: () => sequelize.query('SELECT 1'),
     badQuery: () => sequelize.query('SELECT * FROM poolguard_no_such_table'),
     end: () => sequelize.close(),
+    acquireTimeout: (ms) => {
+      (sequelize.connectionManager as unknown as { pool: { acquireTimeoutMillis: number } }).pool.acquireTimeoutMillis = ms;
+    },
   };
 }
 

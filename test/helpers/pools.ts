@@ -12,6 +12,23 @@ export function guardedPool(options: PoolOptions = {}): Pool {
   return pool;
 }
 
+/**
+ * Opens `n` of the pool's connections and puts them back, before a test times a wait: pg's
+ * connectionTimeoutMillis bounds a cold connect as well as the wait, and a loaded machine can
+ * outlast a short one while connecting (seen at load 6 with 300 ms).
+ */
+export async function warm(pool: pg.Pool, n: number): Promise<void> {
+  const options = (pool as unknown as { options: { connectionTimeoutMillis?: number } }).options;
+  const bound = options.connectionTimeoutMillis;
+  options.connectionTimeoutMillis = 30_000;
+  try {
+    const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+    for (const c of clients) c.release();
+  } finally {
+    options.connectionTimeoutMillis = bound;
+  }
+}
+
 /** A bare pg.Pool on the test server, for side-by-side comparisons. */
 export function barePool(options: pg.PoolConfig = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: DATABASE_URL, ...options });

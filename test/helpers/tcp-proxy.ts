@@ -16,6 +16,8 @@ export class TcpProxy {
   #server: net.Server | undefined;
   #port = 0;
   readonly #sockets = new Set<net.Socket>();
+  /** While replies are held: the writes to make, in order, once they are let through. */
+  #held: Array<() => void> | undefined;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -45,6 +47,19 @@ export class TcpProxy {
     } else if (mode !== 'refuse' && !this.#server) {
       await this.#listen(this.#port);
     }
+  }
+
+  /**
+   * Holds back what the server sends, on every connection, open or new, until the returned function
+   * is called: a server that stopped answering while its connections stay up.
+   */
+  holdReplies(): () => void {
+    this.#held ??= [];
+    return () => {
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      for (const write of held) write();
+    };
   }
 
   cutAll(): void {
@@ -89,7 +104,8 @@ export class TcpProxy {
     client.on('data', (chunk) => upstream.write(chunk));
     const delay = this.mode === 'delay' ? this.delayMs : 0;
     upstream.on('data', (chunk) => {
-      if (delay > 0) setTimeout(() => client.destroyed || client.write(chunk), delay);
+      if (this.#held !== undefined) this.#held.push(() => client.destroyed || client.write(chunk));
+      else if (delay > 0) setTimeout(() => client.destroyed || client.write(chunk), delay);
       else client.write(chunk);
     });
   }

@@ -39,8 +39,10 @@ async function observe(pool: pg.Pool) {
   await pool.end();
   const afterEnd = await pool.connect().catch((e: Error) => e.message);
   const afterEndQuery = await pool.query('SELECT 1').catch((e: Error) => e.message);
-  // pg emits the last 'remove' after end() resolves; let it arrive before comparing.
-  await new Promise((r) => setTimeout(r, 50));
+  // pg emits the last 'remove' after end() resolves, once the server has closed the connection: wait
+  // for one per connection opened (a fixed 50 ms pause was too short at load 6).
+  const count = (name: string) => events.filter((e) => e === name).length;
+  await until(() => count('remove') === count('connect'), "a 'remove' for every connection", 10_000);
   return { events, seen, rows: [r1.rows, r2.rows, r3.rows, r4.rows], syntax, fnFirst, cbClient, double, afterEnd, afterEndQuery, ended: pool.ended };
 }
 

@@ -3,7 +3,7 @@ import { CheckoutTimeoutError } from '../../src/pg.js';
 import type { Annotated } from '../helpers/driver-errors.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise, queryFromHere } from '../fixtures/leaky.mjs';
-import { barePool, guardedPool } from '../helpers/pools.js';
+import { barePool, guardedPool, warm } from '../helpers/pools.js';
 
 const PG_MESSAGE = 'timeout exceeded when trying to connect';
 
@@ -17,6 +17,7 @@ describe('a checkout that times out names who holds the connections', () => {
 
   it('promise form: pg-pool’s own error and message, the holders by site in its fields and its stack', async () => {
     const pool = guardedPool({ max: 2, connectionTimeoutMillis: 300, guard: { idleAfterMs: 20 } });
+    await warm(pool, 2);
     const held = [await leakWithPromise(pool), await leakWithPromise(pool)];
     await new Promise((r) => setTimeout(r, 30));
     const err = (await pool.connect().catch((e: unknown) => e)) as Annotated & { holders: NonNullable<Annotated['holders']>; waitedMs: number };
@@ -43,6 +44,7 @@ describe('a checkout that times out names who holds the connections', () => {
 
   it('callback form: same error, pool intact', async () => {
     const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300 });
+    await warm(pool, 1);
     const c = await leakWithPromise(pool);
     const err = await new Promise<Annotated & { holders: NonNullable<Annotated['holders']> }>((resolve) => pool.connect((e) => resolve(e as Annotated & { holders: NonNullable<Annotated['holders']> })));
     expect(err.message).toBe(PG_MESSAGE);
@@ -54,6 +56,7 @@ describe('a checkout that times out names who holds the connections', () => {
 
   it('pool.query that times out gets the same error, with busy holders named', async () => {
     const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { captureStacks: 'all' } });
+    await warm(pool, 1);
     const slow = queryFromHere(pool, 'SELECT pg_sleep(0.8)');
     const err = (await pool.query('SELECT 1').catch((e: unknown) => e)) as Annotated & { holders: NonNullable<Annotated['holders']> };
     expect(err.message).toBe(PG_MESSAGE);
