@@ -12,6 +12,9 @@
 // --gc runs the server without valgrind under node's --trace-gc-nvp instead, and prints what the
 // collector saw in the window of `n` requests: scavenges, mark-compacts, bytes allocated and
 // promoted per request (`out` is not written).
+// PERF_HTTP_SERVER_LOG=<file>: the server's stdout and stderr written there (with V8's traces, e.g.
+// PERF_HTTP_NODE_FLAGS='--trace-pretenuring --trace-gc-nvp'), the warm-up's and the window's, the
+// window marked by a line of its own.
 // Run (the tables first, with the same PERF_HTTP_PREFIX):
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-service.mjs --setup
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 2000 /tmp/guard.out [--perf] [--post]
@@ -19,6 +22,7 @@
 //   PERF_HTTP_PREFIX=perf_http_x PERF_HTTP_DRIVER=mysql2 node benchmarks/http-profile.mjs guard 8000 20000 - --gc
 import { spawn, execFileSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { writeFileSync } from 'node:fs';
 
 const [variant, warm, n, out] = process.argv.slice(2);
 const script = new URL('./http-service.mjs', import.meta.url).pathname;
@@ -68,7 +72,9 @@ if (!gc) {
   if (settle > 0) await requests(settle);
   execFileSync('callgrind_control', ['-z', String(child.pid)]);
 }
-const from = o.length;
+// The window's first line in the server's log (PERF_HTTP_SERVER_LOG).
+o += `---- window of ${n} requests begins after ${warm} ----\n`;
+const windowFrom = o.length;
 await requests(Number(n));
 const to = o.length;
 agent.destroy();
@@ -76,9 +82,10 @@ child.removeAllListeners('exit');
 const exited = new Promise((resolve) => child.on('exit', resolve));
 child.kill('SIGTERM');
 await exited;
+if (process.env.PERF_HTTP_SERVER_LOG) writeFileSync(process.env.PERF_HTTP_SERVER_LOG, `${o}\n---- stderr ----\n${err}`);
 const what = order ? 'POSTs' : 'GETs';
 if (gc) {
-  const lines = o.slice(from, to).split('\n').filter((line) => line.includes(' gc='));
+  const lines = o.slice(windowFrom, to).split('\n').filter((line) => line.includes(' gc='));
   const field = (line, name) => Number(new RegExp(` ${name}=(\\S+)`).exec(line)?.[1] ?? 0);
   const sum = (name) => lines.reduce((s, line) => s + field(line, name), 0);
   const kinds = {};

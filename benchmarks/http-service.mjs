@@ -102,7 +102,23 @@ async function startSdk(withPg) {
   return counts;
 }
 
+/**
+ * PERF_HTTP_APP_HEAP_MB: resident application state, the same in every variant, as a real service
+ * has (its modules, caches, sessions: tens of MB). V8's allocation-site pretenuring decides from the
+ * survival rate of what a collection finds, so the request's count depends on the heap around it;
+ * this gives bare and guarded the same heap around the request. Plain objects and strings, about
+ * the size asked (heapUsed after a full GC, measured with --expose-gc).
+ */
+function appState(mb) {
+  const records = [];
+  // About 200 bytes per record: an object with a few fields, a short string and a small array.
+  for (let i = 0; i < mb * 5_000; i++) records.push({ id: i, name: `customer ${i}`, tags: [i & 7, i & 15], score: i / 3, active: (i & 1) === 0 });
+  return records;
+}
+let appStateKept;
+
 async function serve(variant) {
+  appStateKept = appState(Number(process.env.PERF_HTTP_APP_HEAP_MB ?? 0));
   if (DRIVER === 'mysql2') return listen(await mysqlService(variant));
   if (DRIVER === 'postgres') return listen(await postgresService(variant));
   if (DRIVER === 'mysql') return listen(await mysqljsService(variant));
@@ -156,7 +172,8 @@ async function mysqlService(variant) {
   let pool;
   if (variant === 'bare') pool = require('mysql2/promise').createPool(options);
   else {
-    const { createPool } = await import('poolguard/mysql2/promise');
+    // POOLGUARD_MYSQL2: another build's dist/esm/mysql2-promise.js, to count two builds side by side.
+    const { createPool } = await import(process.env.POOLGUARD_MYSQL2 ?? 'poolguard/mysql2/promise');
     pool = createPool({ ...options, guard: guardOptions(variant) });
   }
   return {

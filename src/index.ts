@@ -30,7 +30,7 @@ export { PoolGuard } from './core/handle.js';
 export { CheckoutTimeoutError, DirtyReleaseError, DoubleReleaseError, LeaseReclaimedError } from './core/errors.js';
 export { DEFAULT_IGNORED_FRAMES } from './core/stack.js';
 export { DIAGNOSTICS_CHANNELS } from './core/diagnostics.js';
-export { audit } from './audit/audit.js';
+export { audit } from './audit/on-demand.js';
 export type {
   AuditFinding,
   AuditSeverity,

@@ -115,11 +115,13 @@ const SERVER_CLOSED = Object.freeze({ code: 'PROTOCOL_CONNECTION_LOST', message:
  * 'end' event, or its callback on an error), when that command is done in all but name.
  */
 export function commandsPending(resource: object): boolean {
-  if (!isMysql2Connection(resource)) return false;
-  if ((resource._commands?.length ?? 0) > 0) return true;
-  const command = resource._command;
+  const c = resource as Mysql2ConnectionLike;
+  const hook = c[kHook];
+  // Only a mysql2 connection gets the hook: with it, the shape needs no second look (every release).
+  if (hook === undefined && !isMysql2Connection(resource)) return false;
+  if ((c._commands?.length ?? 0) > 0) return true;
+  const command = c._command;
   if (command == null) return false;
-  const hook = resource[kHook];
   if (hook === undefined) return true;
   if (command === hook.first) return false;
   // Inside the handling of one of its packets: the success path clears `next` before 'end', the
@@ -196,11 +198,14 @@ export function onCommandDone(resource: object, onActive: () => void): boolean {
       if (this._command == null && hook.idle.length > 0) drained(hook);
       return;
     }
-    if (command != null) {
-      const status = statusFlags(packet, command);
+    // The packet's first byte, read once: only an OK (0x00) or EOF (0xfe) packet carries flags, and
+    // most of a result's packets (column definitions, rows) are neither.
+    const first = packet.buffer[packet.start + 4];
+    if (command != null && (first === 0x00 || first === 0xfe)) {
+      const status = statusFlags(packet, command, first);
       if (status !== undefined) hook.status = status;
     }
-    hook.handling = packet.buffer[packet.start + 4] === 0xff ? 2 : 1;
+    hook.handling = first === 0xff ? 2 : 1;
     handle.call(this, packet);
     hook.handling = 0;
     if (this._command === command || command == null) return;
@@ -219,8 +224,8 @@ function drained(hook: Hook): void {
  * depends on what the command expects: a row (text or binary) or a column definition can start
  * with 0x00 like an OK packet, and a prepared statement's OK packet carries no flags.
  */
-function statusFlags(packet: PacketLike, command: CommandLike): number | undefined {
-  if (packet.buffer[packet.start + 4] === 0x00) {
+function statusFlags(packet: PacketLike, command: CommandLike, first: number): number | undefined {
+  if (first === 0x00) {
     // Compared by identity (a property load each), not by function name.
     const state = command.next;
     if (state === command.row || state === command.readField || command.prepareHeader !== undefined) return undefined;
@@ -238,10 +243,12 @@ export function packetStatus(packet: PacketLike): number | undefined {
   let at = packet.start + 4;
   const end = packet.end;
   const first = buf[at];
-  if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf.readUInt16LE(at + 3) : undefined;
+  // The flags read byte by byte: Buffer's readUInt16LE is a call with its own checks, and the
+  // bounds are checked here already.
+  if (first === 0xfe) return end - at < 9 && end - at >= 5 ? buf[at + 3]! | (buf[at + 4]! << 8) : undefined;
   if (first !== 0x00) return undefined;
   at = skipLengthEncoded(buf, skipLengthEncoded(buf, at + 1));
-  return at + 2 <= end ? buf.readUInt16LE(at) : undefined;
+  return at + 2 <= end ? buf[at]! | (buf[at + 1]! << 8) : undefined;
 }
 
 function skipLengthEncoded(buf: Buffer, at: number): number {

@@ -127,6 +127,28 @@ function dispatcher(name: string, original: Function, routesOf: RoutesOf, key: s
         return route === undefined ? original.call(this, a) : route(this, original, dispatch, a);
       },
     }[name]!;
+  } else if (original.length <= 3) {
+    // query(sql, values, cb), execute(), a cluster's getConnection(pattern, selector, cb): the
+    // route gets the call's own arguments, as many as the caller gave, with no rest array and no
+    // spread between the caller and mysql2.
+    dispatch = {
+      [name](this: any, a: unknown, b: unknown, c: unknown): unknown {
+        const route = routesOf(this)?.[key];
+        if (route === undefined) return original.apply(this, arguments);
+        switch (arguments.length) {
+          case 3:
+            return route(this, original, dispatch, a, b, c);
+          case 2:
+            return route(this, original, dispatch, a, b);
+          case 1:
+            return route(this, original, dispatch, a);
+          case 0:
+            return route(this, original, dispatch);
+          default:
+            return route(this, original, dispatch, ...arguments);
+        }
+      },
+    }[name]!;
   } else {
     dispatch = {
       [name](this: any, ...args: unknown[]): unknown {

@@ -190,6 +190,18 @@ export function install(pool: CorePoolLike, config: ResolvedGuardConfig, handle 
 /** The routes of a guarded pool's methods: what poolguard does around each of mysql2's. */
 function poolRoutes(state: State): Record<string, Route> {
   const { core } = state;
+  // mysql2 is called from the route's own frame (no closure for runManaged), with the caller's
+  // arguments passed on as they came (no rest array for the usual three).
+  function managedCall(pool: CorePoolLike, original: Function, above: Function, a?: unknown, b?: unknown, c?: unknown): unknown {
+    const capture = core.prepareManagedCapture();
+    if (capture !== undefined) Error.captureStackTrace(capture, above);
+    core.enterManaged(capture);
+    try {
+      return arguments.length === 6 ? original.call(pool, a, b, c) : original.apply(pool, Array.prototype.slice.call(arguments, 3));
+    } finally {
+      core.leaveManaged();
+    }
+  }
   return {
     getConnection(pool: CorePoolLike, original: Function, above: Function, cb: ConnectionCallback): void {
       // mysql2 re-dispatches a queued caller through getConnection when a connection leaves the
@@ -201,16 +213,8 @@ function poolRoutes(state: State): Record<string, Route> {
       requestConnection(state, pool, cb, capture);
     },
     // mysql2's query() and execute() call this.getConnection() synchronously: that checkout becomes a `query` lease.
-    query(pool: CorePoolLike, original: Function, above: Function, ...args: unknown[]): unknown {
-      const capture = core.prepareManagedCapture();
-      if (capture !== undefined) Error.captureStackTrace(capture, above);
-      return core.runManaged(capture, () => original.apply(pool, args));
-    },
-    execute(pool: CorePoolLike, original: Function, above: Function, ...args: unknown[]): unknown {
-      const capture = core.prepareManagedCapture();
-      if (capture !== undefined) Error.captureStackTrace(capture, above);
-      return core.runManaged(capture, () => original.apply(pool, args));
-    },
+    query: managedCall,
+    execute: managedCall,
     releaseConnection(pool: CorePoolLike, _original: Function, above: Function, connection: ConnectionLike): void {
       releaseThrough(state, pool, connection, above);
     },

@@ -23,24 +23,10 @@ function isQueryable(value: unknown): value is AuditQueryable {
 }
 
 /**
- * Checks a pool's configuration against itself and, when given a server, against the live
- * server's limits and timeouts. Resolves with the findings; it rejects only on bad arguments
- * (an unreachable server is a finding, `server-unreachable`). Never includes a password.
- *
- * ```ts
- * const result = await audit({ options: { max: 20, connectionTimeoutMillis: 5000 }, instances: 4, server: process.env.DATABASE_URL });
- * for (const f of result.findings) console.log(f.severity, f.rule, f.message);
- * ```
- * @public
+ * The audit behind the public `audit()` (`on-demand.ts`, which loads this module at its first
+ * call): the same two forms.
  */
 export function audit(input: AuditInput): Promise<AuditResult>;
-/**
- * Audits a guarded pool (`poolguard/pg`'s `Pool`, or a pool passed to `guard()`): its own options
- * and poolguard's, and by default the live server through a short-lived connection made with the
- * pool's own settings. A postgres.js `sql` (`poolguard/postgres`'s, or any) is read as the
- * pg-named options its own map to (see the README), and its server through the `sql` itself.
- * @public
- */
 export function audit(pool: object, settings?: AuditPoolSettings): Promise<AuditResult>;
 export async function audit(input: AuditInput | object, settings: AuditPoolSettings = {}): Promise<AuditResult> {
   let raw: AuditPoolOptions;

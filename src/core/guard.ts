@@ -349,7 +349,12 @@ export class GuardCore {
   // ---- the holder uses the lease -----------------------------------------------------------
 
   connectionActive(record: ConnectionRecord): void {
-    record.lastActiveAt = this.clock.now();
+    // Only the lease holding the connection reads this, against its own acquiredAt; a command that
+    // ends once no lease holds the connection (mysql2 and mysql release a pool.query()'s connection
+    // from inside the handling of its last packet, before the adapter hears that it ended) would
+    // leave a time no later lease can see: no clock read, about 300 instructions of a GET
+    // (benchmarks/RESULTS.md, mysql2 HTTP, session 2).
+    if (record.held) record.lastActiveAt = this.clock.now();
   }
 
   touch(resource: unknown): void {

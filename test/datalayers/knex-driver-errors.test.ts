@@ -24,7 +24,7 @@ afterEach(async () => {
 type KnexLayer = DataLayer<Knex.Transaction> & { readonly knex: Knex };
 
 function make(dialect: string, guarded: boolean, pool: { max?: number; acquireMs?: number } = {}): KnexLayer {
-  const knex = knexFactory({ client: dialect, connection: connections[dialect]!(), pool: { min: 0, max: pool.max ?? 1 }, acquireConnectionTimeout: pool.acquireMs ?? 300 });
+  const knex = knexFactory({ client: dialect, connection: connections[dialect]!(), pool: { min: 0, max: pool.max ?? 1 }, acquireConnectionTimeout: pool.acquireMs ?? 30_000 });
   open.push(knex);
   return {
     knex,

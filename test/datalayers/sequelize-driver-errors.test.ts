@@ -22,7 +22,7 @@ afterEach(async () => {
 type SequelizeLayer = DataLayer<Transaction> & { readonly sequelize: Sequelize };
 
 function make(dialect: string, guarded: boolean, pool: { max?: number; acquireMs?: number } = {}): SequelizeLayer {
-  const sequelize = dialects[dialect]!({ pool: { max: pool.max ?? 1, min: 0, acquire: pool.acquireMs ?? 300 } });
+  const sequelize = dialects[dialect]!({ pool: { max: pool.max ?? 1, min: 0, acquire: pool.acquireMs ?? 30_000 } });
   open.push(sequelize);
   return {
     sequelize,

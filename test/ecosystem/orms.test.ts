@@ -9,7 +9,7 @@ import { type LeakReport, Pool as GuardedPool, type Pool } from '../../src/pg.js
 import { root } from '../helpers/build.js';
 import { DATABASE_URL, until } from '../helpers/db.js';
 import { otelHarness } from '../helpers/otel.js';
-import { forceEnd, guardedPool } from '../helpers/pools.js';
+import { forceEnd, guardedPool, warm } from '../helpers/pools.js';
 // @ts-expect-error plain JavaScript fixture with marked lines
 import * as handlers from '../fixtures/handlers.mjs';
 // @ts-expect-error plain JavaScript fixture with marked lines
@@ -394,6 +394,7 @@ describe('a leaking handler on each data layer, with default settings', () => {
     const otel = otelHarness();
     cleanups.push(() => otel.shutdown());
     const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { ...THRESHOLD, tracerProvider: otel.tracerProvider } });
+    await warm(pool, 1);
     const knex = orm.knexOnPool(pool);
     const reported = firstReport(pool);
     expect(await handlers.knexHandler(knex, { id: 0 })).toEqual({ status: 404 });

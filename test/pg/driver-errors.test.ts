@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EndReport, LeakReport, Pool } from '../../src/pg.js';
 import { caught, expectPoolguardLines, expectSameDriverError } from '../helpers/driver-errors.js';
 import { DATABASE_URL } from '../helpers/db.js';
-import { barePool, guardedPool } from '../helpers/pools.js';
+import { barePool, guardedPool, warm } from '../helpers/pools.js';
 
 // Every error pg-pool raises reaches the caller of a guarded pool as pg-pool raised it: the same
 // class, code and message, byte for byte. What poolguard adds is in fields and in the stack's lines.
@@ -29,6 +29,8 @@ const forms = {
 /** A pool of one whose client is held, and the error of a checkout that waits past connectionTimeoutMillis. */
 async function timedOut(make: Make, form: keyof typeof forms) {
   const pool = make({ max: 1, connectionTimeoutMillis: 200 });
+  // Opened before the short wait is timed: connectionTimeoutMillis bounds a cold connect too.
+  await warm(pool, 1);
   const held = await pool.connect();
   const err = await caught(() => forms[form](pool));
   held.release();
@@ -86,6 +88,7 @@ describe("pg-pool's own errors pass through a guarded pool unchanged (real serve
   it('a waiter that times out while end() waits: pg-pool\'s timeout error, its note says the pool is ending and who holds it', async () => {
     const run = async (make: Make) => {
       const pool = make({ max: 1, connectionTimeoutMillis: 300 });
+      await warm(pool, 1);
       const held = await pool.connect();
       const waiter = caught(() => pool.connect());
       const ending = pool.end();

@@ -5,7 +5,7 @@ import type { Annotated } from '../helpers/driver-errors.js';
 // @ts-expect-error plain JavaScript fixture with known line numbers
 import { leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
-import { guardedPool } from '../helpers/pools.js';
+import { guardedPool, warm } from '../helpers/pools.js';
 import { NATIVE_AWAIT_USING } from '../../src/core/await-using.js';
 
 const FIXTURE_SITE = 'test/fixtures/leaky.mjs:5:29';
@@ -84,6 +84,7 @@ describe('a leak that holds a transaction says so first (real server)', () => {
       await admin.query('CREATE TABLE IF NOT EXISTS truth_tx_rows (id int PRIMARY KEY, v int NOT NULL)');
       await admin.query('INSERT INTO truth_tx_rows VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET v = 0');
       const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, guard: { leakThresholdMs: 150 } });
+      await warm(pool, 1);
       const leaks = events(pool, 'leak');
       const client = await leakWithPromise(pool);
       await client.query('BEGIN');

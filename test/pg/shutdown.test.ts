@@ -5,7 +5,7 @@ import { guard, LeaseReclaimedError, type EndReport, type LeakReport, type PoolG
 import { leakWithCallback, leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, sleep } from '../helpers/db.js';
 import type { Annotated } from '../helpers/driver-errors.js';
-import { barePool, guardedPool } from '../helpers/pools.js';
+import { barePool, guardedPool, warm } from '../helpers/pools.js';
 
 const APP = 'pg_shutdown_test';
 
@@ -113,6 +113,7 @@ describe('pool.end() with a client still checked out (real server)', () => {
 describe('callers refused while the pool ends get pg\'s own error, its stack saying that the pool ends (real server)', () => {
   it('a waiter that times out during end() gets pg\'s own timeout error; its stack names the holders and says that the pool is ending', async () => {
     const pool = guardedPool({ max: 1, connectionTimeoutMillis: 300, application_name: APP, guard: { name: 'ending', endTimeoutMs: 0 } });
+    await warm(pool, 1);
     const client: pg.PoolClient = await leakWithPromise(pool);
     const waiter = pool.connect().catch((e: unknown) => e);
     await sleep(100);

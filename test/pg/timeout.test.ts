@@ -10,6 +10,7 @@ const PG_MESSAGE = 'timeout exceeded when trying to connect';
 describe('a checkout that times out names who holds the connections', () => {
   it('bare pg.Pool gives only its message (the baseline)', async () => {
     const pool = barePool({ max: 1, connectionTimeoutMillis: 300 });
+    await warm(pool, 1);
     const c = await pool.connect();
     await expect(pool.connect()).rejects.toThrow(PG_MESSAGE);
     c.release();

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { leakWithPromise } from '../fixtures/leaky.mjs';
 import { DATABASE_URL, until, urlWithPassword } from '../helpers/db.js';
 import { otelHarness } from '../helpers/otel.js';
-import { forceEnd, guardedPool } from '../helpers/pools.js';
+import { forceEnd, guardedPool, warm } from '../helpers/pools.js';
 import { root } from '../helpers/build.js';
 import { SOUND } from '../audit/helpers.js';
 
@@ -37,6 +37,9 @@ afterAll(async () => {
 async function exercise(pool: pg.Pool & { guard: any }): Promise<void> {
   const reports: unknown[] = [];
   for (const e of ['leak', 'leakResolved', 'reclaim', 'dirtyRelease', 'retire', 'unhandledError']) pool.guard.on(e, (r: unknown) => reports.push(r));
+  // The pool's one connection opened first: 300 ms times the wait behind the leak, not a cold
+  // connect; the reclaim (2 s) comes after that wait has timed out, even on a loaded machine.
+  await warm(pool, 1);
   const leaked = await otel.tracer.startActiveSpan('request', async (span) => {
     const c = await leakWithPromise(pool);
     span.end();
@@ -81,7 +84,7 @@ describe('secrets stay secret', () => {
       ...options(),
       max: 1,
       connectionTimeoutMillis: 300,
-      guard: { name: undefined as never, logger: undefined, leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 600, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider },
+      guard: { name: undefined as never, logger: undefined, leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 2_000, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider },
     });
     await exercise(pool as never);
   });
@@ -89,7 +92,7 @@ describe('secrets stay secret', () => {
   it('guard() on a pool with a password in its options', async () => {
     const pool = new pg.Pool({ connectionString: urlWithPassword(SECRETS.url), max: 1, connectionTimeoutMillis: 300 });
     try {
-      guard(pool, { leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 600, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
+      guard(pool, { leakThresholdMs: 30, idleAfterMs: 10, reclaimAfterMs: 2_000, meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
       await exercise(pool as never);
     } finally {
       await forceEnd(pool);
