@@ -133,8 +133,12 @@ export class Session {
   readonly kind: 'reserve' | 'begin';
   /** The core's record the lease was granted on (set at the grant). */
   record: ConnectionRecord | undefined = undefined;
-  /** Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell. */
-  readonly #pending = new Set<QueryLike>();
+  /**
+   * Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell.
+   * An array, not a Set: a lease holds one or two at a time, and a Set emptied by its delete()
+   * allocates a new table each time (V8 shrinks it), a garbage table per query.
+   */
+  readonly #pending: QueryLike[] = [];
   transaction: 'open' | 'failed' | undefined;
   /** The postgres.js connection, once known for certain (see the adapter's `ConnectionBook`). */
   connection: ConnectionLike | undefined = undefined;
@@ -236,7 +240,7 @@ export class Session {
 
   #handed(q: QueryLike, original: QueryHandler): unknown {
     if (this.refusal !== undefined) return q.reject(this.refusal());
-    this.#pending.add(q);
+    this.#pending.push(q);
     // 3.4's are closures, 4's methods of the query.
     const { resolve, reject } = q;
     q.resolve = (value: unknown) => {
@@ -263,7 +267,12 @@ export class Session {
   }
 
   #settled(q: QueryLike, value: unknown, err: unknown): void {
-    this.#pending.delete(q);
+    const pending = this.#pending;
+    const at = pending.indexOf(q);
+    if (at !== -1) {
+      const last = pending.pop()!;
+      if (at < pending.length) pending[at] = last;
+    }
     // postgres.js 4 names the connection on the query itself; a closed one has been let go of already.
     const placed = q.connection;
     if (this.connection === undefined && placed !== undefined && !placed.closed) this.#hooks.learned(this, placed, q.state);
