@@ -62,17 +62,7 @@ export function section(title, command, body) {
 
 /** Queries per second of `query()` run by `concurrency` callers in a loop for `seconds`. */
 export async function throughput(query, concurrency, seconds) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await query();
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return done / ((performance.now() - start) / 1_000);
+  return (await rateAndCpu(query, concurrency, seconds)).rate;
 }
 
 // The physical bound of "a stack per checkout": a bare pg.Pool whose `connect` stands where
@@ -122,16 +112,5 @@ export async function rateAndCpu(call, concurrency, seconds) {
  * (process.cpuUsage: a busy machine disturbs it far less than throughput; the server's time is not in it).
  */
 export async function cpuPerCall(call, concurrency, seconds) {
-  const deadline = performance.now() + seconds * 1_000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      await call();
-      done++;
-    }
-  };
-  const cpu = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / done;
+  return (await rateAndCpu(call, concurrency, seconds)).cpu;
 }
