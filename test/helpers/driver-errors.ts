@@ -10,6 +10,9 @@ export interface Annotated extends Error {
   poolguard?: string;
 }
 
+/** What poolguard says of a timeout: in a pool's own error, what it wrote into it (`err.poolguard`); in its own, the message. */
+export const addedTo = (err: Error): string => (err as Annotated).poolguard ?? err.message;
+
 /** Runs `fn` and returns what it threw or rejected with; fails if it settled without an error. */
 export async function caught(fn: () => unknown): Promise<Annotated> {
   try {

@@ -8,6 +8,7 @@ import { Pool } from '../../src/pg.js';
 import { createPool as createMysql2Pool } from '../../src/mysql2.js';
 import { createPool as createGenericPool } from '../../src/generic-pool.js';
 import { DATABASE_URL } from '../helpers/db.js';
+import { addedTo } from '../helpers/driver-errors.js';
 import { MYSQL } from '../helpers/mysql.js';
 import { connectionOf, guardedMysqljsPool, queryOn } from '../helpers/mysqljs-pools.js';
 import { guardedMariadbPool } from '../helpers/mariadb-pools.js';
@@ -22,10 +23,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** What poolguard says of a timeout: in a pool's own error, what it wrote into it; in its own, the message. */
-const addedTo = (err: unknown): string => {
+/** What poolguard added to the failed checkout's error. */
+const addedOn = (err: unknown): string => {
   expect(err, 'the checkout fails').toBeInstanceOf(Error);
-  return (err as { poolguard?: string }).poolguard ?? (err as Error).message;
+  return addedTo(err as Error);
 };
 
 const CHECKED_OUT_NONE = /: 0 of \d+ (connection|resource)s checked out/;
@@ -54,7 +55,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     const err = await pool.connect().catch((e: unknown) => e);
     expect((await opening as Error).message).toBe('Connection terminated due to connection timeout');
     expect((err as Error).message).toBe('timeout exceeded when trying to connect');
-    expectNoLeaseWords(addedTo(err), SERVER_WORDS);
+    expectNoLeaseWords(addedOn(err), SERVER_WORDS);
     expect(pool.guard.snapshot().counts.leased).toBe(0);
   });
 
@@ -64,7 +65,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     const pool = createMysql2Pool({ host: '127.0.0.1', port: proxy.port, user: MYSQL.user, database: MYSQL.database, connectionLimit: 2, connectTimeout: 30_000, guard: { logger: false, acquireTimeoutMs: 300 } });
     cleanups.push(() => destroyMysql2(pool));
     const err = await pool.promise().getConnection().catch((e: unknown) => e);
-    expectNoLeaseWords(addedTo(err), SERVER_WORDS);
+    expectNoLeaseWords(addedOn(err), SERVER_WORDS);
     expect(pool.guard.snapshot().counts.leased).toBe(0);
   });
 
@@ -73,7 +74,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     await proxy.setMode('hang');
     const sql = guardedSql({ max: 1, connect_timeout: 30, guard: { acquireTimeoutMs: 300 } }, `postgres://postgres@127.0.0.1:${proxy.port}/test`);
     const err = await sql.reserve().catch((e: unknown) => e);
-    expectNoLeaseWords(addedTo(err), SERVER_WORDS);
+    expectNoLeaseWords(addedOn(err), SERVER_WORDS);
     expect(sql.guard.snapshot().counts.leased).toBe(0);
   });
 
@@ -84,7 +85,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     await proxy.setMode('hang');
     const pool = guardedMysqljsPool({ port: proxy.port, connectionLimit: 1, guard: { acquireTimeoutMs: 300 } });
     const err = await connectionOf(pool).catch((e: unknown) => e);
-    expectNoLeaseWords(addedTo(err), MYSQL_WORDS);
+    expectNoLeaseWords(addedOn(err), MYSQL_WORDS);
   });
 
   it('mysql: a free connection whose ping before hand-out gets no answer; once the server answers, the pool serves again', async () => {
@@ -94,7 +95,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     expect(pool.guard.snapshot().counts).toMatchObject({ total: 1, idle: 1, leased: 0 });
     const answer = proxy.holdReplies();
     const err = await connectionOf(pool).catch((e: unknown) => e);
-    expectNoLeaseWords(addedTo(err), MYSQL_WORDS);
+    expectNoLeaseWords(addedOn(err), MYSQL_WORDS);
     answer();
     expect(await queryOn(pool, 'SELECT 2 AS two')).toEqual([{ two: 2 }]);
     expect(pool.guard.snapshot().counts.leased).toBe(0);
@@ -109,7 +110,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     const pool = guardedMariadbPool({ port: proxy.port, connectionLimit: 1, acquireTimeout: 400, connectTimeout: 30_000 });
     const err = await pool.getConnection().catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('ER_GET_CONNECTION_TIMEOUT');
-    expectNoLeaseWords(addedTo(err), MARIADB_WORDS);
+    expectNoLeaseWords(addedOn(err), MARIADB_WORDS);
   });
 
   it('mariadb: a connection idle past minDelayValidation whose ping gets no answer', async () => {
@@ -120,7 +121,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     const answer = proxy.holdReplies();
     const err = await pool.getConnection().catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('ER_GET_CONNECTION_TIMEOUT');
-    expectNoLeaseWords(addedTo(err), MARIADB_WORDS);
+    expectNoLeaseWords(addedOn(err), MARIADB_WORDS);
     answer();
     expect(pool.guard.snapshot().counts.leased).toBe(0);
   });
@@ -129,7 +130,7 @@ describe('a checkout timeout with no lease open names what the pool waited on, n
     const pool = createGenericPool({ create: () => new Promise<object>(() => {}), destroy: async () => {} }, { max: 2, acquireTimeoutMillis: 200, guard: { logger: false } });
     const err = await pool.acquire().catch((e: unknown) => e);
     expect((err as Error).name).toBe('TimeoutError');
-    expectNoLeaseWords(addedTo(err), "generic-pool could not create a resource in time (does the factory's create() settle?)");
+    expectNoLeaseWords(addedOn(err), "generic-pool could not create a resource in time (does the factory's create() settle?)");
   });
 });
 

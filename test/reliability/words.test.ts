@@ -13,6 +13,7 @@ import { createPool as createGenericPool } from '../../src/generic-pool.js';
 import { guardKnex } from '../../src/knex.js';
 import { guardSequelize } from '../../src/sequelize.js';
 import { DATABASE_URL, sleep, until } from '../helpers/db.js';
+import { addedTo } from '../helpers/driver-errors.js';
 import { MYSQL, MYSQL_URL } from '../helpers/mysql.js';
 import type pg from 'pg';
 
@@ -210,8 +211,6 @@ async function endMysql(pool: mysql.Pool): Promise<void> {
   for (let i = internal._allConnections.length - 1; i >= 0; i--) internal._allConnections.get(i).destroy();
 }
 
-/** What poolguard says of a timeout: in a pool's own error, what it wrote into it (`err.poolguard`); in its own, the message. */
-const addedTo = (err: Error): string => (err as { poolguard?: string }).poolguard ?? err.message;
 
 const once = <T>(handle: PoolGuard, event: 'leak' | 'reclaim' | 'endBlocked' | 'endForced' | 'dirtyRelease', timeoutMs = 5_000): Promise<T> =>
   new Promise<T>((resolve, reject) => {
