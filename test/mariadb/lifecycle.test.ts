@@ -65,6 +65,34 @@ describe('the MariaDB connector, guarded: leases', () => {
     await conn.release();
   });
 
+  it("a held connection's idle time counts from the end of its last command, also one the connector ends within a chunk without taking it off its queue", async () => {
+    const pool = guardedMariadbPool({ multipleStatements: true });
+    let base: { receiveQueue: { length: number; peekAt(i: number): { onPacketReceive: unknown } | undefined } } | undefined;
+    // The connector's own connection, as its pool's 'acquire' gives it.
+    (pool as unknown as { on(event: string, listener: (c: typeof base) => void): void }).on('acquire', (c) => (base = c));
+    const conn = await pool.getConnection();
+    const idleAfter = async (run: () => Promise<unknown>): Promise<number> => {
+      await sleep(80);
+      await run();
+      const lease = pool.guard.snapshot().leases[0]!;
+      expect(lease.state).toBe('idle');
+      return lease.idleMs;
+    };
+    expect(await idleAfter(() => conn.query('SELECT 1'))).toBeLessThan(40);
+    // A prepared statement's last column definition ends the prepare in the connector's row fast
+    // path (the server sends no EOF after it): the ended command stays first on its queue.
+    expect(await idleAfter(() => conn.prepare('SELECT ? AS a, ? AS b'))).toBeLessThan(40);
+    expect(base!.receiveQueue.length).toBe(1);
+    expect(base!.receiveQueue.peekAt(0)!.onPacketReceive).toBeNull();
+    expect(await idleAfter(() => conn.execute('SELECT ? AS c', [1]))).toBeLessThan(40);
+    expect(await idleAfter(() => conn.query('SELECT 1 AS x; DO 1; SELECT 2 AS y'))).toBeLessThan(40);
+    // Two commands sent before the first answer (the connector pipelines them).
+    expect(await idleAfter(() => Promise.all([conn.query('SELECT SLEEP(0.05)'), conn.query('SELECT 2')]))).toBeLessThan(40);
+    await sleep(80);
+    expect(pool.guard.snapshot().leases[0]!.idleMs).toBeGreaterThanOrEqual(75);
+    await conn.release();
+  });
+
   it('pool.query()/execute()/batch() are query leases, busy while they run, ended when they settle', async () => {
     const pool = guardedMariadbPool({ guard: { leakThresholdMs: 60 } });
     const leaks: LeakReport[] = [];
