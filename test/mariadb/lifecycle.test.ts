@@ -225,6 +225,27 @@ describe('the connector’s errors and the server’s kills', () => {
     expect(await pool.query('SELECT 3 AS three')).toEqual([{ three: 3 }]);
     expect(pool.guard.snapshot().totals.retired.terminated).toBe(2);
   });
+
+  it("a holder's destroy() ends its lease within the call and retires the connection (error); a release() after it is passed on, not a double release", async () => {
+    const pool = guardedMariadbPool({ connectionLimit: 1, guard: { releaseStacks: 'always' } });
+    const retired: RetireReport[] = [];
+    pool.guard.on('retire', (r) => retired.push(r));
+    const conn = await pool.getConnection();
+    await conn.query('SELECT 1');
+    conn.destroy();
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    await until(() => retired.length === 1, 'the destroyed connection retired');
+    expect(retired[0]!.reason).toBe('error');
+    await conn.release();
+    expect(pool.guard.snapshot().totals.doubleReleases).toBe(0);
+    expect(await pool.query('SELECT 2 AS two')).toEqual([{ two: 2 }]);
+    const callbackPool = createCallbackPool({ ...MYSQL, connectionLimit: 1, guard: { logger: false } });
+    endAfterTest({ end: () => new Promise<void>((r) => callbackPool.end(() => r())), get closed() { return callbackPool.closed; } });
+    const held = await new Promise<mariadbCallback.PoolConnection>((resolve, reject) => callbackPool.getConnection((e, c) => (e ? reject(e) : resolve(c!))));
+    held.destroy();
+    expect(callbackPool.guard.snapshot().counts.leased).toBe(0);
+    await until(() => callbackPool.guard.snapshot().totals.retired.error === 1, 'the callback API connection retired');
+  });
 });
 
 describe('a connection released inside a transaction', () => {
