@@ -234,7 +234,10 @@ async function postgresService(variant) {
 async function mysqljsService(variant) {
   const { promisify } = require('node:util');
   // Timeouts far above mysql's 10 s defaults: under callgrind a connect or a ping is 50 times slower.
-  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10, connectTimeout: 120_000, acquireTimeout: 120_000 };
+  // PERF_HTTP_MYSQL_TRACE=false turns off mysql's long stack traces (on by default) in every variant:
+  // to count what their captures cost beside what poolguard's own code does.
+  const trace = process.env.PERF_HTTP_MYSQL_TRACE !== 'false';
+  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10, connectTimeout: 120_000, acquireTimeout: 120_000, trace };
   let pool;
   if (variant === 'bare') pool = require('mysql').createPool(options);
   else {
@@ -271,7 +274,10 @@ async function mysqljsService(variant) {
 /** The same service over the MariaDB connector's promise pool. */
 async function mariadbService(variant) {
   // Timeouts far above the connector's defaults: under callgrind a connect is 50 times slower.
-  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10, connectTimeout: 120_000, acquireTimeout: 120_000 };
+  // PERF_HTTP_MYSQL_TRACE=false turns off mysql's long stack traces (on by default) in every variant:
+  // to count what their captures cost beside what poolguard's own code does.
+  const trace = process.env.PERF_HTTP_MYSQL_TRACE !== 'false';
+  const options = { host: '127.0.0.1', user: 'root', database: 'test', connectionLimit: 10, connectTimeout: 120_000, acquireTimeout: 120_000, trace };
   let pool;
   // import(), as poolguard/mariadb imports it: the connector's ESM sources (lib/) for both variants;
   // a require() would load its minified CommonJS bundle (dist/promise.cjs), other code to compare.

@@ -14,10 +14,19 @@ interface CommandLike {
   on(event: 'end', listener: () => void): unknown;
 }
 
+interface DataSource {
+  on(event: 'data', listener: (chunk: unknown) => void): unknown;
+  listeners(event: 'data'): unknown[];
+  removeListener(event: 'data', listener: (chunk: unknown) => void): unknown;
+}
+
 /** The connector's own Connection (`lib/connection.js`), the object its pool lends. */
 export interface MariadbBaseConnection {
   info: { status: number | null; threadId: number; isMariaDB?(): boolean } | null;
   receiveQueue: { readonly length: number; peekAt(index: number): CommandLike | undefined };
+  /** The socket the server's packets come on (a TLS socket once upgraded, or the `stream` option's). */
+  socket?: DataSource | null;
+  opts?: { permitRedirect?: unknown } | null;
   addCommand: (cmd: CommandLike, expectResponse?: boolean) => unknown;
   isValid(): boolean;
   readonly threadId: number | null;
@@ -25,9 +34,9 @@ export interface MariadbBaseConnection {
 }
 
 /**
- * The listeners of a connection's hook. `conditions` holds the predicates of those that follow
- * commands only sometimes (a listener pushed without one, by another copy of poolguard too,
- * makes the hook follow every command).
+ * The listeners of a connection's hook. `conditions` holds the predicates of those that want
+ * only some ends (a listener pushed without one, by another copy of poolguard too, makes the hook
+ * tell every end).
  */
 type Listeners = Array<() => void> & { conditions?: Array<() => boolean> };
 
@@ -64,10 +73,9 @@ export function mariadbTransaction(resource: object): 'open' | undefined {
 }
 
 /**
- * Calls `onActive` each time a command ends on a connector connection, by following every command
- * it queues. One hook per connection, whoever asks. With `wanted`, only the commands queued while
- * it answers true are followed (when no other listener wants them all). Returns false, doing
- * nothing, for anything else.
+ * Calls `onActive` each time a command ends on a connector connection. One hook per connection,
+ * whoever asks. With `wanted`, an end is told only while it answers true (or while another
+ * listener wants every end). Returns false, doing nothing, for anything else.
  */
 export function onMariadbCommandDone(resource: object, onActive: () => void, wanted?: () => boolean): boolean {
   if (!isMariadbConnection(resource)) return false;
@@ -80,9 +88,72 @@ export function onMariadbCommandDone(resource: object, onActive: () => void, wan
   const listeners: Listeners = [onActive];
   if (wanted !== undefined) listeners.conditions = [wanted];
   Object.defineProperty(resource, kHook, { value: listeners, configurable: true });
-  const done = (): void => {
-    for (const listener of listeners) listener();
+  const socket = resource.socket;
+  // A redirect the server asks for (permitRedirect) ends its command once a new connection is
+  // open, outside any packet's handling, and moves the connection to another socket: such a
+  // connection's commands are followed one by one.
+  if (resource.opts?.permitRedirect !== true && socket != null && typeof socket.on === 'function' && typeof socket.listeners === 'function' && typeof socket.removeListener === 'function') followAnswers(resource, socket, listeners);
+  else followCommands(resource, listeners);
+  return true;
+}
+
+/**
+ * Follows a connection's commands by their answers, with no listener per command (the listener
+ * added and emitted per command was most of what following a transaction's commands cost: see
+ * benchmarks/RESULTS.md, the MariaDB connector). The
+ * connector ends a command only while it handles the server's packets, or within `addCommand`
+ * (refused, or sent with no answer expected), but for a redirect and a connection's failure (see
+ * `onMariadbCommandDone`); it answers commands in the order they were queued, so the oldest one
+ * not ended is the first to end. After each chunk of packets the socket brings, that command is
+ * looked at: the connector has handled the whole chunk then, in the same turn, before any
+ * caller's callback or promise hears of the end. (Its `receiveQueue` would not tell: the
+ * connector's row fast path ends some commands without taking them off the queue, which it does
+ * only when the next packet comes.)
+ */
+function followAnswers(resource: MariadbBaseConnection, socket: DataSource, listeners: Listeners): void {
+  const queue = resource.receiveQueue;
+  // The oldest command not ended, while one is known; null when all have ended.
+  let oldest: CommandLike | null = null;
+  const add = resource.addCommand;
+  resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
+    const result = add.call(this, cmd, expectResponse);
+    if (cmd !== null && typeof cmd === 'object') {
+      if (cmd.onPacketReceive === null || expectResponse === false) {
+        if (follows(listeners)) tell(listeners);
+      } else if (oldest === null) oldest = cmd;
+    }
+    return result;
   };
+  const answered = (): void => {
+    const cmd = oldest;
+    // An ended command's handler is null; one queued but not yet sent has none yet (undefined).
+    if (cmd === null || cmd.onPacketReceive !== null) return;
+    oldest = null;
+    for (let i = 0; i < queue.length; i++) {
+      const next = queue.peekAt(i);
+      if (next !== undefined && next.onPacketReceive !== null) {
+        oldest = next;
+        break;
+      }
+    }
+    if (follows(listeners)) tell(listeners);
+  };
+  // In the connector's own listener's place when it is the only one: an event with two listeners
+  // copies their array at every chunk. Either way the connector's runs first, with the same chunk.
+  const own = socket.listeners('data');
+  if (own.length === 1 && typeof own[0] === 'function') {
+    const onData = own[0] as (chunk: unknown) => void;
+    socket.removeListener('data', onData);
+    socket.on('data', function dataThenAnswered(this: unknown, chunk: unknown): void {
+      onData.call(this, chunk);
+      answered();
+    });
+  } else socket.on('data', answered);
+}
+
+/** Follows each command by a listener on its 'end' (see `followAnswers` for when). */
+function followCommands(resource: MariadbBaseConnection, listeners: Listeners): void {
+  const done = (): void => tell(listeners);
   // The connector swaps addCommand only when it closes (to refuse commands): the hook lives as
   // long as the connection can run anything.
   const add = resource.addCommand;
@@ -100,7 +171,10 @@ export function onMariadbCommandDone(resource: object, onActive: () => void, wan
     }
     return result;
   };
-  return true;
+}
+
+function tell(listeners: Listeners): void {
+  for (const listener of listeners) listener();
 }
 
 function follows(listeners: Listeners): boolean {

@@ -16,6 +16,8 @@ const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was al
 const TIMEOUT_ERRNO = 45028;
 
 const kRecord = Symbol('poolguard.mariadb.connection');
+// The wrapper a connection was last handed out in, for the reclaim to refuse its calls.
+const kHeld = Symbol('poolguard.mariadb.held');
 
 /** The connector's pool (promise `Pool` or callback `Pool`): its public methods and events only. */
 export interface MariadbPoolLike {
@@ -46,6 +48,7 @@ type BaseConnection = MariadbBaseConnection & {
   on(event: string, listener: () => void): unknown;
   prependListener(event: string, listener: (err: unknown) => void): unknown;
   [kRecord]?: ConnectionRecord;
+  [kHeld]?: HandedConnection;
 };
 
 /** What the adapter needs of the pool's options, read once (the connector keeps them private). */
@@ -65,8 +68,6 @@ interface State {
   readonly lent: Map<number, BaseConnection>;
   /** pool.query()/execute()/batch() leases waiting for their connection, oldest first. */
   readonly managed: ManagedQueue;
-  /** The wrapper each connection was last handed out in, for the reclaim to refuse its calls. */
-  readonly held: WeakMap<ConnectionRecord, HandedConnection>;
   /** The lease of the pool.query()/execute()/batch() call running now, until the connector returns. */
   current: Lease | undefined;
   /** The connection the connector just lent while managed calls wait, until its next command. */
@@ -159,7 +160,7 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
   // Ready: a call that finds an idle connection is granted before the connector returns, timed by
   // its request's clock reading; one that has to wait is put on the waiting queue then (`managed`).
   const requestManaged = (): Lease => core.checkoutRequested('query', undefined, 'query', true);
-  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), held: new WeakMap(), current: undefined, acquired: undefined, requestManaged, ending: false };
+  const s: State = { core, pool, settings, callbackApi, lent: new Map(), managed: new ManagedQueue(), current: undefined, acquired: undefined, requestManaged, ending: false };
   state = s;
   // Every checkout, the pool's own query() as much as getConnection(), ends in 'acquire' with the
   // connector's base connection, just before the connection is handed over.
@@ -390,9 +391,8 @@ function failed(state: State, lease: Lease, err: Error | null): Error | null {
 }
 
 /** Answers a callback-API call that poolguard settled itself, as the connector would: on a later tick. */
-function callLast(args: unknown[]): undefined {
-  const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
-  if (cb !== undefined) process.nextTick(cb);
+function callLater(cb: unknown): undefined {
+  if (typeof cb === 'function') process.nextTick(cb as () => void);
   return undefined;
 }
 
@@ -409,10 +409,13 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
   if (state.acquired === base) state.acquired = undefined;
   const release = conn.release;
   const destroy = conn.destroy;
-  const guardedRelease = function release_(this: unknown, ...args: unknown[]): unknown {
+  // One parameter, not a rest array: the connector's release takes a callback at most (the
+  // callback API's) or nothing, and a rest array and an apply() cost every release.
+  const guardedRelease = function release_(this: unknown, cb?: unknown): unknown {
+    const given = arguments.length;
     if (lease.released || lease.reclaimed) {
       // Reclaimed, or ended with its connection (closed, killed): the late release is harmless.
-      if (lease.reclaimed || !base.isValid()) return release.apply(conn, args);
+      if (lease.reclaimed || !base.isValid()) return passOn(release, conn, given, cb);
       logDoubleRelease(core, lease, release_, DOUBLE_RELEASE_MESSAGE);
       const current = record.lease;
       if (current !== undefined) {
@@ -421,36 +424,17 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
         core.log('warn', `stale release ${current.id}`, { pool: core.config.name, leaseId: current.id, staleLeaseId: lease.id }, `poolguard[${core.config.name}]: the second release() above took connection #${record.id} back from lease #${current.id} (checked out at ${core.snapshot().leases.find((l) => l.id === current.id)?.where ?? 'an unknown site'}), which still holds it: its queries now run on a connection the pool may lend to someone else.`);
         core.released(current, release_, DOUBLE_RELEASE_MESSAGE);
       }
-      return release.apply(conn, args);
+      return passOn(release, conn, given, cb);
     }
     const result = releaseChecked(core, lease, mariadbTransaction(base), release_, DOUBLE_RELEASE_MESSAGE);
-    const dirty = typeof result === 'object' ? result.action : undefined;
-    if (dirty === 'destroy') {
-      destroy.call(conn);
-      return state.callbackApi ? callLast(args) : Promise.resolve();
-    }
-    if (dirty === 'rollback' && state.settings.noControlAfterUse) {
-      // The connector rolls back at release itself unless noControlAfterUse is set.
-      const rollback = conn.rollback as (...a: unknown[]) => unknown;
-      if (state.callbackApi) return rollback.call(conn, () => release.apply(conn, args));
-      return (rollback.call(conn) as Promise<unknown>).then(() => release.apply(conn, args), () => destroy.call(conn));
-    }
-    if (core.recycles && core.dueForRetirement(record) !== undefined) {
-      destroy.call(conn);
-      return state.callbackApi ? undefined : Promise.resolve();
-    }
-    return release.apply(conn, args);
-  };
-  const guardedDestroy = function destroy_(): void {
-    if (!lease.released && !lease.reclaimed) {
-      core.markRetiring(record, 'error');
-      core.released(lease, destroy_, DOUBLE_RELEASE_MESSAGE);
-    }
-    destroy.call(conn);
+    if (typeof result !== 'object' && !core.recycles) return passOn(release, conn, given, cb);
+    return releaseOtherwise(state, record, conn, release, destroy, given, cb, typeof result === 'object' ? result.action : undefined);
   };
   // end() and close() are the same release (the connector assigns them so, own properties of each
   // connection it hands out); so is `await using`. Each property is stored by name, in a store of
   // its own: one keyed store for them all saw four keys, a megamorphic miss at every checkout.
+  // destroy() is followed on the connector's connection beneath (see `register`), once for all its
+  // holders: redefining it on each one handed out was a call into V8's runtime at every checkout.
   const c = conn as unknown as Record<string | symbol, unknown>;
   if (hasOwn.call(conn, 'release')) c.release = guardedRelease;
   else shadowMethod(conn, 'release', guardedRelease);
@@ -461,10 +445,36 @@ function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C
     if (hasOwn.call(conn, Symbol.asyncDispose)) c[Symbol.asyncDispose] = dispose;
     else if (c[Symbol.asyncDispose] !== undefined) shadowMethod(conn, Symbol.asyncDispose, dispose);
   }
-  if (hasOwn.call(conn, 'destroy')) c.destroy = guardedDestroy;
-  else shadowMethod(conn, 'destroy', guardedDestroy);
-  state.held.set(record, conn);
+  base[kHeld] = conn;
   return conn;
+}
+
+/** The connector's release, given what the holder gave: nothing, or its callback. */
+function passOn(release: (...a: unknown[]) => unknown, conn: HandedConnection, given: number, cb: unknown): unknown {
+  return given === 0 ? release.call(conn) : release.call(conn, cb);
+}
+
+/**
+ * A release inside a transaction (the connection closed, or rolled back first), or in a pool that
+ * retires connections (closed when due).
+ */
+function releaseOtherwise(state: State, record: ConnectionRecord, conn: HandedConnection, release: (...a: unknown[]) => unknown, destroy: () => void, given: number, cb: unknown, dirty: string | undefined): unknown {
+  if (dirty === 'destroy') {
+    destroy.call(conn);
+    return state.callbackApi ? callLater(cb) : Promise.resolve();
+  }
+  if (dirty === 'rollback' && state.settings.noControlAfterUse) {
+    // The connector rolls back at release itself unless noControlAfterUse is set.
+    const rollback = conn.rollback as (...a: unknown[]) => unknown;
+    const handBack = (): unknown => passOn(release, conn, given, cb);
+    if (state.callbackApi) return rollback.call(conn, handBack);
+    return (rollback.call(conn) as Promise<unknown>).then(handBack, () => destroy.call(conn));
+  }
+  if (state.core.recycles && state.core.dueForRetirement(record) !== undefined) {
+    destroy.call(conn);
+    return state.callbackApi ? undefined : Promise.resolve();
+  }
+  return passOn(release, conn, given, cb);
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -491,9 +501,10 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     state.lent.set(base.threadId, base);
   }
   Object.defineProperty(base, kRecord, { value: record, configurable: true });
+  Object.defineProperty(base, kHeld, { value: undefined, writable: true, configurable: true });
   // A command's end tells when a holder last used its connection (the idle time of a lease
   // report); a pool.query()'s lease ends with its one command, and a connection nobody holds has
-  // no holder to report on: their commands are not followed.
+  // no holder to report on: their commands' ends are not told (no clock read).
   onMariadbCommandDone(
     base,
     () => core.connectionActive(record),
@@ -514,7 +525,8 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
   };
   let gone = false;
   let failure: unknown;
-  const removed = (): void => {
+  // `above`: the frame a holder's own destroy() is captured below, when release stacks are kept.
+  const removed = (above: Function): void => {
     if (gone) return;
     gone = true;
     if (state.acquired === base) state.acquired = undefined;
@@ -524,7 +536,7 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     const failed = failure === undefined ? 'error' : (failure as { code?: unknown }).code === 'ER_SOCKET_UNEXPECTED_CLOSE' ? 'terminated' : errorReason(failure);
     if (lease !== undefined && !lease.released && !lease.reclaimed) {
       if (!state.ending) core.markRetiring(record, failed);
-      core.released(lease, removed, DOUBLE_RELEASE_MESSAGE);
+      core.released(lease, above, DOUBLE_RELEASE_MESSAGE);
     }
     const ending = state.ending || state.pool.closed;
     core.connectionRemoved(record, !ending && failure !== undefined ? failed : removalReason(ending, lease !== undefined));
@@ -532,20 +544,24 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
   const forceEnd = base.forceEnd;
   if (typeof forceEnd === 'function') {
     base.forceEnd = function forceEndWatched(this: BaseConnection, ...args: unknown[]): unknown {
-      removed();
+      removed(forceEndWatched);
       return forceEnd.apply(this, args);
     };
   }
+  // A holder's destroy() on the connection it was handed comes here too (the wrapper's destroy is
+  // the connector's connection's): its lease ends as the connection closes.
   const destroy = base.destroy;
   base.destroy = function destroyWatched(this: BaseConnection): void {
-    removed();
+    removed(destroyWatched);
     destroy.call(this);
   };
   // Before the pool's own listener, which is there from the start (so none is added where none was).
   base.prependListener('error', (err: unknown) => {
     failure ??= err;
   });
-  base.on('end', removed);
+  base.on('end', function endWatched(): void {
+    removed(endWatched);
+  });
   return record;
 }
 
@@ -558,7 +574,7 @@ function reclaim(state: State, lease: Lease, makeError: () => LeaseReclaimedErro
   const record = lease.conn;
   const base = record?.resource as BaseConnection | undefined;
   if (record === undefined || base === undefined || !isMariadbConnection(base)) return;
-  const conn = state.held.get(record);
+  const conn = base[kHeld];
   if (conn !== undefined) {
     for (const method of ['query', 'execute', 'batch', 'queryStream', 'beginTransaction', 'commit', 'rollback', 'ping', 'prepare', 'reset', 'changeUser', 'importFile']) {
       if (typeof conn[method] !== 'function') continue;

@@ -9,7 +9,7 @@ import { defaultName } from './default-name.js';
 import { disposeLease } from './disposal.js';
 import { MYSQL_SESSIONS } from './driver-words.js';
 import { attachGuard, guardedAlready, logDoubleRelease, removalReason, watchEndCallback } from './kit.js';
-import { mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
+import { commandIsThePools, mysqlInFlight, mysqlTransaction, onMysqlCommandDone } from './mysql-connection.js';
 import { askFailed, isWaiting, openWait, releaseLease, waitAsked, type QueuedPool } from './queued-checkout.js';
 
 // mysql's own code for a pool that has ended ("Pool is closed."), matched to tell the caller why.
@@ -183,6 +183,8 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     ping: (connection) => new Promise<void>((resolve, reject) => connection.ping((e) => (e ? reject(e) : resolve()))),
     run: (connection, sql, done) => connection.query(sql, done),
     transaction: mysqlTransaction,
+    // Handed out from inside the ping's reply (mysql's, or poolguard's validation): that command's end is not the holder's.
+    granted: (_lease, record) => commandIsThePools(record.resource),
     refused: (lease, err) => {
       core.checkoutFailed(lease, false);
       // mysql's error stays as it is (class, code, message); why the pool is closed goes in its fields, its stack and the log.

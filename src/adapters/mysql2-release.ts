@@ -6,6 +6,7 @@ import type { Route } from './mysql2-dispatch.js';
 import { logDoubleRelease } from './kit.js';
 import { releaseLease, type QueuedPool } from './queued-checkout.js';
 import { releasedByDisposer } from './disposal.js';
+import { hiddenSlot } from './hidden-slot.js';
 
 /**
  * How a mysql2 connection goes back, seen by poolguard: `conn.release()` (and a promise wrapper's),
@@ -15,8 +16,8 @@ import { releasedByDisposer } from './disposal.js';
 
 /** On a registered connection: its record. */
 export const kRecord = Symbol('poolguard.mysql2.connection');
-/** On a promise wrapper (`PromisePoolConnection`): the lease it was released under. */
-const kWrapperLease = Symbol('poolguard.mysql2.wrapperLease');
+/** On a promise wrapper (`PromisePoolConnection`, one per checkout): the lease it was released under. */
+const wrapperLease = hiddenSlot<Lease>();
 
 // mysql2 ignores a second release() in silence; poolguard keeps that and says where it happened.
 export const DOUBLE_RELEASE_MESSAGE = 'release() was called on a connection that was already released; mysql2 ignored it, and so did poolguard.';
@@ -178,14 +179,14 @@ export function connectionRoutes(state: State): Record<string, Route> {
     if (pool != null && pool._closed === true) releasedAtEnd(state, connection, above);
     return original.call(connection);
   };
-  const wrappedRelease: Route = (wrapper: { connection?: ConnectionLike; [kWrapperLease]?: Lease }, original, above) => {
+  const wrappedRelease: Route = (wrapper: { connection?: ConnectionLike }, original, above) => {
     const record = wrapper.connection?.[kRecord];
     if (record === undefined) return original.call(wrapper);
-    const own = wrapper[kWrapperLease];
+    const own = wrapperLease.get(wrapper);
     const current = record.lease;
     if (own === undefined) {
       // A promise pool wraps each checkout in its own object: the lease it holds is the one it releases.
-      if (current !== undefined) Object.defineProperty(wrapper, kWrapperLease, { value: current, configurable: true });
+      if (current !== undefined) wrapperLease.set(wrapper, current);
       return original.call(wrapper);
     }
     if (own === current || own.reclaimed) return original.call(wrapper);

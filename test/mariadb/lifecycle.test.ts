@@ -65,6 +65,34 @@ describe('the MariaDB connector, guarded: leases', () => {
     await conn.release();
   });
 
+  it("a held connection's idle time counts from the end of its last command, also one the connector ends within a chunk without taking it off its queue", async () => {
+    const pool = guardedMariadbPool({ multipleStatements: true });
+    let base: { receiveQueue: { length: number; peekAt(i: number): { onPacketReceive: unknown } | undefined } } | undefined;
+    // The connector's own connection, as its pool's 'acquire' gives it.
+    (pool as unknown as { on(event: string, listener: (c: typeof base) => void): void }).on('acquire', (c) => (base = c));
+    const conn = await pool.getConnection();
+    const idleAfter = async (run: () => Promise<unknown>): Promise<number> => {
+      await sleep(80);
+      await run();
+      const lease = pool.guard.snapshot().leases[0]!;
+      expect(lease.state).toBe('idle');
+      return lease.idleMs;
+    };
+    expect(await idleAfter(() => conn.query('SELECT 1'))).toBeLessThan(40);
+    // A prepared statement's last column definition ends the prepare in the connector's row fast
+    // path (the server sends no EOF after it): the ended command stays first on its queue.
+    expect(await idleAfter(() => conn.prepare('SELECT ? AS a, ? AS b'))).toBeLessThan(40);
+    expect(base!.receiveQueue.length).toBe(1);
+    expect(base!.receiveQueue.peekAt(0)!.onPacketReceive).toBeNull();
+    expect(await idleAfter(() => conn.execute('SELECT ? AS c', [1]))).toBeLessThan(40);
+    expect(await idleAfter(() => conn.query('SELECT 1 AS x; DO 1; SELECT 2 AS y'))).toBeLessThan(40);
+    // Two commands sent before the first answer (the connector pipelines them).
+    expect(await idleAfter(() => Promise.all([conn.query('SELECT SLEEP(0.05)'), conn.query('SELECT 2')]))).toBeLessThan(40);
+    await sleep(80);
+    expect(pool.guard.snapshot().leases[0]!.idleMs).toBeGreaterThanOrEqual(75);
+    await conn.release();
+  });
+
   it('pool.query()/execute()/batch() are query leases, busy while they run, ended when they settle', async () => {
     const pool = guardedMariadbPool({ guard: { leakThresholdMs: 60 } });
     const leaks: LeakReport[] = [];
@@ -196,6 +224,27 @@ describe('the connector’s errors and the server’s kills', () => {
     await held.release();
     expect(await pool.query('SELECT 3 AS three')).toEqual([{ three: 3 }]);
     expect(pool.guard.snapshot().totals.retired.terminated).toBe(2);
+  });
+
+  it("a holder's destroy() ends its lease within the call and retires the connection (error); a release() after it is passed on, not a double release", async () => {
+    const pool = guardedMariadbPool({ connectionLimit: 1, guard: { releaseStacks: 'always' } });
+    const retired: RetireReport[] = [];
+    pool.guard.on('retire', (r) => retired.push(r));
+    const conn = await pool.getConnection();
+    await conn.query('SELECT 1');
+    conn.destroy();
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+    await until(() => retired.length === 1, 'the destroyed connection retired');
+    expect(retired[0]!.reason).toBe('error');
+    await conn.release();
+    expect(pool.guard.snapshot().totals.doubleReleases).toBe(0);
+    expect(await pool.query('SELECT 2 AS two')).toEqual([{ two: 2 }]);
+    const callbackPool = createCallbackPool({ ...MYSQL, connectionLimit: 1, guard: { logger: false } });
+    endAfterTest({ end: () => new Promise<void>((r) => callbackPool.end(() => r())), get closed() { return callbackPool.closed; } });
+    const held = await new Promise<mariadbCallback.PoolConnection>((resolve, reject) => callbackPool.getConnection((e, c) => (e ? reject(e) : resolve(c!))));
+    held.destroy();
+    expect(callbackPool.guard.snapshot().counts.leased).toBe(0);
+    await until(() => callbackPool.guard.snapshot().totals.retired.error === 1, 'the callback API connection retired');
   });
 });
 

@@ -27,6 +27,22 @@ describe('mysql (mysqljs) leak reports name the line that took the connection', 
     expect(pool.guard.snapshot().counts).toMatchObject({ leased: 0, idle: 1 });
   });
 
+  it("a free connection is handed out after mysql's ping: the ping is the pool's, so a lease that ran nothing says so; the holder's own query counts", async () => {
+    const pool = guardedMysqljsPool({ connectionLimit: 1, guard: { leakThresholdMs: 60, idleAfterMs: 30 } });
+    const leaks = seen(pool.guard);
+    // Opened and put back: every later checkout of it waits for the ping mysql sends first.
+    (await connectionOf(pool)).release();
+    const conn = await connectionOf(pool);
+    await until(() => leaks.length > 0, 'a leak report');
+    expect(leaks[0]!.message).toContain('with no query in flight and none run since checkout');
+    conn.release();
+    const again = await connectionOf(pool);
+    await queryOn(again, 'SELECT 1');
+    await until(() => leaks.length > 1, 'a second leak report');
+    expect(leaks[1]!.message).toMatch(/with no query in flight; its last query finished \d+ ms ago/);
+    again.release();
+  });
+
   it('a SLEEP in flight makes the lease busy (read from the protocol queue, no round trip); its release resolves the report', async () => {
     const pool = guardedMysqljsPool({ guard: { leakThresholdMs: 80, idleAfterMs: 40 } });
     const conn = await connectionOf(pool);
