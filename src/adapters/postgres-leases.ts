@@ -316,9 +316,8 @@ function grantReserve(state: State, session: Session, reserved: Reserved): Reser
   disposeOnce(reserved, () => {
     if (!session.lease.released) guardedRelease.call(reserved);
   });
-  const watched = session.watchScope(reserved);
-  state.sessions.set(watched, session);
-  return watched;
+  (reserved as unknown as Record<symbol, Session>)[state.sessionKey] = session;
+  return session.watchScope(reserved);
 }
 
 function releaseReserved(state: State, session: Session, above: Function): unknown {
@@ -434,9 +433,8 @@ function beginLease(state: State, self: unknown, args: unknown[], capture: Captu
       const rawUnsafe = tsql.unsafe;
       if (typeof rawUnsafe === 'function') session.rawUnsafe = (text, options) => rawUnsafe.call(tsql, text, [], options ?? {}) as QueryLike;
     }
-    const watched = session.watchScope(tsql);
-    state.sessions.set(watched, session);
-    return fn(watched);
+    (tsql as unknown as Record<symbol, Session>)[state.sessionKey] = session;
+    return fn(session.watchScope(tsql));
   };
   let running: Promise<unknown>;
   state.beginning = session;

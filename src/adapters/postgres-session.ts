@@ -108,6 +108,13 @@ export function connectionLost(err: unknown): boolean {
   return e.code === 'CONNECTION_CLOSED' || e.code === 'CONNECTION_DESTROYED' || typeof e.syscall === 'string';
 }
 
+/** Where a followed query keeps its session and its own resolve and reject. */
+const FOLLOWED: unique symbol = Symbol('poolguard.postgres.followed');
+
+type FollowedQuery = QueryLike & {
+  [FOLLOWED]: { session: Session; resolve: (value: unknown) => unknown; reject: (err: unknown) => unknown };
+};
+
 function isQuery(value: unknown): value is QueryLike {
   return value instanceof Promise && typeof (value as Partial<QueryLike>).handler === 'function' && typeof (value as Partial<QueryLike>).reject === 'function';
 }
@@ -157,6 +164,9 @@ export class Session {
   abandoned = false;
   /** The acquire timeout's timer, until the grant. */
   waitTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The handler `watch()` last wrapped, and its wrapper. */
+  #wrappedOf: QueryHandler | undefined = undefined;
+  #wrapped: QueryHandler | undefined = undefined;
 
   constructor(hooks: SessionHooks, lease: Lease, kind: 'reserve' | 'begin') {
     this.#hooks = hooks;
@@ -224,9 +234,23 @@ export class Session {
   /** Follows one query from when it is sent; anything else passes through. */
   watch<T>(value: T): T {
     if (!isQuery(value)) return value;
-    const original = value.handler;
+    value.handler = this.#handlerFor(value.handler);
+    return value;
+  }
+
+  /**
+   * The handler that follows a query of `original`'s: one per session and handler (a transaction's
+   * queries share theirs), not one per query.
+   */
+  #handlerFor(original: QueryHandler): QueryHandler {
+    if (this.#wrapped !== undefined && this.#wrappedOf === original) return this.#wrapped;
     const session = this;
     const handler: QueryHandler = function watched(query: QueryLike): unknown {
+      // postgres.js reads back from the query's handler only what the two share (`options`, `debug`,
+      // `cancel`): the query keeps its own. Left on the query, the wrapper (and through it the
+      // session and the transaction) survived more of V8's scavenges (benchmarks/RESULTS.md,
+      // postgres.js HTTP POST).
+      query.handler = original;
       return session.#handed(query, original);
     };
     // postgres.js reads its own properties back from the handler (3.4 `debug`; 4 also `options` and
@@ -234,24 +258,38 @@ export class Session {
     handler.debug = original.debug;
     handler.options = original.options;
     handler.cancel = original.cancel;
-    value.handler = handler;
-    return value;
+    this.#wrappedOf = original;
+    this.#wrapped = handler;
+    return handler;
   }
+
+  /**
+   * The query's own resolve and reject, replaced by two functions shared by every query: closures
+   * made per query and stored on it (as these were) were allocated for every query and, measured,
+   * left more of each transaction surviving V8's scavenges (benchmarks/RESULTS.md, postgres.js HTTP POST).
+   */
+  static readonly #resolve = function resolve(this: FollowedQuery, value: unknown): unknown {
+    const followed = this[FOLLOWED];
+    followed.session.#settled(this, value, undefined);
+    return followed.resolve.call(this, value);
+  };
+
+  static readonly #reject = function reject(this: FollowedQuery, err: unknown): unknown {
+    const followed = this[FOLLOWED];
+    followed.session.#settled(this, undefined, err ?? new Error(String(err)));
+    return followed.reject.call(this, err);
+  };
 
   #handed(q: QueryLike, original: QueryHandler): unknown {
     if (this.refusal !== undefined) return q.reject(this.refusal());
     this.#pending.push(q);
     // 3.4's are closures, 4's methods of the query.
-    const { resolve, reject } = q;
-    q.resolve = (value: unknown) => {
-      this.#settled(q, value, undefined);
-      return resolve.call(q, value);
-    };
-    q.reject = (err: unknown) => {
-      this.#settled(q, undefined, err ?? new Error(String(err)));
-      return reject.call(q, err);
-    };
-    if (this.connection === undefined) {
+    const followed = q as FollowedQuery;
+    followed[FOLLOWED] = { session: this, resolve: q.resolve, reject: q.reject };
+    q.resolve = Session.#resolve;
+    q.reject = Session.#reject;
+    // postgres.js 4 names the connection on the query (read when it settles) and has no onexecute.
+    if (this.connection === undefined && !('onwrite' in q)) {
       // postgres.js hands the connection to a query's onexecute once the query is written (and is
       // not a first run with parameters, which is described first): it must answer true, as a
       // query without one would.

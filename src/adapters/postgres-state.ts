@@ -59,8 +59,15 @@ export interface State {
   ending: boolean;
   /** `sql.end()` finished. */
   ended: boolean;
-  /** The lease of each `sql` handed to a holder (a reserved connection's, a transaction's). */
-  readonly sessions: WeakMap<object, Session>;
+  /**
+   * The key under which each `sql` handed to a holder (a reserved connection's, a transaction's)
+   * carries its lease: one per pool, so that another pool's `sql` is not taken for one of this
+   * pool's. A property, not a WeakMap entry: measured on Node 20, a WeakMap entry per transaction
+   * kept what its value reaches (the lease, and through it postgres.js's transaction `sql` and
+   * queries) surviving V8's scavenges, about 2,400 B more per transaction, promoted until the next
+   * mark-compact (benchmarks/RESULTS.md, postgres.js HTTP POST).
+   */
+  readonly sessionKey: symbol;
   /** The `begin()` whose BEGIN postgres.js is building right now, synchronously. */
   beginning: Session | undefined;
   /** Leases still held whose connection the server or the network closed (they block nothing). */

@@ -167,7 +167,8 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
       const total = Math.max(state.book.seen, core.ledger.leased);
       return { total, idle: total - core.ledger.leased, waiting: core.ledger.waiting.size, max: options.max, min: 0 };
     },
-    recordOf: (resource) => (typeof resource === 'function' ? state.sessions.get(resource)?.record : undefined),
+    // The holder's `sql` is a Proxy without a get trap: the key is read from postgres.js's own object.
+    recordOf: (resource) => (typeof resource === 'function' ? (resource as unknown as Record<symbol, Session | undefined>)[state.sessionKey]?.record : undefined),
     releaseWords: 'release() the reserved sql (or return from the begin() callback)',
     words: {
       library: 'postgres.js',
@@ -190,7 +191,7 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
     end: sql.end,
     ending: false,
     ended: false,
-    sessions: new WeakMap(),
+    sessionKey: Symbol('poolguard.postgres.session'),
     beginning: undefined,
     lostHeld: 0,
   };
