@@ -34,10 +34,8 @@ interface ProtocolLike {
 interface Hook {
   /** The status flags of the last command's final OK/EOF packet. */
   status: number;
-  /** While mysql handles a packet of the connection's running command. */
-  handling: boolean;
-  /** The command being handled is the pool's own (see `commandIsThePools`): its end is nobody's activity. */
-  poolsCommand: boolean;
+  /** A command of the pool's own (see `commandIsThePools`): its end is nobody's activity. */
+  poolsCommand: SequenceLike | undefined;
   readonly listeners: Array<() => void>;
 }
 
@@ -89,7 +87,7 @@ export function onMysqlCommandDone(resource: object, onActive: () => void): bool
     existing.listeners.push(onActive);
     return true;
   }
-  const hook: Hook = { status: 0, handling: false, poolsCommand: false, listeners: [onActive] };
+  const hook: Hook = { status: 0, poolsCommand: undefined, listeners: [onActive] };
   Object.defineProperty(c, kHook, { value: hook, configurable: true });
   const parser = protocol._parser;
   const handle = parser._onPacket;
@@ -103,19 +101,16 @@ export function onMysqlCommandDone(resource: object, onActive: () => void): bool
     const status = packetStatus({ buffer: this._buffer, start: this._offset - 4, end });
     const before = hook.status;
     if (status !== undefined) hook.status = status;
-    hook.handling = true;
     try {
       handle.call(this, header);
     } finally {
-      hook.handling = false;
-      const pools = hook.poolsCommand;
-      hook.poolsCommand = false;
       // A command that ends leaves the head of the queue (mysql's _dequeue), except after a fatal
       // error, when the queue stays as it is. Read so rather than from `command._ended`: commands
       // of every kind pass here, and a read of theirs is megamorphic (an inline-cache miss, about
       // 260 instructions, on every packet).
       if (protocol._queue[0] !== command || (protocol._fatalError != null && command._ended === true)) {
-        if (!pools) for (const listener of hook.listeners) listener();
+        if (command === hook.poolsCommand) hook.poolsCommand = undefined;
+        else for (const listener of hook.listeners) listener();
       } else if (status !== undefined) {
         hook.status = before;
       }
@@ -125,13 +120,14 @@ export function onMysqlCommandDone(resource: object, onActive: () => void): bool
 }
 
 /**
- * Says that the command whose packet mysql is handling on this connection now is the pool's own,
- * not its holder's: mysql pings a free connection before handing it out and hands it out from
- * inside the ping's last packet (poolguard's own validation ping does the same). Its end is then
- * no query of the holder's: a report must not say "its last query finished" of a lease that ran
- * none. Does nothing when no packet of the connection is being handled.
+ * Called as a connection is handed out: the command at the head of its queue then, if any, is the
+ * pool's own, not the new holder's, who has queued nothing yet. mysql pings a free connection
+ * before handing it out, from inside the ping's last packet, so the ping ends just after the
+ * hand-out: its end is no query of the holder's, and a report must not say "its last query
+ * finished" of a lease that ran none.
  */
 export function commandIsThePools(resource: object): void {
-  const hook = (resource as MysqlConnectionLike)[kHook];
-  if (hook !== undefined && hook.handling) hook.poolsCommand = true;
+  const c = resource as MysqlConnectionLike;
+  const hook = c[kHook];
+  if (hook !== undefined) hook.poolsCommand = c._protocol?._queue[0];
 }

@@ -183,7 +183,7 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     ping: (connection) => new Promise<void>((resolve, reject) => connection.ping((e) => (e ? reject(e) : resolve()))),
     run: (connection, sql, done) => connection.query(sql, done),
     transaction: mysqlTransaction,
-    // Handed out from inside the ping's reply (mysql's, or poolguard's validation): that command's end is not the holder's.
+    // Handed out from inside the reply to mysql's ping: that command's end is not the holder's.
     granted: (_lease, record) => commandIsThePools(record.resource),
     refused: (lease, err) => {
       core.checkoutFailed(lease, false);
