@@ -118,7 +118,7 @@ function followAnswers(resource: MariadbBaseConnection, socket: DataSource, list
   resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
     const result = add.call(this, cmd, expectResponse);
     if (cmd !== null && typeof cmd === 'object') {
-      if (cmd.onPacketReceive === null || expectResponse === false) {
+      if (endedWithinAdd(cmd, expectResponse)) {
         if (follows(listeners)) tell(listeners);
       } else if (oldest === null) oldest = cmd;
     }
@@ -163,14 +163,18 @@ function followCommands(resource: MariadbBaseConnection, listeners: Listeners): 
     if (cmd !== null && typeof cmd === 'object' && follows(listeners)) {
       // Followed once the connector has sent it: its own once('send_end') is gone by then, and
       // removing it no longer deletes a key from the command's events beside ours (V8 then made
-      // each command's events a dictionary). A command with no answer (a statement's close), or
-      // refused before it was sent, has ended within the call.
-      if (cmd.onPacketReceive === null || expectResponse === false) done();
+      // each command's events a dictionary).
+      if (endedWithinAdd(cmd, expectResponse)) done();
       // on(), not once(): a command ends once and is dropped, and once() would allocate a wrapper per command.
       else if (typeof cmd.on === 'function') cmd.on('end', done);
     }
     return result;
   };
+}
+
+/** A command with no answer (a statement's close), or refused before it was sent, has ended within `addCommand`. */
+function endedWithinAdd(cmd: CommandLike, expectResponse: boolean | undefined): boolean {
+  return cmd.onPacketReceive === null || expectResponse === false;
 }
 
 function tell(listeners: Listeners): void {
