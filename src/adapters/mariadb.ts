@@ -18,6 +18,8 @@ const TIMEOUT_ERRNO = 45028;
 const kRecord = Symbol('poolguard.mariadb.connection');
 // The wrapper a connection was last handed out in, for the reclaim to refuse its calls.
 const kHeld = Symbol('poolguard.mariadb.held');
+// Puts the wrapper that grants a queued managed call at the connection's next command (see `register`).
+const kArm = Symbol('poolguard.mariadb.arm');
 
 /** The connector's pool (promise `Pool` or callback `Pool`): its public methods and events only. */
 export interface MariadbPoolLike {
@@ -49,6 +51,7 @@ type BaseConnection = MariadbBaseConnection & {
   prependListener(event: string, listener: (err: unknown) => void): unknown;
   [kRecord]?: ConnectionRecord;
   [kHeld]?: HandedConnection;
+  [kArm]?: () => void;
 };
 
 /** What the adapter needs of the pool's options, read once (the connector keeps them private). */
@@ -178,7 +181,10 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
     // A queued pool.query() sends its command in the same turn as this; a getConnection() caller
     // gets the connection a few ticks later, and its lease is granted before it can send one: the
     // next command on this connection says which it was (see `register`), when a query waits.
-    if (s.managed.waiting) s.acquired = base;
+    if (s.managed.waiting) {
+      s.acquired = base;
+      base[kArm]!();
+    }
   });
   // The connector gives a connection back through its pool's release, which says so unless the
   // connection is closing (then its forceEnd, followed in `register`, ends the lease): a managed
@@ -205,13 +211,30 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
     target.getConnection = function getConnectionGuarded(this: MariadbPoolLike): Promise<HandedConnection> {
       const capture = core.prepareCapture();
       if (capture !== undefined) Error.captureStackTrace(capture, getConnectionGuarded);
-      const lease = core.checkoutRequested('connect', capture);
-      return (getConnection.call(this) as Promise<HandedConnection>).then(
+      // Ready, as a managed call's: a connection found idle (and used within minDelayValidation)
+      // is lent within the connector's call, its 'acquire' granting this lease (`current`) with
+      // the request's clock reading; one that waits (for a ping, or a connection) is granted when
+      // the caller gets it.
+      const lease = core.checkoutRequested('connect', capture, undefined, true);
+      const outer = s.current;
+      s.current = lease;
+      let promise: Promise<HandedConnection>;
+      try {
+        promise = getConnection.call(this) as Promise<HandedConnection>;
+      } finally {
+        s.current = outer;
+      }
+      if (lease.acquiredAt < 0) core.checkoutWaits(lease);
+      // The caller gets the connector's own promise: this reaction, registered first, runs before
+      // the caller's (a promise's reactions run in the order they were added), so the connection
+      // is the lease's, and its release watched, before the caller can use it. Nothing is thrown
+      // from here: the caller has the connector's error on the same promise (the same object,
+      // its holders added by `failed`).
+      promise.then(
         (conn) => granted(s, lease, conn),
-        (err: Error) => {
-          throw failed(s, lease, err);
-        },
+        (err: Error) => failed(s, lease, err),
       );
+      return promise;
     };
   }
   for (const method of ['query', 'execute', 'batch'] as const) {
@@ -396,17 +419,23 @@ function callLater(cb: unknown): undefined {
   return undefined;
 }
 
-/** A getConnection() caller gets its connection: the lease is granted and its release watched. */
+/**
+ * A getConnection() caller gets its connection: the lease is granted (unless its 'acquire' did,
+ * within the call) and its release watched.
+ */
 function granted<C extends HandedConnection>(state: State, lease: Lease, conn: C): C {
   const { core } = state;
-  const base = conn.threadId === null ? undefined : state.lent.get(conn.threadId);
+  const lentAlready = lease.acquiredAt >= 0;
+  const base = lentAlready ? (lease.conn!.resource as BaseConnection) : conn.threadId === null ? undefined : state.lent.get(conn.threadId);
   const record = base?.[kRecord];
   if (base === undefined || record === undefined) {
     core.checkoutFailed(lease, false);
     return conn;
   }
-  core.checkoutGranted(lease, record);
-  if (state.acquired === base) state.acquired = undefined;
+  if (!lentAlready) {
+    core.checkoutGranted(lease, record);
+    if (state.acquired === base) state.acquired = undefined;
+  }
   const release = conn.release;
   const destroy = conn.destroy;
   // One parameter, not a rest array: the connector's release takes a callback at most (the
@@ -510,11 +539,22 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     () => core.connectionActive(record),
     () => record.lease !== undefined && !record.lease.managed,
   );
-  const add = base.addCommand;
-  base.addCommand = function addCommandGuarded(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
-    // The first command after a lending that no getConnection() caller took: a queued managed
-    // call's, sent in the same turn; the oldest waiting one is the one the connector served.
-    if (state.acquired === this) {
+  // The first command after a lending that no getConnection() caller took is a queued managed
+  // call's, sent in the same turn; the oldest waiting one is the one the connector served. The
+  // wrapper that sees it goes on addCommand at such a lending only (`kArm`, from 'acquire'), and
+  // takes itself off at the next command: a getConnection() holder's commands pass through one
+  // wrapper (the hook's), not two.
+  let below: BaseConnection['addCommand'] = base.addCommand;
+  let armed = false;
+  const grantAtCommand = function addCommandGranting(this: BaseConnection, cmd: Parameters<BaseConnection['addCommand']>[0], expectResponse?: boolean): unknown {
+    const add = below;
+    // No longer on top (the connector swapped addCommand as it closed, or a hook went on top):
+    // left where it is, looking at every command from then on.
+    if (base.addCommand === addCommandGranting) {
+      base.addCommand = add;
+      armed = false;
+    }
+    if (state.acquired === base) {
       state.acquired = undefined;
       if (record.lease === undefined) {
         const lease = state.managed.next();
@@ -523,6 +563,15 @@ function register(state: State, base: BaseConnection): ConnectionRecord {
     }
     return add.call(this, cmd, expectResponse);
   };
+  Object.defineProperty(base, kArm, {
+    value: (): void => {
+      if (armed) return;
+      armed = true;
+      below = base.addCommand;
+      base.addCommand = grantAtCommand;
+    },
+    configurable: true,
+  });
   let gone = false;
   let failure: unknown;
   // `above`: the frame a holder's own destroy() is captured below, when release stacks are kept.

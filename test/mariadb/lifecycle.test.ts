@@ -128,6 +128,38 @@ describe('the MariaDB connector, guarded: leases', () => {
     expect(callbackPool.guard.snapshot().totals.checkouts).toBe(2);
   });
 
+  it('getConnection() (promise API): the lease holds its connection, and its release is followed, by the time the caller has it; one that waited is timed to its hand-over', async () => {
+    const pool = guardedMariadbPool({ connectionLimit: 1, acquireTimeout: 300 });
+    const seen = (conn: mariadb.PoolConnection) => {
+      const [lease] = pool.guard.snapshot().leases;
+      return { leases: pool.guard.snapshot().counts.leased, pid: pool.guard.snapshot().connections.find((c) => c.id === lease?.connectionId)?.pid === conn.threadId, waitMs: lease?.waitMs };
+    };
+    // Opened for this call: granted when the caller gets it.
+    const first = await pool.getConnection();
+    expect(seen(first)).toMatchObject({ leases: 1, pid: true });
+    const second = pool.getConnection().then((conn) => [conn, seen(conn)] as const);
+    await sleep(80);
+    await first.release();
+    const [conn2, atHandOver] = await second;
+    expect(atHandOver).toMatchObject({ leases: 1, pid: true });
+    expect(atHandOver.waitMs).toBeGreaterThanOrEqual(70);
+    await conn2.release();
+    // Idle, and used within minDelayValidation: lent within the call, the release right after it followed.
+    for (let i = 0; i < 3; i++) {
+      const conn = await pool.getConnection();
+      expect(seen(conn)).toEqual({ leases: 1, pid: true, waitMs: 0 });
+      await conn.release();
+      expect(pool.guard.snapshot().counts.leased).toBe(0);
+    }
+    const held = await pool.getConnection();
+    const err = (await pool.getConnection().catch((e: unknown) => e)) as mariadb.SqlError & { holders?: unknown };
+    expect(err.code).toBe('ER_GET_CONNECTION_TIMEOUT');
+    expect(err.holders).toHaveLength(1);
+    await held.release();
+    expect(pool.guard.snapshot().totals).toMatchObject({ checkouts: 6, timeouts: 1 });
+    expect(pool.guard.snapshot().counts.leased).toBe(0);
+  });
+
   it('reclaim destroys an idle leaked connection and fails the holder’s next call with LeaseReclaimedError', async () => {
     const pool = guardedMariadbPool({ connectionLimit: 1, guard: { leakThresholdMs: 60, idleAfterMs: 30, reclaimAfterMs: 120 } });
     const reclaims: LeakReport[] = [];
