@@ -112,7 +112,8 @@ export function onMariadbCommandDone(resource: object, onActive: () => void, wan
  */
 function followAnswers(resource: MariadbBaseConnection, socket: DataSource, listeners: Listeners): void {
   const queue = resource.receiveQueue;
-  // The oldest command not ended, while one is known; null when all have ended.
+  // The oldest command not ended; null when none is, or when which one is not known yet (after
+  // one of several in flight ended, until the next chunk or command).
   let oldest: CommandLike | null = null;
   const add = resource.addCommand;
   resource.addCommand = function addCommand(this: MariadbBaseConnection, cmd: CommandLike, expectResponse?: boolean): unknown {
@@ -120,24 +121,20 @@ function followAnswers(resource: MariadbBaseConnection, socket: DataSource, list
     if (cmd !== null && typeof cmd === 'object') {
       if (endedWithinAdd(cmd, expectResponse)) {
         if (follows(listeners)) tell(listeners);
-      } else if (oldest === null) oldest = cmd;
+        // Alone on the queue (one command at a time): the oldest; else an older one may still wait.
+      } else if (oldest === null) oldest = queue.length <= 1 ? cmd : waiting();
     }
     return result;
   };
-  const answered = (): void => {
-    const cmd = oldest;
-    // An ended command's handler is null; one queued but not yet sent has none yet (undefined).
-    if (cmd === null || cmd.onPacketReceive !== null) return;
-    oldest = null;
+  // The oldest command still waiting on the queue (one queued but not yet sent has no handler yet,
+  // `undefined`; an ended one's is null): looked for only while several are in flight.
+  function waiting(): CommandLike | null {
     for (let i = 0; i < queue.length; i++) {
       const next = queue.peekAt(i);
-      if (next !== undefined && next.onPacketReceive !== null) {
-        oldest = next;
-        break;
-      }
+      if (next !== undefined && next.onPacketReceive !== null) return next;
     }
-    if (follows(listeners)) tell(listeners);
-  };
+    return null;
+  }
   // In the connector's own listener's place when it is the only one: an event with two listeners
   // copies their array at every chunk. Either way the connector's runs first, with the same chunk.
   const own = socket.listeners('data');
@@ -145,10 +142,25 @@ function followAnswers(resource: MariadbBaseConnection, socket: DataSource, list
     const onData = own[0] as (chunk: unknown) => void;
     socket.removeListener('data', onData);
     socket.on('data', function dataThenAnswered(this: unknown, chunk: unknown): void {
+      // The command to end first, known before the chunk is handled: when commands run one at a
+      // time, the one addCommand saw (no look at the queue here); after one of several in flight
+      // ended, the next still waiting.
+      const cmd = oldest ?? (oldest = waiting());
       onData.call(this, chunk);
-      answered();
+      if (cmd === null || cmd.onPacketReceive !== null) return;
+      oldest = null;
+      if (follows(listeners)) tell(listeners);
     });
-  } else socket.on('data', answered);
+  } else {
+    // After the connector's listener: the next command still waiting is looked for as soon as
+    // one ends, before a later chunk can end it.
+    socket.on('data', function answered(): void {
+      const cmd = oldest;
+      if (cmd === null || cmd.onPacketReceive !== null) return;
+      oldest = waiting();
+      if (follows(listeners)) tell(listeners);
+    });
+  }
 }
 
 /** Follows each command by a listener on its 'end' (see `followAnswers` for when). */
