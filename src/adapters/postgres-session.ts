@@ -40,6 +40,9 @@ export interface QueryLike extends Promise<unknown> {
   handler: QueryHandler;
   resolve: (value: unknown) => unknown;
   reject: (err: unknown) => unknown;
+  /** postgres.js 4: what `resolve()` and `reject()` settle the promise through, after their own bookkeeping. */
+  fulfil?: (value: unknown) => unknown;
+  fail?: (err: unknown) => unknown;
   options: { onexecute?: (connection: ConnectionLike) => unknown };
   /** The query the connection is answering now (postgres.js's own flag). */
   active: boolean;
@@ -108,13 +111,6 @@ export function connectionLost(err: unknown): boolean {
   return e.code === 'CONNECTION_CLOSED' || e.code === 'CONNECTION_DESTROYED' || typeof e.syscall === 'string';
 }
 
-/** Where a followed query keeps its session and its own resolve and reject. */
-const FOLLOWED: unique symbol = Symbol('poolguard.postgres.followed');
-
-type FollowedQuery = QueryLike & {
-  [FOLLOWED]: { session: Session; resolve: (value: unknown) => unknown; reject: (err: unknown) => unknown };
-};
-
 function isQuery(value: unknown): value is QueryLike {
   return value instanceof Promise && typeof (value as Partial<QueryLike>).handler === 'function' && typeof (value as Partial<QueryLike>).reject === 'function';
 }
@@ -146,6 +142,19 @@ export class Session {
    * allocates a new table each time (V8 shrinks it), a garbage table per query.
    */
   readonly #pending: QueryLike[] = [];
+  /**
+   * Each pending query's own settling pair (postgres.js 4's `fulfil`/`fail`, else `resolve`/`reject`),
+   * at the query's index in `#pending`: kept here, not on the query, as a property poolguard added
+   * to each of postgres.js's query objects cost every query map transitions (benchmarks/RESULTS.md,
+   * postgres.js HTTP POST).
+   */
+  readonly #ownResolve: Array<(value: unknown) => unknown> = [];
+  readonly #ownReject: Array<(err: unknown) => unknown> = [];
+  /** What the pending queries settle through instead: one pair per session, made at its first query. */
+  #resolved: ((this: QueryLike, value: unknown) => unknown) | undefined = undefined;
+  #rejected: ((this: QueryLike, err: unknown) => unknown) | undefined = undefined;
+  /** postgres.js 4: a query settles through its own `fulfil` and `fail`, and names its connection. */
+  readonly #four: boolean;
   transaction: 'open' | 'failed' | undefined;
   /** The postgres.js connection, once known for certain (see the adapter's `ConnectionBook`). */
   connection: ConnectionLike | undefined = undefined;
@@ -168,8 +177,9 @@ export class Session {
   #wrappedOf: QueryHandler | undefined = undefined;
   #wrapped: QueryHandler | undefined = undefined;
 
-  constructor(hooks: SessionHooks, lease: Lease, kind: 'reserve' | 'begin') {
+  constructor(hooks: SessionHooks, lease: Lease, kind: 'reserve' | 'begin', major: 3 | 4) {
     this.#hooks = hooks;
+    this.#four = major === 4;
     this.lease = lease;
     this.kind = kind;
     this.transaction = kind === 'begin' ? 'open' : undefined;
@@ -263,33 +273,35 @@ export class Session {
     return handler;
   }
 
-  /**
-   * The query's own resolve and reject, replaced by two functions shared by every query: closures
-   * made per query and stored on it (as these were) were allocated for every query and, measured,
-   * left more of each transaction surviving V8's scavenges (benchmarks/RESULTS.md, postgres.js HTTP POST).
-   */
-  static readonly #resolve = function resolve(this: FollowedQuery, value: unknown): unknown {
-    const followed = this[FOLLOWED];
-    followed.session.#settled(this, value, undefined);
-    return followed.resolve.call(this, value);
-  };
-
-  static readonly #reject = function reject(this: FollowedQuery, err: unknown): unknown {
-    const followed = this[FOLLOWED];
-    followed.session.#settled(this, undefined, err ?? new Error(String(err)));
-    return followed.reject.call(this, err);
-  };
-
   #handed(q: QueryLike, original: QueryHandler): unknown {
     if (this.refusal !== undefined) return q.reject(this.refusal());
+    if (this.#resolved === undefined) {
+      const session = this;
+      this.#resolved = function resolved(this: QueryLike, value: unknown): unknown {
+        return session.#settle(this, value, undefined, true);
+      };
+      this.#rejected = function rejected(this: QueryLike, err: unknown): unknown {
+        return session.#settle(this, undefined, err, false);
+      };
+    }
     this.#pending.push(q);
-    // 3.4's are closures, 4's methods of the query.
-    const followed = q as FollowedQuery;
-    followed[FOLLOWED] = { session: this, resolve: q.resolve, reject: q.reject };
-    q.resolve = Session.#resolve;
-    q.reject = Session.#reject;
+    // postgres.js 4's resolve() and reject() are methods of its Query class: its fulfil and fail
+    // are the query's own fields, replaced without adding a property. A 4 cursor replaces those at
+    // each batch (3.4's cursor its resolve and reject, whose end is then read from `active`): its
+    // resolve and reject are shadowed instead.
+    if (this.#four && q.cursorRows === undefined) {
+      this.#ownResolve.push(q.fulfil!);
+      this.#ownReject.push(q.fail!);
+      q.fulfil = this.#resolved;
+      q.fail = this.#rejected;
+    } else {
+      this.#ownResolve.push(q.resolve);
+      this.#ownReject.push(q.reject);
+      q.resolve = this.#resolved;
+      q.reject = this.#rejected!;
+    }
     // postgres.js 4 names the connection on the query (read when it settles) and has no onexecute.
-    if (this.connection === undefined && !('onwrite' in q)) {
+    if (this.connection === undefined && !this.#four) {
       // postgres.js hands the connection to a query's onexecute once the query is written (and is
       // not a first run with parameters, which is described first): it must answer true, as a
       // query without one would.
@@ -304,13 +316,36 @@ export class Session {
     return sent;
   }
 
-  #settled(q: QueryLike, value: unknown, err: unknown): void {
+  /**
+   * A pending query settles: it leaves `#pending`, gets its own pair back (a second call goes
+   * straight to postgres.js), and settles through its own function once the session has read it.
+   */
+  #settle(q: QueryLike, value: unknown, err: unknown, ok: boolean): unknown {
     const pending = this.#pending;
     const at = pending.indexOf(q);
-    if (at !== -1) {
-      const last = pending.pop()!;
-      if (at < pending.length) pending[at] = last;
+    const resolve = this.#ownResolve[at]!;
+    const reject = this.#ownReject[at]!;
+    const last = pending.length - 1;
+    if (at < last) {
+      pending[at] = pending[last]!;
+      this.#ownResolve[at] = this.#ownResolve[last]!;
+      this.#ownReject[at] = this.#ownReject[last]!;
     }
+    pending.pop();
+    this.#ownResolve.pop();
+    this.#ownReject.pop();
+    if (q.fulfil === this.#resolved) {
+      q.fulfil = resolve;
+      q.fail = reject;
+    } else {
+      q.resolve = resolve;
+      q.reject = reject;
+    }
+    this.#settled(q, value, ok ? undefined : (err ?? new Error(String(err))));
+    return ok ? resolve.call(q, value) : reject.call(q, err);
+  }
+
+  #settled(q: QueryLike, value: unknown, err: unknown): void {
     // postgres.js 4 names the connection on the query itself; a closed one has been let go of already.
     const placed = q.connection;
     if (this.connection === undefined && placed !== undefined && !placed.closed) this.#hooks.learned(this, placed, q.state);
@@ -325,6 +360,9 @@ export class Session {
       }
       return;
     }
+    // Once postgres.js 4's connection is known its status byte answers (transactionOf): the tags
+    // are not read (each `command` is a getter of postgres.js 4's result).
+    if (this.#four && this.connection !== undefined) return;
     for (const command of commandsOf(value)) this.transaction = afterCommand(this.transaction, command, q.string);
   }
 }
