@@ -137,19 +137,14 @@ export class Session {
   /** The core's record the lease was granted on (set at the grant). */
   record: ConnectionRecord | undefined = undefined;
   /**
-   * Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell.
-   * An array, not a Set: a lease holds one or two at a time, and a Set emptied by its delete()
-   * allocates a new table each time (V8 shrinks it), a garbage table per query.
-   */
-  readonly #pending: QueryLike[] = [];
-  /**
-   * Each pending query's own settling pair (postgres.js 4's `fulfil`/`fail`, else `resolve`/`reject`),
-   * at the query's index in `#pending`: kept here, not on the query, as a property poolguard added
+   * Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell,
+   * each followed by its own settling pair (postgres.js 4's `fulfil` and `fail`, else `resolve` and
+   * `reject`): `[query, resolve, reject, query, …]`. Kept here, not on the query: a property added
    * to each of postgres.js's query objects cost every query map transitions (benchmarks/RESULTS.md,
-   * postgres.js HTTP POST).
+   * postgres.js HTTP POST). One array, not a Set (emptied by delete(), a Set allocates a new table:
+   * one per query) nor three arrays (measured, the allocation grew V8's young generation).
    */
-  readonly #ownResolve: Array<(value: unknown) => unknown> = [];
-  readonly #ownReject: Array<(err: unknown) => unknown> = [];
+  readonly #pending: Array<QueryLike | ((value: unknown) => unknown)> = [];
   /** What the pending queries settle through instead: one pair per session, made at its first query. */
   #resolved: ((this: QueryLike, value: unknown) => unknown) | undefined = undefined;
   #rejected: ((this: QueryLike, err: unknown) => unknown) | undefined = undefined;
@@ -192,13 +187,21 @@ export class Session {
    * `active` flag instead.
    */
   inFlight(): boolean {
-    for (const q of this.#pending) if (q.active || q.cursorRows === undefined) return true;
+    const pending = this.#pending;
+    for (let i = 0; i < pending.length; i += 3) {
+      const q = pending[i] as QueryLike;
+      if (q.active || q.cursorRows === undefined) return true;
+    }
     return false;
   }
 
   /** postgres.js 4: the connection a query of the lease in flight was written to, if any. */
   placedOn(): ConnectionLike | undefined {
-    for (const q of this.#pending) if (q.connection !== undefined) return q.connection;
+    const pending = this.#pending;
+    for (let i = 0; i < pending.length; i += 3) {
+      const connection = (pending[i] as QueryLike).connection;
+      if (connection !== undefined) return connection;
+    }
     return undefined;
   }
 
@@ -284,19 +287,16 @@ export class Session {
         return session.#settle(this, undefined, err, false);
       };
     }
-    this.#pending.push(q);
     // postgres.js 4's resolve() and reject() are methods of its Query class: its fulfil and fail
     // are the query's own fields, replaced without adding a property. A 4 cursor replaces those at
     // each batch (3.4's cursor its resolve and reject, whose end is then read from `active`): its
     // resolve and reject are shadowed instead.
     if (this.#four && q.cursorRows === undefined) {
-      this.#ownResolve.push(q.fulfil!);
-      this.#ownReject.push(q.fail!);
+      this.#pending.push(q, q.fulfil!, q.fail!);
       q.fulfil = this.#resolved;
       q.fail = this.#rejected;
     } else {
-      this.#ownResolve.push(q.resolve);
-      this.#ownReject.push(q.reject);
+      this.#pending.push(q, q.resolve, q.reject);
       q.resolve = this.#resolved;
       q.reject = this.#rejected!;
     }
@@ -322,18 +322,21 @@ export class Session {
    */
   #settle(q: QueryLike, value: unknown, err: unknown, ok: boolean): unknown {
     const pending = this.#pending;
-    const at = pending.indexOf(q);
-    const resolve = this.#ownResolve[at]!;
-    const reject = this.#ownReject[at]!;
-    const last = pending.length - 1;
+    let at = 0;
+    while (at < pending.length && pending[at] !== q) at += 3;
+    // Unreachable: the pair is on a query only while the query is in `#pending`.
+    if (at >= pending.length) throw new Error('poolguard: a postgres.js query settled through a lease that was not following it');
+    const resolve = pending[at + 1] as (value: unknown) => unknown;
+    const reject = pending[at + 2] as (err: unknown) => unknown;
+    const last = pending.length - 3;
     if (at < last) {
       pending[at] = pending[last]!;
-      this.#ownResolve[at] = this.#ownResolve[last]!;
-      this.#ownReject[at] = this.#ownReject[last]!;
+      pending[at + 1] = pending[last + 1]!;
+      pending[at + 2] = pending[last + 2]!;
     }
     pending.pop();
-    this.#ownResolve.pop();
-    this.#ownReject.pop();
+    pending.pop();
+    pending.pop();
     if (q.fulfil === this.#resolved) {
       q.fulfil = resolve;
       q.fail = reject;
