@@ -206,22 +206,29 @@ export class Session {
   }
 
   /**
-   * Follows a `sql` the lease's holder uses: its tagged-template calls (through the returned
-   * Proxy, the same function and properties otherwise), its `unsafe()` and `file()` (wrapped in
-   * place, as is a transaction's `savepoint()`).
+   * Follows a `sql` the lease's holder uses: the function returned calls it and follows the query it
+   * makes, and carries its properties (copied), with `unsafe()`, `file()` and a transaction's
+   * `savepoint()` wrapped. A function, not a Proxy of `sql`: V8 inlines no call through a Proxy, and
+   * the holder's calls through one kept postgres.js 4's Query constructor from being inlined into
+   * the holder's code (measured: one more unoptimised Query per POST of the HTTP service, and more
+   * of V8's attempts to optimise it; benchmarks/RESULTS.md, postgres.js).
    */
   watchScope<T extends ScopeSql>(sql: T): T {
     const session = this;
+    const scope = function (this: unknown, ...args: unknown[]): unknown {
+      return session.watch(sql.apply(this, args));
+    } as T;
+    Object.assign(scope, sql);
     for (const key of ['unsafe', 'file'] as const) {
       const original = sql[key];
       if (typeof original !== 'function') continue;
-      sql[key] = function (this: unknown, ...args: unknown[]): unknown {
+      scope[key] = function (this: unknown, ...args: unknown[]): unknown {
         return session.watch(original.apply(this, args));
       };
     }
     const savepoint = sql.savepoint;
     if (typeof savepoint === 'function') {
-      sql.savepoint = function (this: unknown, ...args: unknown[]): unknown {
+      scope.savepoint = function (this: unknown, ...args: unknown[]): unknown {
         const at = args.findIndex((a) => typeof a === 'function');
         if (at !== -1) {
           const fn = args[at] as (s: ScopeSql) => unknown;
@@ -237,11 +244,7 @@ export class Session {
         });
       };
     }
-    return new Proxy(sql, {
-      apply(target, thisArg, args) {
-        return session.watch(Reflect.apply(target, thisArg, args));
-      },
-    });
+    return scope;
   }
 
   /** Follows one query from when it is sent; anything else passes through. */
