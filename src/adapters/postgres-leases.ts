@@ -215,7 +215,7 @@ function saturated(state: State): boolean {
 function reserveLease(state: State, self: unknown, capture: CapturedStack | undefined): Promise<unknown> {
   const { core } = state;
   const lease = core.checkoutRequested('connect', capture);
-  const session = new Session(state.hooks, lease, 'reserve', state.major);
+  const session = new Session(state.hooks, lease, 'reserve');
   lease.token = session;
   const granted = new Promise<unknown>((resolve, reject) => {
     session.waiting = { resolve, reject };
@@ -422,7 +422,7 @@ function beginLease(state: State, self: unknown, args: unknown[], capture: Captu
     return state.begin.apply(self, args);
   }
   const lease = core.checkoutRequested('transaction', capture);
-  const session = new Session(state.hooks, lease, 'begin', state.major);
+  const session = new Session(state.hooks, lease, 'begin');
   lease.token = session;
   const callback = (tsql: ScopeSql): unknown => {
     // The caller timed out waiting: postgres.js rolls back the transaction it began meanwhile.

@@ -40,9 +40,6 @@ export interface QueryLike extends Promise<unknown> {
   handler: QueryHandler;
   resolve: (value: unknown) => unknown;
   reject: (err: unknown) => unknown;
-  /** postgres.js 4: what `resolve()` and `reject()` settle the promise through, after their own bookkeeping. */
-  fulfil?: (value: unknown) => unknown;
-  fail?: (err: unknown) => unknown;
   options: { onexecute?: (connection: ConnectionLike) => unknown };
   /** The query the connection is answering now (postgres.js's own flag). */
   active: boolean;
@@ -111,6 +108,13 @@ export function connectionLost(err: unknown): boolean {
   return e.code === 'CONNECTION_CLOSED' || e.code === 'CONNECTION_DESTROYED' || typeof e.syscall === 'string';
 }
 
+/** Where a followed query keeps its session and its own resolve and reject. */
+const FOLLOWED: unique symbol = Symbol('poolguard.postgres.followed');
+
+type FollowedQuery = QueryLike & {
+  [FOLLOWED]: { session: Session; resolve: (value: unknown) => unknown; reject: (err: unknown) => unknown };
+};
+
 function isQuery(value: unknown): value is QueryLike {
   return value instanceof Promise && typeof (value as Partial<QueryLike>).handler === 'function' && typeof (value as Partial<QueryLike>).reject === 'function';
 }
@@ -137,19 +141,11 @@ export class Session {
   /** The core's record the lease was granted on (set at the grant). */
   record: ConnectionRecord | undefined = undefined;
   /**
-   * Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell,
-   * each followed by its own settling pair (postgres.js 4's `fulfil` and `fail`, else `resolve` and
-   * `reject`): `[query, resolve, reject, query, …]`. Kept here, not on the query: a property added
-   * to each of postgres.js's query objects cost every query map transitions (benchmarks/RESULTS.md,
-   * postgres.js HTTP POST). One array, not a Set (emptied by delete(), a Set allocates a new table:
-   * one per query) nor three arrays (measured, the allocation grew V8's young generation).
+   * Queries handed to the connection and not yet settled, as far as postgres.js's own calls tell.
+   * An array, not a Set: a lease holds one or two at a time, and a Set emptied by its delete()
+   * allocates a new table each time (V8 shrinks it), a garbage table per query.
    */
-  readonly #pending: Array<QueryLike | ((value: unknown) => unknown)> = [];
-  /** What the pending queries settle through instead: one pair per session, made at its first query. */
-  #resolved: ((this: QueryLike, value: unknown) => unknown) | undefined = undefined;
-  #rejected: ((this: QueryLike, err: unknown) => unknown) | undefined = undefined;
-  /** postgres.js 4: a query settles through its own `fulfil` and `fail`, and names its connection. */
-  readonly #four: boolean;
+  readonly #pending: QueryLike[] = [];
   transaction: 'open' | 'failed' | undefined;
   /** The postgres.js connection, once known for certain (see the adapter's `ConnectionBook`). */
   connection: ConnectionLike | undefined = undefined;
@@ -172,9 +168,8 @@ export class Session {
   #wrappedOf: QueryHandler | undefined = undefined;
   #wrapped: QueryHandler | undefined = undefined;
 
-  constructor(hooks: SessionHooks, lease: Lease, kind: 'reserve' | 'begin', major: 3 | 4) {
+  constructor(hooks: SessionHooks, lease: Lease, kind: 'reserve' | 'begin') {
     this.#hooks = hooks;
-    this.#four = major === 4;
     this.lease = lease;
     this.kind = kind;
     this.transaction = kind === 'begin' ? 'open' : undefined;
@@ -187,48 +182,33 @@ export class Session {
    * `active` flag instead.
    */
   inFlight(): boolean {
-    const pending = this.#pending;
-    for (let i = 0; i < pending.length; i += 3) {
-      const q = pending[i] as QueryLike;
-      if (q.active || q.cursorRows === undefined) return true;
-    }
+    for (const q of this.#pending) if (q.active || q.cursorRows === undefined) return true;
     return false;
   }
 
   /** postgres.js 4: the connection a query of the lease in flight was written to, if any. */
   placedOn(): ConnectionLike | undefined {
-    const pending = this.#pending;
-    for (let i = 0; i < pending.length; i += 3) {
-      const connection = (pending[i] as QueryLike).connection;
-      if (connection !== undefined) return connection;
-    }
+    for (const q of this.#pending) if (q.connection !== undefined) return q.connection;
     return undefined;
   }
 
   /**
-   * Follows a `sql` the lease's holder uses: the function returned calls it and follows the query it
-   * makes, and carries its properties (copied), with `unsafe()`, `file()` and a transaction's
-   * `savepoint()` wrapped. A function, not a Proxy of `sql`: V8 inlines no call through a Proxy, and
-   * the holder's calls through one kept postgres.js 4's Query constructor from being inlined into
-   * the holder's code (measured: one more unoptimised Query per POST of the HTTP service, and more
-   * of V8's attempts to optimise it; benchmarks/RESULTS.md, postgres.js).
+   * Follows a `sql` the lease's holder uses: its tagged-template calls (through the returned
+   * Proxy, the same function and properties otherwise), its `unsafe()` and `file()` (wrapped in
+   * place, as is a transaction's `savepoint()`).
    */
   watchScope<T extends ScopeSql>(sql: T): T {
     const session = this;
-    const scope = function (this: unknown, ...args: unknown[]): unknown {
-      return session.watch(sql.apply(this, args));
-    } as T;
-    Object.assign(scope, sql);
     for (const key of ['unsafe', 'file'] as const) {
       const original = sql[key];
       if (typeof original !== 'function') continue;
-      scope[key] = function (this: unknown, ...args: unknown[]): unknown {
+      sql[key] = function (this: unknown, ...args: unknown[]): unknown {
         return session.watch(original.apply(this, args));
       };
     }
     const savepoint = sql.savepoint;
     if (typeof savepoint === 'function') {
-      scope.savepoint = function (this: unknown, ...args: unknown[]): unknown {
+      sql.savepoint = function (this: unknown, ...args: unknown[]): unknown {
         const at = args.findIndex((a) => typeof a === 'function');
         if (at !== -1) {
           const fn = args[at] as (s: ScopeSql) => unknown;
@@ -244,7 +224,11 @@ export class Session {
         });
       };
     }
-    return scope;
+    return new Proxy(sql, {
+      apply(target, thisArg, args) {
+        return session.watch(Reflect.apply(target, thisArg, args));
+      },
+    });
   }
 
   /** Follows one query from when it is sent; anything else passes through. */
@@ -279,32 +263,33 @@ export class Session {
     return handler;
   }
 
+  /**
+   * The query's own resolve and reject, replaced by two functions shared by every query: closures
+   * made per query and stored on it (as these were) were allocated for every query and, measured,
+   * left more of each transaction surviving V8's scavenges (benchmarks/RESULTS.md, postgres.js HTTP POST).
+   */
+  static readonly #resolve = function resolve(this: FollowedQuery, value: unknown): unknown {
+    const followed = this[FOLLOWED];
+    followed.session.#settled(this, value, undefined);
+    return followed.resolve.call(this, value);
+  };
+
+  static readonly #reject = function reject(this: FollowedQuery, err: unknown): unknown {
+    const followed = this[FOLLOWED];
+    followed.session.#settled(this, undefined, err ?? new Error(String(err)));
+    return followed.reject.call(this, err);
+  };
+
   #handed(q: QueryLike, original: QueryHandler): unknown {
     if (this.refusal !== undefined) return q.reject(this.refusal());
-    if (this.#resolved === undefined) {
-      const session = this;
-      this.#resolved = function resolved(this: QueryLike, value: unknown): unknown {
-        return session.#settle(this, value, undefined, true);
-      };
-      this.#rejected = function rejected(this: QueryLike, err: unknown): unknown {
-        return session.#settle(this, undefined, err, false);
-      };
-    }
-    // postgres.js 4's resolve() and reject() are methods of its Query class: its fulfil and fail
-    // are the query's own fields, replaced without adding a property. A 4 cursor replaces those at
-    // each batch (3.4's cursor its resolve and reject, whose end is then read from `active`): its
-    // resolve and reject are shadowed instead.
-    if (this.#four && q.cursorRows === undefined) {
-      this.#pending.push(q, q.fulfil!, q.fail!);
-      q.fulfil = this.#resolved;
-      q.fail = this.#rejected;
-    } else {
-      this.#pending.push(q, q.resolve, q.reject);
-      q.resolve = this.#resolved;
-      q.reject = this.#rejected!;
-    }
+    this.#pending.push(q);
+    // 3.4's are closures, 4's methods of the query.
+    const followed = q as FollowedQuery;
+    followed[FOLLOWED] = { session: this, resolve: q.resolve, reject: q.reject };
+    q.resolve = Session.#resolve;
+    q.reject = Session.#reject;
     // postgres.js 4 names the connection on the query (read when it settles) and has no onexecute.
-    if (this.connection === undefined && !this.#four) {
+    if (this.connection === undefined && !('onwrite' in q)) {
       // postgres.js hands the connection to a query's onexecute once the query is written (and is
       // not a first run with parameters, which is described first): it must answer true, as a
       // query without one would.
@@ -319,39 +304,13 @@ export class Session {
     return sent;
   }
 
-  /**
-   * A pending query settles: it leaves `#pending`, gets its own pair back (a second call goes
-   * straight to postgres.js), and settles through its own function once the session has read it.
-   */
-  #settle(q: QueryLike, value: unknown, err: unknown, ok: boolean): unknown {
-    const pending = this.#pending;
-    let at = 0;
-    while (at < pending.length && pending[at] !== q) at += 3;
-    // Unreachable: the pair is on a query only while the query is in `#pending`.
-    if (at >= pending.length) throw new Error('poolguard: a postgres.js query settled through a lease that was not following it');
-    const resolve = pending[at + 1] as (value: unknown) => unknown;
-    const reject = pending[at + 2] as (err: unknown) => unknown;
-    const last = pending.length - 3;
-    if (at < last) {
-      pending[at] = pending[last]!;
-      pending[at + 1] = pending[last + 1]!;
-      pending[at + 2] = pending[last + 2]!;
-    }
-    pending.pop();
-    pending.pop();
-    pending.pop();
-    if (q.fulfil === this.#resolved) {
-      q.fulfil = resolve;
-      q.fail = reject;
-    } else {
-      q.resolve = resolve;
-      q.reject = reject;
-    }
-    this.#settled(q, value, ok ? undefined : (err ?? new Error(String(err))));
-    return ok ? resolve.call(q, value) : reject.call(q, err);
-  }
-
   #settled(q: QueryLike, value: unknown, err: unknown): void {
+    const pending = this.#pending;
+    const at = pending.indexOf(q);
+    if (at !== -1) {
+      const last = pending.pop()!;
+      if (at < pending.length) pending[at] = last;
+    }
     // postgres.js 4 names the connection on the query itself; a closed one has been let go of already.
     const placed = q.connection;
     if (this.connection === undefined && placed !== undefined && !placed.closed) this.#hooks.learned(this, placed, q.state);
@@ -366,9 +325,6 @@ export class Session {
       }
       return;
     }
-    // Once postgres.js 4's connection is known its status byte answers (transactionOf): the tags
-    // are not read (each `command` is a getter of postgres.js 4's result).
-    if (this.#four && this.connection !== undefined) return;
     for (const command of commandsOf(value)) this.transaction = afterCommand(this.transaction, command, q.string);
   }
 }

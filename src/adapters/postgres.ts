@@ -167,7 +167,7 @@ function install(sql: PostgresSqlLike, config: ResolvedGuardConfig): State {
       const total = Math.max(state.book.seen, core.ledger.leased);
       return { total, idle: total - core.ledger.leased, waiting: core.ledger.waiting.size, max: options.max, min: 0 };
     },
-    // The holder's `sql` carries the key (copied from postgres.js's own object, where it was set first).
+    // The holder's `sql` is a Proxy without a get trap: the key is read from postgres.js's own object.
     recordOf: (resource) => (typeof resource === 'function' ? (resource as unknown as Record<symbol, Session | undefined>)[state.sessionKey]?.record : undefined),
     releaseWords: 'release() the reserved sql (or return from the begin() callback)',
     words: {
