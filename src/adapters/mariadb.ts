@@ -225,16 +225,17 @@ export function installMariadb(pool: MariadbPoolLike, config: ResolvedGuardConfi
         s.current = outer;
       }
       if (lease.acquiredAt < 0) core.checkoutWaits(lease);
-      // The caller gets the connector's own promise: this reaction, registered first, runs before
-      // the caller's (a promise's reactions run in the order they were added), so the connection
-      // is the lease's, and its release watched, before the caller can use it. Nothing is thrown
-      // from here: the caller has the connector's error on the same promise (the same object,
-      // its holders added by `failed`).
-      promise.then(
+      // The caller gets a promise of poolguard's, settled once the connection is the lease's (its
+      // release watched) or with the connector's own error object (its holders added by
+      // `failed`). Not the connector's promise with a reaction on it: that reaction would mark
+      // the connector's rejection handled, and a caller who never handles it would get no
+      // 'unhandledRejection', where the bare pool's caller does (test/mariadb/lifecycle).
+      return promise.then(
         (conn) => granted(s, lease, conn),
-        (err: Error) => failed(s, lease, err),
+        (err: Error) => {
+          throw failed(s, lease, err);
+        },
       );
-      return promise;
     };
   }
   for (const method of ['query', 'execute', 'batch'] as const) {

@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import * as mariadb from 'mariadb';
 import * as mariadbCallback from 'mariadb/callback';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool as createCallbackPool, guard as guardCallback } from '../../src/mariadb-callback.js';
 import { createPool, guard, LeaseReclaimedError, type DirtyReleaseReport, type EndReport, type HolderGroup, type LeakReport, type RetireReport } from '../../src/mariadb.js';
+import { root } from '../helpers/build.js';
 import { MYSQL } from '../helpers/mysql.js';
 import { sleep, until } from '../helpers/db.js';
 import { bareMariadbPool, endAfterTest, guardedMariadbPool } from '../helpers/mariadb-pools.js';
@@ -219,6 +221,19 @@ describe('the connector’s acquire timeout, with the holders', () => {
 });
 
 describe('the connector’s errors and the server’s kills', () => {
+  it('a getConnection() rejection nobody handles reaches unhandledRejection as on the bare pool; a handled one is the same error', () => {
+    const seenBy = (variant: string): { unhandled: object[]; handled: object } => {
+      const run = spawnSync(process.execPath, ['test/fixtures/mariadb-unhandled.mjs', variant], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    };
+    const bare = seenBy('bare');
+    const guarded = seenBy('guard');
+    expect(bare.unhandled).toHaveLength(1);
+    expect(bare.handled).toMatchObject({ name: 'SqlError', code: 'ER_POOL_ALREADY_CLOSED' });
+    expect(guarded).toEqual(bare);
+  });
+
   it('a bad query and a closed pool: the same class, code and message as the bare connector', async () => {
     const results = [];
     for (const pool of [bareMariadbPool(), guardedMariadbPool()]) {
