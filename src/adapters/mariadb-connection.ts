@@ -189,13 +189,17 @@ function endedWithinAdd(cmd: CommandLike, expectResponse: boolean | undefined): 
   return cmd.onPacketReceive === null || expectResponse === false;
 }
 
+// One listener (one copy of poolguard) is the case of every chunk: told without a loop. A second
+// copy pushes its listener, with its condition if any, onto the same arrays, so the length says.
 function tell(listeners: Listeners): void {
-  for (const listener of listeners) listener();
+  if (listeners.length === 1) listeners[0]!();
+  else for (const listener of listeners) listener();
 }
 
 function follows(listeners: Listeners): boolean {
   const conditions = listeners.conditions;
   if (conditions === undefined || listeners.length > conditions.length) return true;
+  if (conditions.length === 1) return conditions[0]!();
   for (const wanted of conditions) if (wanted()) return true;
   return false;
 }
