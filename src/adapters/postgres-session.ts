@@ -129,30 +129,6 @@ function commandsOf(value: unknown): string[] {
 }
 
 /**
- * Calls a holder's `sql` (a tagged template: its strings, then one argument per interpolation) with
- * the arguments spelled out for the usual counts: a direct call, which V8's optimising compiler can
- * inline into the Proxy's trap (postgres.js's `sql` and its `new Query` with it), where
- * `Reflect.apply`'s array of arguments cannot be (traced with --trace-turbo-inlining:
- * benchmarks/RESULTS.md, postgres.js HTTP POST).
- */
-function callDirect(target: ScopeSql, args: unknown[]): unknown {
-  switch (args.length) {
-    case 1:
-      return target(args[0]);
-    case 2:
-      return target(args[0], args[1]);
-    case 3:
-      return target(args[0], args[1], args[2]);
-    case 4:
-      return target(args[0], args[1], args[2], args[3]);
-    case 5:
-      return target(args[0], args[1], args[2], args[3], args[4]);
-    default:
-      return Reflect.apply(target, undefined, args);
-  }
-}
-
-/**
  * One lease's view of its connection. `transaction` starts `'open'` for a `begin()` (postgres.js
  * sent BEGIN before the callback runs) and follows the command tags and server errors of the
  * queries run through the lease.
@@ -250,7 +226,7 @@ export class Session {
     }
     return new Proxy(sql, {
       apply(target, thisArg, args) {
-        return session.watch(thisArg === undefined ? callDirect(target, args) : Reflect.apply(target, thisArg, args));
+        return session.watch(Reflect.apply(target, thisArg, args));
       },
     });
   }
@@ -258,10 +234,7 @@ export class Session {
   /** Follows one query from when it is sent; anything else passes through. */
   watch<T>(value: T): T {
     if (!isQuery(value)) return value;
-    const handler = value.handler;
-    // The wrapper is made at the lease's first query: out of line, so that V8 inlines the hot path
-    // (and postgres.js's `new Query` with it) within its budget.
-    value.handler = handler === this.#wrappedOf ? this.#wrapped! : this.#handlerFor(handler);
+    value.handler = this.#handlerFor(value.handler);
     return value;
   }
 
@@ -270,6 +243,7 @@ export class Session {
    * queries share theirs), not one per query.
    */
   #handlerFor(original: QueryHandler): QueryHandler {
+    if (this.#wrapped !== undefined && this.#wrappedOf === original) return this.#wrapped;
     const session = this;
     const handler: QueryHandler = function watched(query: QueryLike): unknown {
       // postgres.js reads back from the query's handler only what the two share (`options`, `debug`,
