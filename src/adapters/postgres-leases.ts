@@ -413,20 +413,6 @@ export function reclaim(state: State, session: Session, makeError: () => LeaseRe
   destroy(state, session, 'reclaimed');
 }
 
-/** A transaction's callback is called with its `sql`: what the lease learns then, and the `sql` the caller gets. */
-function begun(state: State, session: Session, tsql: ScopeSql): ScopeSql {
-  // The caller timed out waiting: postgres.js rolls back the transaction it began meanwhile.
-  if (session.abandoned) throw ABANDONED;
-  if (state.major === 4) {
-    // postgres.js 4 sends BEGIN on the lease itself, out of sight: the callback is the first sign of the grant.
-    if (session.lease.acquiredAt < 0) grantBegin(state, session, undefined, null);
-    const rawUnsafe = tsql.unsafe;
-    if (typeof rawUnsafe === 'function') session.rawUnsafe = (text, options) => rawUnsafe.call(tsql, text, [], options ?? {}) as QueryLike;
-  }
-  (tsql as unknown as Record<symbol, Session>)[state.sessionKey] = session;
-  return session.watchScope(tsql);
-}
-
 function beginLease(state: State, self: unknown, args: unknown[], capture: CapturedStack | undefined): Promise<unknown> {
   const { core } = state;
   // postgres.js's own forms: begin(fn) and begin(options, fn); anything else gets its own error.
@@ -438,9 +424,18 @@ function beginLease(state: State, self: unknown, args: unknown[], capture: Captu
   const lease = core.checkoutRequested('transaction', capture);
   const session = new Session(state.hooks, lease, 'begin');
   lease.token = session;
-  // Small, its work done out of line (`begun`): postgres.js's optimised `scope` can then inline it
-  // and, within its budget, the caller's callback too, as it inlines the callback under bare postgres.js.
-  const callback = (tsql: ScopeSql): unknown => fn(begun(state, session, tsql));
+  const callback = (tsql: ScopeSql): unknown => {
+    // The caller timed out waiting: postgres.js rolls back the transaction it began meanwhile.
+    if (session.abandoned) throw ABANDONED;
+    if (state.major === 4) {
+      // postgres.js 4 sends BEGIN on the lease itself, out of sight: the callback is the first sign of the grant.
+      if (lease.acquiredAt < 0) grantBegin(state, session, undefined, null);
+      const rawUnsafe = tsql.unsafe;
+      if (typeof rawUnsafe === 'function') session.rawUnsafe = (text, options) => rawUnsafe.call(tsql, text, [], options ?? {}) as QueryLike;
+    }
+    (tsql as unknown as Record<symbol, Session>)[state.sessionKey] = session;
+    return fn(session.watchScope(tsql));
+  };
   let running: Promise<unknown>;
   state.beginning = session;
   try {
