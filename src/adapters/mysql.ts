@@ -27,7 +27,7 @@ interface CorePoolLike {
   query(...args: unknown[]): unknown;
   releaseConnection(connection: unknown): void;
   end(cb?: (err?: Error | null) => void): void;
-  config: { connectionLimit?: number; connectionConfig: { typeCast?: unknown; trace?: boolean } };
+  config: { connectionLimit?: number; connectionConfig?: Record<string, unknown> };
   _allConnections: unknown[];
   _freeConnections: unknown[];
   _connectionQueue: unknown[];
@@ -49,7 +49,7 @@ interface ConnectionLike {
   _pool: CorePoolLike | null;
   _protocol: { _queue: SequenceLike[]; _fatalError?: unknown; _handshakeInitializationPacket?: { serverVersion?: unknown } | null };
   threadId: number | null;
-  constructor: { super_?: { createQuery?(sql: unknown, values: unknown, cb: unknown): SequenceLike & QueryLike } };
+  constructor: { super_?: { createQuery?(sql: unknown, values: unknown, cb: unknown): SequenceLike } };
   release(): void;
   destroy(): void;
   query(...args: unknown[]): unknown;
@@ -66,17 +66,6 @@ interface State extends QueuedPool<ConnectionLike> {
   ending: boolean;
   /** `db.system.name`, from the first connection's handshake (its server version). */
   system: 'mysql' | 'mariadb' | undefined;
-  /** mysql's `Connection.createQuery`, of the copy of mysql the pool's connections come from (see `query_`). */
-  createQuery: ((sql: unknown, values: unknown, cb: unknown) => QueryLike) | undefined;
-}
-
-/** What `pool.query()` sets on and does with the command it returns (mysql's Query). */
-interface QueryLike {
-  typeCast?: unknown;
-  _callSite?: Error;
-  on(event: string, listener: () => void): unknown;
-  once(event: string, listener: () => void): unknown;
-  end(err: Error): void;
 }
 
 /**
@@ -182,7 +171,6 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     releaseConnection,
     ending: false,
     system: undefined,
-    createQuery: undefined,
     // Bound, not a closure: a bound function adds no frame to the stack mysql captures at the ping.
     ask: getConnection.bind(pool) as QueuedPool<ConnectionLike>['ask'],
     dequeue: (answer) => {
@@ -232,40 +220,21 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     waitAsked(s, waiter);
   };
   target.query = function query_(this: CorePoolLike, sql: unknown, values: unknown, cb: unknown): unknown {
+    // mysql's query() calls this.getConnection() synchronously: that checkout becomes a `query` lease.
     const capture = core.prepareManagedCapture();
     if (capture !== undefined) Error.captureStackTrace(capture, query_);
     // mysql captures a stack in query() and in the ping of every checkout (its `trace`, on by
-    // default), ten frames deep, and V8 summarises every optimised frame it walks: a wrapper
-    // around mysql's query() put its frame in both captures, and the getConnection() wrapper that
-    // mysql's query() calls one more in the ping's (benchmarks/RESULTS.md). So once the pool's
-    // copy of mysql is known, this frame does what mysql's query() does, in its place, and asks
-    // mysql's own getConnection: both captures are then as deep as bare mysql's.
-    const createQuery = s.createQuery;
-    let command: QueryLike;
-    let lease: Lease;
-    // First: it puts Error.stackTraceLimit back, which mysql's captures below must find as it was.
+    // default), ten frames deep: the pool is called from this frame, with no closure, no
+    // runManaged and no copy of the arguments: poolguard puts one frame, not three, above the
+    // caller's, and V8 summarises every optimised frame it walks (benchmarks/RESULTS.md). The
+    // three parameters are mysql's own (its query() reads no others): forwarding `arguments`
+    // instead made those summaries dearer (about 2,300 instructions a query, mysql-loop-profile).
     core.enterManaged(capture);
     try {
-      // Until the pool has a connection: mysql's own query(), whose checkout passes getConnection_.
-      if (createQuery === undefined) return query.call(this, sql, values, cb);
-      command = createQuery(sql, values, cb);
-      const settings = this.config.connectionConfig;
-      // mysql's own test, as mysql writes it (an options object's typeCast stays; null throws).
-      if (!(typeof sql === 'object' && 'typeCast' in (sql as object))) command.typeCast = settings.typeCast;
-      if (settings.trace) command._callSite = new Error();
-      lease = core.checkoutRequested('connect', undefined, 'query');
+      return query.call(this, sql, values, cb);
     } finally {
       core.leaveManaged();
     }
-    const waiter = openWait(s, lease, (err: Error | null, connection?: ConnectionLike) => runQuery(command, err, connection), true);
-    try {
-      getConnection.call(this, waiter.answer as ConnectionCallback);
-    } catch (err) {
-      askFailed(s, waiter);
-      throw err;
-    }
-    waitAsked(s, waiter);
-    return command;
   };
   target.releaseConnection = function releaseConnection_(this: CorePoolLike, connection: ConnectionLike): void {
     releaseThrough(s, this, connection, releaseConnection_);
@@ -279,21 +248,6 @@ function install(pool: CorePoolLike, config: ResolvedGuardConfig): State {
     });
   };
   return s;
-}
-
-/**
- * mysql's query() from the answer on: the command runs on the connection, which goes back to the
- * pool when the command ends; a pool that could not give one ends the command with its error.
- */
-function runQuery(command: QueryLike, err: Error | null, connection: ConnectionLike | undefined): void {
-  if (err || connection === undefined) {
-    // As mysql does: the error reaches the command's callback, or its 'error' listeners, never the process.
-    command.on('error', () => {});
-    command.end(err as Error);
-    return;
-  }
-  command.once('end', () => connection.release());
-  connection.query(command);
 }
 
 /**
@@ -353,10 +307,6 @@ function register(state: State, connection: ConnectionLike): ConnectionRecord {
   if (typeof connection.threadId === 'number') record.pid = connection.threadId;
   const version = connection._protocol._handshakeInitializationPacket?.serverVersion;
   if (state.system === undefined && typeof version === 'string') state.system = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
-  // The pool's own copy of mysql, whichever copy poolguard imports: a Query of another copy is
-  // not one to the connection (mysql tells them apart with instanceof).
-  const createQuery = connection.constructor.super_?.createQuery;
-  if (state.createQuery === undefined && typeof createQuery === 'function') state.createQuery = createQuery;
   Object.defineProperty(connection, kRecord, { value: record, configurable: true });
   onMysqlCommandDone(connection, () => core.connectionActive(record));
   // `await using conn = …` (with getConnection made a promise): the lease held at the declaration
