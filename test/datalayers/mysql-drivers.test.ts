@@ -29,8 +29,9 @@ describe('data layers on mysql and the MariaDB connector: the open transaction, 
     await trx.raw('SELECT 1');
     await until(() => leaks.length > 0, 'a leak report');
     expect(leaks[0]).toMatchObject({ transaction: 'open', state: 'idle' });
-    // A Knex builder runs when it is awaited: then() starts it.
-    const sleeping = trx.raw('SELECT SLEEP(0.2)').then(() => {});
+    // A Knex builder runs when it is awaited: then() starts it. A second of SLEEP: on a loaded
+    // machine the polling below can first run after a shorter query has already finished.
+    const sleeping = trx.raw('SELECT SLEEP(1)').then(() => {});
     await until(() => handle.snapshot().leases[0]?.state === 'busy', 'the lease busy while SLEEP runs');
     await sleeping;
     await trx.rollback();
